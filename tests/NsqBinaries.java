@@ -1,0 +1,46 @@
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Finds NSQ's binaries the way scripts/install-nsq does: NSQD_BIN's directory, the repo's .nsq/bin, PATH. */
+final class NsqBinaries {
+    private NsqBinaries() {}
+
+    static final String HINT = "no nsqd v1.3 found: run scripts/install-nsq (builds it with Go), "
+        + "or put NSQ's v1.3.0 release binaries on PATH or in NSQD_BIN";
+
+    static Path repoRoot() {
+        String prop = System.getProperty("mqueue.root");
+        if (prop != null) return Path.of(prop);
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.exists(p.resolve("jbang-catalog.json"))) return p;
+        }
+        return Path.of("").toAbsolutePath();
+    }
+
+    /** The binary's path, or null. */
+    static Path find(String name) {
+        String nsqdBin = System.getenv("NSQD_BIN");
+        if (nsqdBin != null && !nsqdBin.isBlank()) {
+            Path p = Path.of(nsqdBin).toAbsolutePath().resolveSibling(name);
+            if (Files.isExecutable(p)) return p;
+        }
+        Path local = repoRoot().resolve(".nsq/bin").resolve(name);
+        if (Files.isExecutable(local)) return local;
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (dir.isEmpty()) continue;
+            Path p = Path.of(dir, name);
+            if (Files.isExecutable(p)) return p;
+        }
+        return null;
+    }
+
+    static Path path(String name) {
+        Path p = find(name);
+        if (p == null) throw new IllegalStateException(name + ": " + HINT);
+        return p;
+    }
+
+    static void require() {
+        path("nsqd");
+    }
+}

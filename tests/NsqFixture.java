@@ -1,0 +1,190 @@
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * Real NSQ daemons for one test: nsqd (one or more, optionally behind nsqlookupd) on free
+ * loopback ports with a temp data dir, plus any process the test spawns. Everything is stopped
+ * after the test; a failed test gets the daemons' logs printed. Register it per test:
+ * {@code @RegisterExtension final NsqFixture nsq = new NsqFixture().flags("--msg-timeout=2s");}
+ */
+final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
+    private final List<String> flags = new ArrayList<>();
+    private int nsqdCount = 1;
+    private boolean withLookupd;
+    private Path dir;
+    private Daemon lookupd;
+    private final List<Daemon> nsqds = new ArrayList<>();
+    private final List<Spawned> spawned = new CopyOnWriteArrayList<>();
+
+    /** Extra nsqd flags, e.g. "--msg-timeout=2s". */
+    NsqFixture flags(String... more) { flags.addAll(Arrays.asList(more)); return this; }
+
+    /** Also start nsqlookupd and register every nsqd with it. */
+    NsqFixture withLookupd() { withLookupd = true; return this; }
+
+    /** Start {@code n} nsqd (all on loopback, each with its own data dir). */
+    NsqFixture nsqds(int n) { nsqdCount = n; return this; }
+
+    @Override
+    public void beforeEach(ExtensionContext context) throws Exception {
+        NsqBinaries.require();
+        dir = Files.createTempDirectory("mqueue-test-");
+        if (withLookupd) {
+            int tcp = freePort(), http = freePort();
+            lookupd = new Daemon("nsqlookupd", dir.resolve("nsqlookupd"), http, List.of(
+                NsqBinaries.path("nsqlookupd").toString(),
+                "--tcp-address=127.0.0.1:" + tcp, "--http-address=127.0.0.1:" + http,
+                "--broadcast-address=127.0.0.1"));
+            lookupd.tcpPort = tcp;
+            lookupd.start();
+        }
+        for (int i = 0; i < nsqdCount; i++) {
+            int tcp = freePort(), http = freePort();
+            Path data = dir.resolve("nsqd" + i);
+            Files.createDirectories(data);
+            List<String> cmd = new ArrayList<>(List.of(NsqBinaries.path("nsqd").toString(),
+                "--tcp-address=127.0.0.1:" + tcp, "--http-address=127.0.0.1:" + http,
+                "--data-path=" + data, "--broadcast-address=127.0.0.1"));
+            if (lookupd != null) cmd.add("--lookupd-tcp-address=127.0.0.1:" + lookupd.tcpPort);
+            cmd.addAll(flags);
+            Daemon d = new Daemon("nsqd" + i, data, http, cmd);
+            d.tcpPort = tcp;
+            nsqds.add(d);
+            d.start();
+        }
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) throws Exception {
+        boolean failed = context.getExecutionException().isPresent();
+        for (Spawned p : spawned) {
+            if (failed) p.printOutput();
+            p.kill();
+        }
+        List<Daemon> all = new ArrayList<>(nsqds);
+        if (lookupd != null) all.add(lookupd);
+        for (Daemon d : all) {
+            d.stop();
+            if (failed) d.printLog();
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    Daemon nsqd() { return nsqds.get(0); }
+    Daemon nsqd(int i) { return nsqds.get(i); }
+    Daemon lookupd() { return lookupd; }
+    HostPort tcp() { return nsqd().tcp(); }
+    HostPort httpAddress() { return nsqd().http(); }
+    NsqHttp http() { return new NsqHttp(nsqd().http()); }
+    Path dir() { return dir; }
+
+    /** Starts a process that is killed (with its descendants) after the test. */
+    Spawned spawn(List<String> command, Map<String, String> env) throws IOException {
+        Spawned p = Spawned.start(dir, command, env);
+        spawned.add(p);
+        return p;
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        }
+    }
+
+    /** One NSQ daemon: start, wait until /ping answers, SIGTERM, SIGKILL, restart on the same ports and data. */
+    static final class Daemon {
+        final String name;
+        final Path log;
+        final int httpPort;
+        int tcpPort;
+        private final List<String> command;
+        private Process process;
+
+        Daemon(String name, Path workDir, int httpPort, List<String> command) throws IOException {
+            Files.createDirectories(workDir);
+            this.name = name;
+            this.log = workDir.resolve(name + ".log");
+            this.httpPort = httpPort;
+            this.command = command;
+        }
+
+        HostPort tcp() { return new HostPort("127.0.0.1", tcpPort); }
+        HostPort http() { return new HostPort("127.0.0.1", httpPort); }
+        long pid() { return process.pid(); }
+        boolean isAlive() { return process != null && process.isAlive(); }
+
+        void start() throws IOException, InterruptedException {
+            process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+            NsqHttp http = new NsqHttp(http(), Duration.ofSeconds(1));
+            Await.until(name + " answers /ping on " + http() + " (log: " + tail() + ")", Duration.ofSeconds(15), () -> {
+                if (!process.isAlive()) throw new IllegalStateException(name + " exited " + process.exitValue() + ": " + tail());
+                try {
+                    http.ping();
+                    return true;
+                } catch (IOException notYet) {
+                    return false;
+                }
+            });
+        }
+
+        /** SIGTERM and wait: nsqd flushes its in-memory and in-flight messages to disk. */
+        void sigterm() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(15, TimeUnit.SECONDS)) throw new IllegalStateException(name + " ignored SIGTERM for 15 s");
+        }
+
+        /** SIGKILL: whatever was only in memory is lost. */
+        void sigkill() throws InterruptedException {
+            process.destroyForcibly();
+            process.waitFor(15, TimeUnit.SECONDS);
+        }
+
+        void restart() throws IOException, InterruptedException {
+            if (isAlive()) sigterm();
+            start();
+        }
+
+        void stop() throws InterruptedException {
+            if (process == null || !process.isAlive()) return;
+            process.destroy();
+            if (!process.waitFor(10, TimeUnit.SECONDS)) sigkill();
+        }
+
+        String tail() {
+            try {
+                if (!Files.exists(log)) return "(no log yet)";
+                List<String> lines = Files.readAllLines(log);
+                return String.join(" | ", lines.subList(Math.max(0, lines.size() - 5), lines.size()));
+            } catch (IOException e) {
+                return "(log unreadable: " + e.getMessage() + ")";
+            }
+        }
+
+        void printLog() {
+            try {
+                System.out.println("----- " + name + " log (" + log + ") -----");
+                if (Files.exists(log)) Files.readAllLines(log).forEach(l -> System.out.println("  " + l));
+            } catch (IOException e) {
+                System.out.println("  (log unreadable: " + e.getMessage() + ")");
+            }
+        }
+    }
+}
