@@ -1,0 +1,47 @@
+# mqueue developer tasks. `make` alone lists them.
+JBANG ?= ./jbang
+NSQ_RUN := .nsq/run
+# Docker is used only when a daemon answers; otherwise NSQ runs as local processes.
+DOCKER_OK = $(shell docker info >/dev/null 2>&1 && echo yes)
+
+.DEFAULT_GOAL := help
+.PHONY: help install test up down producer consumer wakeup demo bench \
+	systemd-socket-activate-consumer reload-systemd-consumer
+
+# The seed's variables pass straight through the environment (STREAM, GROUP, TIMEOUT,
+# PAYLOAD_KEYS, …); only GOROUTINES is renamed, to the producer's THREADS.
+export THREADS := $(or $(GOROUTINES),$(THREADS))
+
+help: ## list targets
+	@awk -F ':.*## ' '/^[a-z][a-zA-Z_-]*:.*## / { printf "  make %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+install: ## build or locate the NSQ v1.3.0 binaries in .nsq/bin and fetch JBang
+	@scripts/install-nsq
+	@$(JBANG) --version >/dev/null
+
+test: install ## run the whole test suite against real nsqd (TESTS="Class Class#method" for some)
+	@$(JBANG) tests/RunTests.java $(TESTS)
+
+# `up` records which mode it used, so `down` stops the same thing even if
+# Docker appeared or went away in between.
+up: ## start nsqlookupd, nsqd, nsqadmin (docker compose if Docker runs, else local processes)
+	@mkdir -p $(NSQ_RUN)
+	@if [ "$(DOCKER_OK)" = yes ]; then \
+	  docker compose up -d && echo docker > $(NSQ_RUN)/mode; \
+	else \
+	  scripts/nsq-local up && echo local > $(NSQ_RUN)/mode; \
+	fi
+
+down: ## stop what `make up` started
+	@mode=$$(cat $(NSQ_RUN)/mode 2>/dev/null || echo local); \
+	if [ "$$mode" = docker ]; then docker compose down; else scripts/nsq-local down; fi; \
+	rm -f $(NSQ_RUN)/mode
+
+producer: ## publish to STREAM (PAYLOAD_KEYS, GOROUTINES, …; see --help)
+	@$(JBANG) producer.java
+
+consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
+	@$(JBANG) consumer.java
+
+wakeup: ## wake socket-activated groups that have messages waiting
+	@$(JBANG) wakeup.java

@@ -1,0 +1,96 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/** lib/WakeSocket: the wake protocol, garbage and silent clients, restart after stop. */
+class WakeSocketTest {
+    private Path dir, path;
+    private WakeSocket.Listener listener;
+    private final List<WakeSocket.Wake> woken = new CopyOnWriteArrayList<>();
+
+    @BeforeEach void bind() throws IOException {
+        dir = Files.createTempDirectory("mqueue-wake-");
+        path = dir.resolve("g.sock");
+        listener = WakeSocket.Listener.bind(path);
+        listener.start(woken::add);
+    }
+
+    @AfterEach void close() throws IOException {
+        listener.close();
+        Files.deleteIfExists(path);
+        Files.deleteIfExists(dir);
+    }
+
+    @Test void activationNeedsOurPidAndFds() {
+        assertTrue(WakeSocket.activated(Map.of("LISTEN_PID", "42", "LISTEN_FDS", "1"), 42));
+        assertFalse(WakeSocket.activated(Map.of("LISTEN_PID", "41", "LISTEN_FDS", "1"), 42));
+        assertFalse(WakeSocket.activated(Map.of("LISTEN_PID", "42", "LISTEN_FDS", "0"), 42));
+        assertFalse(WakeSocket.activated(Map.of(), 42));
+    }
+
+    @Test void parsesOnlyWakeLines() {
+        assertEquals(new WakeSocket.Wake("s", "g"), WakeSocket.parse("wake s g"));
+        assertNull(WakeSocket.parse("wake s"));
+        assertNull(WakeSocket.parse("wake s g extra"));
+        assertNull(WakeSocket.parse("WAKE s g"));
+        assertNull(WakeSocket.parse("wake s/x g"));
+    }
+
+    @Test void wakeIsAnsweredAndCounted() throws Exception {
+        Duration rtt = WakeSocket.wake(path, new WakeSocket.Wake("s", "g"), Duration.ofSeconds(2));
+        assertTrue(rtt.toMillis() < 2000);
+        assertEquals(1, listener.wakes(), "counted before the client got its ok");
+        Await.until("the callback saw the wake", Duration.ofSeconds(2), () -> woken.size() == 1);
+        assertEquals(new WakeSocket.Wake("s", "g"), woken.get(0));
+    }
+
+    @Test void garbageAndSilentClientsDoNotStallIt() throws Exception {
+        try (AFUNIXSocket silent = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path));
+             AFUNIXSocket garbage = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path))) {
+            garbage.setSoTimeout(3000);
+            byte[] mb = new byte[1 << 20];
+            java.util.Arrays.fill(mb, (byte) 'x');
+            try {
+                garbage.getOutputStream().write(mb);
+            } catch (IOException closedEarly) {
+                // expected: the listener reads 256 bytes and closes; the write then fails
+                assertTrue(closedEarly.getMessage() != null);
+            }
+            // A real wake still gets through while both are connected.
+            WakeSocket.wake(path, new WakeSocket.Wake("s", "g"), Duration.ofSeconds(2));
+            assertEquals(1, listener.wakes());
+            Await.until("both bad clients rejected", Duration.ofSeconds(5), () -> listener.rejected() >= 2);
+        }
+    }
+
+    @Test void stopLeavesTheSocketAndStartResumes() throws Exception {
+        listener.stop();
+        assertTrue(Files.exists(path), "socket file kept");
+        listener.start(woken::add);
+        WakeSocket.wake(path, new WakeSocket.Wake("s", "g"), Duration.ofSeconds(2));
+        assertEquals(1, listener.wakes());
+    }
+
+    @Test void wakeWithoutListenerFailsClearly() throws Exception {
+        listener.close();
+        Files.delete(path);
+        var e = assertThrows(IOException.class, () -> WakeSocket.wake(path, new WakeSocket.Wake("s", "g"), Duration.ofSeconds(1)));
+        assertTrue(e.getMessage() != null);
+        listener = WakeSocket.Listener.bind(path); // for @AfterEach
+    }
+}
