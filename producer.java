@@ -152,7 +152,6 @@ public class producer implements Callable<Integer> {
             : perSecond < 0 ? 0 : interval != null ? interval.toNanos() : fromStdin ? 0 : 1_000_000_000L;
         int perBatch = defer != null ? 1 : batch != null ? batch : periodNs > 0 ? 1 : AUTO_BATCH;
         if (count != null) budget.set(count);
-        long deadlineNs = duration == null ? Long.MAX_VALUE : System.nanoTime() + duration.toNanos();
 
         Events sample = new Events(stream, 0, payloadKeys, size);
         int eventSize = sample.event(1).length;
@@ -164,6 +163,7 @@ public class producer implements Callable<Integer> {
             count != null ? ", " + count + " messages" : duration != null ? ", for " + Cli.format(duration) : "");
 
         startNs = System.nanoTime();
+        long deadlineNs = duration == null ? Long.MAX_VALUE : startNs + duration.toNanos();
         List<Thread> workers = new ArrayList<>();
         for (int i = 0; i < (fromStdin ? 1 : threads); i++) {
             int index = i;
