@@ -5,7 +5,7 @@ NSQ_RUN := .nsq/run
 DOCKER_OK = $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test up down producer consumer wakeup demo bench \
+.PHONY: help install test up down producer consumer wakeup demo bench bench-producer \
 	systemd-socket-activate-consumer reload-systemd-consumer
 
 # The seed's variables pass straight through the environment (STREAM, GROUP, TIMEOUT,
@@ -39,6 +39,9 @@ down: ## stop what `make up` started
 
 producer: ## publish to STREAM (PAYLOAD_KEYS, GOROUTINES, …; see --help)
 	@$(JBANG) producer.java
+
+bench-producer: install ## producer --rate max vs NSQ's bench_writer on a private nsqd (~30 s)
+	@bench/producer.sh
 
 consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
 	@$(JBANG) consumer.java

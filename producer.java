@@ -44,7 +44,7 @@ public class producer implements Callable<Integer> {
     static final int MAX_BATCH_BYTES = 4 << 20;   // stays under nsqd's default --max-body-size (5 MiB)
     static final Duration MAX_DEFER = Duration.ofHours(1); // nsqd's default --max-req-timeout
     static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
-    static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(15);
+    static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(10);
 
     @Option(names = {"-s", "--stream"}, required = true, defaultValue = "${env:STREAM}", converter = Names.Stream.class,
         description = "Stream (NSQ topic) to publish to (env STREAM).")
@@ -122,7 +122,7 @@ public class producer implements Callable<Integer> {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        Log.error("stopped after waiting %s: %d messages not acknowledged", Cli.format(SHUTDOWN_GRACE), sent.sum() - acked());
+        Log.error("stopped after waiting %s for nsqd: %d message(s) not acknowledged", Cli.format(SHUTDOWN_GRACE), sent.sum() - acked());
         summary("summary");
         Runtime.getRuntime().halt(Cli.FAILURE);
     }
@@ -160,7 +160,7 @@ public class producer implements Callable<Integer> {
             fromStdin ? "stdin" : size != null ? size + "-byte messages" : "events of ~" + eventSize + " bytes",
             stream, nsqd.nsqd, periodNs == 0 ? "as fast as acknowledged" : String.format(Locale.ROOT, "%.1f msg/s", threads * 1e9 / periodNs),
             threads, perBatch == 1 ? (defer != null ? "DPUB +" + Cli.format(defer) : "PUB") : "MPUB batches of " + perBatch,
-            count != null ? ", " + count + " messages" : duration != null ? ", for " + Cli.format(duration) : "");
+            count != null ? ", " + count + " message(s)" : duration != null ? ", for " + Cli.format(duration) : "");
 
         startNs = System.nanoTime();
         long deadlineNs = duration == null ? Long.MAX_VALUE : startNs + duration.toNanos();
@@ -185,7 +185,10 @@ public class producer implements Callable<Integer> {
         }
         progress.interrupt();
         summary("done");
-        return failure == null ? Cli.OK : Cli.FAILURE;
+        if (failure == null) return Cli.OK;
+        long lost = sent.sum() - acked();
+        if (lost > 0) Log.error("%d message(s) were not acknowledged by nsqd", lost);
+        return Cli.FAILURE;
     }
 
     private interface Work { void run() throws Exception; }

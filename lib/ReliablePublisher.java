@@ -113,7 +113,7 @@ final class ReliablePublisher implements AutoCloseable {
         Duration failing = Duration.ofNanos(now - failingSince);
         if (failing.compareTo(retryTimeout) >= 0) {
             throw new Failure("no nsqd acknowledged for " + Cli.format(failing) + " (--retry-timeout "
-                + Cli.format(retryTimeout) + "); last error: " + Cli.describe(e), e);
+                + Cli.format(retryTimeout) + "); last error: " + reason(e), e);
         }
         Duration delay = backoff.next();
         counters.retries.increment();
@@ -121,9 +121,9 @@ final class ReliablePublisher implements AutoCloseable {
         // The first failure of a streak, and then every few, at warning level: an operator sees it at once.
         if (backoff.failures() == 1 || backoff.failures() % 5 == 0) {
             Log.warn("publish to nsqd %s failed (%s); retrying %s in %s (failure %d, giving up after %s)",
-                address, Cli.describe(e), nsqds.get(next), Cli.format(delay), backoff.failures(), Cli.format(retryTimeout));
+                address, reason(e), nsqds.get(next), Cli.format(delay), backoff.failures(), Cli.format(retryTimeout));
         } else {
-            Log.debug("publish to nsqd %s failed (%s); retrying in %s", address, Cli.describe(e), Cli.format(delay));
+            Log.debug("publish to nsqd %s failed (%s); retrying in %s", address, reason(e), Cli.format(delay));
         }
         try {
             Thread.sleep(delay.toMillis());
@@ -132,6 +132,14 @@ final class ReliablePublisher implements AutoCloseable {
             throw new Failure("interrupted while retrying; last error: " + Cli.describe(e), e);
         }
         return failingSince;
+    }
+
+    /** One line; Java reports an unresolvable name as just the name, so say what it is. */
+    private static String reason(IOException e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof java.net.UnknownHostException) return Cli.describe(e) + " (unknown host)";
+        }
+        return Cli.describe(e);
     }
 
     private void disconnect() {
