@@ -16,7 +16,7 @@ trap cleanup EXIT
 # Port 0: nsqd picks free ports and logs them, so nothing races for a port.
 "$BIN/nsqd" --tcp-address=127.0.0.1:0 --http-address=127.0.0.1:0 --data-path="$dir" >"$dir/nsqd.log" 2>&1 &
 nsqd_pid=$!
-for _ in $(seq 100); do grep -q 'TCP: listening' "$dir/nsqd.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs 'TCP: listening' "$dir/nsqd.log" && break; sleep 0.1; done
 tcp=$(grep -o 'TCP: listening on [0-9.:]*' "$dir/nsqd.log" | awk '{print $4}')
 [ -n "$tcp" ] || { echo "bench: nsqd did not start:" >&2; cat "$dir/nsqd.log" >&2; exit 1; }
 echo "nsqd $tcp (data in $dir); $SIZE-byte messages, $RUNFOR each"
