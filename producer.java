@@ -197,8 +197,8 @@ public class producer implements Callable<Integer> {
     private void work(Work body) {
         try {
             body.run();
-        } catch (ReliablePublisher.Failure | IOException | RuntimeException e) {
-            fail(e instanceof ReliablePublisher.Failure ? e.getMessage() : Cli.describe(e), e);
+        } catch (ReliablePublisher.Failure e) {
+            fail(e.getMessage(), e);
         } catch (Exception e) {
             fail(Cli.describe(e), e);
         }
