@@ -85,9 +85,9 @@ final class ReliablePublisher implements AutoCloseable {
             List<byte[]> fit = new ArrayList<>();
             for (byte[] b : batch) if (b.length <= limit) fit.add(b);
             if (!fit.isEmpty() && fit.size() < batch.size()) send(fit);
-            throw new Failure("a message of " + big.group(1) + " bytes is larger than nsqd " + nsqds.get(next)
-                + " accepts (its --max-msg-size is " + limit + " bytes): start nsqd with a larger --max-msg-size"
-                + " or send smaller messages (nsqd said: " + e.getMessage() + ")", e);
+            throw new Failure("a message of " + big.group(1) + " bytes is larger than nsqd's --max-msg-size ("
+                + limit + " bytes): start nsqd with a larger --max-msg-size or send smaller messages ("
+                + e.getMessage() + ")", e);
         }
         if (e.code.equals("E_BAD_BODY") && batch.size() > 1 && e.getMessage().contains("body too big")) {
             // Batch over nsqd's --max-body-size: halve it until it fits.
@@ -97,8 +97,8 @@ final class ReliablePublisher implements AutoCloseable {
             return true;
         }
         if (e.code.equals("E_INVALID") && defer != null && e.getMessage().contains("DPUB")) {
-            throw new Failure("nsqd " + nsqds.get(next) + " refused --defer " + Cli.format(defer)
-                + ": its --max-req-timeout is lower (nsqd said: " + e.getMessage() + ")", e);
+            throw new Failure("--defer " + Cli.format(defer) + " is longer than nsqd's --max-req-timeout allows ("
+                + e.getMessage() + ")", e);
         }
         if (e.code.startsWith("E_BAD_") || e.code.equals("E_INVALID") || e.code.startsWith("E_AUTH") || e.code.startsWith("E_UNAUTH")) {
             throw new Failure(e.getMessage(), e);
@@ -116,6 +116,8 @@ final class ReliablePublisher implements AutoCloseable {
                 + Cli.format(retryTimeout) + "); last error: " + reason(e), e);
         }
         Duration delay = backoff.next();
+        Duration left = retryTimeout.minus(failing);
+        if (delay.compareTo(left) > 0) delay = left; // one last try right at the retry timeout
         counters.retries.increment();
         next = (next + 1) % nsqds.size();
         // The first failure of a streak, and then every few, at warning level: an operator sees it at once.

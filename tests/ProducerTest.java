@@ -198,7 +198,8 @@ class ProducerTest {
             long t0 = System.nanoTime();
             producer p = new producer();
             assertEquals(0, run(p, args("later", "--defer", "2s", "--count", "3", "--rate", "max")));
-            assertEquals(3, nsq.http().stats().topic("later").channel("check").deferredCount());
+            long deferred = nsq.http().stats().topic("later").channel("check").deferredCount();
+            if ((System.nanoTime() - t0) / 1_000_000 < 1500) assertEquals(3, deferred, "held back by nsqd");
             for (ChannelReader.Message m : reader.take(3, Duration.ofSeconds(30))) {
                 long afterMs = (m.arrivedNanos() - t0) / 1_000_000;
                 assertTrue(afterMs >= 2000, "delivered " + afterMs + " ms after publishing, before --defer 2s");
