@@ -6,7 +6,7 @@ final class NsqBinaries {
     private NsqBinaries() {}
 
     static final String HINT = "no nsqd v1.3 found: run scripts/install-nsq (builds it with Go), "
-        + "or put NSQ's v1.3.0 release binaries on PATH or in NSQD_BIN";
+        + "put NSQ's v1.3.0 release binaries on PATH or in NSQD_BIN, or run the tests where a Docker engine answers";
 
     static Path repoRoot() {
         String prop = System.getProperty("mqueue.root");

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -18,7 +19,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 /**
  * Real NSQ daemons for one test: nsqd (one or more, optionally behind nsqlookupd) on free
  * loopback ports with a temp data dir, plus any process the test spawns. Everything is stopped
- * after the test; a failed test gets the daemons' logs printed. Register it per test:
+ * after the test; a failed test gets the daemons' logs printed. Without local binaries but with
+ * a Docker engine, a single nsqd runs in a container (Testcontainers) and fault injection is skipped. Register it per test:
  * {@code @RegisterExtension final NsqFixture nsq = new NsqFixture().flags("--msg-timeout=2s");}
  */
 final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
@@ -41,15 +43,21 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
 
     @Override
     public void beforeEach(ExtensionContext context) throws Exception {
-        NsqBinaries.require();
         dir = Files.createTempDirectory("mqueue-test-");
+        if (NsqBinaries.find("nsqd") == null && NsqContainer.dockerAvailable()) {
+            // No local binaries but a Docker engine: nsqd in a container (no fault injection there).
+            Assumptions.assumeTrue(!withLookupd && nsqdCount == 1, "lookupd and several nsqd need local binaries");
+            nsqds.add(NsqContainer.start(flags));
+            return;
+        }
+        NsqBinaries.require();
         if (withLookupd) {
             int tcp = freePort(), http = freePort();
-            lookupd = new Daemon("nsqlookupd", dir.resolve("nsqlookupd"), http, List.of(
+            lookupd = new ProcessDaemon("nsqlookupd", dir.resolve("nsqlookupd"), http, List.of(
                 NsqBinaries.path("nsqlookupd").toString(),
                 "--tcp-address=127.0.0.1:" + tcp, "--http-address=127.0.0.1:" + http,
                 "--broadcast-address=127.0.0.1"));
-            lookupd.tcpPort = tcp;
+            ((ProcessDaemon) lookupd).tcpPort = tcp;
             lookupd.start();
         }
         for (int i = 0; i < nsqdCount; i++) {
@@ -59,9 +67,9 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
             List<String> cmd = new ArrayList<>(List.of(NsqBinaries.path("nsqd").toString(),
                 "--tcp-address=127.0.0.1:" + tcp, "--http-address=127.0.0.1:" + http,
                 "--data-path=" + data, "--broadcast-address=127.0.0.1"));
-            if (lookupd != null) cmd.add("--lookupd-tcp-address=127.0.0.1:" + lookupd.tcpPort);
+            if (lookupd != null) cmd.add("--lookupd-tcp-address=" + lookupd.tcp());
             cmd.addAll(flags);
-            Daemon d = new Daemon("nsqd" + i, data, http, cmd);
+            ProcessDaemon d = new ProcessDaemon("nsqd" + i, data, http, cmd);
             d.tcpPort = tcp;
             nsqds.add(d);
             d.start();
@@ -108,34 +116,35 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
         }
     }
 
-    /** One NSQ daemon: start, wait until /ping answers, SIGTERM, SIGKILL, restart on the same ports and data. */
-    static final class Daemon {
+    /** One NSQ daemon a test can stop, kill and start again on the same ports and data. */
+    abstract static class Daemon {
         final String name;
-        final Path log;
-        final int httpPort;
-        int tcpPort;
-        private final List<String> command;
-        private Process process;
 
-        Daemon(String name, Path workDir, int httpPort, List<String> command) throws IOException {
-            Files.createDirectories(workDir);
-            this.name = name;
-            this.log = workDir.resolve(name + ".log");
-            this.httpPort = httpPort;
-            this.command = command;
+        Daemon(String name) { this.name = name; }
+
+        abstract HostPort tcp();
+        abstract HostPort http();
+        abstract long pid();
+        abstract boolean isAlive();
+        /** Starts and waits until /ping answers. */
+        abstract void start() throws IOException, InterruptedException;
+        /** SIGTERM and wait: nsqd flushes its in-memory and in-flight messages to disk. */
+        abstract void sigterm() throws InterruptedException;
+        /** SIGKILL: whatever was only in memory is lost. */
+        abstract void sigkill() throws InterruptedException;
+        abstract void stop() throws InterruptedException;
+        abstract String tail();
+        abstract void printLog();
+
+        void restart() throws IOException, InterruptedException {
+            if (isAlive()) sigterm();
+            start();
         }
 
-        HostPort tcp() { return new HostPort("127.0.0.1", tcpPort); }
-        HostPort http() { return new HostPort("127.0.0.1", httpPort); }
-        long pid() { return process.pid(); }
-        boolean isAlive() { return process != null && process.isAlive(); }
-
-        void start() throws IOException, InterruptedException {
-            process = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        void awaitPing() throws InterruptedException {
             NsqHttp http = new NsqHttp(http(), Duration.ofSeconds(1));
-            Await.until(name + " answers /ping on " + http() + " (log: " + tail() + ")", Duration.ofSeconds(15), () -> {
-                if (!process.isAlive()) throw new IllegalStateException(name + " exited " + process.exitValue() + ": " + tail());
+            Await.until(name + " answers /ping on " + http(), Duration.ofSeconds(15), () -> {
+                if (!isAlive()) throw new IllegalStateException(name + " exited: " + tail());
                 try {
                     http.ping();
                     return true;
@@ -144,31 +153,52 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
                 }
             });
         }
+    }
 
-        /** SIGTERM and wait: nsqd flushes its in-memory and in-flight messages to disk. */
-        void sigterm() throws InterruptedException {
+    /** A daemon run from the local binaries. */
+    static final class ProcessDaemon extends Daemon {
+        final Path log;
+        final int httpPort;
+        int tcpPort;
+        private final List<String> command;
+        private Process process;
+
+        ProcessDaemon(String name, Path workDir, int httpPort, List<String> command) throws IOException {
+            super(name);
+            Files.createDirectories(workDir);
+            this.log = workDir.resolve(name + ".log");
+            this.httpPort = httpPort;
+            this.command = command;
+        }
+
+        @Override HostPort tcp() { return new HostPort("127.0.0.1", tcpPort); }
+        @Override HostPort http() { return new HostPort("127.0.0.1", httpPort); }
+        @Override long pid() { return process.pid(); }
+        @Override boolean isAlive() { return process != null && process.isAlive(); }
+
+        @Override void start() throws IOException, InterruptedException {
+            process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+            awaitPing();
+        }
+
+        @Override void sigterm() throws InterruptedException {
             process.destroy();
             if (!process.waitFor(15, TimeUnit.SECONDS)) throw new IllegalStateException(name + " ignored SIGTERM for 15 s");
         }
 
-        /** SIGKILL: whatever was only in memory is lost. */
-        void sigkill() throws InterruptedException {
+        @Override void sigkill() throws InterruptedException {
             process.destroyForcibly();
             process.waitFor(15, TimeUnit.SECONDS);
         }
 
-        void restart() throws IOException, InterruptedException {
-            if (isAlive()) sigterm();
-            start();
-        }
-
-        void stop() throws InterruptedException {
+        @Override void stop() throws InterruptedException {
             if (process == null || !process.isAlive()) return;
             process.destroy();
             if (!process.waitFor(10, TimeUnit.SECONDS)) sigkill();
         }
 
-        String tail() {
+        @Override String tail() {
             try {
                 if (!Files.exists(log)) return "(no log yet)";
                 List<String> lines = Files.readAllLines(log);
@@ -178,7 +208,7 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
             }
         }
 
-        void printLog() {
+        @Override void printLog() {
             try {
                 System.out.println("----- " + name + " log (" + log + ") -----");
                 if (Files.exists(log)) Files.readAllLines(log).forEach(l -> System.out.println("  " + l));
