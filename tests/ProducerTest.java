@@ -302,10 +302,14 @@ class ProducerTest {
         producer p = new producer();
         CompletableFuture<Integer> code = start(p, args("restart", "--count", "" + count, "--rate", "4000",
             "--threads", "2", "--batch", "10"));
-        Await.until("4000 acknowledged before the restart", Duration.ofSeconds(60), () -> p.acked() >= 4000 || code.isDone());
-        nsq.nsqd().sigterm();
-        nsq.nsqd().start();
-        assertEquals(0, code.get(RUN_BOUND.toMillis(), TimeUnit.MILLISECONDS), p.failure());
+        try {
+            Await.until("4000 acknowledged before the restart", Duration.ofSeconds(60), () -> p.acked() >= 4000 || code.isDone());
+            nsq.nsqd().sigterm();
+            nsq.nsqd().start();
+            assertEquals(0, code.get(RUN_BOUND.toMillis(), TimeUnit.MILLISECONDS), p.failure());
+        } finally {
+            p.stop(); // whatever happened above, no producer outlives the test
+        }
         assertEquals(count, p.acked());
         assertTrue(p.counters.retries.sum() >= 1, "the restart cut a connection");
         Map<String, Set<Long>> seen = new HashMap<>();
