@@ -25,10 +25,33 @@ final class Spawned {
     static Spawned start(Path dir, List<String> command, Map<String, String> env) throws IOException {
         int n = SEQ.incrementAndGet();
         Path out = dir.resolve("proc" + n + ".out"), err = dir.resolve("proc" + n + ".err");
-        ProcessBuilder pb = new ProcessBuilder(command).directory(NsqBinaries.repoRoot().toFile())
+        ProcessBuilder pb = new ProcessBuilder(withDefaultSignals(command)).directory(NsqBinaries.repoRoot().toFile())
             .redirectOutput(out.toFile()).redirectError(err.toFile());
         pb.environment().putAll(env);
         return new Spawned(pb.start(), out, err, command);
+    }
+
+    /**
+     * A shell runs background jobs with SIGINT ignored, and an ignored signal stays ignored
+     * across exec: a test runner started that way would hand it to every child, whose SIGINT
+     * handling could then not be tested. perl (always on Debian) resets it before exec.
+     */
+    static List<String> withDefaultSignals(List<String> command) {
+        if (!sigintIgnored()) return command;
+        List<String> wrapped = new java.util.ArrayList<>(List.of("perl", "-e", "$SIG{INT} = 'DEFAULT'; exec { $ARGV[0] } @ARGV or die \"exec $ARGV[0]: $!\\n\";"));
+        wrapped.addAll(command);
+        return wrapped;
+    }
+
+    private static boolean sigintIgnored() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("SigIgn:")) return (Long.parseLong(line.substring(7).trim(), 16) & (1L << 1)) != 0;
+            }
+        } catch (IOException | NumberFormatException e) {
+            System.out.println("cannot read SigIgn from /proc/self/status: " + e);
+        }
+        return false;
     }
 
     long pid() { return process.pid(); }
