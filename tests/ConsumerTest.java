@@ -285,6 +285,33 @@ class ConsumerTest {
         assertEquals(new HashSet<>(bodies("d", 10)), all);
     }
 
+    static List<String> javaConsumer(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+            "-cp", System.getProperty("java.class.path"), "consumer"));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    @Test void sigtermDrainsExits0AndTheNextConsumerGetsTheRestAtOnce() throws Exception {
+        prepare(nsq.http(), "term", "g");
+        publish(nsq.tcp(), "term", bodies("t", 10));
+        Spawned p = nsq.spawn(javaConsumer(args("term", "g", "--exec", "sleep 1; cat; echo", "--max-in-flight", "5")), Map.of());
+        Await.until("5 in flight at nsqd", Duration.ofSeconds(30), () -> channel(nsq.http(), "term", "g").inFlightCount() == 5);
+        p.signal("TERM");
+        assertEquals(0, p.waitFor(Duration.ofSeconds(30)), p.stderr());
+        assertTrue(p.stderr().contains("summary: received="), p.stderr());
+        NsqHttp.ChannelStats after = channel(nsq.http(), "term", "g");
+        assertEquals(0, after.inFlightCount(), "nothing left for msg-timeout");
+        List<String> done = p.stdout().lines().filter(l -> !l.isEmpty()).collect(Collectors.toList());
+        assertFalse(done.isEmpty(), "the running command was allowed to finish");
+        assertEquals(10 - done.size(), after.depth());
+        Run next = new Run(args("term", "g", "--count", String.valueOf(10 - done.size())));
+        assertEquals(0, next.await(Duration.ofSeconds(15)), "within 15 s, far below the 60 s msg-timeout");
+        Set<String> all = new HashSet<>(done);
+        all.addAll(next.lines());
+        assertEquals(new HashSet<>(bodies("t", 10)), all);
+    }
+
     @Test void reconnectsAfterNsqdRestart() throws Exception {
         prepare(nsq.http(), "restart", "g");
         Run r = new Run(args("restart", "g"));
