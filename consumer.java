@@ -129,6 +129,7 @@ public class consumer implements Callable<Integer> {
     final AtomicLong received = new AtomicLong(), finished = new AtomicLong(), requeued = new AtomicLong(),
         deadLettered = new AtomicLong();
     final Verifier verifier = new Verifier();
+    volatile Duration idleTimeout;          // --timeout, or its default for the mode we run in
 
     /** How long start-up waits for nsqd or nsqlookupd before exiting 1. */
     static final Duration CONNECT_WAIT = Duration.ofSeconds(5);
@@ -214,7 +215,7 @@ public class consumer implements Callable<Integer> {
         boolean activated = listener != null || WakeSocket.activated(env, ProcessHandle.current().pid());
         Cli.require(!socketActivation || activated, "--socket-activation: no socket was passed (LISTEN_PID is not this "
             + "process or LISTEN_FDS is unset); run it from a systemd .socket unit or systemd-socket-activate");
-        Duration idle = timeout != null ? timeout : activated ? Duration.ofSeconds(30) : Duration.ZERO;
+        Duration idle = idleTimeout = timeout != null ? timeout : activated ? Duration.ofSeconds(30) : Duration.ZERO;
         int mif = maxInFlight != null ? maxInFlight : exec != null ? concurrency : 1000;
         if (count > 0) mif = (int) Math.min(mif, count);
 
@@ -230,17 +231,19 @@ public class consumer implements Callable<Integer> {
             else sub.connectTo(nsqd.nsqd);
             subscribers.add(sub);
         }
+        boolean ownListener = activated && listener == null;
         try {
+            // Accept wakes from the start: systemd starts us again for any connection we leave pending.
+            if (activated) {
+                if (ownListener) listener = WakeSocket.Listener.fromSystemd();
+                listener.start(w -> Log.debug("woken: %s", w.line()));
+            }
             for (NsqSubscriber sub : subscribers) sub.start();
             for (NsqSubscriber sub : subscribers) {
                 if (!sub.awaitReady(CONNECT_WAIT)) {
                     Log.error("cannot read stream %s: %s", sub.topic(), sub.lastError() != null ? sub.lastError() : "no answer within " + Cli.format(CONNECT_WAIT));
                     return Cli.FAILURE;
                 }
-            }
-            if (activated) {
-                if (listener == null) listener = WakeSocket.Listener.fromSystemd();
-                listener.start(w -> Log.debug("woken: %s", w.line()));
             }
             Log.info("reading %s as group %s from %s%s%s", String.join(",", streams), group,
                 lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqd,
@@ -274,7 +277,10 @@ public class consumer implements Callable<Integer> {
             toucher.interrupt();
         } finally {
             for (NsqSubscriber sub : subscribers) sub.close();
-            if (listener != null) listener.stop();
+            if (listener != null) {
+                listener.stop();
+                if (ownListener) listener.close(); // our descriptor only: systemd keeps the socket
+            }
             synchronized (deadLetterPublishers) {
                 for (NsqPublisher p : deadLetterPublishers.values()) closeQuietly(p);
             }

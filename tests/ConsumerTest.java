@@ -34,8 +34,12 @@ class ConsumerTest {
         final long started = System.nanoTime();
         volatile long endedNanos;
 
-        Run(String... args) {
+        Run(String... args) { this(c -> { }, args); }
+
+        /** {@code setup} runs before the consumer starts (inject a wake listener, …). */
+        Run(java.util.function.Consumer<consumer> setup, String... args) {
             c.out = out;
+            setup.accept(c);
             thread = new Thread(() -> {
                 code = Cli.run(c, args);
                 endedNanos = System.nanoTime();
