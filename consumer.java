@@ -136,7 +136,7 @@ public class consumer implements Callable<Integer> {
 
     private final CountDownLatch stopSignal = new CountDownLatch(1);
     private volatile boolean stopping, draining, outputFailed;
-    private volatile long lastActivity = System.nanoTime();
+    private volatile long lastActivity = System.nanoTime(), firstReceived;
     private final AtomicLong reserved = new AtomicLong();
     private final Map<NsqSubscriber.Message, Work> pending = new ConcurrentHashMap<>();
     private final List<NsqSubscriber> subscribers = new ArrayList<>();
@@ -221,11 +221,17 @@ public class consumer implements Callable<Integer> {
 
         // ---- wiring
         if (out == null) out = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024);
-        workers = new ThreadPoolExecutor(exec != null ? concurrency : 1, exec != null ? concurrency : 1, 0, TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(), r -> daemon(r, "worker"));
+        // Commands run on a pool (its queue holds at most max-in-flight); printing runs on the reader thread.
+        if (exec != null) {
+            workers = new ThreadPoolExecutor(concurrency, concurrency, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                r -> daemon(r, "worker"));
+        }
         for (String s : streams) {
             NsqSubscriber[] self = new NsqSubscriber[1];
-            NsqSubscriber sub = new NsqSubscriber(s, group, Math.max(1, mif / streams.size()), m -> dispatch(s, self[0], m));
+            NsqSubscriber sub = new NsqSubscriber(s, group, Math.max(1, mif / streams.size()), new NsqSubscriber.Handler() {
+                @Override public void handle(NsqSubscriber.Message m) { dispatch(s, self[0], m); }
+                @Override public void endOfBatch() { if (exec == null) flushOutput(true); }
+            });
             self[0] = sub;
             if (lookupd.enabled()) sub.discoverWith(lookupd.lookupd, lookupdInterval);
             else sub.connectTo(nsqd.nsqd);
@@ -291,8 +297,10 @@ public class consumer implements Callable<Integer> {
             outputFailed = true;
             Log.error("cannot write to stdout: %s", e.getMessage());
         }
-        Log.info("summary: received=%d finished=%d requeued=%d dead-lettered=%d%s", received.get(), finished.get(),
-            requeued.get(), deadLettered.get(), verify ? " duplicates=" + verifier.duplicates() : "");
+        double secs = firstReceived == 0 ? 0 : (System.nanoTime() - firstReceived) / 1e9;
+        Log.info("summary: received=%d finished=%d requeued=%d dead-lettered=%d%s in %.2fs since the first (%.0f msg/s)",
+            received.get(), finished.get(), requeued.get(), deadLettered.get(),
+            verify ? " duplicates=" + verifier.duplicates() : "", secs, secs > 0 ? handled() / secs : 0.0);
         if (verify) for (String line : verifier.report()) Log.info("verify: %s", line);
         return outputFailed ? Cli.FAILURE : Cli.OK;
     }
@@ -309,6 +317,10 @@ public class consumer implements Callable<Integer> {
     private void drain() throws InterruptedException {
         draining = true;
         for (NsqSubscriber s : subscribers) s.pause();
+        if (workers == null) {
+            flushOutput(true);
+            return;
+        }
         workers.shutdown(); // queued work still runs, sees `draining` and requeues at once
         if (!workers.awaitTermination(drainTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
             Log.warn("handlers still running after --drain-timeout %s: killing them and requeueing their messages", Cli.format(drainTimeout));
@@ -322,14 +334,18 @@ public class consumer implements Callable<Integer> {
         // NsqSubscriber.close() requeues (delay 0) anything still unanswered, then sends CLS.
     }
 
-    // ---- from the reader thread to the workers
+    // ---- from the reader thread to a worker (--exec), or printed right there
 
     private void dispatch(String stream, NsqSubscriber sub, NsqSubscriber.Message m) {
-        received.incrementAndGet();
+        if (received.incrementAndGet() == 1) firstReceived = System.nanoTime();
         lastActivity = System.nanoTime();
         Work w = new Work(stream, m, sub);
         if (draining) {
             requeue(w, Duration.ZERO);
+            return;
+        }
+        if (workers == null) {
+            handle(w);
             return;
         }
         pending.put(m, w);
@@ -355,7 +371,7 @@ public class consumer implements Callable<Integer> {
             Log.error("handling %s failed: %s; requeueing", w.m, Cli.describe(e));
             requeue(w, Duration.ZERO);
         } finally {
-            if (exec == null) flushOutput();
+            if (exec == null) flushOutput(false);
             lastActivity = System.nanoTime();
         }
     }
@@ -367,22 +383,36 @@ public class consumer implements Callable<Integer> {
             requeue(w, Duration.ZERO);
             return;
         }
-        try {
-            out.write(format == Format.raw ? w.m.body() : json(w));
-            out.write('\n');
-            unflushed.add(w);
-        } catch (IOException e) {
-            outputFailed(e);
-            requeue(w, Duration.ZERO);
+        synchronized (unflushed) { // several reader threads (streams, nsqd nodes) share stdout
+            try {
+                out.write(format == Format.raw ? w.m.body() : json(w));
+                out.write('\n');
+                unflushed.add(w);
+            } catch (IOException e) {
+                outputFailed(e);
+                requeue(w, Duration.ZERO);
+            }
         }
     }
 
-    /** Flushes stdout and FINs what it carried: when nothing else is queued, or every 256 lines. */
-    private void flushOutput() {
-        if (unflushed.isEmpty() || unflushed.size() < 256 && !workers.getQueue().isEmpty()) return;
+    /**
+     * Flushes stdout and FINs what it carried: every 256 lines, and whenever the reader has no more
+     * buffered messages ({@code force}), so a quiet stream is printed and finished at once.
+     */
+    private void flushOutput(boolean force) {
+        synchronized (unflushed) {
+            if (unflushed.isEmpty() || !force && unflushed.size() < 256) return;
+            flushAndFinish();
+        }
+    }
+
+    private void flushAndFinish() {
         try {
             out.flush();
-            for (Work u : unflushed) finish(u);
+            List<NsqSubscriber.Message> done = new ArrayList<>(unflushed.size());
+            for (Work u : unflushed) done.add(u.m);
+            NsqSubscriber.finishAll(done);
+            for (Work u : unflushed) finished(u);
         } catch (IOException e) {
             outputFailed(e);
             for (Work u : unflushed) requeue(u, Duration.ZERO);
@@ -519,6 +549,11 @@ public class consumer implements Callable<Integer> {
 
     private void finish(Work w) {
         w.m.finish();
+        finished(w);
+    }
+
+    /** Bookkeeping after the FIN went out. */
+    private void finished(Work w) {
         pending.remove(w.m);
         finished.incrementAndGet();
         if (verify) verifier.record(w.m.body());

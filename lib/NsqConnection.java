@@ -134,6 +134,9 @@ final class NsqConnection implements Closeable {
 
     boolean isClosed() { return socket.isClosed(); }
 
+    /** Bytes that can be read without blocking (buffered or already received). */
+    int available() throws IOException { return in.available(); }
+
     static String hostname() {
         String h = System.getenv("HOSTNAME");
         if (h != null && !h.isBlank()) return h;

@@ -5,6 +5,8 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +28,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class NsqSubscriber implements Closeable {
     /** Called on the connection's reader thread; must not block long. */
-    interface Handler { void handle(Message m); }
+    interface Handler {
+        void handle(Message m);
+
+        /** Called on the reader thread when no more messages are buffered, before it waits for nsqd:
+         *  the moment for a batching handler to flush and finish what it holds. */
+        default void endOfBatch() {}
+    }
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
     /** nsqd's default heartbeat is 30 s; two missed ones mean the connection is dead. */
@@ -307,6 +315,7 @@ final class NsqSubscriber implements Closeable {
             updateRdy();
             try {
                 while (!closed) {
+                    if (conn.available() == 0) handler.endOfBatch();
                     NsqConnection.Frame f;
                     try {
                         f = conn.readFrame();
@@ -414,6 +423,24 @@ final class NsqSubscriber implements Closeable {
         }
     }
 
+    /**
+     * FIN for many messages with one write per connection: for handlers that finish in batches
+     * (e.g. after one flush of their output). Written at once, like {@link Message#finish()}.
+     */
+    static void finishAll(Collection<Message> messages) {
+        Map<Session, List<String>> lines = new HashMap<>();
+        for (Message m : messages) {
+            if (m.markAnswered()) lines.computeIfAbsent(m.session, s -> new ArrayList<>()).add("FIN " + m.id + "\n");
+        }
+        lines.forEach((session, fins) -> {
+            try {
+                session.conn.send(fins);
+            } catch (IOException e) {
+                Log.debug("nsqd %s: %d FIN not sent: %s", session.conn.address(), fins.size(), e.getMessage());
+            }
+        });
+    }
+
     /** One delivered message. finish/requeue/touch each write their command at once; the first answer wins. */
     static final class Message {
         private final Session session;
@@ -448,10 +475,14 @@ final class NsqSubscriber implements Closeable {
         }
 
         private void answer(String line) {
-            if (!answered.compareAndSet(false, true)) return;
+            if (markAnswered()) session.send(line);
+        }
+
+        private boolean markAnswered() {
+            if (!answered.compareAndSet(false, true)) return false;
             session.unanswered.remove(id);
             session.owner().inFlight.decrementAndGet();
-            session.send(line);
+            return true;
         }
 
         @Override public String toString() { return "message " + id + " (attempt " + attempts + ") from " + from(); }

@@ -47,6 +47,26 @@ class NsqSubscriberTest {
         assertEquals(0, channel(nsq.http(), "sub-all", "g").depth());
     }
 
+    @Test void batchesEndWhenNothingIsBufferedAndFinishAllAnswersThem() throws Exception {
+        publish(nsq.tcp(), "sub-batch", 0, 50);
+        List<NsqSubscriber.Message> batch = new CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger finished = new java.util.concurrent.atomic.AtomicInteger();
+        try (NsqSubscriber sub = new NsqSubscriber("sub-batch", "g", 100, new NsqSubscriber.Handler() {
+            @Override public void handle(NsqSubscriber.Message m) { batch.add(m); }
+            @Override public void endOfBatch() {
+                List<NsqSubscriber.Message> done = new ArrayList<>(batch);
+                batch.removeAll(done);
+                NsqSubscriber.finishAll(done);
+                finished.addAndGet(done.size());
+            }
+        }).connectTo(List.of(nsq.tcp()))) {
+            sub.start();
+            Await.until("50 finished in batches", Duration.ofSeconds(20), () -> finished.get() == 50);
+            assertEquals(0, sub.inFlight());
+            Await.until("nsqd: nothing in flight", Duration.ofSeconds(5), () -> channel(nsq.http(), "sub-batch", "g").inFlightCount() == 0);
+        }
+    }
+
     @Test void requeueRedeliversWithAttempts() throws Exception {
         publish(nsq.tcp(), "sub-req", 0, 1);
         List<Integer> attempts = new CopyOnWriteArrayList<>();
