@@ -6,7 +6,7 @@ DOCKER_OK = $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .DEFAULT_GOAL := help
 .PHONY: help install test up down producer consumer wakeup demo bench \
-	systemd-socket-activate-consumer reload-systemd-consumer
+	systemd-socket-activate-consumer reload-systemd-consumer bench-consumer
 
 # The seed's variables pass straight through the environment (STREAM, GROUP, TIMEOUT,
 # PAYLOAD_KEYS, …); only GOROUTINES is renamed, to the producer's THREADS.
@@ -42,6 +42,9 @@ producer: ## publish to STREAM (PAYLOAD_KEYS, GOROUTINES, …; see --help)
 
 consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
 	@$(JBANG) consumer.java
+
+bench-consumer: install ## consumer msg/s next to NSQ's bench_reader on a private nsqd (N=300000)
+	@bench/consumer.sh
 
 wakeup: ## wake socket-activated groups that have messages waiting
 	@$(JBANG) wakeup.java

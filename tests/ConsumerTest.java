@@ -316,6 +316,17 @@ class ConsumerTest {
         assertEquals(new HashSet<>(bodies("t", 10)), all);
     }
 
+    /** The seed's command: `STREAM=foo GROUP=1 TIMEOUT=… make consumer`, everything from the environment. */
+    @Test void makeConsumerTakesStreamGroupAndTimeoutFromTheEnvironment() throws Exception {
+        prepare(nsq.http(), "foo", "1");
+        publish(nsq.tcp(), "foo", bodies("f", 5));
+        Spawned make = nsq.spawn(List.of("make", "-s", "consumer"), Map.of("STREAM", "foo", "GROUP", "1", "TIMEOUT", "2",
+            "NSQD_TCP_ADDRESS", nsq.tcp().toString()));
+        assertEquals(0, make.waitFor(Duration.ofSeconds(120)), make.stderr());
+        assertEquals(new HashSet<>(bodies("f", 5)), new HashSet<>(make.stdout().lines().toList()));
+        assertTrue(make.stderr().contains("exiting after 2s idle"), make.stderr());
+    }
+
     @Test void reconnectsAfterNsqdRestart() throws Exception {
         prepare(nsq.http(), "restart", "g");
         Run r = new Run(args("restart", "g"));
