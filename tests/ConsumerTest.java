@@ -289,6 +289,19 @@ class ConsumerTest {
         assertEquals(new HashSet<>(bodies("d", 10)), all);
     }
 
+    @Test void drainTimeoutKillsARunningCommandAndRequeuesItsMessage() throws Exception {
+        prepare(nsq.http(), "stuck", "g");
+        publish(nsq.tcp(), "stuck", List.of("s"));
+        Run r = new Run(args("stuck", "g", "--exec", "sleep 60", "--drain-timeout", "500ms"));
+        Await.until("the command runs", Duration.ofSeconds(20), () -> channel(nsq.http(), "stuck", "g").inFlightCount() == 1);
+        assertEquals(0, r.stop());
+        assertTrue(r.ran().toMillis() < 20_000, "did not wait for the 60 s command: " + r.ran().toMillis());
+        assertEquals(1, r.c.requeued.get());
+        NsqHttp.ChannelStats after = channel(nsq.http(), "stuck", "g");
+        assertEquals(0, after.inFlightCount());
+        assertEquals(1, after.depth(), "requeued with no delay");
+    }
+
     static List<String> javaConsumer(String... args) {
         List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
             "-cp", System.getProperty("java.class.path"), "consumer"));
