@@ -2,7 +2,6 @@
 //JAVA 17+
 //SOURCES lib/*.java
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedOutputStream;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -14,12 +13,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -128,7 +125,7 @@ public class consumer implements Callable<Integer> {
     Map<String, String> env = System.getenv();
     final AtomicLong received = new AtomicLong(), finished = new AtomicLong(), requeued = new AtomicLong(),
         deadLettered = new AtomicLong();
-    final Verifier verifier = new Verifier();
+    final SeqVerifier verifier = new SeqVerifier();
     volatile Duration idleTimeout;          // --timeout, or its default for the mode we run in
 
     /** How long start-up waits for nsqd or nsqlookupd before exiting 1. */
@@ -611,57 +608,6 @@ public class consumer implements Callable<Integer> {
             p.close();
         } catch (IOException e) {
             Log.debug("closing the dead-letter publisher failed: %s", e.getMessage());
-        }
-    }
-
-    /** --verify: per producer, which seq numbers were handled, and how often. */
-    static final class Verifier {
-        private static final class Track {
-            final BitSet seen = new BitSet();
-            long count, duplicates, min = Long.MAX_VALUE, max = Long.MIN_VALUE;
-        }
-
-        private final Map<String, Track> producers = new TreeMap<>();
-        private long unparsed;
-
-        synchronized void record(byte[] body) {
-            JsonNode e;
-            try {
-                e = NsqHttp.JSON.readTree(body);
-            } catch (IOException notJson) {
-                unparsed++;
-                return;
-            }
-            if (e == null || !e.path("producer").isTextual() || !e.path("seq").canConvertToLong()
-                    || e.path("seq").asLong() < 0 || e.path("seq").asLong() > Integer.MAX_VALUE) {
-                unparsed++;
-                return;
-            }
-            Track t = producers.computeIfAbsent(e.get("producer").asText(), p -> new Track());
-            int seq = (int) e.get("seq").asLong();
-            t.count++;
-            if (t.seen.get(seq)) t.duplicates++;
-            t.seen.set(seq);
-            t.min = Math.min(t.min, seq);
-            t.max = Math.max(t.max, seq);
-        }
-
-        synchronized long duplicates() {
-            return producers.values().stream().mapToLong(t -> t.duplicates).sum();
-        }
-
-        /** Gaps: seq numbers missing between the lowest and highest seen. */
-        synchronized long gaps() {
-            return producers.values().stream().mapToLong(t -> t.max - t.min + 1 - t.seen.cardinality()).sum();
-        }
-
-        synchronized List<String> report() {
-            List<String> lines = new ArrayList<>();
-            producers.forEach((p, t) -> lines.add(String.format("producer %s count=%d seq=%d..%d gaps=%d duplicates=%d",
-                p, t.count, t.min, t.max, t.max - t.min + 1 - t.seen.cardinality(), t.duplicates)));
-            if (unparsed > 0) lines.add(unparsed + " message(s) were not producer.java events");
-            if (lines.isEmpty()) lines.add("no events");
-            return lines;
         }
     }
 }
