@@ -149,6 +149,7 @@ public class consumer implements Callable<Integer> {
         // SIGTERM/SIGINT: the same path as stop(). The hook waits for the drain, then ends the JVM
         // with call()'s code (0) instead of the signal's 143/130.
         Thread hook = new Thread(() -> {
+            if (done.getCount() > 0) Log.info("stopping: draining what is in flight");
             c.stop();
             try {
                 Duration wait = (c.drainTimeout != null ? c.drainTimeout : Duration.ofSeconds(15)).plusSeconds(10);
