@@ -43,7 +43,7 @@ producer: ## publish to STREAM (PAYLOAD_KEYS, GOROUTINES, …; see --help)
 consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
 	@$(JBANG) consumer.java
 
-bench-consumer: install ## consumer msg/s next to NSQ's bench_reader on a private nsqd (N=300000)
+bench-consumer: install ## consumer msg/s next to NSQ's bench_reader on a private nsqd (N=1000000)
 	@bench/consumer.sh
 
 wakeup: ## wake socket-activated groups that have messages waiting

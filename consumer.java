@@ -62,7 +62,7 @@ public class consumer implements Callable<Integer> {
     Duration lookupdInterval;
 
     @Option(names = "--max-in-flight", paramLabel = "N", defaultValue = "${env:MAX_IN_FLIGHT}",
-        description = "Messages nsqd may hand us before we answer (env MAX_IN_FLIGHT; default 1000 when printing, "
+        description = "Messages nsqd may hand us before we answer (env MAX_IN_FLIGHT; default 2500 (nsqd's max-rdy-count) when printing, "
             + "--concurrency with --exec so none waits toward nsqd's msg-timeout).")
     Integer maxInFlight;
 
@@ -214,7 +214,7 @@ public class consumer implements Callable<Integer> {
         Cli.require(!socketActivation || activated, "--socket-activation: no socket was passed (LISTEN_PID is not this "
             + "process or LISTEN_FDS is unset); run it from a systemd .socket unit or systemd-socket-activate");
         Duration idle = idleTimeout = timeout != null ? timeout : activated ? Duration.ofSeconds(30) : Duration.ZERO;
-        int mif = maxInFlight != null ? maxInFlight : exec != null ? concurrency : 1000;
+        int mif = maxInFlight != null ? maxInFlight : exec != null ? concurrency : 2500;
         if (count > 0) mif = (int) Math.min(mif, count);
 
         // ---- wiring
