@@ -38,7 +38,7 @@ final class NsqSubscriber implements Closeable {
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
     /** nsqd's default heartbeat is 30 s; two missed ones mean the connection is dead. */
-    private static final Duration READ_TIMEOUT = Duration.ofSeconds(65);
+    private static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(30);
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
 
     private final String topic, channel;
@@ -47,10 +47,11 @@ final class NsqSubscriber implements Closeable {
     private final List<HostPort> direct = new ArrayList<>();
     private List<HostPort> lookupd = List.of();
     private Duration pollInterval = Duration.ofSeconds(10);
+    private Duration heartbeat;
 
     private final Map<HostPort, Node> nodes = new ConcurrentHashMap<>();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
-    private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicInteger inFlight = new AtomicInteger(), subscriptions = new AtomicInteger();
     private volatile boolean paused, closing, started;
     private volatile String lastError;
     private volatile boolean lookupdAnswered;
@@ -80,6 +81,12 @@ final class NsqSubscriber implements Closeable {
         return this;
     }
 
+    /** Asks nsqd for this heartbeat interval (at least 1 s) instead of its default (30 s). */
+    NsqSubscriber heartbeat(Duration interval) {
+        this.heartbeat = interval;
+        return this;
+    }
+
     String topic() { return topic; }
     String channel() { return channel; }
 
@@ -88,6 +95,9 @@ final class NsqSubscriber implements Closeable {
 
     /** Live, subscribed connections. */
     int connections() { return sessions.size(); }
+
+    /** Successful subscriptions so far, reconnects included. */
+    int subscriptions() { return subscriptions.get(); }
 
     /** The last connection or lookup failure, for a caller deciding to give up; null if none. */
     String lastError() { return lastError; }
@@ -266,6 +276,10 @@ final class NsqSubscriber implements Closeable {
         }
     }
 
+    private Duration readTimeout() {
+        return (heartbeat != null ? heartbeat : DEFAULT_HEARTBEAT).multipliedBy(2).plusSeconds(5);
+    }
+
     // ---- RDY
 
     /** maxInFlight spread over the live connections, at least 1 each (capped by nsqd's max_rdy_count). */
@@ -293,7 +307,8 @@ final class NsqSubscriber implements Closeable {
         NsqSubscriber owner() { return NsqSubscriber.this; }
 
         Session(HostPort address) throws IOException {
-            conn = new NsqConnection(address, CONNECT_TIMEOUT, READ_TIMEOUT, Map.of());
+            conn = new NsqConnection(address, CONNECT_TIMEOUT, readTimeout(),
+                heartbeat == null ? Map.of() : Map.of("heartbeat_interval", heartbeat.toMillis()));
             try {
                 maxRdy = conn.identity().path("max_rdy_count").asLong(2500);
                 msgTimeout = conn.msgTimeout();
@@ -310,6 +325,7 @@ final class NsqSubscriber implements Closeable {
             synchronized (NsqSubscriber.this) {
                 if (closing) return; // close() has already taken its snapshot of the sessions
                 sessions.add(this);
+                subscriptions.incrementAndGet();
             }
             Log.debug("nsqd %s: subscribed to %s/%s", conn.address(), topic, channel);
             updateRdy();
@@ -320,7 +336,7 @@ final class NsqSubscriber implements Closeable {
                     try {
                         f = conn.readFrame();
                     } catch (SocketTimeoutException e) {
-                        throw new IOException("no heartbeat from nsqd " + conn.address() + " for " + Cli.format(READ_TIMEOUT), e);
+                        throw new IOException("no heartbeat from nsqd " + conn.address() + " for " + Cli.format(readTimeout()), e);
                     }
                     switch (f.type()) {
                         case NsqConnection.FRAME_MESSAGE -> deliver(f.data());

@@ -67,6 +67,24 @@ class NsqSubscriberTest {
         }
     }
 
+    @Test void answersHeartbeatsAndStaysConnected() throws Exception {
+        Set<String> got = ConcurrentHashMap.newKeySet();
+        try (NsqSubscriber sub = new NsqSubscriber("sub-hb", "g", 1, m -> {
+            got.add(new String(m.body(), StandardCharsets.UTF_8));
+            m.finish();
+        }).connectTo(List.of(nsq.tcp())).heartbeat(Duration.ofSeconds(1))) {
+            sub.start();
+            assertTrue(sub.awaitReady(Duration.ofSeconds(10)));
+            // nsqd drops a client that misses two heartbeats: after 3.5 s of them the same connection still delivers.
+            long since = System.nanoTime();
+            Await.until("3.5 s of 1 s heartbeats", Duration.ofSeconds(10), () -> System.nanoTime() - since > 3_500_000_000L);
+            assertEquals(1, sub.connections());
+            publish(nsq.tcp(), "sub-hb", 0, 1);
+            Await.until("delivered on the same connection", Duration.ofSeconds(10), () -> got.size() == 1);
+            assertEquals(1, sub.subscriptions(), "never reconnected: every heartbeat was answered");
+        }
+    }
+
     @Test void requeueRedeliversWithAttempts() throws Exception {
         publish(nsq.tcp(), "sub-req", 0, 1);
         List<Integer> attempts = new CopyOnWriteArrayList<>();
@@ -120,6 +138,7 @@ class NsqSubscriberTest {
             publish(nsq.tcp(), "sub-restart", 10, 10);
             Await.until("all 20 after the restart", Duration.ofSeconds(20), () -> got.size() == 20);
             assertEquals(1, sub.connections());
+            assertEquals(2, sub.subscriptions(), "one reconnect");
         }
     }
 
