@@ -241,6 +241,7 @@ final class NsqSubscriber implements Closeable {
                     Thread.sleep(backoff.next().toMillis());
                 } catch (InterruptedException e) {
                     if (closing) break;
+                    Log.debug("nsqd %s: reconnect wait interrupted; reconnecting now", address);
                 }
             }
             nodes.remove(address, this);
@@ -272,6 +273,7 @@ final class NsqSubscriber implements Closeable {
                 Thread.sleep(answered > 0 ? pollInterval.toMillis() : backoff.next().toMillis());
             } catch (InterruptedException e) {
                 if (closing) return;
+                Log.debug("nsqlookupd poll wait interrupted; polling now");
             }
         }
     }
@@ -353,7 +355,10 @@ final class NsqSubscriber implements Closeable {
                     }
                 }
             } catch (IOException e) {
-                if (closed || closing) return;
+                if (closed || closing) {
+                    Log.debug("nsqd %s: connection closed (%s)", conn.address(), e.getMessage());
+                    return;
+                }
                 throw e;
             } finally {
                 sessions.remove(this);

@@ -25,6 +25,7 @@ final class SeqVerifier {
         try {
             e = NsqHttp.JSON.readTree(body);
         } catch (IOException notJson) {
+            Log.debug("verify: not JSON (%s)", notJson.getMessage());
             unparsed++;
             return;
         }
