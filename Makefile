@@ -5,7 +5,7 @@ NSQ_RUN := .nsq/run
 DOCKER_OK = $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test up down producer consumer wakeup demo bench bench-producer \
+.PHONY: help install test up down producer consumer wakeup demo bench bench-producer bench-consumer \
 	systemd-socket-activate-consumer reload-systemd-consumer
 
 # The seed's variables pass straight through the environment (STREAM, GROUP, TIMEOUT,
@@ -45,6 +45,9 @@ bench-producer: install ## producer --rate max vs NSQ's bench_writer on a privat
 
 consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
 	@$(JBANG) consumer.java
+
+bench-consumer: install ## consumer msg/s next to NSQ's bench_reader on a private nsqd (N=1000000)
+	@bench/consumer.sh
 
 wakeup: ## wake socket-activated groups that have messages waiting
 	@$(JBANG) wakeup.java

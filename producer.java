@@ -346,7 +346,7 @@ public class producer implements Callable<Integer> {
         private final Integer size;
 
         Events(String stream, int thread, int payloadKeys, Integer size) throws IOException {
-            String producerId = NsqPublisher.hostname() + ":" + ProcessHandle.current().pid() + ":" + thread;
+            String producerId = NsqConnection.hostname() + ":" + ProcessHandle.current().pid() + ":" + thread;
             this.head = ("{\"stream\":" + NsqHttp.JSON.writeValueAsString(stream) + ",\"producer\":"
                 + NsqHttp.JSON.writeValueAsString(producerId) + ",\"seq\":").getBytes(StandardCharsets.UTF_8);
             this.size = size;

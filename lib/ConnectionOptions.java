@@ -36,7 +36,7 @@ final class ConnectionOptions {
 
     /** -v for debug logs, in every tool. */
     static final class Verbosity {
-        @Option(names = {"-v", "--verbose"}, description = "Log debug details (and nsq-j's own lines) on stderr.")
+        @Option(names = {"-v", "--verbose"}, description = "Log debug details on stderr.")
         boolean verbose;
     }
 }

@@ -1,5 +1,3 @@
-//DEPS org.slf4j:slf4j-jdk14:1.7.36
-
 import java.io.PrintStream;
 import java.time.LocalTime;
 import java.time.format.DateTimeFormatter;
@@ -12,8 +10,8 @@ import java.util.logging.Logger;
 
 /**
  * Logs go to stderr only (stdout carries data). Under systemd (JOURNAL_STREAM set) each line
- * starts with an sd-daemon priority so {@code journalctl -p warning} works. nsq-j logs through
- * slf4j 1.7, bound here to java.util.logging (slf4j-jdk14) so its lines take the same path.
+ * starts with an sd-daemon priority so {@code journalctl -p warning} works. Libraries that log
+ * through java.util.logging take the same path.
  */
 final class Log {
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
@@ -24,15 +22,13 @@ final class Log {
 
     private Log() {}
 
-    /** Names the tool in every line and routes java.util.logging (and so nsq-j) through here. */
+    /** Names the tool in every line and routes java.util.logging through here. */
     static synchronized void init(String toolName, boolean verbose) {
         tool = toolName;
         debug = verbose;
         LogManager.getLogManager().reset();
         Logger root = Logger.getLogger("");
         root.setLevel(verbose ? Level.FINE : Level.INFO);
-        // nsq-j reports every connect and reconnect at INFO; ours say what matters.
-        Logger.getLogger("com.sproutsocial").setLevel(verbose ? Level.FINE : Level.WARNING);
         root.addHandler(new Handler() {
             @Override public void publish(LogRecord r) {
                 if (!isLoggable(r)) return;

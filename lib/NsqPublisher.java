@@ -1,12 +1,6 @@
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.Closeable;
-import java.io.DataInputStream;
 import java.io.DataOutputStream;
-import java.io.EOFException;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -19,12 +13,8 @@ import java.util.Map;
  * MPUB batch over 8 KiB. Not thread-safe: one per publishing thread.
  */
 final class NsqPublisher implements Closeable {
-    private static final byte[] MAGIC = "  V2".getBytes(StandardCharsets.US_ASCII);
-    private static final int FRAME_RESPONSE = 0, FRAME_ERROR = 1;
-
     private final HostPort address;
-    private final Socket socket;
-    private final DataInputStream in;
+    private final NsqConnection conn;
     private final DataOutputStream out;
 
     /** nsqd answered a command with an error frame ("E_BAD_MESSAGE PUB message too big 2 > 1"). */
@@ -38,39 +28,14 @@ final class NsqPublisher implements Closeable {
         }
     }
 
+    /** Heartbeats off: a publisher may sit idle on stdin, and it only ever reads right after a command. */
     NsqPublisher(HostPort address, Duration timeout) throws IOException {
         this.address = address;
-        this.socket = new Socket();
-        try {
-            socket.setTcpNoDelay(true);
-            socket.connect(new InetSocketAddress(address.host(), address.port()), (int) timeout.toMillis());
-            socket.setSoTimeout((int) timeout.toMillis());
-            in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 16 * 1024));
-            out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 64 * 1024));
-            out.write(MAGIC);
-            identify();
-        } catch (IOException e) {
-            socket.close();
-            throw new IOException("cannot connect to nsqd " + address + ": " + Cli.describe(e), e);
-        }
+        this.conn = new NsqConnection(address, timeout, timeout, Map.of("heartbeat_interval", -1));
+        this.out = conn.out();
     }
 
     HostPort address() { return address; }
-
-    /** Heartbeats off: a publisher may sit idle on stdin, and it only ever reads right after a command. */
-    private void identify() throws IOException {
-        byte[] body = NsqHttp.JSON.writeValueAsBytes(Map.of(
-            "client_id", "mqueue-" + ProcessHandle.current().pid(),
-            "hostname", hostname(),
-            "user_agent", "mqueue/1.0",
-            "heartbeat_interval", -1,
-            "feature_negotiation", true));
-        out.write("IDENTIFY\n".getBytes(StandardCharsets.US_ASCII));
-        out.writeInt(body.length);
-        out.write(body);
-        out.flush();
-        readResponse();
-    }
 
     void publish(String topic, byte[] body) throws IOException {
         roundTrip(() -> {
@@ -111,19 +76,21 @@ final class NsqPublisher implements Closeable {
     /** Writes a command and reads its answer. nsqd rejects a bad header (a body over --max-msg-size)
      *  with an error frame and closes before reading the body, so a failed write still reads that frame. */
     private void roundTrip(Write write) throws IOException {
-        try {
-            write.run();
-            out.flush();
-        } catch (IOException writeFailed) {
+        synchronized (conn.writeLock()) {
             try {
-                readResponse();
-            } catch (NsqError rejected) {
-                rejected.addSuppressed(writeFailed);
-                throw rejected;
-            } catch (IOException noAnswer) {
-                writeFailed.addSuppressed(noAnswer);
+                write.run();
+                out.flush();
+            } catch (IOException writeFailed) {
+                try {
+                    readResponse();
+                } catch (NsqError rejected) {
+                    rejected.addSuppressed(writeFailed);
+                    throw rejected;
+                } catch (IOException noAnswer) {
+                    writeFailed.addSuppressed(noAnswer);
+                }
+                throw writeFailed;
             }
-            throw writeFailed;
         }
         readResponse();
     }
@@ -134,50 +101,25 @@ final class NsqPublisher implements Closeable {
 
     private void readResponse() throws IOException {
         while (true) {
-            int size;
-            try {
-                size = in.readInt();
-            } catch (EOFException e) {
-                throw new EOFException("nsqd " + address + " closed the connection");
-            }
-            int type = in.readInt();
-            byte[] data = new byte[size - 4];
-            in.readFully(data);
-            String text = new String(data, StandardCharsets.UTF_8);
-            if (type == FRAME_ERROR) throw new NsqError(address, text);
-            if (type != FRAME_RESPONSE) throw new IOException("nsqd " + address + " sent unexpected frame type " + type);
-            if (text.equals("_heartbeat_")) {
-                command("NOP\n");
-                out.flush();
+            NsqConnection.Frame f = conn.readFrame();
+            if (f.type() == NsqConnection.FRAME_ERROR) throw new NsqError(address, f.text());
+            if (f.type() != NsqConnection.FRAME_RESPONSE) throw new IOException("nsqd " + address + " sent unexpected frame type " + f.type());
+            if (f.text().equals(NsqConnection.HEARTBEAT)) {
+                conn.send("NOP\n");
                 continue;
             }
-            return; // "OK", or IDENTIFY's JSON
-        }
-    }
-
-    /** This host's name as nsqd shows it (HOSTNAME, else the resolver's answer). */
-    static String hostname() {
-        String h = System.getenv("HOSTNAME");
-        if (h != null && !h.isBlank()) return h;
-        try {
-            return java.net.InetAddress.getLocalHost().getHostName();
-        } catch (IOException e) {
-            Log.debug("no hostname (%s); nsqd will show 'localhost'", e.getMessage());
-            return "localhost";
+            return; // "OK"
         }
     }
 
     @Override
     public void close() throws IOException {
         try {
-            if (!socket.isClosed()) {
-                command("CLS\n");
-                out.flush();
-            }
+            if (!conn.isClosed()) conn.send("CLS\n");
         } catch (IOException e) {
             Log.debug("nsqd %s: CLS not sent (%s); closing anyway", address, e.getMessage());
         } finally {
-            socket.close();
+            conn.close();
         }
     }
 }

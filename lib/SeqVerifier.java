@@ -1,0 +1,63 @@
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * At-least-once accounting for producer.java's events ({"producer":"host:pid:thread","seq":N,…}):
+ * per producer, how many were seen, which seq numbers are missing between the lowest and the
+ * highest, and how many came twice. consumer.java --verify feeds it every handled message.
+ */
+final class SeqVerifier {
+    private static final class Track {
+        final BitSet seen = new BitSet();
+        long count, duplicates, min = Long.MAX_VALUE, max = Long.MIN_VALUE;
+    }
+
+    private final Map<String, Track> producers = new TreeMap<>();
+    private long unparsed;
+
+    synchronized void record(byte[] body) {
+        JsonNode e;
+        try {
+            e = NsqHttp.JSON.readTree(body);
+        } catch (IOException notJson) {
+            Log.debug("verify: not JSON (%s)", notJson.getMessage());
+            unparsed++;
+            return;
+        }
+        if (e == null || !e.path("producer").isTextual() || !e.path("seq").canConvertToLong()
+                || e.path("seq").asLong() < 0 || e.path("seq").asLong() > Integer.MAX_VALUE) {
+            unparsed++;
+            return;
+        }
+        Track t = producers.computeIfAbsent(e.get("producer").asText(), p -> new Track());
+        int seq = (int) e.get("seq").asLong();
+        t.count++;
+        if (t.seen.get(seq)) t.duplicates++;
+        t.seen.set(seq);
+        t.min = Math.min(t.min, seq);
+        t.max = Math.max(t.max, seq);
+    }
+
+    synchronized long duplicates() {
+        return producers.values().stream().mapToLong(t -> t.duplicates).sum();
+    }
+
+    /** Gaps: seq numbers missing between the lowest and highest seen. */
+    synchronized long gaps() {
+        return producers.values().stream().mapToLong(t -> t.max - t.min + 1 - t.seen.cardinality()).sum();
+    }
+
+    synchronized List<String> report() {
+        List<String> lines = new ArrayList<>();
+        producers.forEach((p, t) -> lines.add(String.format("producer %s count=%d seq=%d..%d gaps=%d duplicates=%d",
+            p, t.count, t.min, t.max, t.max - t.min + 1 - t.seen.cardinality(), t.duplicates)));
+        if (unparsed > 0) lines.add(unparsed + " message(s) were not producer.java events");
+        if (lines.isEmpty()) lines.add("no events");
+        return lines;
+    }
+}
