@@ -76,7 +76,13 @@ public class StartupBench {
         Path socket = dir.resolve(stream + ".sock");
         List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket.toString(),
             "-E", "STREAM=" + stream, "-E", "GROUP=g", "-E", "NSQD_TCP_ADDRESS=" + tcp, "-E", "TIMEOUT=60",
-            "-E", "HOME", "-E", "LANG", "-E", "JAVA_HOME", "-E", "PATH", "-E", "JBANG_REPO", "-E", "JBANG_CACHE_DIR", "-E", "MQUEUE_RUN_CACHE", "--"));
+            "-E", "HOME", "-E", "LANG", "-E", "PATH"));
+        // Only variables that are set: "-E NAME" of an unset one passes it empty, and JBang
+        // then takes an empty JBANG_REPO as the working directory.
+        for (String name : List.of("JAVA_HOME", "JBANG_REPO", "JBANG_CACHE_DIR", "MQUEUE_RUN_CACHE")) {
+            if (System.getenv(name) != null) cmd.addAll(List.of("-E", name));
+        }
+        cmd.add("--");
         cmd.addAll(command);
         Process p = new ProcessBuilder(cmd).redirectError(dir.resolve(stream + ".err").toFile()).start();
         try {
