@@ -372,4 +372,45 @@ public class wakeup implements Callable<Integer> {
             }
         }
     }
+
+    /**
+     * Push: one subscriber per (nsqd, stream) on our ephemeral channel, only where that nsqd
+     * already has a group for the stream; each message is FINed at once and wakes the stream's groups.
+     * A node that stops answering loses its subscriptions until a scan sees it again, so a
+     * reconnect never lands on a fresh nsqd whose topic would get our channel as its first.
+     */
+    static final class Push {
+        record Key(HostPort tcp, String stream) {}
+        private final Map<Key, NsqSubscriber> subs = new ConcurrentHashMap<>();
+        private final java.util.function.Consumer<String> onMessage;
+
+        Push(java.util.function.Consumer<String> onMessage) { this.onMessage = onMessage; }
+
+        int size() { return subs.size(); }
+
+        synchronized void follow(Set<Key> wanted) {
+            subs.entrySet().removeIf(e -> {
+                if (wanted.contains(e.getKey())) return false;
+                Log.info("push: leaving %s on %s", e.getKey().stream(), e.getKey().tcp());
+                e.getValue().close();
+                return true;
+            });
+            for (Key k : wanted) {
+                subs.computeIfAbsent(k, key -> {
+                    NsqSubscriber s = new NsqSubscriber(key.stream(), OWN_CHANNEL, 50, m -> {
+                        m.finish();
+                        onMessage.accept(key.stream());
+                    }).connectTo(List.of(key.tcp()));
+                    s.start();
+                    Log.info("push: following %s on %s", key.stream(), key.tcp());
+                    return s;
+                });
+            }
+        }
+
+        synchronized void close() {
+            subs.values().forEach(NsqSubscriber::close);
+            subs.clear();
+        }
+    }
 }

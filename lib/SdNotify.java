@@ -51,7 +51,8 @@ final class SdNotify {
             : AFUNIXSocketAddress.of(java.nio.file.Path.of(socket));
         byte[] data = state.getBytes(StandardCharsets.UTF_8);
         try (AFUNIXDatagramSocket s = AFUNIXDatagramSocket.newInstance()) {
-            s.send(new DatagramPacket(data, data.length, to));
+            s.connect(to); // a DatagramPacket cannot carry a unix address (the JDK calls it unresolved)
+            s.send(new DatagramPacket(data, data.length));
         }
     }
 }
