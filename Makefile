@@ -45,3 +45,6 @@ consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
 
 wakeup: ## wake socket-activated groups that have messages waiting
 	@$(JBANG) wakeup.java
+
+demo: install ## the whole flow on a private nsqd: groups 1, 2, 3 (split) and a socket-activated group woken by wakeup
+	@scripts/demo
