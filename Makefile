@@ -10,7 +10,7 @@ DOCKER_OK = $(shell docker info >/dev/null 2>&1 && echo yes)
 
 # The seed's variables pass straight through the environment (STREAM, GROUP, TIMEOUT,
 # PAYLOAD_KEYS, …); only GOROUTINES is renamed, to the producer's THREADS.
-export THREADS := $(or $(GOROUTINES),$(THREADS))
+export THREADS := $(or $(GOROUTINES),$(THREADS),1)
 
 help: ## list targets
 	@awk -F ':.*## ' '/^[a-z][a-zA-Z_-]*:.*## / { printf "  make %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)

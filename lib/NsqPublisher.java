@@ -155,7 +155,8 @@ final class NsqPublisher implements Closeable {
         }
     }
 
-    private static String hostname() {
+    /** This host's name as nsqd shows it (HOSTNAME, else the resolver's answer). */
+    static String hostname() {
         String h = System.getenv("HOSTNAME");
         if (h != null && !h.isBlank()) return h;
         try {
