@@ -30,17 +30,25 @@ import picocli.CommandLine.Option;
 
 @Command(name = "wakeup", mixinStandardHelpOptions = true, version = "mqueue 0.1", sortOptions = false,
     description = {
-        "Wakes socket-activated consumer groups the moment nsqd holds messages for them.",
-        "A group G is socket-backed when <socket-dir>/G.sock exists and is a socket; waking it means",
-        "connecting there and sending 'wake <stream> G', so systemd starts G's consumer.",
-        "Scan: every --scan-interval, /stats of every nsqd; a group with messages waiting is woken.",
-        "Push: its own ephemeral channel on each stream that already has a socket-backed group;",
-        "each message wakes that stream's socket-backed groups."})
+        "Wakes socket-activated consumer groups the moment nsqd holds messages for them. A group G is "
+            + "socket-backed when <socket-dir>/G.sock exists and is a socket; waking it means connecting there "
+            + "and sending 'wake <stream> G', so systemd starts G's consumer.",
+        "",
+        "Scan: at start and every --scan-interval, /stats of every nsqd; a socket-backed group with messages "
+            + "waiting is woken. Push: on each nsqd and stream that already has a socket-backed group, its own "
+            + "channel " + wakeup.OWN_CHANNEL + " gets a copy of each message, FINs it and wakes that stream's groups.",
+        ""},
+    footer = {"", "Examples:",
+        "  wakeup.java --nsqd-http 127.0.0.1:4151 --socket-dir /run/mqueue",
+        "  NSQLOOKUPD_HTTP_ADDRESS=127.0.0.1:4161 wakeup.java --scan-interval 2s"})
 public class wakeup implements Callable<Integer> {
     /** Our copy of each stream: ephemeral, so it vanishes with us and never holds a backlog. */
     static final String OWN_CHANNEL = "mqueue-wakeup#ephemeral";
 
     enum Reason { scan, push }
+
+    /** A wake this long after the group's previous one is logged at info; closer ones at debug. */
+    static final Duration QUIET = Duration.ofSeconds(10);
 
     @Mixin ConnectionOptions.NsqdHttp nsqd;
     @Mixin ConnectionOptions.LookupdHttp lookupd;
@@ -229,9 +237,13 @@ public class wakeup implements Callable<Integer> {
         try {
             if (!g.hasSocket(socketDir)) return;
             Duration rtt = WakeSocket.wake(g.socket(socketDir), new WakeSocket.Wake(stream, g.name), wakeTimeout);
+            long now = System.nanoTime(), quiet = now - g.lastOk;
+            g.lastOk = now;
             g.wakes.incrementAndGet();
             g.state("ok", null);
-            Log.info("woke %s for %s (%s) in %s", g.name, stream, reason, Cli.format(rtt));
+            // The first wake after a quiet spell is news; under steady traffic the rest go to debug.
+            if (g.wakes.get() == 1 || quiet > QUIET.toNanos()) Log.info("woke %s for %s (%s) in %s", g.name, stream, reason, Cli.format(rtt));
+            else Log.debug("woke %s for %s (%s) in %s", g.name, stream, reason, Cli.format(rtt));
         } catch (SocketTimeoutException e) {
             g.state("timeout", String.format("%s: no 'ok' within %s", g.socket(socketDir), Cli.format(wakeTimeout)));
         } catch (IOException e) {
@@ -337,6 +349,7 @@ public class wakeup implements Callable<Integer> {
         boolean busy;
         long lastEnd;
         long coalesced;
+        long lastOk;
         volatile String state;
 
         Group(String name, Duration debounce) {

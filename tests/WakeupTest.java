@@ -207,7 +207,8 @@ class WakeupTest {
         assertEquals(0, g.wakes(), "nobody to wake g while the wakeup is dead");
         Spawned second = nsq.spawn(cmd, Map.of());
         Await.until("the restarted wakeup wakes g", WAIT, () -> g.wakes() == 1);
-        assertTrue(second.stderr().contains("woke g for pending (scan)"), second.stderr());
+        Await.until("the wake logged with its reason and round trip", WAIT,
+            () -> second.stderr().matches("(?s).*woke g for pending \\(scan\\) in \\d+(ms|\\.\\ds|s).*"));
     }
 
     @Test void asAProcessNotifiesSystemdLogsSkipsAndStopsCleanly() throws Exception {
