@@ -396,12 +396,14 @@ public class wakeup implements Callable<Integer> {
         record Key(HostPort tcp, String stream) {}
         private final Map<Key, NsqSubscriber> subs = new ConcurrentHashMap<>();
         private final java.util.function.Consumer<String> onMessage;
+        private boolean closed;
 
         Push(java.util.function.Consumer<String> onMessage) { this.onMessage = onMessage; }
 
         int size() { return subs.size(); }
 
         synchronized void follow(Set<Key> wanted) {
+            if (closed) return; // a scan that outlived stop()
             subs.entrySet().removeIf(e -> {
                 if (wanted.contains(e.getKey())) return false;
                 Log.info("push: leaving %s on %s", e.getKey().stream(), e.getKey().tcp());
@@ -422,6 +424,7 @@ public class wakeup implements Callable<Integer> {
         }
 
         synchronized void close() {
+            closed = true;
             subs.values().forEach(NsqSubscriber::close);
             subs.clear();
         }

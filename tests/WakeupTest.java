@@ -89,6 +89,39 @@ class WakeupTest {
         });
     }
 
+    /**
+     * End to end with the real consumer behind systemd-socket-activate (in a loop, as
+     * `make systemd-socket-activate-consumer` runs it): no consumer process until a message
+     * comes; woken, it handles it and exits idle; the next message starts it again.
+     */
+    @Test void wokenConsumerHandlesItExitsIdleAndIsWokenAgain() throws Exception {
+        group(nsq.http(), "e2e", "sa");
+        Path sock = sockets.resolve("sa.sock"), exits = sockets.resolve("exits");
+        String consumer = javaCommand("consumer", "--stream", "e2e", "--group", "sa", "--nsqd", nsq.tcp().toString(),
+            "--timeout", "1s").stream().map(a -> "'" + a.replace("'", "'\\''") + "'").collect(java.util.stream.Collectors.joining(" "));
+        Spawned sa = nsq.spawn(List.of("bash", "-c", "while :; do systemd-socket-activate -l " + sock + " " + consumer
+            + "; echo $? >> " + exits + "; done"), Map.of());
+        Await.until("systemd-socket-activate listens", WAIT, () -> Files.exists(sock));
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "1s");
+        awaitPush(nsq.http(), "e2e");
+        assertEquals(0, javaProcesses(sa), "no consumer before there is work");
+
+        for (int round = 1; round <= 2; round++) {
+            final int n = round;
+            publish(nsq.tcp(), "e2e", 1);
+            Await.until("message " + n + " handled by a woken consumer", WAIT, () -> sa.stdout().lines().count() == n);
+            Await.until("consumer " + n + " exited when idle", WAIT, () -> Files.exists(exits) && Files.readAllLines(exits).size() == n);
+            assertEquals("0", Files.readAllLines(exits).get(n - 1), "consumer " + n + " exit code");
+            Await.until("no consumer process left", WAIT, () -> javaProcesses(sa) == 0);
+        }
+        assertTrue(w.wakes("sa") >= 2, "woken for each message: " + w.wakes("sa"));
+        assertEquals(0, channel(nsq.http(), "e2e", "sa").depth());
+    }
+
+    static long javaProcesses(Spawned p) {
+        return p.process.descendants().filter(h -> h.info().command().map(c -> c.endsWith("/java")).orElse(false)).count();
+    }
+
     @Test void backlogPresentAtStartIsWokenByTheFirstScan() throws Exception {
         group(nsq.http(), "backlog", "g");
         publish(nsq.tcp(), "backlog", 3);
@@ -275,8 +308,14 @@ class WakeupTest {
 
     /** `java -cp <this classpath> wakeup …`: a real process without jbang's second JVM. */
     List<String> javaWakeup(String... args) {
+        List<String> cmd = new ArrayList<>(javaCommand("wakeup", "--socket-dir", sockets.toString()));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    static List<String> javaCommand(String main, String... args) {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-cp", System.getProperty("java.class.path"), "wakeup", "--socket-dir", sockets.toString()));
+            "-cp", System.getProperty("java.class.path"), main));
         cmd.addAll(List.of(args));
         return cmd;
     }
