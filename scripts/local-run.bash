@@ -57,17 +57,19 @@ die() { echo "${0##*/}: $*" >&2; exit 1; }
 
 # wait_for WHAT SECONDS CMD...: polls CMD every 0.1 s; fails with WHAT after SECONDS.
 wait_for() {
-  local what="$1" secs="$2" i; shift 2
-  for ((i = 0; i < secs * 10; i++)); do "$@" && return 0; sleep 0.1; done
+  local what="$1" secs="$2" _tick; shift 2   # (not `i`: CMD may read the caller's i)
+  for ((_tick = 0; _tick < secs * 10; _tick++)); do "$@" && return 0; sleep 0.1; done
   die "timed out after ${secs}s waiting for $what"
 }
 
 # Our scripts through bin/mqueue-run (java on JBang's cached classpath: no second JVM) when the
 # systemd work is there, else through ./jbang. `launch_build` compiles each once, up front, so
 # parallel starts never race on a cold cache.
-if [ -x "$repo/bin/mqueue-run" ]; then
-  launcher=("$repo/bin/mqueue-run")
-  launch_build() { local s; for s in "$@"; do "$repo/bin/mqueue-run" --build "$repo/$s.java" 2>/dev/null || die "cannot build $s.java"; done; }
+# MQUEUE_LAUNCHER picks another mqueue-run-like launcher (for measurements).
+mqueue_run="${MQUEUE_LAUNCHER:-$repo/bin/mqueue-run}"
+if [ -x "$mqueue_run" ]; then
+  launcher=("$mqueue_run")
+  launch_build() { local s; for s in "$@"; do "$mqueue_run" --build "$repo/$s.java" 2>/dev/null || die "cannot build $s.java"; done; }
 else
   launcher=("$repo/jbang")
   launch_build() { local s; for s in "$@"; do "$repo/jbang" build "$repo/$s.java" >/dev/null 2>&1 || die "cannot build $s.java (try: ./jbang build $s.java)"; done; }
