@@ -240,7 +240,8 @@ final class NsqSubscriber implements Closeable {
                     answered++;
                 } catch (IOException e) {
                     lastError = "nsqlookupd " + l + ": " + Cli.describe(e);
-                    Log.warn("%s", lastError);
+                    if (backoff.failures() == 0) Log.warn("%s; retrying", lastError);
+                    else Log.debug("%s; retrying", lastError);
                 }
             }
             if (answered > 0) {
