@@ -247,9 +247,10 @@ public class wakeup implements Callable<Integer> {
         } catch (SocketTimeoutException e) {
             g.state("timeout", String.format("%s: no 'ok' within %s", g.socket(socketDir), Cli.format(wakeTimeout)));
         } catch (IOException e) {
-            String why = String.valueOf(e.getMessage());
-            g.state(why.toLowerCase(java.util.Locale.ROOT).contains("refused") ? "refused" : "failed",
-                String.format("%s: %s (nothing listens; next try on the next message or scan)", g.socket(socketDir), why));
+            String why = Cli.describe(e);
+            boolean refused = why.toLowerCase(java.util.Locale.ROOT).contains("refused");
+            g.state(refused ? "refused" : "failed", String.format("%s: %s%s; next try on the next message or scan",
+                g.socket(socketDir), why, refused ? " (nothing listens there)" : ""));
         } finally {
             synchronized (g) {
                 g.busy = false;

@@ -168,6 +168,27 @@ class WakeupTest {
         assertEquals("not a socket", Files.readString(sockets.resolve("file.sock")), "left alone");
     }
 
+    @Test void refusedAndSilentSocketsAreRetriedUntilAConsumerAnswers() throws Exception {
+        group(nsq.http(), "retry", "g");
+        publish(nsq.tcp(), "retry", 1);
+        Path path = sockets.resolve("g.sock");
+        // A socket file nobody listens on: what systemd-socket-activate leaves between two runs.
+        WakeSocket.Listener.bind(path).close();
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "100ms",
+            "--debounce", "0ms", "--wake-timeout", "300ms");
+        Await.until("the wake is refused", WAIT, () -> "refused".equals(w.state("g")));
+        Files.delete(path);
+        // Listening but never answering: the wake times out.
+        try (var silent = org.newsclub.net.unix.AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path))) {
+            Await.until("the wake times out", WAIT, () -> "timeout".equals(w.state("g")));
+        }
+        Files.deleteIfExists(path);
+        assertEquals(0, w.wakes("g"));
+        WakeSocket.Listener g = listen("g");
+        Await.until("the next scan reaches the consumer", WAIT, () -> g.wakes() >= 1);
+        Await.until("state ok", WAIT, () -> "ok".equals(w.state("g")));
+    }
+
     @Test void neverCreatesTheFirstChannelOfAStream() throws Exception {
         nsq.http().createTopic("bare");
         publish(nsq.tcp(), "bare", 5);
