@@ -47,6 +47,12 @@ public class wakeup implements Callable<Integer> {
 
     enum Reason { scan, push }
 
+    /**
+     * A failed wake (refused, reset: e.g. the consumer was exiting and took its socket along) is
+     * tried again this many times with backoff before the next scan's turn.
+     */
+    static final int RETRIES = 5;
+
     /** A wake this long after the group's previous one is logged at info; closer ones at debug. */
     static final Duration QUIET = Duration.ofSeconds(10);
 
@@ -80,6 +86,7 @@ public class wakeup implements Callable<Integer> {
     private volatile Map<String, List<String>> socketGroups = Map.of(); // stream -> its socket-backed groups
     private volatile boolean stopping;
     private ExecutorService wakers, io;
+    private java.util.concurrent.ScheduledExecutorService retries;
     private Thread loop;
     private Push push;
     private SdNotify sd = SdNotify.fromEnv(Map.of(), 0);
@@ -110,6 +117,7 @@ public class wakeup implements Callable<Integer> {
             Cli.format(scanInterval), Cli.format(debounce));
         stopping = false;
         wakers = Executors.newCachedThreadPool(daemon("wakeup-wake"));
+        retries = Executors.newSingleThreadScheduledExecutor(daemon("wakeup-retry"));
         io = Executors.newCachedThreadPool(daemon("wakeup-stats"));
         push = new Push(this::onPush);
         loop = daemon("wakeup-scan").newThread(this::runLoop);
@@ -128,6 +136,7 @@ public class wakeup implements Callable<Integer> {
         }
         l.join(10_000);
         push.close();
+        retries.shutdownNow();
         wakers.shutdown();
         io.shutdownNow();
         wakers.awaitTermination(wakeTimeout.toMillis() + 1_000, TimeUnit.MILLISECONDS);
@@ -241,6 +250,7 @@ public class wakeup implements Callable<Integer> {
             g.lastOk = now;
             g.wakes.incrementAndGet();
             g.state("ok", null);
+            g.retry.reset();
             // The first wake after a quiet spell is news; under steady traffic the rest go to debug.
             if (g.wakes.get() == 1 || quiet > QUIET.toNanos()) Log.info("woke %s for %s (%s) in %s", g.name, stream, reason, Cli.format(rtt));
             else Log.debug("woke %s for %s (%s) in %s", g.name, stream, reason, Cli.format(rtt));
@@ -249,13 +259,24 @@ public class wakeup implements Callable<Integer> {
         } catch (IOException e) {
             String why = Cli.describe(e);
             boolean refused = why.toLowerCase(java.util.Locale.ROOT).contains("refused");
-            g.state(refused ? "refused" : "failed", String.format("%s: %s%s; next try on the next message or scan",
+            g.state(refused ? "refused" : "failed", String.format("%s: %s%s; trying again with backoff, then on each message and scan",
                 g.socket(socketDir), why, refused ? " (nothing listens there)" : ""));
+            retryLater(g, stream, reason);
         } finally {
             synchronized (g) {
                 g.busy = false;
                 g.lastEnd = System.nanoTime();
             }
+        }
+    }
+
+    private void retryLater(Group g, String stream, Reason reason) {
+        if (g.retry.failures() >= RETRIES) return; // the scans take over
+        try {
+            long ms = Math.max(g.retry.next().toMillis(), debounce.toMillis() + 1); // past the debounce window
+            retries.schedule(() -> requestWake(stream, g.name, reason), ms, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException stopped) {
+            Log.debug("not retrying %s: stopping", g.name);
         }
     }
 
@@ -351,6 +372,7 @@ public class wakeup implements Callable<Integer> {
         long lastEnd;
         long coalesced;
         long lastOk;
+        final Backoff retry = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(2));
         volatile String state;
 
         Group(String name, Duration debounce) {

@@ -189,6 +189,20 @@ class WakeupTest {
         Await.until("state ok", WAIT, () -> "ok".equals(w.state("g")));
     }
 
+    @Test void aRefusedWakeIsRetriedWithoutWaitingForAScan() throws Exception {
+        group(nsq.http(), "again", "g");
+        Path path = sockets.resolve("g.sock");
+        WakeSocket.Listener.bind(path).close(); // the socket a consumer took along when it exited
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
+        awaitPush(nsq.http(), "again");
+        publish(nsq.tcp(), "again", 1);
+        Await.until("the push wake is refused", WAIT, () -> "refused".equals(w.state("g")));
+        Files.delete(path);
+        WakeSocket.Listener g = listen("g"); // systemd-socket-activate listens again
+        Await.until("a retry reaches it (no scan for 10m, no new message)", WAIT, () -> g.wakes() == 1);
+        assertEquals(1, w.scans());
+    }
+
     @Test void neverCreatesTheFirstChannelOfAStream() throws Exception {
         nsq.http().createTopic("bare");
         publish(nsq.tcp(), "bare", 5);
