@@ -65,9 +65,9 @@ wait_for() {
 # Our scripts through bin/mqueue-run (java on JBang's cached classpath: no second JVM) when the
 # systemd work is there, else through ./jbang. `launch_build` compiles each once, up front, so
 # parallel starts never race on a cold cache.
-# MQUEUE_LAUNCHER picks another mqueue-run-like launcher (for measurements).
+# MQUEUE_LAUNCHER=jbang forces ./jbang; any other value names an mqueue-run-like launcher (for measurements).
 mqueue_run="${MQUEUE_LAUNCHER:-$repo/bin/mqueue-run}"
-if [ -x "$mqueue_run" ]; then
+if [ "$mqueue_run" != jbang ] && [ -x "$mqueue_run" ]; then
   launcher=("$mqueue_run")
   launch_build() { local s; for s in "$@"; do "$mqueue_run" --build "$repo/$s.java" 2>/dev/null || die "cannot build $s.java"; done; }
 else
