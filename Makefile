@@ -52,6 +52,9 @@ bench-consumer: install ## consumer msg/s next to NSQ's bench_reader on a privat
 wakeup: ## wake socket-activated groups that have messages waiting
 	@$(JBANG) wakeup.java
 
+demo: install ## the whole flow on a private nsqd: groups 1, 2, 3 (split) and a socket-activated group woken by wakeup
+	@scripts/demo
+
 # Socket activation and systemd (issue 5). Scripts start through bin/mqueue-run: java on
 # JBang's cached classpath, JBang itself only when the sources changed (see bench/startup.sh).
 systemd-socket-activate-consumer: install ## consumer behind systemd-socket-activate on $SOCKET_DIR/$GROUP.sock, in a loop (STREAM, GROUP=sa-consumer, TIMEOUT, SOCKET_DIR=/run/mqueue)

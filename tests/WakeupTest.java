@@ -1,0 +1,357 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.DatagramPacket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.newsclub.net.unix.AFUNIXDatagramSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/**
+ * wakeup.java against real nsqd, in-process where it can be; a WakeSocket.Listener plays the
+ * consumer's socket end. Two nsqd behind nsqlookupd for every test; most use the first directly.
+ */
+class WakeupTest {
+    @RegisterExtension final NsqFixture nsq = new NsqFixture().withLookupd().nsqds(2);
+
+    static final Duration WAIT = Duration.ofSeconds(30);
+    private final List<wakeup> running = new ArrayList<>();
+    private final List<WakeSocket.Listener> listeners = new ArrayList<>();
+    private Path sockets;
+
+    @BeforeEach void dirs() throws Exception {
+        // Short path: unix socket paths are limited to 108 bytes.
+        sockets = Files.createTempDirectory("mq-wake-");
+    }
+
+    @AfterEach void stopAll() throws Exception {
+        for (wakeup w : running) w.stop();
+        for (WakeSocket.Listener l : listeners) l.close();
+        try (var files = Files.list(sockets)) {
+            for (Path p : files.toList()) Files.deleteIfExists(p);
+        }
+        Files.deleteIfExists(sockets);
+    }
+
+    /** A wakeup running in this JVM; stopped after the test. */
+    wakeup startWakeup(String... args) {
+        wakeup w = new wakeup();
+        List<String> all = new ArrayList<>(List.of("--socket-dir", sockets.toString()));
+        all.addAll(List.of(args));
+        Cli.commandLine(w).parseArgs(all.toArray(String[]::new));
+        w.start();
+        running.add(w);
+        return w;
+    }
+
+    WakeSocket.Listener listen(String group) throws Exception {
+        WakeSocket.Listener l = WakeSocket.Listener.bind(sockets.resolve(group + ".sock"));
+        l.start(wake -> {});
+        listeners.add(l);
+        return l;
+    }
+
+    static void group(NsqHttp http, String stream, String group) throws Exception {
+        http.createTopic(stream);
+        http.createChannel(stream, group);
+    }
+
+    static void publish(HostPort nsqd, String stream, int n) throws Exception {
+        List<byte[]> bodies = new ArrayList<>();
+        for (int i = 0; i < n; i++) bodies.add(("m" + i).getBytes(StandardCharsets.UTF_8));
+        try (NsqPublisher pub = new NsqPublisher(nsqd, Duration.ofSeconds(5))) {
+            pub.publish(stream, bodies);
+        }
+    }
+
+    static NsqHttp.ChannelStats channel(NsqHttp http, String stream, String channel) throws Exception {
+        NsqHttp.TopicStats t = http.stats(stream, channel).topic(stream);
+        return t == null ? null : t.channel(channel);
+    }
+
+    /** Push is live on that nsqd once our ephemeral channel has its client. */
+    static void awaitPush(NsqHttp http, String stream) throws Exception {
+        Await.until("wakeup's channel on " + stream + " at " + http.address(), WAIT, () -> {
+            NsqHttp.ChannelStats c = channel(http, stream, wakeup.OWN_CHANNEL);
+            return c != null && c.clientCount() == 1;
+        });
+    }
+
+    /**
+     * End to end with the real consumer behind systemd-socket-activate (in a loop, as
+     * `make systemd-socket-activate-consumer` runs it): no consumer process until a message
+     * comes; woken, it handles it and exits idle; the next message starts it again.
+     */
+    @Test void wokenConsumerHandlesItExitsIdleAndIsWokenAgain() throws Exception {
+        group(nsq.http(), "e2e", "sa");
+        Path sock = sockets.resolve("sa.sock"), exits = sockets.resolve("exits");
+        String consumer = javaCommand("consumer", "--stream", "e2e", "--group", "sa", "--nsqd", nsq.tcp().toString(),
+            "--timeout", "1s").stream().map(a -> "'" + a.replace("'", "'\\''") + "'").collect(java.util.stream.Collectors.joining(" "));
+        Spawned sa = nsq.spawn(List.of("bash", "-c", "while :; do systemd-socket-activate -l " + sock + " " + consumer
+            + "; echo $? >> " + exits + "; done"), Map.of());
+        Await.until("systemd-socket-activate listens", WAIT, () -> Files.exists(sock));
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "1s");
+        awaitPush(nsq.http(), "e2e");
+        assertEquals(0, javaProcesses(sa), "no consumer before there is work");
+
+        for (int round = 1; round <= 2; round++) {
+            final int n = round;
+            publish(nsq.tcp(), "e2e", 1);
+            Await.until("message " + n + " handled by a woken consumer", WAIT, () -> sa.stdout().lines().count() == n);
+            Await.until("consumer " + n + " exited when idle", WAIT, () -> Files.exists(exits) && Files.readAllLines(exits).size() == n);
+            assertEquals("0", Files.readAllLines(exits).get(n - 1), "consumer " + n + " exit code");
+            Await.until("no consumer process left", WAIT, () -> javaProcesses(sa) == 0);
+        }
+        assertTrue(w.wakes("sa") >= 2, "woken for each message: " + w.wakes("sa"));
+        assertEquals(0, channel(nsq.http(), "e2e", "sa").depth());
+    }
+
+    static long javaProcesses(Spawned p) {
+        return p.process.descendants().filter(h -> h.info().command().map(c -> c.endsWith("/java")).orElse(false)).count();
+    }
+
+    @Test void backlogPresentAtStartIsWokenByTheFirstScan() throws Exception {
+        group(nsq.http(), "backlog", "g");
+        publish(nsq.tcp(), "backlog", 3);
+        WakeSocket.Listener g = listen("g");
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
+        Await.until("the first scan wakes g", WAIT, () -> g.wakes() == 1);
+        assertTrue(w.awaitFirstScan(WAIT));
+        Await.until("wakeup counted it", WAIT, () -> w.wakes("g") == 1);
+        assertEquals("ok", w.state("g"));
+    }
+
+    @Test void aMessageWakesAtOnceAndABurstIsOneWake() throws Exception {
+        group(nsq.http(), "push", "g");
+        WakeSocket.Listener g = listen("g");
+        // No scan after the first (depth 0 then): every wake here comes from push.
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m", "--debounce", "1s");
+        awaitPush(nsq.http(), "push");
+        assertEquals(0, g.wakes(), "nothing waiting yet");
+        publish(nsq.tcp(), "push", 1);
+        Await.until("the message wakes g", WAIT, () -> g.wakes() == 1);
+
+        Await.until("the debounce window has passed", WAIT, () -> System.nanoTime() - g.lastWakeNanos() > Duration.ofMillis(1500).toNanos());
+        publish(nsq.tcp(), "push", 50);
+        Await.until("wakeup saw the whole burst", WAIT, () -> channel(nsq.http(), "push", wakeup.OWN_CHANNEL).messageCount() == 51
+            && channel(nsq.http(), "push", wakeup.OWN_CHANNEL).inFlightCount() == 0);
+        Await.until("the burst woke g", WAIT, () -> g.wakes() == 2);
+        assertEquals(2, w.wakes("g"), "50 messages inside --debounce are one wake");
+        assertEquals(51, channel(nsq.http(), "push", "g").depth(), "wakeup only reads its own copy");
+    }
+
+    @Test void socketlessGroupsAndRegularFilesAreSkipped() throws Exception {
+        group(nsq.http(), "mixed", "g");
+        nsq.http().createChannel("mixed", "nosock");
+        nsq.http().createChannel("mixed", "file");
+        Files.writeString(sockets.resolve("file.sock"), "not a socket");
+        publish(nsq.tcp(), "mixed", 2);
+        WakeSocket.Listener g = listen("g");
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
+        Await.until("g is woken", WAIT, () -> g.wakes() == 1);
+        assertEquals(0, w.wakes("nosock"));
+        assertEquals("no socket", w.state("nosock"));
+        assertEquals(0, w.wakes("file"));
+        assertEquals("not a socket", w.state("file"));
+        assertEquals("not a socket", Files.readString(sockets.resolve("file.sock")), "left alone");
+    }
+
+    @Test void refusedAndSilentSocketsAreRetriedUntilAConsumerAnswers() throws Exception {
+        group(nsq.http(), "retry", "g");
+        publish(nsq.tcp(), "retry", 1);
+        Path path = sockets.resolve("g.sock");
+        // A socket file nobody listens on: what systemd-socket-activate leaves between two runs.
+        WakeSocket.Listener.bind(path).close();
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "100ms",
+            "--debounce", "0ms", "--wake-timeout", "300ms");
+        Await.until("the wake is refused", WAIT, () -> "refused".equals(w.state("g")));
+        Files.delete(path);
+        // Listening but never answering: the wake times out.
+        try (var silent = org.newsclub.net.unix.AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path))) {
+            Await.until("the wake times out", WAIT, () -> "timeout".equals(w.state("g")));
+        }
+        Files.deleteIfExists(path);
+        assertEquals(0, w.wakes("g"));
+        WakeSocket.Listener g = listen("g");
+        Await.until("the next scan reaches the consumer", WAIT, () -> g.wakes() >= 1);
+        Await.until("state ok", WAIT, () -> "ok".equals(w.state("g")));
+    }
+
+    @Test void aRefusedWakeIsRetriedWithoutWaitingForAScan() throws Exception {
+        group(nsq.http(), "again", "g");
+        Path path = sockets.resolve("g.sock");
+        WakeSocket.Listener.bind(path).close(); // the socket a consumer took along when it exited
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
+        awaitPush(nsq.http(), "again");
+        publish(nsq.tcp(), "again", 1);
+        Await.until("the push wake is refused", WAIT, () -> "refused".equals(w.state("g")));
+        Files.delete(path);
+        WakeSocket.Listener g = listen("g"); // systemd-socket-activate listens again
+        Await.until("a retry reaches it (no scan for 10m, no new message)", WAIT, () -> g.wakes() == 1);
+        assertEquals(1, w.scans());
+    }
+
+    @Test void neverCreatesTheFirstChannelOfAStream() throws Exception {
+        nsq.http().createTopic("bare");
+        publish(nsq.tcp(), "bare", 5);
+        group(nsq.http(), "kept", "g");
+        listen("g");
+        listen("bare"); // a socket named like a group that does not exist yet changes nothing
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "100ms");
+        awaitPush(nsq.http(), "kept");
+        long scans = w.scans();
+        Await.until("several more scans", WAIT, () -> w.scans() >= scans + 5);
+        publish(nsq.tcp(), "bare", 5);
+        w.scanOnce();
+        NsqHttp.TopicStats bare = nsq.http().stats().topic("bare");
+        assertTrue(bare.channels() == null || bare.channels().isEmpty(), "no channel on 'bare': " + bare.channels());
+        assertEquals(10, bare.depth(), "the backlog waits for the first real group");
+        assertEquals(1, w.subscriptions(), "push follows only 'kept'");
+    }
+
+    @Test void recoversFromAnNsqdRestart() throws Exception {
+        group(nsq.http(), "restart", "g");
+        WakeSocket.Listener g = listen("g");
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "500ms", "--debounce", "0ms");
+        awaitPush(nsq.http(), "restart");
+        nsq.nsqd().restart();
+        // While it is down and right after, scans fail and back off; push reconnects once a scan sees it again.
+        awaitPush(nsq.http(), "restart");
+        long before = g.wakes();
+        publish(nsq.tcp(), "restart", 1);
+        Await.until("a message after the restart wakes g", WAIT, () -> g.wakes() > before);
+        assertEquals(1, w.subscriptions());
+    }
+
+    @Test void nsqdDownAtStartDoesNotStopTheOthers() throws Exception {
+        HostPort dead = new HostPort("127.0.0.1", NsqFixture.freePort());
+        group(nsq.http(), "others", "g");
+        publish(nsq.tcp(), "others", 1);
+        WakeSocket.Listener g = listen("g");
+        wakeup w = startWakeup("--nsqd-http", dead + "," + nsq.httpAddress(), "--scan-interval", "10m");
+        Await.until("the live node's backlog wakes g", WAIT, () -> g.wakes() == 1);
+        assertTrue(w.awaitFirstScan(WAIT));
+    }
+
+    @Test void twoNsqdBehindLookupdEitherWakes() throws Exception {
+        for (int i = 0; i < 2; i++) group(new NsqHttp(nsq.nsqd(i).http()), "both", "g");
+        WakeSocket.Listener g = listen("g");
+        wakeup w = startWakeup("--lookupd", nsq.lookupd().http().toString(), "--scan-interval", "10m", "--debounce", "0ms");
+        // lookupd learns of the nodes asynchronously: scan until both are followed.
+        Await.until("push on both nodes", WAIT, () -> {
+            w.scanOnce();
+            return w.subscriptions() == 2;
+        });
+        for (int i = 0; i < 2; i++) awaitPush(new NsqHttp(nsq.nsqd(i).http()), "both");
+        publish(nsq.nsqd(1).tcp(), "both", 1);
+        Await.until("a message on nsqd1 wakes g", WAIT, () -> g.wakes() == 1);
+        publish(nsq.nsqd(0).tcp(), "both", 1);
+        Await.until("a message on nsqd0 wakes g", WAIT, () -> g.wakes() == 2);
+    }
+
+    @Test void killedAndRestartedWakeupStillWakesPendingWork() throws Exception {
+        group(nsq.http(), "pending", "g");
+        WakeSocket.Listener g = listen("g");
+        List<String> cmd = javaWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
+        Spawned first = nsq.spawn(cmd, Map.of());
+        awaitPush(nsq.http(), "pending");
+        first.signal("KILL");
+        first.waitFor(WAIT);
+        Await.until("nsqd dropped the dead wakeup's ephemeral channel", WAIT,
+            () -> channel(nsq.http(), "pending", wakeup.OWN_CHANNEL) == null);
+        publish(nsq.tcp(), "pending", 3);
+        assertEquals(0, g.wakes(), "nobody to wake g while the wakeup is dead");
+        Spawned second = nsq.spawn(cmd, Map.of());
+        Await.until("the restarted wakeup wakes g", WAIT, () -> g.wakes() == 1);
+        Await.until("the wake logged with its reason and round trip", WAIT,
+            () -> second.stderr().matches("(?s).*woke g for pending \\(scan\\) in \\d+(ms|\\.\\ds|s).*"));
+    }
+
+    @Test void asAProcessNotifiesSystemdLogsSkipsAndStopsCleanly() throws Exception {
+        group(nsq.http(), "proc", "g");
+        nsq.http().createChannel("proc", "file");
+        Files.writeString(sockets.resolve("file.sock"), "x");
+        publish(nsq.tcp(), "proc", 1);
+        Path notify = sockets.resolve("notify");
+        ConcurrentLinkedQueue<String> got = new ConcurrentLinkedQueue<>();
+        try (AFUNIXDatagramSocket sd = AFUNIXDatagramSocket.newInstance()) {
+            sd.bind(AFUNIXSocketAddress.of(notify));
+            Thread reader = new Thread(() -> {
+                byte[] buf = new byte[256];
+                try {
+                    while (true) {
+                        DatagramPacket p = new DatagramPacket(buf, buf.length);
+                        sd.receive(p);
+                        got.add(new String(p.getData(), 0, p.getLength(), StandardCharsets.UTF_8));
+                    }
+                } catch (java.io.IOException closed) {
+                    got.add("closed: " + closed.getMessage());
+                }
+            });
+            reader.setDaemon(true);
+            reader.start();
+            Spawned p = nsq.spawn(javaWakeup("--nsqd-http", nsq.httpAddress().toString()),
+                Map.of("NOTIFY_SOCKET", notify.toString(), "WATCHDOG_USEC", "400000", "MQUEUE_SCAN_INTERVAL", "10m"));
+            Await.until("READY=1 then WATCHDOG=1 pings", WAIT, () -> got.contains("READY=1")
+                && got.stream().filter("WATCHDOG=1"::equals).count() >= 3);
+            Await.until("one warning about the regular file", WAIT, () -> p.stderr().contains("is not a socket: group file skipped"));
+            p.signal("TERM");
+            assertEquals(0, p.waitFor(WAIT), p.stderr());
+            assertEquals(1, p.stderr().split("is not a socket", -1).length - 1, "logged once: " + p.stderr());
+        }
+    }
+
+    @Test void badInputIsUsageError() {
+        assertEquals(2, Cli.run(new wakeup(), "--scan-interval", "0s"));
+        assertEquals(2, Cli.run(new wakeup(), "--debounce", "soon"));
+        assertEquals(2, Cli.run(new wakeup(), "--nsqd-http", "nohost"));
+        assertEquals(2, Cli.run(new wakeup(), "--wake-timeout", "0ms"));
+    }
+
+    @Test void sdNotifyDatagramsAndWatchdog() throws Exception {
+        SdNotify off = SdNotify.fromEnv(Map.of(), 1);
+        assertFalse(off.enabled());
+        off.send("READY=1"); // no-op, no error
+        assertNull(SdNotify.fromEnv(Map.of("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "1000000", "WATCHDOG_PID", "2"), 1).watchdogInterval(),
+            "another process's watchdog");
+        assertEquals(Duration.ofMillis(500),
+            SdNotify.fromEnv(Map.of("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "1000000", "WATCHDOG_PID", "1"), 1).watchdogInterval());
+        String name = "mqueue-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+        for (String address : List.of(sockets.resolve("n").toString(), "@" + name)) {
+            try (AFUNIXDatagramSocket sd = AFUNIXDatagramSocket.newInstance()) {
+                sd.bind(address.startsWith("@") ? AFUNIXSocketAddress.inAbstractNamespace(name) : AFUNIXSocketAddress.of(Path.of(address)));
+                sd.setSoTimeout(5_000);
+                SdNotify.fromEnv(Map.of("NOTIFY_SOCKET", address), 1).send("READY=1");
+                DatagramPacket p = new DatagramPacket(new byte[64], 64);
+                sd.receive(p);
+                assertEquals("READY=1", new String(p.getData(), 0, p.getLength(), StandardCharsets.UTF_8), address);
+            }
+        }
+    }
+
+    /** `java -cp <this classpath> wakeup …`: a real process without jbang's second JVM. */
+    List<String> javaWakeup(String... args) {
+        List<String> cmd = new ArrayList<>(javaCommand("wakeup", "--socket-dir", sockets.toString()));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    static List<String> javaCommand(String main, String... args) {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-cp", System.getProperty("java.class.path"), main));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+}
