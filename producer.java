@@ -354,7 +354,7 @@ public class producer implements Callable<Integer> {
                 NsqHttp.JSON.writeValueAsBytes(payload(payloadKeys)), new byte[] {'}'});
         }
 
-        /** "key1":"…" entries of 1024 bytes each (with the comma), so N keys are N KiB. */
+        /** "key1":"..." entries of 1024 bytes each (with the comma), so N keys are N KiB. */
         static Map<String, String> payload(int keys) {
             Map<String, String> m = new LinkedHashMap<>();
             String alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -372,7 +372,7 @@ public class producer implements Callable<Integer> {
             byte[] mid = (seq + ",\"ts_ns\":" + (now.getEpochSecond() * 1_000_000_000L + now.getNano()))
                 .getBytes(StandardCharsets.US_ASCII);
             if (size == null) return concat(head, mid, tail);
-            // --size: {"…","seq":N,"ts_ns":T,"pad":"xxx"} of exactly size bytes; filler when too small for that.
+            // --size: {"...","seq":N,"ts_ns":T,"pad":"xxx"} of exactly size bytes; filler when too small for that.
             int pad = size - head.length - mid.length - 10;
             byte[] out = new byte[size];
             if (pad < 0) {

@@ -146,7 +146,7 @@ public class wakeup implements Callable<Integer> {
     long scans() { return scans.get(); }
     /** Successful wakes (the consumer answered ok) of {@code group} so far. */
     long wakes(String group) { Group g = groups.get(group); return g == null ? 0 : g.wakes.get(); }
-    /** Why the last attempt to wake {@code group} did or did not reach it: "ok", "no socket", "not a socket", … */
+    /** Why the last attempt to wake {@code group} did or did not reach it: "ok", "no socket", "not a socket", ... */
     String state(String group) { Group g = groups.get(group); return g == null ? null : g.state; }
     int subscriptions() { return push == null ? 0 : push.size(); }
 

@@ -21,7 +21,7 @@ import java.util.concurrent.TimeUnit;
  * connection to the first message on the consumer's stdout, over N cold starts under
  * systemd-socket-activate, next to a plain `java Hello` measured in the same run.
  * Run by bench/startup.sh, which starts a private nsqd and passes the variants:
- *   StartupBench NSQD_TCP NSQD_HTTP RUNS 'label=command words…' … (the command gets STREAM/GROUP/NSQD_TCP_ADDRESS)
+ *   StartupBench NSQD_TCP NSQD_HTTP RUNS 'label=command words...' ... (the command gets STREAM/GROUP/NSQD_TCP_ADDRESS)
  */
 public class StartupBench {
     public static void main(String[] args) throws Exception {
@@ -31,7 +31,7 @@ public class StartupBench {
         int runs = Integer.parseInt(args[2]);
         Path dir = Files.createTempDirectory("mqueue-startup-");
         System.out.printf(Locale.ROOT, "%-28s %6s %9s %9s %9s   %s%n", "start-up path", "runs", "p50 ms", "min ms", "max ms", "measures");
-        System.out.println(row("java Hello (baseline)", helloWorld(dir, runs), "spawn → exit"));
+        System.out.println(row("java Hello (baseline)", helloWorld(dir, runs), "spawn -> exit"));
         for (int v = 3; v < args.length; v++) {
             String label = args[v].substring(0, args[v].indexOf('='));
             List<String> command = Arrays.asList(args[v].substring(label.length() + 1).split(" "));
@@ -40,8 +40,8 @@ public class StartupBench {
                 long[] t = wakeToFirstMessage(dir, tcp, http, label.replaceAll("[^a-z0-9]", "") + (i + 2), command);
                 if (i >= 0) { toOk.add(t[0]); toMessage.add(t[1]); }
             }
-            System.out.println(row(label, toMessage, "wake → first message handled"));
-            System.out.println(row("", toOk, "wake → ok"));
+            System.out.println(row(label, toMessage, "wake -> first message handled"));
+            System.out.println(row("", toOk, "wake -> ok"));
         }
     }
 
@@ -66,7 +66,7 @@ public class StartupBench {
         return times;
     }
 
-    /** One cold start: [wake → ok, wake → first stdout line] in nanoseconds. */
+    /** One cold start: [wake -> ok, wake -> first stdout line] in nanoseconds. */
     static long[] wakeToFirstMessage(Path dir, HostPort tcp, NsqHttp http, String stream, List<String> command) throws Exception {
         http.createTopic(stream);
         http.createChannel(stream, "g");

@@ -1,7 +1,7 @@
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 
-/** Capped exponential backoff with jitter: initial, 2x, 4x … up to max; reset on success. */
+/** Capped exponential backoff with jitter: initial, 2x, 4x ... up to max; reset on success. */
 final class Backoff {
     private final long initialMs, maxMs;
     private int attempt;

@@ -55,7 +55,7 @@ final class Log {
         return args.length == 0 ? fmt : String.format(Locale.ROOT, fmt, args);
     }
 
-    /** One log line: "<4>warning: …" for the journal, "12:00:00.000 consumer warning: …" on a terminal. */
+    /** One log line: "<4>warning: ..." for the journal, "12:00:00.000 consumer warning: ..." on a terminal. */
     static String line(Level level, String message, boolean journal) {
         String tag = level.intValue() >= Level.SEVERE.intValue() ? "error: "
             : level.intValue() >= Level.WARNING.intValue() ? "warning: " : "";

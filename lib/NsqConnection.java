@@ -72,7 +72,7 @@ final class NsqConnection implements Closeable {
 
     HostPort address() { return address; }
 
-    /** nsqd's answer to IDENTIFY (max_rdy_count, msg_timeout, version, …). */
+    /** nsqd's answer to IDENTIFY (max_rdy_count, msg_timeout, version, ...). */
     JsonNode identity() { return identity; }
 
     /** The msg_timeout nsqd applies to this connection. */

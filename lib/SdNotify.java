@@ -12,7 +12,7 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
  * sd_notify(3) for Type=notify services: one datagram per state ("READY=1", "WATCHDOG=1",
- * "STATUS=…") to $NOTIFY_SOCKET, where a leading '@' means the abstract namespace. Without
+ * "STATUS=...") to $NOTIFY_SOCKET, where a leading '@' means the abstract namespace. Without
  * NOTIFY_SOCKET (not under systemd) every call does nothing.
  */
 final class SdNotify {

@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * At-least-once accounting for producer.java's events ({"producer":"host:pid:thread","seq":N,…}):
+ * At-least-once accounting for producer.java's events ({"producer":"host:pid:thread","seq":N,...}):
  * per producer, how many were seen, which seq numbers are missing between the lowest and the
  * highest, and how many came twice. consumer.java --verify feeds it every handled message.
  */

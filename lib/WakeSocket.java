@@ -41,7 +41,7 @@ final class WakeSocket {
         String line() { return "wake " + stream + " " + group; }
     }
 
-    /** True when systemd passed this process its sockets: LISTEN_PID is our pid and LISTEN_FDS ≥ 1. */
+    /** True when systemd passed this process its sockets: LISTEN_PID is our pid and LISTEN_FDS >= 1. */
     static boolean activated(Map<String, String> env, long pid) {
         try {
             return Long.parseLong(env.getOrDefault("LISTEN_PID", "")) == pid

@@ -11,7 +11,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** jbang-catalog.json: every alias points at a script that JBang builds. */
+/** jbang-catalog.json: every alias points at a script that JBang builds; sources build under any locale. */
 class CatalogTest {
     @RegisterExtension final NsqFixture nsq = new NsqFixture();
 
@@ -28,5 +28,21 @@ class CatalogTest {
             Spawned build = nsq.spawn(List.of(root.resolve("jbang").toString(), "build", ref), Map.of());
             assertEquals(0, build.waitFor(Duration.ofMinutes(3)), "jbang build " + ref + ":\n" + build.stderr());
         }
+    }
+
+    /** JDK 17's javac reads sources in the locale's charset, and systemd starts services with none (ASCII). */
+    @Test void javaSourcesAreAscii() throws Exception {
+        Path root = NsqBinaries.repoRoot();
+        List<String> offenders = new ArrayList<>();
+        try (var files = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) files.filter(f -> f.toString().endsWith(".java"))
+                    .filter(f -> !root.relativize(f).startsWith(".nsq"))::iterator) {
+                List<String> lines = Files.readAllLines(p, java.nio.charset.StandardCharsets.UTF_8);
+                for (int i = 0; i < lines.size(); i++) {
+                    if (!lines.get(i).chars().allMatch(c -> c < 128)) offenders.add(root.relativize(p) + ":" + (i + 1));
+                }
+            }
+        }
+        assertTrue(offenders.isEmpty(), "non-ASCII characters (use \\uXXXX escapes): " + offenders);
     }
 }

@@ -36,7 +36,7 @@ class ConsumerTest {
 
         Run(String... args) { this(c -> { }, args); }
 
-        /** {@code setup} runs before the consumer starts (inject a wake listener, …). */
+        /** {@code setup} runs before the consumer starts (inject a wake listener, ...). */
         Run(java.util.function.Consumer<consumer> setup, String... args) {
             c.out = out;
             setup.accept(c);
@@ -233,7 +233,7 @@ class ConsumerTest {
     @Test void deadLetterPublishFailureRequeuesInstead() throws Exception {
         prepare(nsq.http(), "dlfail", "g");
         publish(nsq.tcp(), "dlfail", List.of("x"));
-        // A dead-letter stream name nsqd refuses (too long is caught at start, so use a paused… no: an
+        // A dead-letter stream name nsqd refuses (too long is caught at start, so use a paused... no: an
         // over-size body): nsqd's --max-msg-size default is 1 MiB, the dead letter adds metadata to a 1 MiB body.
         byte[] big = new byte[1024 * 1024 - 100];
         Arrays.fill(big, (byte) 'a');
@@ -329,7 +329,7 @@ class ConsumerTest {
         assertEquals(new HashSet<>(bodies("t", 10)), all);
     }
 
-    /** The seed's command: `STREAM=foo GROUP=1 TIMEOUT=… make consumer`, everything from the environment. */
+    /** The seed's command: `STREAM=foo GROUP=1 TIMEOUT=... make consumer`, everything from the environment. */
     @Test void makeConsumerTakesStreamGroupAndTimeoutFromTheEnvironment() throws Exception {
         prepare(nsq.http(), "foo", "1");
         publish(nsq.tcp(), "foo", bodies("f", 5));

@@ -157,8 +157,8 @@ class ProducerTest {
     // ---- stdin ----
 
     @Test void stdinKeepsBytesExactlyAndSkipsEmptyLines() throws Exception {
-        String input = "héllo wörld ✓\n\n{\"a\":1}\r\n\n日本語 🙂\nlast without newline";
-        List<String> expected = List.of("héllo wörld ✓", "{\"a\":1}\r", "日本語 🙂", "last without newline");
+        String input = "h\u00e9llo w\u00f6rld \u2713\n\n{\"a\":1}\r\n\n\u65e5\u672c\u8a9e \ud83d\ude42\nlast without newline";
+        List<String> expected = List.of("h\u00e9llo w\u00f6rld \u2713", "{\"a\":1}\r", "\u65e5\u672c\u8a9e \ud83d\ude42", "last without newline");
         try (ChannelReader reader = channel("stdin")) {
             producer p = new producer();
             p.stdin = new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8));

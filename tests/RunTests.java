@@ -30,7 +30,7 @@ import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
 
 /**
- * Runs mqueue's JUnit 5 tests: `./jbang tests/RunTests.java [Class[#method]…]`.
+ * Runs mqueue's JUnit 5 tests: `./jbang tests/RunTests.java [Class[#method]...]`.
  * JBang packs classes into a jar, where classpath scanning finds nothing, so the test classes
  * (every *Test class in that jar) are selected by name. Ends with "N passed, N failed, N skipped";
  * exits 1 on any failure or when no test ran.

@@ -77,7 +77,7 @@ final class Spawned {
         return process.exitValue();
     }
 
-    /** Sends a signal by name (TERM, INT, KILL, …). */
+    /** Sends a signal by name (TERM, INT, KILL, ...). */
     void signal(String name) throws IOException, InterruptedException {
         int rc = new ProcessBuilder("kill", "-" + name, String.valueOf(pid())).inheritIO().start().waitFor();
         if (rc != 0) throw new IOException("kill -" + name + " " + pid() + " exited " + rc);

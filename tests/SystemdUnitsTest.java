@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * systemd/: every unit passes `systemd-analyze verify` without a single warning (templates as
- * instance copies), every service scores ≤ 2.0 in `systemd-analyze security --offline=yes`,
+ * instance copies), every service scores <= 2.0 in `systemd-analyze security --offline=yes`,
  * and `make reload-systemd-consumer` installs into a temp root and creates topic + channel.
  */
 class SystemdUnitsTest {

@@ -341,7 +341,7 @@ class WakeupTest {
         }
     }
 
-    /** `java -cp <this classpath> wakeup …`: a real process without jbang's second JVM. */
+    /** `java -cp <this classpath> wakeup ...`: a real process without jbang's second JVM. */
     List<String> javaWakeup(String... args) {
         List<String> cmd = new ArrayList<>(javaCommand("wakeup", "--socket-dir", sockets.toString()));
         cmd.addAll(List.of(args));
