@@ -22,13 +22,14 @@ final class Log {
 
     private Log() {}
 
-    /** Names the tool in every line and routes java.util.logging through here. */
+    /** Names the tool in every line and routes java.util.logging's warnings (the JDK's) through here. */
     static synchronized void init(String toolName, boolean verbose) {
         tool = toolName;
         debug = verbose;
         LogManager.getLogManager().reset();
         Logger root = Logger.getLogger("");
-        root.setLevel(verbose ? Level.FINE : Level.INFO);
+        // Only the JDK logs through java.util.logging here; its FINE lines would drown ours under -v.
+        root.setLevel(Level.WARNING);
         root.addHandler(new Handler() {
             @Override public void publish(LogRecord r) {
                 if (!isLoggable(r)) return;
