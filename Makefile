@@ -1,5 +1,8 @@
 # mqueue developer tasks. `make` alone lists them.
 JBANG ?= ./jbang
+# Scripts start through bin/mqueue-run: java on JBang's cached classpath, JBang itself only
+# when a source changed (one JVM instead of two per start; concurrent first starts build once).
+RUN ?= bin/mqueue-run
 NSQ_RUN := .nsq/run
 # Docker is used only when a daemon answers; otherwise NSQ runs as local processes.
 DOCKER_OK = $(shell docker info >/dev/null 2>&1 && echo yes)
@@ -38,25 +41,24 @@ down: ## stop what `make up` started
 	rm -f $(NSQ_RUN)/mode
 
 producer: ## publish to STREAM (PAYLOAD_KEYS, GOROUTINES, …; see --help)
-	@$(JBANG) producer.java
+	@$(RUN) producer
 
 bench-producer: install ## producer --rate max vs NSQ's bench_writer on a private nsqd (~30 s)
 	@bench/producer.sh
 
 consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
-	@$(JBANG) consumer.java
+	@$(RUN) consumer
 
 bench-consumer: install ## consumer msg/s next to NSQ's bench_reader on a private nsqd (N=1000000)
 	@bench/consumer.sh
 
 wakeup: ## wake socket-activated groups that have messages waiting
-	@$(JBANG) wakeup.java
+	@$(RUN) wakeup
 
 demo: install ## the whole flow on a private nsqd: groups 1, 2, 3 (split) and a socket-activated group woken by wakeup
 	@scripts/demo
 
-# Socket activation and systemd (issue 5). Scripts start through bin/mqueue-run: java on
-# JBang's cached classpath, JBang itself only when the sources changed (see bench/startup.sh).
+# Socket activation and systemd: the consumer starts on the first wake (see bench/startup.sh).
 systemd-socket-activate-consumer: install ## consumer behind systemd-socket-activate on $SOCKET_DIR/$GROUP.sock, in a loop (STREAM, GROUP=sa-consumer, TIMEOUT, SOCKET_DIR=/run/mqueue)
 	@scripts/socket-activate-consumer
 
