@@ -2,16 +2,10 @@
 //JAVA 17+
 //SOURCES lib/*.java
 
-import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -88,15 +82,15 @@ public class producer implements Callable<Integer> {
     @Mixin ConnectionOptions.Verbosity verbosity;
 
     // Counters a test (or the progress line) reads while it runs.
-    final ReliablePublisher.Counters counters = new ReliablePublisher.Counters();
-    final LongAdder sent = new LongAdder(), skipped = new LongAdder();
+    final PublishStats stats = new PublishStats();
+    final ReliablePublisher.Counters counters = stats.counters;
+    final LongAdder sent = stats.sent, skipped = stats.skipped;
     InputStream stdin = System.in; // tests substitute their own bytes
     private final AtomicLong budget = new AtomicLong(Long.MAX_VALUE);
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean stopping, waitingForStdin;
     private volatile String failure;
     private volatile int exitCode = Cli.FAILURE;
-    private long startNs;
 
     public static void main(String... args) {
         producer p = new producer();
@@ -111,7 +105,7 @@ public class producer implements Callable<Integer> {
 
     String failure() { return failure; }
 
-    long acked() { return counters.acked.sum(); }
+    long acked() { return stats.acked(); }
 
     /** SIGINT/SIGTERM: the same stop(), then exit with call()'s code once it finished (bounded). */
     private void onSignal() {
@@ -122,13 +116,14 @@ public class producer implements Callable<Integer> {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        Log.error("stopped after waiting %s for nsqd: %d message(s) not acknowledged", Cli.format(SHUTDOWN_GRACE), sent.sum() - acked());
-        summary("summary");
+        Log.error("stopped after waiting %s for nsqd: %d message(s) not acknowledged", Cli.format(SHUTDOWN_GRACE), stats.notAcked());
+        stats.summary("summary");
         Runtime.getRuntime().halt(Cli.FAILURE);
     }
 
     @Override
     public Integer call() throws Exception {
+        // ---- options
         Log.init("producer", verbosity.verbose);
         boolean fromStdin = stdinFlag || input != null;
         Cli.require(input == null || input.equals("-"), "unexpected argument '%s': the only argument is '-' (read stdin)", input);
@@ -144,50 +139,43 @@ public class producer implements Callable<Integer> {
         Cli.require(defer == null || batch == null || batch == 1, "--batch %d with --defer: DPUB takes one message at a time", batch);
         Cli.require(!fromStdin || threads == 1, "--threads %d with stdin: stdin is published in order over one connection", threads);
         Cli.require(!fromStdin || size == null, "--size with stdin: the lines are the messages");
-        double perSecond = parseRate(rate);
-        byte delim = parseDelimiter(delimiter);
+        long periodNs = Pacer.periodNanos(rate, interval, threads, fromStdin);
+        byte delim = DelimitedReader.parseDelimiter(delimiter);
 
-        // Pacing: each thread's k-th message is due at start + k * period (0 = as fast as acknowledged).
-        long periodNs = perSecond > 0 ? Math.round(threads * 1e9 / perSecond)
-            : perSecond < 0 ? 0 : interval != null ? interval.toNanos() : fromStdin ? 0 : 1_000_000_000L;
+        // ---- wiring: one connection per thread, paced from a common start
+        int eventSize = new ProducerEvents(stream, 0, payloadKeys, size).event(1).length;
         int perBatch = defer != null ? 1 : batch != null ? batch : periodNs > 0 ? 1 : AUTO_BATCH;
-        if (count != null) budget.set(count);
-
-        Events sample = new Events(stream, 0, payloadKeys, size);
-        int eventSize = sample.event(1).length;
         if (!fromStdin) perBatch = Math.max(1, Math.min(perBatch, MAX_BATCH_BYTES / eventSize));
+        if (count != null) budget.set(count);
+        stats.start();
+        Pacer pacer = new Pacer(periodNs, System.nanoTime(), duration);
         Log.info("publishing %s to '%s' on %s: %s, %d thread(s), %s%s",
             fromStdin ? "stdin" : size != null ? size + "-byte messages" : "events of ~" + eventSize + " bytes",
-            stream, nsqd.nsqd, periodNs == 0 ? "as fast as acknowledged" : String.format(Locale.ROOT, "%.1f msg/s", threads * 1e9 / periodNs),
-            threads, perBatch == 1 ? (defer != null ? "DPUB +" + Cli.format(defer) : "PUB") : "MPUB batches of " + perBatch,
+            stream, nsqd.nsqd, pacer.describe(threads), threads,
+            perBatch == 1 ? (defer != null ? "DPUB +" + Cli.format(defer) : "PUB") : "MPUB batches of " + perBatch,
             count != null ? ", " + count + " message(s)" : duration != null ? ", for " + Cli.format(duration) : "");
-
-        startNs = System.nanoTime();
-        long deadlineNs = duration == null ? Long.MAX_VALUE : startNs + duration.toNanos();
         List<Thread> workers = new ArrayList<>();
         for (int i = 0; i < (fromStdin ? 1 : threads); i++) {
-            int index = i;
-            final int n = perBatch;
+            int index = i, n = perBatch;
             Thread t = new Thread(() -> work(() -> {
-                if (fromStdin) publishStdin(delim, periodNs, n, deadlineNs);
-                else publishEvents(index, periodNs, n, deadlineNs);
+                if (fromStdin) publishStdin(delim, pacer, n);
+                else publishEvents(index, pacer, n);
             }), "producer-" + i);
             t.setDaemon(true); // a thread blocked reading stdin must not keep the JVM alive
             t.start();
             workers.add(t);
         }
-        Thread progress = new Thread(this::progress, "progress");
-        progress.setDaemon(true);
-        progress.start();
+        Thread progress = stats.startProgress(PROGRESS_EVERY);
+
+        // ---- the loop: wait for the workers (their loops are below)
         for (Thread t : workers) {
             // stdin may block forever; after stop() a reader waiting for its next line holds nothing unacknowledged.
             while (t.isAlive() && !(stopping && waitingForStdin)) t.join(100);
         }
         progress.interrupt();
-        summary("done");
+        stats.summary("done");
         if (failure == null) return Cli.OK;
-        long lost = sent.sum() - acked();
-        if (lost > 0) Log.error("%d message(s) were not acknowledged by nsqd", lost);
+        if (stats.notAcked() > 0) Log.error("%d message(s) were not acknowledged by nsqd", stats.notAcked());
         return Cli.FAILURE;
     }
 
@@ -216,15 +204,15 @@ public class producer implements Callable<Integer> {
     }
 
     /** Generated events: a thread claims messages from the shared --count budget, batch by batch. */
-    private void publishEvents(int index, long periodNs, int perBatch, long deadlineNs) throws Exception {
-        Events events = new Events(stream, index, payloadKeys, size);
+    private void publishEvents(int index, Pacer pacer, int perBatch) throws Exception {
+        ProducerEvents events = new ProducerEvents(stream, index, payloadKeys, size);
         try (ReliablePublisher pub = new ReliablePublisher(nsqd.nsqd, index, stream, defer, retryTimeout, counters)) {
             long seq = 0;
             while (!stopping) {
                 int n = (int) claim(perBatch);
                 if (n == 0) return;
-                if (periodNs > 0 && !waitUntil(startNs + (seq + n - 1) * periodNs, deadlineNs)) return;
-                if (System.nanoTime() >= deadlineNs) return;
+                if (pacer.paced() && !pacer.awaitTurn(seq + n - 1, () -> stopping)) return;
+                if (pacer.pastDeadline()) return;
                 List<byte[]> bodies = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) bodies.add(events.event(++seq));
                 sent.add(n);
@@ -234,12 +222,12 @@ public class producer implements Callable<Integer> {
     }
 
     /** stdin: a batch holds what can be read without waiting, so a slow pipe is published line by line. */
-    private void publishStdin(byte delim, long periodNs, int perBatch, long deadlineNs) throws Exception {
+    private void publishStdin(byte delim, Pacer pacer, int perBatch) throws Exception {
         DelimitedReader reader = new DelimitedReader(stdin, delim);
         try (ReliablePublisher pub = new ReliablePublisher(nsqd.nsqd, 0, stream, defer, retryTimeout, counters)) {
             long published = 0;
             boolean eof = false;
-            while (!eof && !stopping && System.nanoTime() < deadlineNs) {
+            while (!eof && !stopping && !pacer.pastDeadline()) {
                 List<byte[]> bodies = new ArrayList<>();
                 long bytes = 0;
                 while (bodies.size() < perBatch && bytes < MAX_BATCH_BYTES && (bodies.isEmpty() || reader.ready())) {
@@ -255,7 +243,7 @@ public class producer implements Callable<Integer> {
                 }
                 if (bodies.isEmpty()) continue;
                 // Lines already read are published even when stopping: a pipe cannot give them back.
-                if (periodNs > 0) waitUntil(startNs + (published + bodies.size() - 1) * periodNs, deadlineNs);
+                if (pacer.paced()) pacer.awaitTurn(published + bodies.size() - 1, () -> stopping);
                 sent.add(bodies.size());
                 pub.send(bodies);
                 published += bodies.size();
@@ -270,137 +258,6 @@ public class producer implements Callable<Integer> {
             if (left <= 0) return 0;
             long take = Math.min(left, want);
             if (budget.compareAndSet(left, left - take)) return take;
-        }
-    }
-
-    /** Sleeps until {@code dueNs}; false when stopped or past the deadline first. */
-    private boolean waitUntil(long dueNs, long deadlineNs) throws InterruptedException {
-        while (!stopping) {
-            long now = System.nanoTime();
-            if (now >= deadlineNs) return false;
-            long left = Math.min(dueNs, deadlineNs) - now;
-            if (left <= 0) return now < deadlineNs;
-            TimeUnit.NANOSECONDS.sleep(Math.min(left, 50_000_000L)); // wake up now and then to notice stop()
-        }
-        return false;
-    }
-
-    private void progress() {
-        long lastAcked = 0, lastBytes = 0, lastNs = startNs;
-        try {
-            while (true) {
-                Thread.sleep(PROGRESS_EVERY.toMillis());
-                long now = System.nanoTime(), acked = acked(), bytes = counters.ackedBytes.sum();
-                double secs = (now - lastNs) / 1e9;
-                Log.info("progress: %d sent, %d acknowledged, %.0f msg/s, %.2f MB/s, %d retries",
-                    sent.sum(), acked, (acked - lastAcked) / secs, (bytes - lastBytes) / secs / 1e6, counters.retries.sum());
-                lastAcked = acked;
-                lastBytes = bytes;
-                lastNs = now;
-            }
-        } catch (InterruptedException done) {
-            Thread.currentThread().interrupt(); // the run is over; the summary follows
-        }
-    }
-
-    private void summary(String label) {
-        double secs = Math.max(1e-9, (System.nanoTime() - startNs) / 1e9);
-        long acked = acked(), notAcked = sent.sum() - acked;
-        Log.info("%s: %d sent, %d acknowledged, %d not acknowledged, %.0f msg/s, %.2f MB/s, %d retries, %d empty skipped, %s",
-            label, sent.sum(), acked, notAcked, acked / secs, counters.ackedBytes.sum() / secs / 1e6,
-            counters.retries.sum(), skipped.sum(), Cli.format(Duration.ofNanos(System.nanoTime() - startNs)));
-    }
-
-    /** "max" is -1, a number of messages per second is itself, unset is 0. */
-    static double parseRate(String text) {
-        if (text == null || text.isBlank()) return 0;
-        if (text.trim().equalsIgnoreCase("max")) return -1;
-        try {
-            double r = Double.parseDouble(text.trim());
-            if (r > 0 && Double.isFinite(r)) return r;
-        } catch (NumberFormatException notANumber) {
-            // falls through to the usage error below, which names the value
-        }
-        throw new Cli.UsageException("--rate '" + text + "': must be a positive number of messages per second, or 'max'");
-    }
-
-    static byte parseDelimiter(String text) {
-        String t = switch (text) {
-            case "\\n" -> "\n";
-            case "\\t" -> "\t";
-            case "\\r" -> "\r";
-            case "\\0" -> "\0";
-            default -> text;
-        };
-        byte[] b = t.getBytes(StandardCharsets.UTF_8);
-        Cli.require(b.length == 1, "--delimiter '%s': must be one byte (a character, or \\n, \\t, \\r, \\0)", text);
-        return b[0];
-    }
-
-    /**
-     * One thread's events: {"stream","producer","seq","ts_ns","payload"} with a payload built once
-     * by Jackson (N keys of exactly 1 KiB each), or padded to exactly --size bytes.
-     */
-    static final class Events {
-        private final byte[] head, tail;
-        private final Integer size;
-
-        Events(String stream, int thread, int payloadKeys, Integer size) throws IOException {
-            String producerId = NsqConnection.hostname() + ":" + ProcessHandle.current().pid() + ":" + thread;
-            this.head = ("{\"stream\":" + NsqHttp.JSON.writeValueAsString(stream) + ",\"producer\":"
-                + NsqHttp.JSON.writeValueAsString(producerId) + ",\"seq\":").getBytes(StandardCharsets.UTF_8);
-            this.size = size;
-            this.tail = size != null ? new byte[0] : concat(",\"payload\":".getBytes(StandardCharsets.UTF_8),
-                NsqHttp.JSON.writeValueAsBytes(payload(payloadKeys)), new byte[] {'}'});
-        }
-
-        /** "key1":"..." entries of 1024 bytes each (with the comma), so N keys are N KiB. */
-        static Map<String, String> payload(int keys) {
-            Map<String, String> m = new LinkedHashMap<>();
-            String alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-            for (int i = 1; i <= keys; i++) {
-                String key = "key" + i;
-                StringBuilder v = new StringBuilder(1018);
-                for (int j = 0; v.length() < 1018 - key.length(); j++) v.append(alphabet.charAt((i + j) % alphabet.length()));
-                m.put(key, v.toString());
-            }
-            return m;
-        }
-
-        byte[] event(long seq) {
-            Instant now = Instant.now();
-            byte[] mid = (seq + ",\"ts_ns\":" + (now.getEpochSecond() * 1_000_000_000L + now.getNano()))
-                .getBytes(StandardCharsets.US_ASCII);
-            if (size == null) return concat(head, mid, tail);
-            // --size: {"...","seq":N,"ts_ns":T,"pad":"xxx"} of exactly size bytes; filler when too small for that.
-            int pad = size - head.length - mid.length - 10;
-            byte[] out = new byte[size];
-            if (pad < 0) {
-                java.util.Arrays.fill(out, (byte) 'x');
-                return out;
-            }
-            byte[] open = ",\"pad\":\"".getBytes(StandardCharsets.US_ASCII);
-            int p = put(out, 0, head);
-            p = put(out, p, mid);
-            p = put(out, p, open);
-            java.util.Arrays.fill(out, p, p + pad, (byte) 'x');
-            out[p + pad] = '"';
-            out[p + pad + 1] = '}';
-            return out;
-        }
-
-        private static int put(byte[] to, int at, byte[] from) {
-            System.arraycopy(from, 0, to, at, from.length);
-            return at + from.length;
-        }
-
-        private static byte[] concat(byte[]... parts) {
-            int n = 0;
-            for (byte[] p : parts) n += p.length;
-            byte[] out = new byte[n];
-            int at = 0;
-            for (byte[] p : parts) at = put(out, at, p);
-            return out;
         }
     }
 }

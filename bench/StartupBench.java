@@ -21,9 +21,12 @@ import java.util.concurrent.TimeUnit;
  * connection to the first message on the consumer's stdout, over N cold starts under
  * systemd-socket-activate, next to a plain `java Hello` measured in the same run.
  * Run by bench/startup.sh, which starts a private nsqd and passes the variants:
- *   StartupBench NSQD_TCP NSQD_HTTP RUNS 'label=command words...' ... (the command gets STREAM/GROUP/NSQD_TCP_ADDRESS)
+ *   StartupBench NSQD_TCP NSQD_HTTP RUNS 'label=command words...' ...
+ * Each command is consumer.java started some way; it gets its options from the environment
+ * (STREAM, GROUP, NSQD_TCP_ADDRESS, SOCKET_ACTIVATION=true, TIMEOUT).
  */
 public class StartupBench {
+    static final String IDLE_TIMEOUT = "3s"; // small: each run's consumer exits on its own soon after the message
     public static void main(String[] args) throws Exception {
         Log.init("startup-bench", false);
         HostPort tcp = HostPort.parse(args[0]);
@@ -75,7 +78,9 @@ public class StartupBench {
         }
         Path socket = dir.resolve(stream + ".sock");
         List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket.toString(),
-            "-E", "STREAM=" + stream, "-E", "GROUP=g", "-E", "NSQD_TCP_ADDRESS=" + tcp, "-E", "TIMEOUT=60",
+            "-E", "STREAM=" + stream, "-E", "GROUP=g", "-E", "NSQD_TCP_ADDRESS=" + tcp,
+            // The real consumer: insists on the passed socket, prints bodies on stdout, exits 0 soon after going idle.
+            "-E", "SOCKET_ACTIVATION=true", "-E", "FORMAT=raw", "-E", "TIMEOUT=" + IDLE_TIMEOUT,
             "-E", "HOME", "-E", "LANG", "-E", "PATH"));
         // Only variables that are set: "-E NAME" of an unset one passes it empty, and JBang
         // then takes an empty JBANG_REPO as the working directory.
@@ -116,7 +121,8 @@ public class StartupBench {
             long msg = first.get(60, TimeUnit.SECONDS);
             return new long[] {ok - t0, msg - t0};
         } finally {
-            p.descendants().forEach(ProcessHandle::destroy); // SIGTERM: a clean stop
+            // Normally it has exited after --timeout already; otherwise SIGTERM, a clean stop.
+            p.descendants().forEach(ProcessHandle::destroy);
             p.destroy();
             if (!p.waitFor(20, TimeUnit.SECONDS)) {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Socket-activated start-up, per start-up path: wake connection → first message handled,
+# Socket-activated start-up of the real consumer (SOCKET_ACTIVATION=true, stdout, a short TIMEOUT), per
+# start-up path: wake connection → first message handled,
 # RUNS cold starts each (p50/min/max), next to `java Hello` measured in the same run.
 #   bench/startup.sh [SCRIPT] [RUNS]      SCRIPT defaults to consumer.java, RUNS to 10
 # Uses a private nsqd on free ports (never the default ones). Needs systemd-socket-activate.

@@ -1,6 +1,7 @@
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Splits a byte stream into records at a one-byte delimiter, keeping every other byte exactly
@@ -16,6 +17,20 @@ final class DelimitedReader {
     DelimitedReader(InputStream in, byte delimiter) {
         this.in = in;
         this.delimiter = delimiter;
+    }
+
+    /** A --delimiter value: one byte, or the escapes \n, \t, \r, \0; a usage error otherwise. */
+    static byte parseDelimiter(String text) {
+        String t = switch (text) {
+            case "\\n" -> "\n";
+            case "\\t" -> "\t";
+            case "\\r" -> "\r";
+            case "\\0" -> "\0";
+            default -> text;
+        };
+        byte[] b = t.getBytes(StandardCharsets.UTF_8);
+        Cli.require(b.length == 1, "--delimiter '%s': must be one byte (a character, or \\n, \\t, \\r, \\0)", text);
+        return b[0];
     }
 
     /** The next record (empty when two delimiters meet), or null at the end of the input. */

@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * At-least-once accounting for producer.java's events ({"producer":"host:pid:thread","seq":N,...}):
+ * At-least-once accounting for producer.java's events (format and field names: lib/ProducerEvents):
  * per producer, how many were seen, which seq numbers are missing between the lowest and the
  * highest, and how many came twice. consumer.java --verify feeds it every handled message.
  */
@@ -29,13 +29,18 @@ final class SeqVerifier {
             unparsed++;
             return;
         }
-        if (e == null || !e.path("producer").isTextual() || !e.path("seq").canConvertToLong()
-                || e.path("seq").asLong() < 0 || e.path("seq").asLong() > Integer.MAX_VALUE) {
+        if (e == null) {
             unparsed++;
             return;
         }
-        Track t = producers.computeIfAbsent(e.get("producer").asText(), p -> new Track());
-        int seq = (int) e.get("seq").asLong();
+        JsonNode producer = e.path(ProducerEvents.PRODUCER), seqNode = e.path(ProducerEvents.SEQ);
+        if (!producer.isTextual() || !seqNode.canConvertToLong()
+                || seqNode.asLong() < 0 || seqNode.asLong() > Integer.MAX_VALUE) {
+            unparsed++;
+            return;
+        }
+        Track t = producers.computeIfAbsent(producer.asText(), p -> new Track());
+        int seq = (int) seqNode.asLong();
         t.count++;
         if (t.seen.get(seq)) t.duplicates++;
         t.seen.set(seq);

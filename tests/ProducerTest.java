@@ -134,9 +134,9 @@ class ProducerTest {
     // ---- payloads ----
 
     @Test void payloadSizeGrowsWithKeys() throws Exception {
-        int k10 = new producer.Events("s", 0, 10, null).event(1).length;
-        int k100 = new producer.Events("s", 0, 100, null).event(1).length;
-        int k1000 = new producer.Events("s", 0, 1000, null).event(1).length;
+        int k10 = new ProducerEvents("s", 0, 10, null).event(1).length;
+        int k100 = new ProducerEvents("s", 0, 100, null).event(1).length;
+        int k1000 = new ProducerEvents("s", 0, 1000, null).event(1).length;
         assertTrue(k10 < k100 && k100 < k1000, k10 + " " + k100 + " " + k1000);
         assertTrue(Math.abs(k1000 - 1048576) < 104858, "1000 keys = 1 MiB +-10%: " + k1000);
         try (ChannelReader reader = channel("big")) {
@@ -147,11 +147,11 @@ class ProducerTest {
             assertTrue(e.get("ts_ns").asLong() > 1_600_000_000L * 1_000_000_000L, "ts_ns is epoch nanoseconds");
         }
         for (int size : List.of(200, 1000)) {
-            byte[] body = new producer.Events("s", 3, 10, size).event(12345);
+            byte[] body = new ProducerEvents("s", 3, 10, size).event(12345);
             assertEquals(size, body.length, "--size is exact");
             assertEquals(12345, NsqHttp.JSON.readTree(body).get("seq").asLong(), "a padded event is still an event");
         }
-        assertEquals(10, new producer.Events("s", 0, 10, 10).event(1).length, "--size below an event: filler of that size");
+        assertEquals(10, new ProducerEvents("s", 0, 10, 10).event(1).length, "--size below an event: filler of that size");
     }
 
     // ---- stdin ----
