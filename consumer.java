@@ -5,26 +5,13 @@
 import java.io.BufferedOutputStream;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
-import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Base64;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -61,6 +48,11 @@ public class consumer implements Callable<Integer> {
         description = "How often to ask nsqlookupd for new nsqd nodes (env LOOKUPD_POLL_INTERVAL, default ${DEFAULT-VALUE}).")
     Duration lookupdInterval;
 
+    @Option(names = "--connect-timeout", paramLabel = "DURATION", defaultValue = "${env:CONNECT_TIMEOUT:-15s}",
+        description = "At start, how long to wait for the first subscription before exiting 1; an nsqd or nsqlookupd "
+            + "that refuses connections (or an unknown host) fails within 5s (env CONNECT_TIMEOUT, default ${DEFAULT-VALUE}).")
+    Duration connectTimeout;
+
     @Option(names = "--max-in-flight", paramLabel = "N", defaultValue = "${env:MAX_IN_FLIGHT}",
         description = "Messages nsqd may hand us before we answer (env MAX_IN_FLIGHT; default 2500 (nsqd's max-rdy-count) when printing, "
             + "--concurrency with --exec so none waits toward nsqd's msg-timeout).")
@@ -73,9 +65,7 @@ public class consumer implements Callable<Integer> {
     @Option(names = "--format", paramLabel = "raw|json", defaultValue = "${env:FORMAT:-raw}",
         description = "Without --exec: 'raw' prints each body on a line; 'json' prints {stream, group, id, attempts, "
             + "ts_ns, body} (body_base64 true when the body is not UTF-8) (env FORMAT, default ${DEFAULT-VALUE}).")
-    Format format;
-
-    enum Format { raw, json }
+    MessageOutput.Format format;
 
     @Option(names = "--exec", paramLabel = "CMD", defaultValue = "${env:EXEC}",
         description = "Run CMD with /bin/sh -c per message: body on stdin, MQ_STREAM, MQ_GROUP, MQ_ID, MQ_ATTEMPTS in its "
@@ -128,47 +118,20 @@ public class consumer implements Callable<Integer> {
     final SeqVerifier verifier = new SeqVerifier();
     volatile Duration idleTimeout;          // --timeout, or its default for the mode we run in
 
-    /** How long start-up waits for nsqd or nsqlookupd before exiting 1. */
-    static final Duration CONNECT_WAIT = Duration.ofSeconds(5);
-
     private final CountDownLatch stopSignal = new CountDownLatch(1);
-    private volatile boolean stopping, draining, outputFailed;
+    private volatile boolean stopping, draining;
     private volatile long lastActivity = System.nanoTime(), firstReceived;
-    private final AtomicLong reserved = new AtomicLong();
-    private final Map<NsqSubscriber.Message, Work> pending = new ConcurrentHashMap<>();
-    private final List<NsqSubscriber> subscribers = new ArrayList<>();
-    private final Map<HostPort, NsqPublisher> deadLetterPublishers = new HashMap<>();
-    private ThreadPoolExecutor workers;
+    private final AtomicLong reserved = new AtomicLong(); // messages taken toward --count
+    private boolean activated;
     private Backoff backoff;
-    private final List<Work> unflushed = new ArrayList<>();
+    private DeadLetters deadLetters;
+    private MessageOutput output;
+    private Subscriptions subscriptions;
+    private CommandRunner runner;           // with --exec
 
     public static void main(String... args) {
         consumer c = new consumer();
-        CountDownLatch done = new CountDownLatch(1);
-        AtomicInteger code = new AtomicInteger(Cli.FAILURE);
-        // SIGTERM/SIGINT: the same path as stop(). The hook waits for the drain, then ends the JVM
-        // with call()'s code (0) instead of the signal's 143/130.
-        Thread hook = new Thread(() -> {
-            if (done.getCount() > 0) Log.info("stopping: draining what is in flight");
-            c.stop();
-            try {
-                Duration wait = (c.drainTimeout != null ? c.drainTimeout : Duration.ofSeconds(15)).plusSeconds(10);
-                if (!done.await(wait.toMillis(), TimeUnit.MILLISECONDS)) Log.warn("drain did not end within %s", Cli.format(wait));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            System.err.flush();
-            Runtime.getRuntime().halt(done.getCount() == 0 ? code.get() : Cli.FAILURE);
-        }, "drain-on-signal");
-        Runtime.getRuntime().addShutdownHook(hook);
-        code.set(Cli.run(c, args));
-        done.countDown();
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException signalled) {
-            return; // the hook is running and ends the JVM with our code
-        }
-        System.exit(code.get());
+        DrainOnSignal.main(c, c::stop, () -> (c.drainTimeout != null ? c.drainTimeout : Duration.ofSeconds(15)).plusSeconds(10), args);
     }
 
     /** Stops the way SIGTERM does: drain, requeue the rest, close, return 0. */
@@ -177,26 +140,42 @@ public class consumer implements Callable<Integer> {
         stopSignal.countDown();
     }
 
-    /** One message on its way through a worker. */
-    private static final class Work {
-        final String stream;
-        final NsqSubscriber.Message m;
-        final NsqSubscriber sub;
-        volatile long lastTouch = System.nanoTime();
-        volatile Process process;
-        volatile boolean killedForDrain;
-
-        Work(String stream, NsqSubscriber.Message m, NsqSubscriber sub) {
-            this.stream = stream;
-            this.m = m;
-            this.sub = sub;
-        }
-    }
-
     @Override
     public Integer call() throws Exception {
         Log.init("consumer", verbosity.verbose);
-        // ---- options
+        int inFlight = checkOptions();
+        wire(inFlight);
+        boolean ownListener = activated && listener == null;
+        try {
+            // Accept wakes from the start: systemd starts us again for any connection we leave pending.
+            if (activated) {
+                if (ownListener) listener = WakeSocket.Listener.fromSystemd();
+                acceptWakes();
+            }
+            if (!subscriptions.start(connectTimeout, () -> stopping)) return Cli.FAILURE;
+            Log.info("reading %s as group %s from %s%s%s", String.join(",", streams), group,
+                lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqd,
+                exec != null ? ", running '" + exec + "' (" + concurrency + " at once)" : "",
+                idleTimeout.isZero() ? "" : ", exiting after " + Cli.format(idleTimeout) + " idle");
+            lastActivity = System.nanoTime(); // idle time counts from here, not from JVM start
+            runUntilDone();
+            drain();
+        } finally {
+            if (runner != null) runner.close();
+            subscriptions.close();
+            if (listener != null) {
+                listener.stop();
+                if (ownListener) listener.close(); // our descriptor only: systemd keeps the socket
+            }
+            deadLetters.close();
+        }
+        boolean printed = output.close();
+        logSummary();
+        return printed ? Cli.OK : Cli.FAILURE;
+    }
+
+    /** Rules the parser cannot check; returns max-in-flight. */
+    private int checkOptions() {
         Cli.require(streams != null && !streams.isEmpty(), "missing --stream (or STREAM): which stream to read");
         Cli.require(group != null, "missing --group (or GROUP): which group to read as");
         Cli.require(exec == null || !exec.isBlank(), "--exec needs a command");
@@ -205,410 +184,154 @@ public class consumer implements Callable<Integer> {
         Cli.require(count >= 0, "--count %d: must be 0 (no limit) or more", count);
         Cli.require(maxAttempts >= 0 && maxAttempts <= 65535, "--max-attempts %d: must be 0 (forever) to 65535", maxAttempts);
         Cli.require(!execTimeout.isZero(), "--exec-timeout must be more than 0");
-        backoff = parseBackoff(backoffSpec);
+        Cli.require(!connectTimeout.isZero(), "--connect-timeout must be more than 0");
+        backoff = Backoff.parse(backoffSpec);
+        deadLetters = new DeadLetters(deadLetter);
         for (String s : streams) {
-            Cli.require(Names.isValid(deadLetterStream(s)), "dead-letter stream '%s' for stream '%s' is not a valid name "
-                + "(%s): use a shorter stream name or --dead-letter NAME", deadLetterStream(s), s, Names.RULE);
+            String dead = deadLetters.streamFor(s);
+            Cli.require(Names.isValid(dead), "dead-letter stream '%s' for stream '%s' is not a valid name "
+                + "(%s): use a shorter stream name or --dead-letter NAME", dead, s, Names.RULE);
         }
-        boolean activated = listener != null || WakeSocket.activated(env, ProcessHandle.current().pid());
+        activated = listener != null || WakeSocket.activated(env, ProcessHandle.current().pid());
         Cli.require(!socketActivation || activated, "--socket-activation: no socket was passed (LISTEN_PID is not this "
             + "process or LISTEN_FDS is unset); run it from a systemd .socket unit or systemd-socket-activate");
-        Duration idle = idleTimeout = timeout != null ? timeout : activated ? Duration.ofSeconds(30) : Duration.ZERO;
+        idleTimeout = timeout != null ? timeout : activated ? Duration.ofSeconds(30) : Duration.ZERO;
         int mif = maxInFlight != null ? maxInFlight : exec != null ? concurrency : 2500;
-        if (count > 0) mif = (int) Math.min(mif, count);
+        return count > 0 ? (int) Math.min(mif, count) : mif;
+    }
 
-        // ---- wiring
-        if (out == null) out = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024);
-        // Commands run on a pool (its queue holds at most max-in-flight); printing runs on the reader thread.
-        if (exec != null) {
-            workers = new ThreadPoolExecutor(concurrency, concurrency, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                r -> daemon(r, "worker"));
-        }
-        for (String s : streams) {
-            NsqSubscriber[] self = new NsqSubscriber[1];
-            NsqSubscriber sub = new NsqSubscriber(s, group, Math.max(1, mif / streams.size()), new NsqSubscriber.Handler() {
-                @Override public void handle(NsqSubscriber.Message m) { dispatch(s, self[0], m); }
-                @Override public void endOfBatch() { if (exec == null) flushOutput(true); }
+    /** Commands run on a pool; printing runs on the reader thread. */
+    private void wire(int inFlight) {
+        output = new MessageOutput(out != null ? out : new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024),
+            format, group, new MessageOutput.Listener() {
+                @Override public void printed(NsqSubscriber.Message m) { finished(m); }
+                @Override public void notPrinted(NsqSubscriber.Message m) { requeue(m, Duration.ZERO); }
+                @Override public void outputFailed() { stop(); }
             });
-            self[0] = sub;
-            if (lookupd.enabled()) sub.discoverWith(lookupd.lookupd, lookupdInterval);
-            else sub.connectTo(nsqd.nsqd);
-            subscribers.add(sub);
-        }
-        boolean ownListener = activated && listener == null;
-        try {
-            // Accept wakes from the start: systemd starts us again for any connection we leave pending.
-            if (activated) {
-                if (ownListener) listener = WakeSocket.Listener.fromSystemd();
-                listener.start(w -> Log.debug("woken: %s", w.line()));
-            }
-            for (NsqSubscriber sub : subscribers) sub.start();
-            for (NsqSubscriber sub : subscribers) {
-                if (!sub.awaitReady(CONNECT_WAIT)) {
-                    Log.error("cannot read stream %s: %s", sub.topic(), sub.lastError() != null ? sub.lastError() : "no answer within " + Cli.format(CONNECT_WAIT));
-                    return Cli.FAILURE;
-                }
-            }
-            Log.info("reading %s as group %s from %s%s%s", String.join(",", streams), group,
-                lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqd,
-                exec != null ? ", running '" + exec + "' (" + concurrency + " at once)" : "",
-                idle.isZero() ? "" : ", exiting after " + Cli.format(idle) + " idle");
-            lastActivity = System.nanoTime(); // idle time counts from here, not from JVM start
-            Thread toucher = daemon(this::touchLoop, "toucher");
-            toucher.start();
+        if (exec != null) runner = new CommandRunner(exec, group, concurrency, execTimeout);
+        subscriptions = new Subscriptions(streams, group, inFlight, nsqd, lookupd, lookupdInterval, this::dispatch,
+            () -> { if (runner == null) output.flush(true); });
+    }
 
-            // ---- the loop: wait for stop, --count, or the idle timeout
-            while (!stopping) {
-                stopSignal.await(100, TimeUnit.MILLISECONDS);
-                if (stopping) break;
-                if (count > 0 && handled() >= count) break;
-                if (activated) lastActivity = Math.max(lastActivity, listener.lastWakeNanos());
-                if (idle.isZero() || System.nanoTime() - lastActivity < idle.toNanos() || busy()) continue;
-                if (activated) {
-                    // A wake that came in while we decided to go keeps us running.
-                    long wakes = listener.wakes();
-                    listener.stop();
-                    if (listener.wakes() != wakes || busy()) {
-                        listener.start(w -> Log.debug("woken: %s", w.line()));
-                        lastActivity = System.nanoTime();
-                        continue;
-                    }
-                }
-                Log.info("no message for %s: exiting", Cli.format(idle));
-                break;
-            }
-            drain();
-            toucher.interrupt();
-        } finally {
-            for (NsqSubscriber sub : subscribers) sub.close();
-            if (listener != null) {
+    /** Waits for stop, --count, or the idle timeout. */
+    private void runUntilDone() throws Exception {
+        while (!stopping) {
+            stopSignal.await(100, TimeUnit.MILLISECONDS);
+            if (stopping || count > 0 && handled() >= count) return;
+            if (activated) lastActivity = Math.max(lastActivity, listener.lastWakeNanos());
+            if (idleTimeout.isZero() || System.nanoTime() - lastActivity < idleTimeout.toNanos() || busy()) continue;
+            if (activated) {
+                // A wake that came in while we decided to go keeps us running.
+                long wakes = listener.wakes();
                 listener.stop();
-                if (ownListener) listener.close(); // our descriptor only: systemd keeps the socket
+                if (listener.wakes() != wakes || busy()) {
+                    acceptWakes();
+                    lastActivity = System.nanoTime();
+                    continue;
+                }
             }
-            synchronized (deadLetterPublishers) {
-                for (NsqPublisher p : deadLetterPublishers.values()) closeQuietly(p);
-            }
+            Log.info("no message for %s: exiting", Cli.format(idleTimeout));
+            return;
         }
-        try {
-            out.flush();
-        } catch (IOException e) {
-            outputFailed = true;
-            Log.error("cannot write to stdout: %s", e.getMessage());
-        }
+    }
+
+    private void acceptWakes() throws java.io.IOException { listener.start(w -> Log.debug("woken: %s", w.line())); }
+
+    private boolean busy() { return runner != null && runner.busy() || subscriptions.inFlight(); }
+
+    /** RDY 0, let commands finish what runs (within --drain-timeout); closing the subscriptions requeues the rest. */
+    private void drain() throws InterruptedException {
+        draining = true;
+        subscriptions.pause();
+        if (runner != null) runner.drain(drainTimeout); // queued ones see `draining` and requeue
+        else output.flush(true);
+    }
+
+    private void logSummary() {
         double secs = firstReceived == 0 ? 0 : (System.nanoTime() - firstReceived) / 1e9;
         Log.info("summary: received=%d finished=%d requeued=%d dead-lettered=%d%s in %.2fs since the first (%.0f msg/s)",
             received.get(), finished.get(), requeued.get(), deadLettered.get(),
             verify ? " duplicates=" + verifier.duplicates() : "", secs, secs > 0 ? handled() / secs : 0.0);
         if (verify) for (String line : verifier.report()) Log.info("verify: %s", line);
-        return outputFailed ? Cli.FAILURE : Cli.OK;
     }
 
     long handled() { return finished.get() + deadLettered.get(); }
 
-    private boolean busy() {
-        if (!pending.isEmpty()) return true;
-        for (NsqSubscriber s : subscribers) if (s.inFlight() > 0) return true;
-        return false;
-    }
-
-    /** RDY 0, let workers finish what runs (within --drain-timeout), requeue the rest at once. */
-    private void drain() throws InterruptedException {
-        draining = true;
-        for (NsqSubscriber s : subscribers) s.pause();
-        if (workers == null) {
-            flushOutput(true);
-            return;
-        }
-        workers.shutdown(); // queued work still runs, sees `draining` and requeues at once
-        if (!workers.awaitTermination(drainTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
-            Log.warn("handlers still running after --drain-timeout %s: killing them and requeueing their messages", Cli.format(drainTimeout));
-            for (Work w : pending.values()) {
-                w.killedForDrain = true;
-                Process p = w.process;
-                if (p != null) kill(p);
-            }
-            if (!workers.awaitTermination(5, TimeUnit.SECONDS)) Log.warn("handlers did not stop; closing anyway");
-        }
-        // NsqSubscriber.close() requeues (delay 0) anything still unanswered, then sends CLS.
-    }
-
-    // ---- from the reader thread to a worker (--exec), or printed right there
+    // ---- one message: printed on the reader thread, or run on a worker (--exec)
 
     private void dispatch(String stream, NsqSubscriber sub, NsqSubscriber.Message m) {
         if (received.incrementAndGet() == 1) firstReceived = System.nanoTime();
         lastActivity = System.nanoTime();
-        Work w = new Work(stream, m, sub);
-        if (draining) {
-            requeue(w, Duration.ZERO);
-            return;
-        }
-        if (workers == null) {
-            handle(w);
-            return;
-        }
-        pending.put(m, w);
-        try {
-            workers.execute(() -> handle(w));
-        } catch (RejectedExecutionException stoppingNow) {
-            requeue(w, Duration.ZERO);
-        }
+        if (draining) requeue(m, Duration.ZERO);
+        else if (runner == null) handle(m, () -> output.print(stream, m));
+        else if (!runner.submit(stream, sub, m, j -> handle(m, () -> runCommand(j)))) requeue(m, Duration.ZERO);
     }
 
-    private void handle(Work w) {
+    private void handle(NsqSubscriber.Message m, Runnable work) {
         try {
             // Past --count, or stopping: this one goes back to nsqd for the next consumer.
             if (draining || count > 0 && reserved.incrementAndGet() > count) {
-                requeue(w, Duration.ZERO);
+                requeue(m, Duration.ZERO);
                 return;
             }
             // The last one --count needs: ask nsqd for no more while it is handled.
-            if (count > 0 && reserved.get() == count) for (NsqSubscriber s : subscribers) s.pause();
-            if (exec != null) runCommand(w);
-            else print(w);
+            if (count > 0 && reserved.get() == count) subscriptions.pause();
+            work.run();
         } catch (RuntimeException e) {
-            Log.error("handling %s failed: %s; requeueing", w.m, Cli.describe(e));
-            requeue(w, Duration.ZERO);
+            Log.error("handling %s failed: %s; requeueing", m, Cli.describe(e));
+            requeue(m, Duration.ZERO);
         } finally {
-            if (exec == null) flushOutput(false);
+            if (runner == null) output.flush(false);
             lastActivity = System.nanoTime();
         }
     }
 
-    // ---- printing: FIN only after the line is flushed, batched so stdout gets few large writes
+    private void runCommand(CommandRunner.Job j) {
+        String error = runner.run(j);
+        if (error == null) {
+            j.m.finish();
+            finished(j.m);
+        } else if (j.killedForDrain) {
+            requeue(j.m, Duration.ZERO);
+        } else if (maxAttempts > 0 && j.m.attempts() >= maxAttempts) {
+            deadLetter(j, error);
+        } else {
+            Log.warn("%s: command failed (%s); requeueing in %s", j.m, error, Cli.format(requeueLater(j.m)));
+        }
+    }
 
-    private void print(Work w) {
-        if (outputFailed) {
-            requeue(w, Duration.ZERO);
+    /** FIN once the dead letter is in nsqd; if it cannot be published, REQ instead: never lost. */
+    private void deadLetter(CommandRunner.Job j, String error) {
+        String target = deadLetters.streamFor(j.stream);
+        try {
+            deadLetters.publish(j.stream, group, j.m, error);
+        } catch (ReliablePublisher.Failure e) {
+            Log.error("%s: dead-letter publish to %s failed (%s); requeueing in %s", j.m, target, e.getMessage(),
+                Cli.format(requeueLater(j.m)));
             return;
         }
-        synchronized (unflushed) { // several reader threads (streams, nsqd nodes) share stdout
-            try {
-                out.write(format == Format.raw ? w.m.body() : json(w));
-                out.write('\n');
-                unflushed.add(w);
-            } catch (IOException e) {
-                outputFailed(e);
-                requeue(w, Duration.ZERO);
-            }
-        }
-    }
-
-    /**
-     * Flushes stdout and FINs what it carried: every 256 lines, and whenever the reader has no more
-     * buffered messages ({@code force}), so a quiet stream is printed and finished at once.
-     */
-    private void flushOutput(boolean force) {
-        synchronized (unflushed) {
-            if (unflushed.isEmpty() || !force && unflushed.size() < 256) return;
-            flushAndFinish();
-        }
-    }
-
-    private void flushAndFinish() {
-        try {
-            out.flush();
-            List<NsqSubscriber.Message> done = new ArrayList<>(unflushed.size());
-            for (Work u : unflushed) done.add(u.m);
-            NsqSubscriber.finishAll(done);
-            for (Work u : unflushed) finished(u);
-        } catch (IOException e) {
-            outputFailed(e);
-            for (Work u : unflushed) requeue(u, Duration.ZERO);
-        } finally {
-            unflushed.clear();
-        }
-    }
-
-    private void outputFailed(IOException e) {
-        if (!outputFailed) Log.error("cannot write to stdout (%s): stopping", e.getMessage());
-        outputFailed = true;
-        stop();
-    }
-
-    private byte[] json(Work w) throws IOException {
-        Map<String, Object> j = new LinkedHashMap<>();
-        j.put("stream", w.stream);
-        j.put("group", group);
-        j.put("id", w.m.id());
-        j.put("attempts", w.m.attempts());
-        j.put("ts_ns", w.m.timestampNanos());
-        putBody(j, w.m.body());
-        return NsqHttp.JSON.writeValueAsBytes(j);
-    }
-
-    static void putBody(Map<String, Object> j, byte[] body) {
-        try {
-            j.put("body", StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(body)).toString());
-        } catch (CharacterCodingException notUtf8) {
-            j.put("body", Base64.getEncoder().encodeToString(body));
-            j.put("body_base64", true);
-        }
-    }
-
-    // ---- --exec
-
-    private void runCommand(Work w) {
-        String error;
-        try {
-            ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c", exec)
-                .redirectOutput(ProcessBuilder.Redirect.INHERIT).redirectError(ProcessBuilder.Redirect.INHERIT);
-            pb.environment().putAll(Map.of("MQ_STREAM", w.stream, "MQ_GROUP", group, "MQ_ID", w.m.id(),
-                "MQ_ATTEMPTS", String.valueOf(w.m.attempts())));
-            Process p = pb.start();
-            w.process = p;
-            // Written on its own thread: a command that never reads a large body must not block us.
-            daemon(() -> {
-                try (OutputStream stdin = p.getOutputStream()) {
-                    stdin.write(w.m.body());
-                } catch (IOException e) {
-                    Log.debug("command did not read all of %s: %s", w.m, e.getMessage());
-                }
-            }, "stdin").start();
-            if (!p.waitFor(execTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                kill(p);
-                error = "timed out after " + Cli.format(execTimeout);
-            } else if (p.exitValue() == 0) {
-                finish(w);
-                return;
-            } else {
-                error = "exit status " + p.exitValue();
-            }
-        } catch (IOException e) {
-            error = "cannot run command: " + e.getMessage();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            error = "interrupted";
-        }
-        if (w.killedForDrain) {
-            requeue(w, Duration.ZERO);
-            return;
-        }
-        if (maxAttempts > 0 && w.m.attempts() >= maxAttempts) {
-            deadLetter(w, error);
-            return;
-        }
-        Duration delay = backoff.delay(w.m.attempts());
-        Log.warn("%s: command failed (%s); requeueing in %s", w.m, error, Cli.format(delay));
-        requeue(w, delay);
-        releaseCountSlot();
-    }
-
-    /** A message that counted toward --count was requeued: let another take its place. */
-    private void releaseCountSlot() {
-        if (count > 0 && !draining && reserved.decrementAndGet() < count) for (NsqSubscriber s : subscribers) s.resume();
-    }
-
-    private static void kill(Process p) {
-        p.descendants().forEach(ProcessHandle::destroyForcibly);
-        p.destroyForcibly();
-    }
-
-    /** Publishes the message with its metadata to the dead-letter stream on the nsqd it came from, then FIN; REQ if that fails. */
-    private void deadLetter(Work w, String error) {
-        String target = deadLetterStream(w.stream);
-        Map<String, Object> j = new LinkedHashMap<>();
-        j.put("id", w.m.id());
-        j.put("attempts", w.m.attempts());
-        j.put("last_error", error);
-        j.put("stream", w.stream);
-        j.put("group", group);
-        j.put("ts_ns", w.m.timestampNanos());
-        j.put("dead_ts_ns", System.currentTimeMillis() * 1_000_000L);
-        putBody(j, w.m.body());
-        synchronized (deadLetterPublishers) {
-            NsqPublisher pub = deadLetterPublishers.get(w.m.from());
-            try {
-                if (pub == null) {
-                    pub = new NsqPublisher(w.m.from(), Duration.ofSeconds(5));
-                    deadLetterPublishers.put(w.m.from(), pub);
-                }
-                pub.publish(target, NsqHttp.JSON.writeValueAsBytes(j));
-            } catch (IOException e) {
-                if (pub != null) closeQuietly(pub);
-                deadLetterPublishers.remove(w.m.from());
-                Duration delay = backoff.delay(w.m.attempts());
-                Log.error("%s: dead-letter publish to %s failed (%s); requeueing in %s", w.m, target, Cli.describe(e), Cli.format(delay));
-                requeue(w, delay);
-                releaseCountSlot();
-                return;
-            }
-        }
-        Log.warn("%s: failed %d times (last: %s); moved to stream %s", w.m, w.m.attempts(), error, target);
-        w.m.finish();
-        pending.remove(w.m);
+        Log.warn("%s: failed %d times (last: %s); moved to stream %s", j.m, j.m.attempts(), error, target);
+        j.m.finish();
         deadLettered.incrementAndGet();
     }
 
-    String deadLetterStream(String stream) {
-        if (deadLetter != null) return deadLetter;
-        String base = Names.isEphemeral(stream) ? stream.substring(0, stream.length() - Names.EPHEMERAL.length()) : stream;
-        return base + ".dead";
-    }
-
-    private void finish(Work w) {
-        w.m.finish();
-        finished(w);
-    }
-
     /** Bookkeeping after the FIN went out. */
-    private void finished(Work w) {
-        pending.remove(w.m);
+    private void finished(NsqSubscriber.Message m) {
         finished.incrementAndGet();
-        if (verify) verifier.record(w.m.body());
+        if (verify) verifier.record(m.body());
         if (count > 0 && handled() >= count) stopSignal.countDown();
     }
 
-    private void requeue(Work w, Duration delay) {
-        w.m.requeue(delay);
-        pending.remove(w.m);
+    private void requeue(NsqSubscriber.Message m, Duration delay) {
+        m.requeue(delay);
         requeued.incrementAndGet();
     }
 
-    /** TOUCH what is still being handled every msg_timeout/2, so nsqd does not hand it to someone else. */
-    private void touchLoop() {
-        while (!Thread.currentThread().isInterrupted()) {
-            try {
-                Thread.sleep(500);
-            } catch (InterruptedException e) {
-                return;
-            }
-            long now = System.nanoTime();
-            for (Work w : pending.values()) {
-                if (now - w.lastTouch >= w.sub.msgTimeout().toNanos() / 2) {
-                    w.m.touch();
-                    w.lastTouch = now;
-                    Log.debug("touched %s", w.m);
-                }
-            }
-        }
-    }
-
-    static Backoff parseBackoff(String spec) {
-        String[] parts = spec.split("/");
-        Cli.require(parts.length == 2, "--backoff '%s': expected INITIAL/MAX, e.g. 1s/2m", spec);
-        Duration initial, max;
-        try {
-            initial = Cli.parseDuration(parts[0]);
-            max = Cli.parseDuration(parts[1]);
-        } catch (RuntimeException e) {
-            throw new Cli.UsageException("--backoff '" + spec + "': " + e.getMessage());
-        }
-        Cli.require(!initial.isZero() && initial.compareTo(max) <= 0 && max.compareTo(Duration.ofHours(1)) <= 0,
-            "--backoff '%s': INITIAL must be more than 0 and at most MAX, MAX at most 1h (nsqd's --max-req-timeout)", spec);
-        return new Backoff(initial, max);
-    }
-
-    private static Thread daemon(Runnable r, String name) {
-        Thread t = new Thread(r, name);
-        t.setDaemon(true);
-        return t;
-    }
-
-    private static void closeQuietly(NsqPublisher p) {
-        try {
-            p.close();
-        } catch (IOException e) {
-            Log.debug("closing the dead-letter publisher failed: %s", e.getMessage());
-        }
+    /** REQ after --backoff; the --count slot it held goes to another message. Returns the delay. */
+    private Duration requeueLater(NsqSubscriber.Message m) {
+        Duration delay = backoff.delay(m.attempts());
+        requeue(m, delay);
+        if (count > 0 && !draining && reserved.decrementAndGet() < count) subscriptions.resume();
+        return delay;
     }
 }

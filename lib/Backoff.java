@@ -26,4 +26,20 @@ final class Backoff {
     void reset() { attempt = 0; }
 
     int failures() { return attempt; }
+
+    /** Parses --backoff INITIAL/MAX (e.g. 1s/2m) for requeue delays; MAX at most nsqd's --max-req-timeout default (1h). */
+    static Backoff parse(String spec) {
+        String[] parts = spec.split("/");
+        Cli.require(parts.length == 2, "--backoff '%s': expected INITIAL/MAX, e.g. 1s/2m", spec);
+        Duration initial, max;
+        try {
+            initial = Cli.parseDuration(parts[0]);
+            max = Cli.parseDuration(parts[1]);
+        } catch (RuntimeException e) {
+            throw new Cli.UsageException("--backoff '" + spec + "': " + e.getMessage());
+        }
+        Cli.require(!initial.isZero() && initial.compareTo(max) <= 0 && max.compareTo(Duration.ofHours(1)) <= 0,
+            "--backoff '%s': INITIAL must be more than 0 and at most MAX, MAX at most 1h (nsqd's --max-req-timeout)", spec);
+        return new Backoff(initial, max);
+    }
 }

@@ -54,6 +54,7 @@ final class NsqSubscriber implements Closeable {
     private final AtomicInteger inFlight = new AtomicInteger(), subscriptions = new AtomicInteger();
     private volatile boolean paused, closing, started;
     private volatile String lastError;
+    private volatile boolean refused;
     private volatile boolean lookupdAnswered;
     private volatile Duration msgTimeout;
     private Thread poller;
@@ -101,6 +102,9 @@ final class NsqSubscriber implements Closeable {
 
     /** The last connection or lookup failure, for a caller deciding to give up; null if none. */
     String lastError() { return lastError; }
+
+    /** True when that failure was a refusal (connection refused, unknown host), not slowness: nothing listens there now. */
+    boolean refused() { return refused; }
 
     /** nsqd's msg_timeout for our connections (from IDENTIFY); nsqd's default until one connected. */
     Duration msgTimeout() { return msgTimeout != null ? msgTimeout : Duration.ofSeconds(60); }
@@ -226,6 +230,7 @@ final class NsqSubscriber implements Closeable {
                 } catch (IOException e) {
                     if (closing) break;
                     lastError = Cli.describe(e);
+                    refused = isRefusal(e);
                     if (s == null) {
                         // First failure loud, repeats quiet: a down nsqd must not flood the log.
                         if (backoff.failures() == 0) Log.warn("%s; retrying", lastError);
@@ -259,6 +264,7 @@ final class NsqSubscriber implements Closeable {
                     answered++;
                 } catch (IOException e) {
                     lastError = "nsqlookupd " + l + ": " + Cli.describe(e);
+                    refused = isRefusal(e);
                     if (backoff.failures() == 0) Log.warn("%s; retrying", lastError);
                     else Log.debug("%s; retrying", lastError);
                 }
@@ -276,6 +282,17 @@ final class NsqSubscriber implements Closeable {
                 Log.debug("nsqlookupd poll wait interrupted; polling now");
             }
         }
+    }
+
+    /** A timeout anywhere in the chain is slowness (the JDK's HTTP client wraps its connect timeout in a ConnectException). */
+    private static boolean isRefusal(Throwable e) {
+        boolean refusal = false;
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof java.net.SocketTimeoutException || c instanceof java.net.http.HttpTimeoutException) return false;
+            refusal |= c instanceof java.net.ConnectException || c instanceof java.net.UnknownHostException
+                || c instanceof java.nio.channels.UnresolvedAddressException;
+        }
+        return refusal;
     }
 
     private Duration readTimeout() {
