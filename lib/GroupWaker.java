@@ -68,6 +68,7 @@ final class GroupWaker {
     }
 
     private void wake(Group g, String stream, Reason reason) {
+        boolean retry = false;
         try {
             if (!g.hasSocket()) return;
             Duration rtt = WakeSocket.wake(g.socket, new WakeSocket.Wake(stream, g.name), timeout);
@@ -86,13 +87,15 @@ final class GroupWaker {
             boolean refused = why.toLowerCase(Locale.ROOT).contains("refused");
             g.state(refused ? "refused" : "failed", String.format("%s: %s%s; trying again with backoff, then on each message and scan",
                 g.socket, why, refused ? " (nothing listens there)" : ""));
-            retryLater(g, stream, reason);
+            retry = true;
         } finally {
             synchronized (g) {
                 g.busy = false;
                 g.lastEnd = System.nanoTime();
             }
         }
+        // Scheduled only now, after lastEnd: a retry that lands inside the debounce window would be dropped.
+        if (retry) retryLater(g, stream, reason);
     }
 
     private void retryLater(Group g, String stream, Reason reason) {

@@ -62,4 +62,19 @@ class GroupWakerTest {
             assertEquals(1, l.wakes(), "one wake for the burst and the scan within --debounce");
         }
     }
+
+    @Test void aRefusedWakeIsRetriedUntilTheConsumerListensAgain() throws Exception {
+        GroupWaker w = new GroupWaker(dir, Duration.ofMillis(200), WAIT, wakers, retries);
+        Path path = dir.resolve("g.sock");
+        WakeSocket.Listener.bind(path).close(); // the socket a consumer took along when it exited
+        w.request("s", "g", GroupWaker.Reason.push);
+        Await.until("the wake is refused", WAIT, () -> "refused".equals(w.state("g")));
+        Files.delete(path);
+        try (WakeSocket.Listener l = WakeSocket.Listener.bind(path)) { // systemd-socket-activate listens again
+            l.start(wake -> {});
+            Await.until("a retry reaches the new listener", WAIT, () -> l.wakes() == 1);
+            Await.until("state ok", WAIT, () -> "ok".equals(w.state("g")));
+        }
+        assertEquals(1, w.wakes("g"));
+    }
 }
