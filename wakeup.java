@@ -3,25 +3,18 @@
 //SOURCES lib/*.java
 
 import java.io.IOException;
-import java.net.SocketTimeoutException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
@@ -45,17 +38,6 @@ public class wakeup implements Callable<Integer> {
     /** Our copy of each stream: ephemeral, so it vanishes with us and never holds a backlog. */
     static final String OWN_CHANNEL = "mqueue-wakeup#ephemeral";
 
-    enum Reason { scan, push }
-
-    /**
-     * A failed wake (refused, reset: e.g. the consumer was exiting and took its socket along) is
-     * tried again this many times with backoff before the next scan's turn.
-     */
-    static final int RETRIES = 5;
-
-    /** A wake this long after the group's previous one is logged at info; closer ones at debug. */
-    static final Duration QUIET = Duration.ofSeconds(10);
-
     @Mixin ConnectionOptions.NsqdHttp nsqd;
     @Mixin ConnectionOptions.LookupdHttp lookupd;
 
@@ -77,18 +59,17 @@ public class wakeup implements Callable<Integer> {
 
     @Mixin ConnectionOptions.Verbosity verbosity;
 
-    private final Map<HostPort, Node> nodes = new ConcurrentHashMap<>();
-    private final Map<String, Group> groups = new ConcurrentHashMap<>();
-    private final Map<HostPort, String> lookupdStates = new ConcurrentHashMap<>();
     private final AtomicLong scans = new AtomicLong();
     private final CountDownLatch firstScan = new CountDownLatch(1);
     private final Semaphore kick = new Semaphore(0);
     private volatile Map<String, List<String>> socketGroups = Map.of(); // stream -> its socket-backed groups
     private volatile boolean stopping;
+    private volatile GroupWaker waker;
+    private NsqdNodes nodes;
+    private PushFollower push;
     private ExecutorService wakers, io;
-    private java.util.concurrent.ScheduledExecutorService retries;
+    private ScheduledExecutorService retries;
     private Thread loop;
-    private Push push;
     private SdNotify sd = SdNotify.fromEnv(Map.of(), 0);
 
     public static void main(String... args) { System.exit(Cli.run(new wakeup(), args)); }
@@ -119,7 +100,9 @@ public class wakeup implements Callable<Integer> {
         wakers = Executors.newCachedThreadPool(daemon("wakeup-wake"));
         retries = Executors.newSingleThreadScheduledExecutor(daemon("wakeup-retry"));
         io = Executors.newCachedThreadPool(daemon("wakeup-stats"));
-        push = new Push(this::onPush);
+        waker = new GroupWaker(socketDir, debounce, wakeTimeout, wakers, retries);
+        nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd);
+        push = new PushFollower(OWN_CHANNEL, this::onPush);
         loop = daemon("wakeup-scan").newThread(this::runLoop);
         loop.start();
     }
@@ -145,9 +128,9 @@ public class wakeup implements Callable<Integer> {
     boolean awaitFirstScan(Duration timeout) throws InterruptedException { return firstScan.await(timeout.toMillis(), TimeUnit.MILLISECONDS); }
     long scans() { return scans.get(); }
     /** Successful wakes (the consumer answered ok) of {@code group} so far. */
-    long wakes(String group) { Group g = groups.get(group); return g == null ? 0 : g.wakes.get(); }
+    long wakes(String group) { GroupWaker w = waker; return w == null ? 0 : w.wakes(group); }
     /** Why the last attempt to wake {@code group} did or did not reach it: "ok", "no socket", "not a socket", ... */
-    String state(String group) { Group g = groups.get(group); return g == null ? null : g.state; }
+    String state(String group) { GroupWaker w = waker; return w == null ? null : w.state(group); }
     int subscriptions() { return push == null ? 0 : push.size(); }
 
     private void runLoop() {
@@ -168,8 +151,7 @@ public class wakeup implements Callable<Integer> {
                 nextWatchdog = System.nanoTime() + watchdog.toNanos();
             }
             // Sleep a scan interval, shorter while an nsqd is down (its backoff) or the watchdog is due.
-            long sleep = scanInterval.toNanos();
-            for (Node n : nodes.values()) if (n.down) sleep = Math.min(sleep, n.retryAt - System.nanoTime());
+            long sleep = nodes.untilNextRetry(scanInterval.toNanos());
             if (watchdog != null) sleep = Math.min(sleep, nextWatchdog - System.nanoTime());
             try {
                 if (kick.tryAcquire(Math.max(sleep, 1_000_000), TimeUnit.NANOSECONDS)) kick.drainPermits();
@@ -186,130 +168,19 @@ public class wakeup implements Callable<Integer> {
      * nsqd puts them back into depth, which the next scan sees.
      */
     synchronized void scanOnce() {
-        refreshNodes();
-        Map<Node, CompletableFuture<NsqHttp.Stats>> answers = new HashMap<>();
-        long now = System.nanoTime();
-        for (Node n : nodes.values()) if (!n.down || now - n.retryAt >= 0) answers.put(n, CompletableFuture.supplyAsync(n::stats, io));
-        Map<String, Map<String, Long>> depth = new TreeMap<>();  // stream -> group -> messages waiting
-        Set<Push.Key> withGroups = new HashSet<>();             // (nsqd, stream) that have a group there
-        answers.forEach((node, answer) -> {
-            NsqHttp.Stats stats = answer.join();
-            if (stats == null || stats.topics() == null) return;
-            for (NsqHttp.TopicStats t : stats.topics()) {
-                for (NsqHttp.ChannelStats c : t.channels() == null ? List.<NsqHttp.ChannelStats>of() : t.channels()) {
-                    String group = c.channelName();
-                    if (Names.isEphemeral(group) || group.equals(OWN_CHANNEL)) continue;
-                    if (node.tcp != null) withGroups.add(new Push.Key(node.tcp, t.topicName()));
-                    if (c.paused()) continue;
-                    depth.computeIfAbsent(t.topicName(), k -> new TreeMap<>()).merge(group, c.depth(), Long::sum);
-                }
-            }
-        });
-        Map<String, List<String>> backed = new HashMap<>();
-        depth.forEach((stream, byGroup) -> byGroup.forEach((group, waiting) -> {
-            if (!group(group).hasSocket(socketDir)) return;
-            backed.computeIfAbsent(stream, k -> new java.util.ArrayList<>()).add(group);
-            if (waiting > 0) {
-                Log.debug("%s/%s: %d waiting", stream, group, waiting);
-                requestWake(stream, group, Reason.scan);
-            }
-        }));
+        Backlog backlog = Backlog.of(nodes.stats(io));
+        Map<String, List<String>> backed = backlog.backed(waker::hasSocket);
+        for (Backlog.Waiting w : backlog.waiting(backed)) {
+            Log.debug("%s/%s: %d waiting", w.stream(), w.group(), w.messages());
+            waker.request(w.stream(), w.group(), GroupWaker.Reason.scan);
+        }
         socketGroups = backed;
-        // Only streams that already have a group on that nsqd: our SUB must never be a topic's first channel.
-        withGroups.removeIf(k -> !backed.containsKey(k.stream()));
-        push.follow(withGroups);
+        push.follow(backlog.toFollow(backed));
         scans.incrementAndGet();
     }
 
     private void onPush(String stream) {
-        for (String group : socketGroups.getOrDefault(stream, List.of())) requestWake(stream, group, Reason.push);
-    }
-
-    /** Wakes {@code group} unless a wake is under way or finished less than --debounce ago. */
-    void requestWake(String stream, String group, Reason reason) {
-        Group g = group(group);
-        synchronized (g) {
-            if (g.busy || System.nanoTime() - g.lastEnd < debounce.toNanos()) {
-                g.coalesced++;
-                return;
-            }
-            g.busy = true;
-        }
-        try {
-            wakers.execute(() -> wake(g, stream, reason));
-        } catch (RejectedExecutionException stopped) {
-            synchronized (g) { g.busy = false; }
-        }
-    }
-
-    private void wake(Group g, String stream, Reason reason) {
-        try {
-            if (!g.hasSocket(socketDir)) return;
-            Duration rtt = WakeSocket.wake(g.socket(socketDir), new WakeSocket.Wake(stream, g.name), wakeTimeout);
-            long now = System.nanoTime(), quiet = now - g.lastOk;
-            g.lastOk = now;
-            g.wakes.incrementAndGet();
-            g.state("ok", null);
-            g.retry.reset();
-            // The first wake after a quiet spell is news; under steady traffic the rest go to debug.
-            if (g.wakes.get() == 1 || quiet > QUIET.toNanos()) Log.info("woke %s for %s (%s) in %s", g.name, stream, reason, Cli.format(rtt));
-            else Log.debug("woke %s for %s (%s) in %s", g.name, stream, reason, Cli.format(rtt));
-        } catch (SocketTimeoutException e) {
-            g.state("timeout", String.format("%s: no 'ok' within %s", g.socket(socketDir), Cli.format(wakeTimeout)));
-        } catch (IOException e) {
-            String why = Cli.describe(e);
-            boolean refused = why.toLowerCase(java.util.Locale.ROOT).contains("refused");
-            g.state(refused ? "refused" : "failed", String.format("%s: %s%s; trying again with backoff, then on each message and scan",
-                g.socket(socketDir), why, refused ? " (nothing listens there)" : ""));
-            retryLater(g, stream, reason);
-        } finally {
-            synchronized (g) {
-                g.busy = false;
-                g.lastEnd = System.nanoTime();
-            }
-        }
-    }
-
-    private void retryLater(Group g, String stream, Reason reason) {
-        if (g.retry.failures() >= RETRIES) return; // the scans take over
-        try {
-            long ms = Math.max(g.retry.next().toMillis(), debounce.toMillis() + 1); // past the debounce window
-            retries.schedule(() -> requestWake(stream, g.name, reason), ms, TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException stopped) {
-            Log.debug("not retrying %s: stopping", g.name);
-        }
-    }
-
-    private Group group(String name) { return groups.computeIfAbsent(name, n -> new Group(n, debounce)); }
-
-    /** The nsqd nodes: the --nsqd-http list, or every node nsqlookupd knows right now. */
-    private void refreshNodes() {
-        if (!lookupd.enabled()) {
-            for (HostPort http : nsqd.nsqdHttp) nodes.computeIfAbsent(http, h -> new Node(h, null));
-            return;
-        }
-        Map<HostPort, HostPort> seen = new HashMap<>();
-        boolean answered = false;
-        for (HostPort l : lookupd.lookupd) {
-            try {
-                for (NsqHttp.Producer p : new NsqHttp(l, Duration.ofSeconds(3)).nodes()) seen.put(p.http(), p.tcp());
-                answered = true;
-                String before = lookupdStates.put(l, "ok");
-                if (before != null && !before.equals("ok")) Log.info("nsqlookupd %s answers again", l);
-            } catch (IOException e) {
-                if (!Cli.describe(e).equals(lookupdStates.put(l, Cli.describe(e)))) Log.warn("nsqlookupd %s: %s", l, Cli.describe(e));
-            }
-        }
-        if (!answered) return; // keep the nodes we knew
-        seen.forEach((http, tcp) -> nodes.computeIfAbsent(http, h -> {
-            Log.info("nsqd %s (tcp %s) joined", h, tcp);
-            return new Node(h, tcp);
-        }));
-        nodes.keySet().removeIf(h -> {
-            if (seen.containsKey(h)) return false;
-            Log.info("nsqd %s left nsqlookupd", h);
-            return true;
-        });
+        for (String group : socketGroups.getOrDefault(stream, List.of())) waker.request(stream, group, GroupWaker.Reason.push);
     }
 
     private void notifySystemd(String state) {
@@ -320,136 +191,11 @@ public class wakeup implements Callable<Integer> {
         }
     }
 
-    private static java.util.concurrent.ThreadFactory daemon(String name) {
+    private static ThreadFactory daemon(String name) {
         return r -> {
             Thread t = new Thread(r, name);
             t.setDaemon(true);
             return t;
         };
-    }
-
-    /** One nsqd: its stats, and a backoff while it does not answer. */
-    static final class Node {
-        final HostPort http;
-        final NsqHttp client;
-        final Backoff backoff = new Backoff(Duration.ofMillis(250), Duration.ofSeconds(5));
-        volatile HostPort tcp;
-        volatile boolean down;
-        volatile long retryAt;
-
-        Node(HostPort http, HostPort tcp) {
-            this.http = http;
-            this.client = new NsqHttp(http, Duration.ofSeconds(3));
-            this.tcp = tcp;
-        }
-
-        /** The stats, or null (logged once per outage) while it does not answer. */
-        NsqHttp.Stats stats() {
-            try {
-                NsqHttp.Stats s = client.stats();
-                // Direct mode: the address we reach its HTTP on, with the TCP port it reports.
-                if (tcp == null) tcp = new HostPort(http.host(), client.info().tcpPort());
-                if (down) Log.info("nsqd %s answers again", http);
-                down = false;
-                backoff.reset();
-                return s;
-            } catch (IOException e) {
-                Duration wait = backoff.next();
-                if (!down) Log.warn("nsqd %s: %s; retrying with backoff, serving the other nodes", http, Cli.describe(e));
-                else Log.debug("nsqd %s still down (%d failures): %s", http, backoff.failures(), Cli.describe(e));
-                down = true;
-                retryAt = System.nanoTime() + wait.toNanos();
-                return null;
-            }
-        }
-    }
-
-    /** One group's socket and wake history; the socket and wake states are logged once per change. */
-    static final class Group {
-        final String name;
-        final AtomicLong wakes = new AtomicLong();
-        boolean busy;
-        long lastEnd;
-        long coalesced;
-        long lastOk;
-        final Backoff retry = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(2));
-        volatile String state;
-
-        Group(String name, Duration debounce) {
-            this.name = name;
-            this.lastEnd = System.nanoTime() - debounce.toNanos() - 1;
-        }
-
-        Path socket(Path dir) { return dir.resolve(name + ".sock"); }
-
-        /** True when G.sock exists and is a socket; a regular file or a directory there is skipped with a log. */
-        boolean hasSocket(Path dir) {
-            Path p = socket(dir);
-            try {
-                int mode = (Integer) Files.getAttribute(p, "unix:mode");
-                if ((mode & 0170000) == 0140000) return true;
-                state("not a socket", p + " exists but is not a socket: group " + name + " skipped");
-            } catch (NoSuchFileException e) {
-                state("no socket", null);
-            } catch (IOException | UnsupportedOperationException e) {
-                state("unreadable", p + ": " + Cli.describe(e));
-            }
-            return false;
-        }
-
-        synchronized void state(String next, String warning) {
-            String before = state;
-            state = next;
-            if (next.equals(before)) return;
-            if (warning != null) Log.warn("%s", warning);
-            else if ("no socket".equals(next)) {
-                if (before == null) Log.debug("group %s has no socket: ignored", name);
-                else Log.info("group %s: socket gone", name);
-            }
-        }
-    }
-
-    /**
-     * Push: one subscriber per (nsqd, stream) on our ephemeral channel, only where that nsqd
-     * already has a group for the stream; each message is FINed at once and wakes the stream's groups.
-     * A node that stops answering loses its subscriptions until a scan sees it again, so a
-     * reconnect never lands on a fresh nsqd whose topic would get our channel as its first.
-     */
-    static final class Push {
-        record Key(HostPort tcp, String stream) {}
-        private final Map<Key, NsqSubscriber> subs = new ConcurrentHashMap<>();
-        private final java.util.function.Consumer<String> onMessage;
-        private boolean closed;
-
-        Push(java.util.function.Consumer<String> onMessage) { this.onMessage = onMessage; }
-
-        int size() { return subs.size(); }
-
-        synchronized void follow(Set<Key> wanted) {
-            if (closed) return; // a scan that outlived stop()
-            subs.entrySet().removeIf(e -> {
-                if (wanted.contains(e.getKey())) return false;
-                Log.info("push: leaving %s on %s", e.getKey().stream(), e.getKey().tcp());
-                e.getValue().close();
-                return true;
-            });
-            for (Key k : wanted) {
-                subs.computeIfAbsent(k, key -> {
-                    NsqSubscriber s = new NsqSubscriber(key.stream(), OWN_CHANNEL, 50, m -> {
-                        m.finish();
-                        onMessage.accept(key.stream());
-                    }).connectTo(List.of(key.tcp()));
-                    s.start();
-                    Log.info("push: following %s on %s", key.stream(), key.tcp());
-                    return s;
-                });
-            }
-        }
-
-        synchronized void close() {
-            closed = true;
-            subs.values().forEach(NsqSubscriber::close);
-            subs.clear();
-        }
     }
 }

@@ -1,10 +1,19 @@
 # Sourced by scripts/demo and bench/wake-latency: a private nsqd on ports the OS picks (never
 # the default ones) with a temp data dir, the fastest way to start our scripts, and a cleanup
-# trap that leaves nothing running. Sets: repo, work, NSQD_TCP, NSQD_HTTP.
+# trap that leaves nothing running. Sets: repo, work, launcher, NSQD_TCP, NSQD_HTTP (start_nsqd).
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/mqueue-demo.XXXXXX")"
 pgroups=()
+names=()          # pid -> the name spawn gave it
+# shellcheck disable=SC2034 # used by the scripts that source this
+WAKEUP_CHANNEL='mqueue-wakeup#ephemeral'   # wakeup.OWN_CHANNEL: a client on it means wakeup follows the stream
+
+# The seed's variables change the tools' defaults; these scripts spell out all they use.
+forget_seed_env() {
+  unset GROUP TIMEOUT COUNT EXEC FORMAT INTERVAL RATE THREADS BATCH DEFER SIZE PAYLOAD_KEYS MAX_IN_FLIGHT \
+    NSQD_TCP_ADDRESS NSQD_HTTP_ADDRESS NSQLOOKUPD_HTTP_ADDRESS MQUEUE_SOCKET_DIR SOCKET_ACTIVATION
+}
 
 cleanup() {
   local rc=$? pid i alive
@@ -42,7 +51,6 @@ spawn() {
   pgroups+=("$spawned")
   names[$spawned]="$name"
 }
-names=()
 
 # running PID...: fails (exit 1, with its log) when one of them has exited.
 running() {
@@ -54,6 +62,9 @@ running() {
 }
 
 die() { echo "${0##*/}: $*" >&2; exit 1; }
+
+# lines FILE: its line count, 0 while it does not exist.
+lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
 # wait_for WHAT SECONDS CMD...: polls CMD every 0.1 s; fails with WHAT after SECONDS.
 wait_for() {
