@@ -139,7 +139,13 @@ final class WakeSocket {
                     continue;
                 } catch (IOException e) {
                     if (stopping) return;
+                    if (server.isClosed()) {
+                        // Nothing more will arrive; the idle timeout ends the run as usual.
+                        Log.error("wake socket closed under us (%s): no more wakes this run", e.getMessage());
+                        return;
+                    }
                     Log.warn("wake socket: accept failed: %s", e.getMessage());
+                    pause(100); // a persistent failure must not spin
                     continue;
                 }
                 try {
@@ -148,6 +154,14 @@ final class WakeSocket {
                     rejected.incrementAndGet();
                     closeQuietly(client, "busy");
                 }
+            }
+        }
+
+        private static void pause(long millis) {
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
 
