@@ -1,4 +1,3 @@
-import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
@@ -31,7 +30,7 @@ final class NsqConnection implements Closeable {
     private final Socket socket;
     private final DataInputStream in;
     private final DataOutputStream out;
-    private final JsonNode identity;
+    private final String identity;
 
     /**
      * Connects and identifies. {@code identify} adds to or overrides the defaults (client_id,
@@ -54,7 +53,7 @@ final class NsqConnection implements Closeable {
                 "user_agent", "mqueue/1.0",
                 "feature_negotiation", true));
             body.putAll(identify);
-            byte[] json = NsqHttp.JSON.writeValueAsBytes(body);
+            byte[] json = flatJson(body);
             synchronized (out) {
                 out.write("IDENTIFY\n".getBytes(StandardCharsets.US_ASCII));
                 out.writeInt(json.length);
@@ -62,7 +61,7 @@ final class NsqConnection implements Closeable {
                 out.flush();
             }
             Frame answer = readResponse();
-            identity = NsqHttp.JSON.readTree(answer.data());
+            identity = answer.text();
             socket.setSoTimeout((int) readTimeout.toMillis());
         } catch (IOException e) {
             socket.close();
@@ -72,11 +71,45 @@ final class NsqConnection implements Closeable {
 
     HostPort address() { return address; }
 
-    /** nsqd's answer to IDENTIFY (max_rdy_count, msg_timeout, version, ...). */
-    JsonNode identity() { return identity; }
-
     /** The msg_timeout nsqd applies to this connection. */
-    Duration msgTimeout() { return Duration.ofMillis(identity.path("msg_timeout").asLong(60_000)); }
+    Duration msgTimeout() { return Duration.ofMillis(identityNumber("msg_timeout", 60_000)); }
+
+    /** The most RDY nsqd allows (its --max-rdy-count). */
+    long maxRdyCount() { return identityNumber("max_rdy_count", 2500); }
+
+    // IDENTIFY is the one JSON on a consumer's start path, and Jackson's first use costs ~0.5 s of
+    // class loading there (measured: wake -> first message), so these few flat fields are done by hand.
+    private static final java.util.regex.Pattern NUMBER_FIELD = java.util.regex.Pattern.compile("\"([a-z_]+)\"\\s*:\\s*(-?\\d+)");
+
+    /** A numeric field of nsqd's flat IDENTIFY answer; {@code otherwise} when absent (an "OK" answer). */
+    long identityNumber(String field, long otherwise) {
+        java.util.regex.Matcher m = NUMBER_FIELD.matcher(identity);
+        while (m.find()) if (m.group(1).equals(field)) return Long.parseLong(m.group(2));
+        return otherwise;
+    }
+
+    /** A flat JSON object of strings, numbers and booleans. */
+    static byte[] flatJson(Map<String, Object> fields) {
+        StringBuilder sb = new StringBuilder("{");
+        for (Map.Entry<String, Object> e : fields.entrySet()) {
+            if (sb.length() > 1) sb.append(',');
+            quote(sb, e.getKey()).append(':');
+            Object v = e.getValue();
+            if (v instanceof Number || v instanceof Boolean) sb.append(v);
+            else quote(sb, String.valueOf(v));
+        }
+        return sb.append('}').toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static StringBuilder quote(StringBuilder sb, String s) {
+        sb.append('"');
+        for (char c : s.toCharArray()) {
+            if (c == '"' || c == '\\') sb.append('\\').append(c);
+            else if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
+            else sb.append(c);
+        }
+        return sb.append('"');
+    }
 
     /** The stream to write a command with a body; callers hold {@link #writeLock()} and flush. */
     DataOutputStream out() { return out; }

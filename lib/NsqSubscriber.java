@@ -329,7 +329,7 @@ final class NsqSubscriber implements Closeable {
             conn = new NsqConnection(address, CONNECT_TIMEOUT, readTimeout(),
                 heartbeat == null ? Map.of() : Map.of("heartbeat_interval", heartbeat.toMillis()));
             try {
-                maxRdy = conn.identity().path("max_rdy_count").asLong(2500);
+                maxRdy = conn.maxRdyCount();
                 msgTimeout = conn.msgTimeout();
                 conn.send("SUB " + topic + " " + channel + "\n");
                 String ok = conn.readResponse().text();

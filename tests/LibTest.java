@@ -193,4 +193,22 @@ class LibTest {
         nsq.nsqd().start();
         nsq.http().ping();
     }
+
+    @Test void identifyJsonIsValidWithoutJackson() throws Exception {
+        Map<String, Object> fields = new java.util.LinkedHashMap<>();
+        fields.put("client_id", "q\"uote\\back\nline");
+        fields.put("heartbeat_interval", -1);
+        fields.put("feature_negotiation", true);
+        var parsed = NsqHttp.JSON.readTree(NsqConnection.flatJson(fields));
+        assertEquals("q\"uote\\back\nline", parsed.get("client_id").asText());
+        assertEquals(-1, parsed.get("heartbeat_interval").asInt());
+        assertTrue(parsed.get("feature_negotiation").asBoolean());
+    }
+
+    @Test void identifyAnswerOfARealNsqd() throws Exception {
+        try (NsqConnection c = new NsqConnection(nsq.tcp(), Duration.ofSeconds(5), Duration.ofSeconds(5), Map.of())) {
+            assertEquals(60_000, c.msgTimeout().toMillis(), "nsqd's default --msg-timeout");
+            assertEquals(2500, c.maxRdyCount(), "nsqd's default --max-rdy-count");
+        }
+    }
 }
