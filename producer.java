@@ -7,8 +7,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import picocli.CommandLine.Command;
@@ -87,17 +85,12 @@ public class producer implements Callable<Integer> {
     final LongAdder sent = stats.sent, skipped = stats.skipped;
     InputStream stdin = System.in; // tests substitute their own bytes
     private final AtomicLong budget = new AtomicLong(Long.MAX_VALUE);
-    private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean stopping, waitingForStdin;
     private volatile String failure;
-    private volatile int exitCode = Cli.FAILURE;
 
     public static void main(String... args) {
         producer p = new producer();
-        Runtime.getRuntime().addShutdownHook(new Thread(p::onSignal, "shutdown"));
-        p.exitCode = Cli.run(p, args);
-        p.finished.countDown();
-        System.exit(p.exitCode);
+        DrainOnSignal.main(p, p::stop, () -> SHUTDOWN_GRACE, p::gaveUpWaiting, args);
     }
 
     /** Stops generating; call() returns once the outstanding messages are acknowledged (or given up on). */
@@ -107,18 +100,10 @@ public class producer implements Callable<Integer> {
 
     long acked() { return stats.acked(); }
 
-    /** SIGINT/SIGTERM: the same stop(), then exit with call()'s code once it finished (bounded). */
-    private void onSignal() {
-        if (finished.getCount() == 0) return; // a normal exit, not a signal
-        stop();
-        try {
-            if (finished.await(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS)) Runtime.getRuntime().halt(exitCode);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+    /** SIGINT/SIGTERM and nsqd still had not acknowledged everything after SHUTDOWN_GRACE: say how much. */
+    private void gaveUpWaiting() {
         Log.error("stopped after waiting %s for nsqd: %d message(s) not acknowledged", Cli.format(SHUTDOWN_GRACE), stats.notAcked());
         stats.summary("summary");
-        Runtime.getRuntime().halt(Cli.FAILURE);
     }
 
     @Override

@@ -72,16 +72,20 @@ public class wakeup implements Callable<Integer> {
     private Thread loop;
     private SdNotify sd = SdNotify.fromEnv(Map.of(), 0);
 
-    public static void main(String... args) { System.exit(Cli.run(new wakeup(), args)); }
+    private final CountDownLatch stopRequested = new CountDownLatch(1);
+
+    /** SIGTERM/SIGINT end call()'s wait; it stops the loops and exits 0. */
+    public static void main(String... args) {
+        wakeup w = new wakeup();
+        DrainOnSignal.main(w, w.stopRequested::countDown, () -> Duration.ofSeconds(10), args);
+    }
 
     @Override
     public Integer call() throws Exception {
         Log.init("wakeup", verbosity.verbose);
         sd = SdNotify.fromEnv(System.getenv(), ProcessHandle.current().pid());
-        CountDownLatch signalled = new CountDownLatch(1);
-        for (String sig : List.of("TERM", "INT")) sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> signalled.countDown());
         start();
-        signalled.await();
+        stopRequested.await();
         Log.info("stopping");
         stop();
         return Cli.OK;

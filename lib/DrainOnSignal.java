@@ -15,6 +15,11 @@ final class DrainOnSignal {
 
     /** {@code maxWait}: how long the hook waits for the drain, read when the signal comes. */
     static void main(Object command, Runnable stop, Supplier<Duration> maxWait, String... args) {
+        main(command, stop, maxWait, () -> Log.warn("drain did not end within %s", Cli.format(maxWait.get())), args);
+    }
+
+    /** As above; {@code gaveUp} says what was left undone when the drain outlasted {@code maxWait} (exit 1). */
+    static void main(Object command, Runnable stop, Supplier<Duration> maxWait, Runnable gaveUp, String... args) {
         CountDownLatch done = new CountDownLatch(1);
         AtomicInteger code = new AtomicInteger(Cli.FAILURE);
         Thread hook = new Thread(() -> {
@@ -22,7 +27,7 @@ final class DrainOnSignal {
             stop.run();
             try {
                 Duration wait = maxWait.get();
-                if (!done.await(wait.toMillis(), TimeUnit.MILLISECONDS)) Log.warn("drain did not end within %s", Cli.format(wait));
+                if (!done.await(wait.toMillis(), TimeUnit.MILLISECONDS)) gaveUp.run();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
