@@ -302,12 +302,7 @@ class ConsumerTest {
         assertEquals(1, after.depth(), "requeued with no delay");
     }
 
-    static List<String> javaConsumer(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-            "-cp", System.getProperty("java.class.path"), "consumer"));
-        cmd.addAll(List.of(args));
-        return cmd;
-    }
+    static List<String> javaConsumer(String... args) { return Spawned.java("consumer", args); }
 
     @Test void sigtermDrainsExits0AndTheNextConsumerGetsTheRestAtOnce() throws Exception {
         prepare(nsq.http(), "term", "g");

@@ -124,8 +124,7 @@ class LibTest {
     }
 
     @Test void addressesDefaultFromEnvironment() throws Exception {
-        List<String> cmd = List.of(ProcessHandle.current().info().command().orElse("java"),
-            "-cp", System.getProperty("java.class.path"), "LibTest$Probe");
+        List<String> cmd = Spawned.java("LibTest$Probe");
         Spawned defaults = nsq.spawn(cmd, Map.of());
         assertEquals(0, defaults.waitFor(Duration.ofSeconds(30)), defaults.stderr());
         // The test JVM's own environment must not carry these; say so if it does.

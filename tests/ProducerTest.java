@@ -65,12 +65,7 @@ class ProducerTest {
         return NsqHttp.JSON.readTree(m.body());
     }
 
-    private List<String> javaCommand(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-            "-cp", System.getProperty("java.class.path"), "producer"));
-        cmd.addAll(List.of(args));
-        return cmd;
-    }
+    private List<String> javaCommand(String... args) { return Spawned.java("producer", args); }
 
     // ---- pacing and counts ----
 

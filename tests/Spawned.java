@@ -54,6 +54,14 @@ final class Spawned {
         return false;
     }
 
+    /** A JVM running {@code mainClass} from the test run's own classpath: ~1 s faster to start than jbang. */
+    static List<String> java(String mainClass, String... args) {
+        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-cp", System.getProperty("java.class.path"), mainClass));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
     long pid() { return process.pid(); }
 
     String stdout() { return read(stdout); }

@@ -348,10 +348,5 @@ class WakeupTest {
         return cmd;
     }
 
-    static List<String> javaCommand(String main, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-cp", System.getProperty("java.class.path"), main));
-        cmd.addAll(List.of(args));
-        return cmd;
-    }
+    static List<String> javaCommand(String main, String... args) { return Spawned.java(main, args); }
 }
