@@ -25,7 +25,8 @@ bin/mqueue-run --build "$script" 2>/dev/null
 bin/mqueue-run --build bench/StartupBench.java 2>/dev/null
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(java -version 2>&1 | head -1), script $script, nsqd $("$nsqd" --version | head -1)"
-exec bin/mqueue-run bench/StartupBench.java "$tcp" "$http" "$runs" \
+# Not exec: the EXIT trap must still stop nsqd.
+bin/mqueue-run bench/StartupBench.java "$tcp" "$http" "$runs" \
   "jbang=./jbang $script" \
   "jbang --cds=./jbang --cds $script" \
   "bin/mqueue-run=bin/mqueue-run $script" \
