@@ -32,13 +32,10 @@ class SocketActivationTest {
 
     /** systemd-socket-activate on the group's socket, running the consumer with fd 3 when woken. */
     Spawned activate(String timeout) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket().toString(), "-E", "LANG=C.UTF-8", "--",
-            javaBin(), "-cp", System.getProperty("java.class.path"), "consumer",
-            "--stream", STREAM, "--group", GROUP, "--nsqd", nsq.tcp().toString(), "--timeout", timeout));
+        List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket().toString(), "-E", "LANG=C.UTF-8", "--"));
+        cmd.addAll(Spawned.java("consumer", "--stream", STREAM, "--group", GROUP, "--nsqd", nsq.tcp().toString(), "--timeout", timeout));
         return nsq.spawn(cmd, Map.of());
     }
-
-    static String javaBin() { return Path.of(System.getProperty("java.home"), "bin", "java").toString(); }
 
     void publish(int n, String prefix) throws IOException {
         try (NsqPublisher pub = new NsqPublisher(nsq.tcp(), Duration.ofSeconds(5))) {
@@ -139,7 +136,7 @@ class SocketActivationTest {
     }
 
     @Test void socketActivationWithoutASocketIsAUsageError() throws Exception {
-        Spawned p = nsq.spawn(List.of(javaBin(), "-cp", System.getProperty("java.class.path"), "consumer",
+        Spawned p = nsq.spawn(Spawned.java("consumer",
             "--socket-activation", "--stream", STREAM, "--group", GROUP, "--nsqd", nsq.tcp().toString()), Map.of());
         assertEquals(2, p.waitFor(GENEROUS), "exit 2; stderr: " + p.stderr());
         String err = p.stderr().strip();
