@@ -1,10 +1,31 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES lib/*.java
+//DEPS info.picocli:picocli:4.7.7
+//DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
+//DEPS com.kohlschutter.junixsocket:junixsocket-common:2.10.1
+//DEPS com.kohlschutter.junixsocket:junixsocket-native-common:2.10.1
+//SOURCES lib/util/*.java
+//SOURCES lib/nsq/*.java lib/nsq/http/*.java lib/nsq/publish/*.java lib/nsq/subscribe/*.java
+//SOURCES lib/cli/*.java
+//SOURCES lib/activation/*.java
+//SOURCES lib/events/*.java
+//SOURCES lib/consume/*.java
 
+import activation.WakeSocket;
+import cli.Cli;
+import cli.ConnectionOptions;
+import cli.Converters;
+import cli.DrainOnSignal;
+import cli.Log;
+import consume.CommandRunner;
+import consume.DeadLetters;
+import consume.MessageLifecycle;
+import consume.MessageOutput;
+import consume.SeqVerifier;
 import java.io.BufferedOutputStream;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.time.Duration;
 import java.util.List;
@@ -12,10 +33,15 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import nsq.Names;
+import nsq.NsqConfig;
+import nsq.NsqException;
+import nsq.subscribe.Message;
+import nsq.subscribe.Subscriber;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import util.Durations;
 
 @Command(name = "consumer", mixinStandardHelpOptions = true, version = "mqueue 0.1", sortOptions = false,
     usageHelpWidth = 100,
@@ -28,11 +54,14 @@ import picocli.CommandLine.Option;
         "  STREAM=foo GROUP=1 consumer.java --timeout 30",
         "  consumer.java -s foo -g mail --exec './send-mail.sh' --concurrency 4 --max-attempts 5"})
 public class consumer implements Callable<Integer> {
-    @Option(names = {"-s", "--stream"}, paramLabel = "NAME", split = ",", converter = Names.Stream.class,
+    /** A host that refuses connections this long is not coming up (a restarting nsqd takes less). */
+    static final Duration REFUSED_WAIT = Duration.ofSeconds(5);
+
+    @Option(names = {"-s", "--stream"}, paramLabel = "NAME", split = ",", converter = Converters.Stream.class,
         defaultValue = "${env:STREAM}", description = "Stream to read; repeat or comma-separate for several (env STREAM).")
     List<String> streams;
 
-    @Option(names = {"-g", "--group"}, paramLabel = "NAME", converter = Names.Group.class, defaultValue = "${env:GROUP}",
+    @Option(names = {"-g", "--group"}, paramLabel = "NAME", converter = Converters.Group.class, defaultValue = "${env:GROUP}",
         description = "Group (NSQ channel); NAME#ephemeral for one that nsqd forgets when its last consumer leaves (env GROUP).")
     String group;
 
@@ -43,6 +72,7 @@ public class consumer implements Callable<Integer> {
 
     @Mixin ConnectionOptions.NsqdTcp nsqd;
     @Mixin ConnectionOptions.LookupdHttp lookupd;
+    @Mixin ConnectionOptions.Client client;
 
     @Option(names = "--lookupd-interval", paramLabel = "DURATION", defaultValue = "${env:LOOKUPD_POLL_INTERVAL:-15s}",
         description = "How often to ask nsqlookupd for new nsqd nodes (env LOOKUPD_POLL_INTERVAL, default ${DEFAULT-VALUE}).")
@@ -90,7 +120,7 @@ public class consumer implements Callable<Integer> {
             + "0 = retry forever (env MAX_ATTEMPTS, default ${DEFAULT-VALUE}).")
     int maxAttempts;
 
-    @Option(names = "--dead-letter", paramLabel = "NAME", converter = Names.Stream.class, defaultValue = "${env:DEAD_LETTER}",
+    @Option(names = "--dead-letter", paramLabel = "NAME", converter = Converters.Stream.class, defaultValue = "${env:DEAD_LETTER}",
         description = "Dead-letter stream (env DEAD_LETTER; default <stream>.dead).")
     String deadLetter;
 
@@ -107,26 +137,28 @@ public class consumer implements Callable<Integer> {
         description = "Require the wake socket from systemd (fd 3); automatic when LISTEN_PID is this process (env SOCKET_ACTIVATION).")
     boolean socketActivation;
 
+
+    @Option(names = "--max-req-timeout", paramLabel = "DURATION", defaultValue = "${env:MAX_REQ_TIMEOUT:-1h}",
+        description = "nsqd's --max-req-timeout: requeue delays are clamped to it as nsqd clamps them, and logged as such "
+            + "(env MAX_REQ_TIMEOUT, default ${DEFAULT-VALUE}, nsqd's default).")
+    Duration maxReqTimeout;
+
     @Mixin ConnectionOptions.Verbosity verbosity;
 
     // ---- what tests inject and read
     OutputStream out;                       // data; stdout when null
     WakeSocket.Listener listener;           // the wake socket; from systemd when activated
     Map<String, String> env = System.getenv();
-    final AtomicLong received = new AtomicLong(), finished = new AtomicLong(), requeued = new AtomicLong(),
-        deadLettered = new AtomicLong();
     final SeqVerifier verifier = new SeqVerifier();
+    MessageLifecycle messages;              // the counts, once call() has wired it
     volatile Duration idleTimeout;          // --timeout, or its default for the mode we run in
 
     private final CountDownLatch stopSignal = new CountDownLatch(1);
-    private volatile boolean stopping, draining;
-    private volatile long lastActivity = System.nanoTime(), firstReceived;
-    private final AtomicLong reserved = new AtomicLong(); // messages taken toward --count
+    private volatile boolean stopping;
+    private volatile NsqException fatal;
     private boolean activated;
-    private Backoff backoff;
-    private DeadLetters deadLetters;
     private MessageOutput output;
-    private Subscriptions subscriptions;
+    private Subscriber subscriber;
     private CommandRunner runner;           // with --exec
 
     public static void main(String... args) {
@@ -144,7 +176,8 @@ public class consumer implements Callable<Integer> {
     public Integer call() throws Exception {
         Log.init("consumer", verbosity.verbose);
         int inFlight = checkOptions();
-        wire(inFlight);
+        DeadLetters deadLetters = new DeadLetters(client.config(), deadLetter);
+        wire(inFlight, deadLetters);
         boolean ownListener = activated && listener == null;
         try {
             // Accept wakes from the start: systemd starts us again for any connection we leave pending.
@@ -152,17 +185,17 @@ public class consumer implements Callable<Integer> {
                 if (ownListener) listener = WakeSocket.Listener.fromSystemd();
                 acceptWakes();
             }
-            if (!subscriptions.start(connectTimeout, () -> stopping)) return Cli.FAILURE;
+            if (!subscribe()) return Cli.FAILURE;
             Log.info("reading %s as group %s from %s%s%s", String.join(",", streams), group,
                 lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqd,
                 exec != null ? ", running '" + exec + "' (" + concurrency + " at once)" : "",
-                idleTimeout.isZero() ? "" : ", exiting after " + Cli.format(idleTimeout) + " idle");
-            lastActivity = System.nanoTime(); // idle time counts from here, not from JVM start
+                idleTimeout.isZero() ? "" : ", exiting after " + Durations.format(idleTimeout) + " idle");
+            messages.active(); // idle time counts from here, not from JVM start
             runUntilDone();
             drain();
         } finally {
             if (runner != null) runner.close();
-            subscriptions.close();
+            subscriber.close();
             if (listener != null) {
                 listener.stop();
                 if (ownListener) listener.close(); // our descriptor only: systemd keeps the socket
@@ -171,7 +204,7 @@ public class consumer implements Callable<Integer> {
         }
         boolean printed = output.close();
         logSummary();
-        return printed ? Cli.OK : Cli.FAILURE;
+        return printed && fatal == null ? Cli.OK : Cli.FAILURE;
     }
 
     /** Rules the parser cannot check; returns max-in-flight. */
@@ -185,10 +218,9 @@ public class consumer implements Callable<Integer> {
         Cli.require(maxAttempts >= 0 && maxAttempts <= 65535, "--max-attempts %d: must be 0 (forever) to 65535", maxAttempts);
         Cli.require(!execTimeout.isZero(), "--exec-timeout must be more than 0");
         Cli.require(!connectTimeout.isZero(), "--connect-timeout must be more than 0");
-        backoff = Backoff.parse(backoffSpec);
-        deadLetters = new DeadLetters(deadLetter);
+        Cli.require(!maxReqTimeout.isZero(), "--max-req-timeout must be more than 0");
         for (String s : streams) {
-            String dead = deadLetters.streamFor(s);
+            String dead = DeadLetters.streamFor(deadLetter, s);
             Cli.require(Names.isValid(dead), "dead-letter stream '%s' for stream '%s' is not a valid name "
                 + "(%s): use a shorter stream name or --dead-letter NAME", dead, s, Names.RULE);
         }
@@ -200,25 +232,60 @@ public class consumer implements Callable<Integer> {
         return count > 0 ? (int) Math.min(mif, count) : mif;
     }
 
-    /** Commands run on a pool; printing runs on the reader thread. */
-    private void wire(int inFlight) {
+    /** Commands run on a pool; printing runs on the reader thread, flushed (then FINed) at the end of each burst. */
+    private void wire(int inFlight, DeadLetters deadLetters) {
+        messages = new MessageLifecycle(count, maxAttempts, MessageLifecycle.backoff(backoffSpec), group, deadLetters,
+            verify ? verifier::record : body -> {});
         output = new MessageOutput(out != null ? out : new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024),
             format, group, new MessageOutput.Listener() {
-                @Override public void printed(NsqSubscriber.Message m) { finished(m); }
-                @Override public void notPrinted(NsqSubscriber.Message m) { requeue(m, Duration.ZERO); }
+                @Override public void printed(Message m) { messages.finished(m); }
+                @Override public void notPrinted(Message m) { messages.requeueNow(m); }
                 @Override public void outputFailed() { stop(); }
             });
         if (exec != null) runner = new CommandRunner(exec, group, concurrency, execTimeout);
-        subscriptions = new Subscriptions(streams, group, inFlight, nsqd, lookupd, lookupdInterval, this::dispatch,
-            () -> { if (runner == null) output.flush(true); });
+        NsqConfig config = client.config();
+        subscriber = new Subscriber(config, streams, group, inFlight, new Subscriber.Handler() {
+            @Override public void onMessage(Message m) { dispatch(m); }
+            @Override public void onBatchEnd() { if (runner == null) output.flush(true); }
+            @Override public void onFatal(NsqException e) {
+                fatal = e;
+                stop();
+            }
+        }).maxReqTimeout(maxReqTimeout);
+        if (lookupd.enabled()) subscriber.discoverWith(lookupd.lookupd, lookupdInterval);
+        else subscriber.connectTo(nsqd.nsqd);
+        messages.flow(new MessageLifecycle.Flow() {
+            @Override public void pause() { subscriber.pause(); }
+            @Override public void resume() { subscriber.resume(); }
+        });
+    }
+
+    /**
+     * Connects and waits for every stream's first subscription: a slow nsqd (a loaded machine, a
+     * socket-activated start) gets the whole --connect-timeout, a host that refuses connections
+     * {@link #REFUSED_WAIT}, one that is not nsqd or refuses us not a second try. False (logged) on failure.
+     */
+    private boolean subscribe() throws InterruptedException {
+        subscriber.start();
+        long start = System.nanoTime();
+        while (!stopping && !subscriber.awaitReady(Duration.ofMillis(100))) {
+            if (subscriber.fatal() != null) return false; // the client logged it, naming the peer
+            Duration waited = Duration.ofNanos(System.nanoTime() - start);
+            if (waited.compareTo(connectTimeout) >= 0 || subscriber.refused() && waited.compareTo(REFUSED_WAIT) >= 0) {
+                Log.error("cannot read %s: %s", String.join(",", streams), subscriber.lastError() != null ? subscriber.lastError()
+                    : "no answer within " + Durations.format(connectTimeout) + " (--connect-timeout)");
+                return false;
+            }
+        }
+        return fatal == null;
     }
 
     /** Waits for stop, --count, or the idle timeout. */
     private void runUntilDone() throws Exception {
         while (!stopping) {
             stopSignal.await(100, TimeUnit.MILLISECONDS);
-            if (stopping || count > 0 && handled() >= count) return;
-            if (activated) lastActivity = Math.max(lastActivity, listener.lastWakeNanos());
+            if (stopping || messages.limitReached()) return;
+            long lastActivity = activated ? Math.max(messages.lastActivityNanos(), listener.lastWakeNanos()) : messages.lastActivityNanos();
             if (idleTimeout.isZero() || System.nanoTime() - lastActivity < idleTimeout.toNanos() || busy()) continue;
             if (activated) {
                 // A wake that came in while we decided to go keeps us running.
@@ -226,112 +293,61 @@ public class consumer implements Callable<Integer> {
                 listener.stop();
                 if (listener.wakes() != wakes || busy()) {
                     acceptWakes();
-                    lastActivity = System.nanoTime();
+                    messages.active();
                     continue;
                 }
             }
-            Log.info("no message for %s: exiting", Cli.format(idleTimeout));
+            Log.info("no message for %s: exiting", Durations.format(idleTimeout));
             return;
         }
     }
 
-    private void acceptWakes() throws java.io.IOException { listener.start(w -> Log.debug("woken: %s", w.line())); }
+    private void acceptWakes() throws IOException { listener.start(w -> Log.debug("woken: %s", w.line())); }
 
-    private boolean busy() { return runner != null && runner.busy() || subscriptions.inFlight(); }
+    private boolean busy() { return runner != null && runner.busy() || subscriber.inFlight() > 0; }
 
-    /** RDY 0, let commands finish what runs (within --drain-timeout); closing the subscriptions requeues the rest. */
+    /** RDY 0, let commands finish what runs (within --drain-timeout); closing the subscriber requeues the rest. */
     private void drain() throws InterruptedException {
-        draining = true;
-        subscriptions.pause();
-        if (runner != null) runner.drain(drainTimeout); // queued ones see `draining` and requeue
+        messages.drain();
+        subscriber.pause();
+        if (runner != null) runner.drain(drainTimeout); // queued ones see the drain and requeue
         else output.flush(true);
     }
 
     private void logSummary() {
-        double secs = firstReceived == 0 ? 0 : (System.nanoTime() - firstReceived) / 1e9;
+        double secs = messages.firstReceivedNanos() == 0 ? 0 : (System.nanoTime() - messages.firstReceivedNanos()) / 1e9;
         Log.info("summary: received=%d finished=%d requeued=%d dead-lettered=%d%s in %.2fs since the first (%.0f msg/s)",
-            received.get(), finished.get(), requeued.get(), deadLettered.get(),
-            verify ? " duplicates=" + verifier.duplicates() : "", secs, secs > 0 ? handled() / secs : 0.0);
+            messages.received(), messages.finished(), messages.requeued() + subscriber.requeuedOnClose(), messages.deadLettered(),
+            verify ? " duplicates=" + verifier.duplicates() : "", secs, secs > 0 ? messages.handled() / secs : 0.0);
         if (verify) for (String line : verifier.report()) Log.info("verify: %s", line);
     }
 
-    long handled() { return finished.get() + deadLettered.get(); }
-
     // ---- one message: printed on the reader thread, or run on a worker (--exec)
 
-    private void dispatch(String stream, NsqSubscriber sub, NsqSubscriber.Message m) {
-        if (received.incrementAndGet() == 1) firstReceived = System.nanoTime();
-        lastActivity = System.nanoTime();
-        if (draining) requeue(m, Duration.ZERO);
-        else if (runner == null) handle(m, () -> output.print(stream, m));
-        else if (!runner.submit(stream, sub, m, j -> handle(m, () -> runCommand(j)))) requeue(m, Duration.ZERO);
+    private void dispatch(Message m) {
+        messages.received(m);
+        if (messages.draining()) messages.requeueNow(m);
+        else if (runner == null) print(m);
+        else if (!runner.submit(m.topic(), subscriber, m, this::runCommand)) messages.requeueNow(m);
     }
 
-    private void handle(NsqSubscriber.Message m, Runnable work) {
+    private void print(Message m) {
         try {
-            // Past --count, or stopping: this one goes back to nsqd for the next consumer.
-            if (draining || count > 0 && reserved.incrementAndGet() > count) {
-                requeue(m, Duration.ZERO);
-                return;
-            }
-            // The last one --count needs: ask nsqd for no more while it is handled.
-            if (count > 0 && reserved.get() == count) subscriptions.pause();
-            work.run();
-        } catch (RuntimeException e) {
-            Log.error("handling %s failed: %s; requeueing", m, Cli.describe(e));
-            requeue(m, Duration.ZERO);
+            if (messages.admit(m)) output.print(m.topic(), m);
         } finally {
-            if (runner == null) output.flush(false);
-            lastActivity = System.nanoTime();
+            output.flush(false);
         }
     }
 
     private void runCommand(CommandRunner.Job j) {
+        if (!messages.admit(j.m)) return;
         String error = runner.run(j);
         if (error == null) {
-            j.m.finish();
-            finished(j.m);
+            if (j.m.finish()) messages.finished(j.m);
         } else if (j.killedForDrain) {
-            requeue(j.m, Duration.ZERO);
-        } else if (maxAttempts > 0 && j.m.attempts() >= maxAttempts) {
-            deadLetter(j, error);
+            messages.requeueNow(j.m);
         } else {
-            Log.warn("%s: command failed (%s); requeueing in %s", j.m, error, Cli.format(requeueLater(j.m)));
+            messages.failed(j.stream, j.m, error);
         }
-    }
-
-    /** FIN once the dead letter is in nsqd; if it cannot be published, REQ instead: never lost. */
-    private void deadLetter(CommandRunner.Job j, String error) {
-        String target = deadLetters.streamFor(j.stream);
-        try {
-            deadLetters.publish(j.stream, group, j.m, error);
-        } catch (ReliablePublisher.Failure e) {
-            Log.error("%s: dead-letter publish to %s failed (%s); requeueing in %s", j.m, target, e.getMessage(),
-                Cli.format(requeueLater(j.m)));
-            return;
-        }
-        Log.warn("%s: failed %d times (last: %s); moved to stream %s", j.m, j.m.attempts(), error, target);
-        j.m.finish();
-        deadLettered.incrementAndGet();
-    }
-
-    /** Bookkeeping after the FIN went out. */
-    private void finished(NsqSubscriber.Message m) {
-        finished.incrementAndGet();
-        if (verify) verifier.record(m.body());
-        if (count > 0 && handled() >= count) stopSignal.countDown();
-    }
-
-    private void requeue(NsqSubscriber.Message m, Duration delay) {
-        m.requeue(delay);
-        requeued.incrementAndGet();
-    }
-
-    /** REQ after --backoff; the --count slot it held goes to another message. Returns the delay. */
-    private Duration requeueLater(NsqSubscriber.Message m) {
-        Duration delay = backoff.delay(m.attempts());
-        requeue(m, delay);
-        if (count > 0 && !draining && reserved.decrementAndGet() < count) subscriptions.resume();
-        return delay;
     }
 }

@@ -1,7 +1,19 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES lib/*.java
+//DEPS info.picocli:picocli:4.7.7
+//DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
+//SOURCES lib/util/*.java
+//SOURCES lib/nsq/*.java lib/nsq/publish/*.java
+//SOURCES lib/cli/*.java
+//SOURCES lib/events/*.java
+//SOURCES lib/produce/*.java
 
+import cli.Cli;
+import cli.ConnectionOptions;
+import cli.Converters;
+import cli.DrainOnSignal;
+import cli.Log;
+import events.ProducerEvents;
 import java.io.InputStream;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -9,10 +21,18 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import nsq.NsqConfig;
+import nsq.publish.ReliablePublisher;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import produce.DelimitedReader;
+import produce.Pacer;
+import produce.PublishStats;
+import util.Durations;
+import util.Errors;
+import util.Threads;
 
 /** Publishes events (or stdin's lines) to a stream; a message counts only once nsqd acknowledged it. */
 @Command(name = "producer", mixinStandardHelpOptions = true, version = "mqueue 0.1", sortOptions = false,
@@ -38,10 +58,11 @@ public class producer implements Callable<Integer> {
     static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
     static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(10);
 
-    @Option(names = {"-s", "--stream"}, required = true, defaultValue = "${env:STREAM}", converter = Names.Stream.class,
+    @Option(names = {"-s", "--stream"}, required = true, defaultValue = "${env:STREAM}", converter = Converters.Stream.class,
         description = "Stream (NSQ topic) to publish to (env STREAM).")
     String stream;
     @Mixin ConnectionOptions.NsqdTcp nsqd;
+    @Mixin ConnectionOptions.Client client;
     @Option(names = "--interval", defaultValue = "${env:INTERVAL}", paramLabel = "DURATION",
         description = "Pause between events of each thread (env INTERVAL, default 1s; with '-': no pause).")
     Duration interval;
@@ -87,6 +108,7 @@ public class producer implements Callable<Integer> {
     private final AtomicLong budget = new AtomicLong(Long.MAX_VALUE);
     private volatile boolean stopping, waitingForStdin;
     private volatile String failure;
+    private NsqConfig config;
 
     public static void main(String... args) {
         producer p = new producer();
@@ -102,7 +124,7 @@ public class producer implements Callable<Integer> {
 
     /** SIGINT/SIGTERM and nsqd still had not acknowledged everything after SHUTDOWN_GRACE: say how much. */
     private void gaveUpWaiting() {
-        Log.error("stopped after waiting %s for nsqd: %d message(s) not acknowledged", Cli.format(SHUTDOWN_GRACE), stats.notAcked());
+        Log.error("stopped after waiting %s for nsqd: %d message(s) not acknowledged", Durations.format(SHUTDOWN_GRACE), stats.notAcked());
         stats.summary("summary");
     }
 
@@ -120,10 +142,11 @@ public class producer implements Callable<Integer> {
         Cli.require(size == null || size >= 1, "--size %d: must be at least 1 (nsqd refuses empty messages)", size);
         Cli.require(batch == null || batch >= 1, "--batch %d: must be at least 1", batch);
         Cli.require(defer == null || defer.compareTo(MAX_DEFER) <= 0,
-            "--defer %s: at most 1h, nsqd's default --max-req-timeout (DPUB refuses longer)", Cli.format(defer == null ? Duration.ZERO : defer));
+            "--defer %s: at most 1h, nsqd's default --max-req-timeout (DPUB refuses longer)", Durations.format(defer == null ? Duration.ZERO : defer));
         Cli.require(defer == null || batch == null || batch == 1, "--batch %d with --defer: DPUB takes one message at a time", batch);
         Cli.require(!fromStdin || threads == 1, "--threads %d with stdin: stdin is published in order over one connection", threads);
         Cli.require(!fromStdin || size == null, "--size with stdin: the lines are the messages");
+        config = client.config();
         long periodNs = Pacer.periodNanos(rate, interval, threads, fromStdin);
         byte delim = DelimitedReader.parseDelimiter(delimiter);
 
@@ -137,18 +160,16 @@ public class producer implements Callable<Integer> {
         Log.info("publishing %s to '%s' on %s: %s, %d thread(s), %s%s",
             fromStdin ? "stdin" : size != null ? size + "-byte messages" : "events of ~" + eventSize + " bytes",
             stream, nsqd.nsqd, pacer.describe(threads), threads,
-            perBatch == 1 ? (defer != null ? "DPUB +" + Cli.format(defer) : "PUB") : "MPUB batches of " + perBatch,
-            count != null ? ", " + count + " message(s)" : duration != null ? ", for " + Cli.format(duration) : "");
+            perBatch == 1 ? (defer != null ? "DPUB +" + Durations.format(defer) : "PUB") : "MPUB batches of " + perBatch,
+            count != null ? ", " + count + " message(s)" : duration != null ? ", for " + Durations.format(duration) : "");
         List<Thread> workers = new ArrayList<>();
         for (int i = 0; i < (fromStdin ? 1 : threads); i++) {
             int index = i, n = perBatch;
-            Thread t = new Thread(() -> work(() -> {
+            // Daemons: a thread blocked reading stdin must not keep the JVM alive.
+            workers.add(Threads.start("producer-" + i, () -> work(() -> {
                 if (fromStdin) publishStdin(delim, pacer, n);
                 else publishEvents(index, pacer, n);
-            }), "producer-" + i);
-            t.setDaemon(true); // a thread blocked reading stdin must not keep the JVM alive
-            t.start();
-            workers.add(t);
+            })));
         }
         Thread progress = stats.startProgress(PROGRESS_EVERY);
 
@@ -173,7 +194,7 @@ public class producer implements Callable<Integer> {
         } catch (ReliablePublisher.Failure e) {
             fail(e.getMessage(), e);
         } catch (Exception e) {
-            fail(Cli.describe(e), e);
+            fail(Errors.oneLine(e), e);
         }
     }
 
@@ -191,7 +212,7 @@ public class producer implements Callable<Integer> {
     /** Generated events: a thread claims messages from the shared --count budget, batch by batch. */
     private void publishEvents(int index, Pacer pacer, int perBatch) throws Exception {
         ProducerEvents events = new ProducerEvents(stream, index, payloadKeys, size);
-        try (ReliablePublisher pub = new ReliablePublisher(nsqd.nsqd, index, stream, defer, retryTimeout, counters)) {
+        try (ReliablePublisher pub = new ReliablePublisher(config, nsqd.nsqd, index, stream, defer, retryTimeout, counters)) {
             long seq = 0;
             while (!stopping) {
                 int n = (int) claim(perBatch);
@@ -209,7 +230,7 @@ public class producer implements Callable<Integer> {
     /** stdin: a batch holds what can be read without waiting, so a slow pipe is published line by line. */
     private void publishStdin(byte delim, Pacer pacer, int perBatch) throws Exception {
         DelimitedReader reader = new DelimitedReader(stdin, delim);
-        try (ReliablePublisher pub = new ReliablePublisher(nsqd.nsqd, 0, stream, defer, retryTimeout, counters)) {
+        try (ReliablePublisher pub = new ReliablePublisher(config, nsqd.nsqd, 0, stream, defer, retryTimeout, counters)) {
             long published = 0;
             boolean eof = false;
             while (!eof && !stopping && !pacer.pastDeadline()) {

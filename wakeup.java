@@ -1,7 +1,19 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES lib/*.java
+//DEPS info.picocli:picocli:4.7.7
+//DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
+//DEPS com.kohlschutter.junixsocket:junixsocket-common:2.10.1
+//DEPS com.kohlschutter.junixsocket:junixsocket-native-common:2.10.1
+//SOURCES lib/util/*.java
+//SOURCES lib/nsq/*.java lib/nsq/http/*.java lib/nsq/subscribe/*.java
+//SOURCES lib/cli/*.java
+//SOURCES lib/activation/*.java
+//SOURCES lib/wake/*.java
 
+import cli.Cli;
+import cli.ConnectionOptions;
+import cli.DrainOnSignal;
+import cli.Log;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,12 +26,19 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import util.Durations;
+import util.Errors;
+import util.Threads;
+import wake.Backlog;
+import wake.GroupWaker;
+import wake.NsqdNodes;
+import wake.PushFollower;
+import wake.SdNotify;
 
 @Command(name = "wakeup", mixinStandardHelpOptions = true, version = "mqueue 0.1", sortOptions = false,
     description = {
@@ -40,6 +59,7 @@ public class wakeup implements Callable<Integer> {
 
     @Mixin ConnectionOptions.NsqdHttp nsqd;
     @Mixin ConnectionOptions.LookupdHttp lookupd;
+    @Mixin ConnectionOptions.Client client;
 
     @Option(names = "--socket-dir", paramLabel = "DIR", defaultValue = "${env:MQUEUE_SOCKET_DIR:-/run/mqueue}",
         description = "Where group G's socket G.sock lives (env MQUEUE_SOCKET_DIR, default ${DEFAULT-VALUE}).")
@@ -93,22 +113,21 @@ public class wakeup implements Callable<Integer> {
 
     /** Starts the scan loop (first scan at once) and push; returns without waiting for the first scan. */
     synchronized void start() {
-        Cli.require(scanInterval.toMillis() >= 10, "--scan-interval %s: must be at least 10ms", Cli.format(scanInterval));
+        Cli.require(scanInterval.toMillis() >= 10, "--scan-interval %s: must be at least 10ms", Durations.format(scanInterval));
         Cli.require(!debounce.isNegative(), "--debounce %s: must not be negative", debounce);
-        Cli.require(wakeTimeout.toMillis() >= 1, "--wake-timeout %s: must be at least 1ms", Cli.format(wakeTimeout));
+        Cli.require(wakeTimeout.toMillis() >= 1, "--wake-timeout %s: must be at least 1ms", Durations.format(wakeTimeout));
         if (!Files.isDirectory(socketDir)) Log.warn("socket dir %s does not exist (yet): no group is socket-backed", socketDir);
         Log.info("watching %s for groups with a socket in %s (scan every %s, debounce %s)",
             lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqdHttp, socketDir,
-            Cli.format(scanInterval), Cli.format(debounce));
+            Durations.format(scanInterval), Durations.format(debounce));
         stopping = false;
-        wakers = Executors.newCachedThreadPool(daemon("wakeup-wake"));
-        retries = Executors.newSingleThreadScheduledExecutor(daemon("wakeup-retry"));
-        io = Executors.newCachedThreadPool(daemon("wakeup-stats"));
+        wakers = Executors.newCachedThreadPool(Threads.daemons("wakeup-wake"));
+        retries = Executors.newSingleThreadScheduledExecutor(Threads.daemons("wakeup-retry"));
+        io = Executors.newCachedThreadPool(Threads.daemons("wakeup-stats"));
         waker = new GroupWaker(socketDir, debounce, wakeTimeout, wakers, retries);
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd);
-        push = new PushFollower(OWN_CHANNEL, this::onPush);
-        loop = daemon("wakeup-scan").newThread(this::runLoop);
-        loop.start();
+        push = new PushFollower(client.config(), OWN_CHANNEL, this::onPush);
+        loop = Threads.start("wakeup-scan", this::runLoop);
     }
 
     /** Stops scanning, closes the subscriptions, waits briefly for wakes under way. */
@@ -143,7 +162,7 @@ public class wakeup implements Callable<Integer> {
             try {
                 scanOnce();
             } catch (RuntimeException e) {
-                Log.error("scan failed: %s", Cli.describe(e));
+                Log.error("scan failed: %s", Errors.oneLine(e));
             }
             if (firstScan.getCount() > 0) {
                 firstScan.countDown();
@@ -191,15 +210,7 @@ public class wakeup implements Callable<Integer> {
         try {
             sd.send(state);
         } catch (IOException e) {
-            Log.warn("sd_notify %s to %s failed: %s", state, System.getenv("NOTIFY_SOCKET"), Cli.describe(e));
+            Log.warn("sd_notify %s to %s failed: %s", state, System.getenv("NOTIFY_SOCKET"), Errors.oneLine(e));
         }
-    }
-
-    private static ThreadFactory daemon(String name) {
-        return r -> {
-            Thread t = new Thread(r, name);
-            t.setDaemon(true);
-            return t;
-        };
     }
 }

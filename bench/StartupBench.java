@@ -1,8 +1,18 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES ../lib/*.java
+//DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
+//DEPS info.picocli:picocli:4.7.7
+//DEPS com.kohlschutter.junixsocket:junixsocket-common:2.10.1
+//DEPS com.kohlschutter.junixsocket:junixsocket-native-common:2.10.1
+//SOURCES ../lib/util/*.java ../lib/nsq/*.java ../lib/nsq/http/*.java ../lib/nsq/publish/*.java ../lib/cli/*.java ../lib/activation/*.java
 
+import activation.WakeSocket;
+import cli.Log;
 import java.io.BufferedReader;
+import nsq.HostPort;
+import nsq.NsqConfig;
+import nsq.http.NsqHttp;
+import nsq.publish.Publisher;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -73,7 +83,7 @@ public class StartupBench {
     static long[] wakeToFirstMessage(Path dir, HostPort tcp, NsqHttp http, String stream, List<String> command) throws Exception {
         http.createTopic(stream);
         http.createChannel(stream, "g");
-        try (NsqPublisher pub = new NsqPublisher(tcp, Duration.ofSeconds(5))) {
+        try (Publisher pub = new Publisher(tcp, NsqConfig.defaults())) {
             pub.publish(stream, ("first message of " + stream).getBytes(StandardCharsets.UTF_8));
         }
         Path socket = dir.resolve(stream + ".sock");

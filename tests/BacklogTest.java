@@ -4,9 +4,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import nsq.HostPort;
+import nsq.http.NsqHttp;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import wake.Backlog;
 
 /** Backlog: wakeup's decisions from /stats (who is woken, where push follows), from made-up stats; no nsqd. */
+@Tag("unit")
 class BacklogTest {
     static final HostPort A = new HostPort("10.0.0.1", 4150), B = new HostPort("10.0.0.2", 4150);
 

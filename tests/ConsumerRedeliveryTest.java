@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
+import nsq.http.NsqHttp;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -21,17 +22,17 @@ class ConsumerRedeliveryTest {
     }
 
     @Test void sigkillMidStreamLosesNothing() throws Exception {
-        ConsumerTest.prepare(nsq.http(), "kill", "g");
-        List<String> sent = ConsumerTest.bodies("k", 50);
-        ConsumerTest.publish(nsq.tcp(), "kill", sent);
-        Spawned p = nsq.spawn(ConsumerTest.javaConsumer(args("kill", "g", "--exec", "cat; echo; sleep 0.2",
+        nsq.prepare("kill", "g");
+        List<String> sent = NsqFixture.bodies("k", 50);
+        nsq.publish("kill", sent);
+        Spawned p = nsq.spawn(Spawned.java("consumer", args("kill", "g", "--exec", "cat; echo; sleep 0.2",
             "--max-in-flight", "5")), Map.of());
         Await.until("a few handled", Duration.ofSeconds(30), () -> p.stdout().lines().count() >= 3);
         p.signal("KILL");
         p.waitFor(Duration.ofSeconds(10));
         Set<String> seen = p.stdout().lines().filter(l -> !l.isEmpty()).collect(Collectors.toCollection(HashSet::new));
         assertTrue(seen.size() < 50, "killed mid-stream: " + seen.size());
-        ConsumerTest.Run next = new ConsumerTest.Run(args("kill", "g"));
+        ConsumerRun next = new ConsumerRun(args("kill", "g"));
         Await.until("the rest, in-flight ones after msg-timeout", Duration.ofSeconds(40), () -> {
             Set<String> all = new HashSet<>(seen);
             all.addAll(next.lines());
@@ -41,25 +42,25 @@ class ConsumerRedeliveryTest {
     }
 
     @Test void touchKeepsALongCommandsMessage() throws Exception {
-        ConsumerTest.prepare(nsq.http(), "touch", "g");
-        ConsumerTest.publish(nsq.tcp(), "touch", List.of("long"));
-        ConsumerTest.Run r = new ConsumerTest.Run(args("touch", "g", "--exec", "sleep 5", "--count", "1"));
+        nsq.prepare("touch", "g");
+        nsq.publish("touch", List.of("long"));
+        ConsumerRun r = new ConsumerRun(args("touch", "g", "--exec", "sleep 5", "--count", "1"));
         assertEquals(0, r.await(Duration.ofSeconds(30)));
-        assertEquals(1, r.c.received.get(), "not redelivered while the 5 s command ran (msg-timeout 2 s)");
-        assertEquals(1, r.c.finished.get());
-        NsqHttp.ChannelStats after = ConsumerTest.channel(nsq.http(), "touch", "g");
+        assertEquals(1, r.received(), "not redelivered while the 5 s command ran (msg-timeout 2 s)");
+        assertEquals(1, r.finished());
+        NsqHttp.ChannelStats after = nsq.channel("touch", "g");
         assertEquals(0, after.timeoutCount());
         assertEquals(0, after.depth() + after.inFlightCount());
     }
 
     @Test void execTimeoutKillsAndRequeues() throws Exception {
-        ConsumerTest.prepare(nsq.http(), "slow", "g");
-        ConsumerTest.publish(nsq.tcp(), "slow", List.of("x"));
+        nsq.prepare("slow", "g");
+        nsq.publish("slow", List.of("x"));
         // Fails by timeout on the first attempt, then the command returns at once.
-        ConsumerTest.Run r = new ConsumerTest.Run(args("slow", "g", "--exec", "[ $MQ_ATTEMPTS -ge 2 ] || sleep 30",
+        ConsumerRun r = new ConsumerRun(args("slow", "g", "--exec", "[ $MQ_ATTEMPTS -ge 2 ] || sleep 30",
             "--exec-timeout", "500ms", "--backoff", "100ms/100ms", "--count", "1"));
         assertEquals(0, r.await(Duration.ofSeconds(30)));
-        assertEquals(1, r.c.requeued.get());
-        assertEquals(1, r.c.finished.get());
+        assertEquals(1, r.requeued());
+        assertEquals(1, r.finished());
     }
 }

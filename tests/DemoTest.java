@@ -10,10 +10,12 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** `make demo` as a user runs it: exit 0, the table with every group at 20 and none lost, nothing left running. */
+@Tag("process")
 class DemoTest {
     @Test
     @Timeout(value = 15, unit = TimeUnit.MINUTES) // a cold CI run compiles three scripts first

@@ -3,6 +3,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import activation.WakeSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,9 +13,12 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import wake.GroupWaker;
 
 /** GroupWaker against a WakeSocket.Listener in a temp dir: socket checks, debounce, state. No nsqd. */
+@Tag("unit")
 class GroupWakerTest {
     static final Duration WAIT = Duration.ofSeconds(30);
     private Path dir;

@@ -1,9 +1,11 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import cli.Cli;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import nsq.http.NsqHttp;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -14,7 +16,7 @@ class ProducerFailoverTest {
     private String both() { return nsq.nsqd(0).tcp() + "," + nsq.nsqd(1).tcp(); }
 
     private long count(int nsqd, String topic) throws Exception {
-        NsqHttp.TopicStats t = new NsqHttp(nsq.nsqd(nsqd).http()).stats().topic(topic);
+        NsqHttp.TopicStats t = nsq.nsqd(nsqd).http().stats().topic(topic);
         return t == null ? 0 : t.messageCount();
     }
 

@@ -1,7 +1,9 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import cli.Cli;
 import com.fasterxml.jackson.databind.JsonNode;
+import events.ProducerEvents;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintWriter;
@@ -20,9 +22,13 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import nsq.HostPort;
+import nsq.Names;
+import nsq.http.NsqHttp;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import picocli.CommandLine;
+import util.Json;
 
 /** producer.java against a real nsqd: pacing, counts, payloads, stdin, defer, failures, restarts, signals. */
 class ProducerTest {
@@ -62,7 +68,7 @@ class ProducerTest {
     }
 
     private static JsonNode json(ChannelReader.Message m) throws Exception {
-        return NsqHttp.JSON.readTree(m.body());
+        return Json.MAPPER.readTree(m.body());
     }
 
     private List<String> javaCommand(String... args) { return Spawned.java("producer", args); }
@@ -144,7 +150,7 @@ class ProducerTest {
         for (int size : List.of(200, 1000)) {
             byte[] body = new ProducerEvents("s", 3, 10, size).event(12345);
             assertEquals(size, body.length, "--size is exact");
-            assertEquals(12345, NsqHttp.JSON.readTree(body).get("seq").asLong(), "a padded event is still an event");
+            assertEquals(12345, Json.MAPPER.readTree(body).get("seq").asLong(), "a padded event is still an event");
         }
         assertEquals(10, new ProducerEvents("s", 0, 10, 10).event(1).length, "--size below an event: filler of that size");
     }
@@ -280,7 +286,7 @@ class ProducerTest {
         long t0 = System.nanoTime();
         assertEquals(1, Cli.run(p, "-s", "x", "--nsqd", nowhere.toString(), "--count", "5", "--retry-timeout", "2s"));
         assertTrue((System.nanoTime() - t0) / 1e9 < 30, "gives up after --retry-timeout, not per message");
-        assertTrue(p.failure().contains(nowhere.toString()) && p.failure().contains("--retry-timeout"), p.failure());
+        assertTrue(p.failure().contains(nowhere.toString()) && p.failure().contains("retry timeout 2s"), p.failure());
         assertEquals(0, p.acked());
         // With the default 60 s retry timeout, the first failure is still logged at once.
         Spawned proc = nsq.spawn(javaCommand("-s", "x", "--nsqd", nowhere.toString()), Map.of());

@@ -1,6 +1,7 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import activation.WakeSocket;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -12,6 +13,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import nsq.NsqConfig;
+import nsq.publish.Publisher;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -20,8 +24,9 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 /**
  * consumer.java under the real systemd-socket-activate (PID 1 is not systemd here): nothing runs
  * before the first wake; a wake starts it, it drains and exits 0 when idle; wakes while it runs
- * are answered and keep it alive; garbage and silent clients cannot stall it.
+ * are answered, keep it alive and restart its idle timer; garbage and silent clients cannot stall it.
  */
+@Tag("process")
 class SocketActivationTest {
     static final String STREAM = "sa-stream", GROUP = "sa-group";
     static final Duration GENEROUS = Duration.ofSeconds(60);
@@ -37,16 +42,9 @@ class SocketActivationTest {
         return nsq.spawn(cmd, Map.of());
     }
 
-    void publish(int n, String prefix) throws IOException {
-        try (NsqPublisher pub = new NsqPublisher(nsq.tcp(), Duration.ofSeconds(5))) {
-            for (int i = 0; i < n; i++) pub.publish(STREAM, (prefix + i).getBytes(StandardCharsets.UTF_8));
-        }
-    }
+    void publish(int n, String prefix) throws IOException { nsq.publish(STREAM, NsqFixture.bodies(prefix, n)); }
 
-    void createGroup() throws IOException {
-        nsq.http().createTopic(STREAM);
-        nsq.http().createChannel(STREAM, GROUP);
-    }
+    void createGroup() throws IOException { nsq.prepare(STREAM, GROUP); }
 
     void awaitListening(Spawned p) throws InterruptedException {
         Await.until("systemd-socket-activate listens on " + socket(), GENEROUS, () -> {
@@ -80,7 +78,12 @@ class SocketActivationTest {
         wake(GENEROUS);
         assertTrue(consumerStarted(p), "the wake started the consumer in place of systemd-socket-activate");
         Await.until("all 50 messages on stdout", GENEROUS, () -> lines(p.stdout()).size() == 50);
+        wake(Duration.ofSeconds(10));
+        long secondWake = System.nanoTime();
         assertEquals(0, p.waitFor(GENEROUS), "exit 0 after the idle timeout; stderr: " + p.stderr());
+        assertTrue(System.nanoTime() - secondWake >= Duration.ofMillis(1500).toNanos(),
+            "a wake while it runs restarts the 2 s idle timer: exited " + (System.nanoTime() - secondWake) / 1_000_000 + " ms after it");
+        assertTrue(p.stderr().contains("exiting after 2s idle"), p.stderr());
         Set<String> expected = new HashSet<>();
         for (int i = 0; i < 50; i++) expected.add("m" + i);
         assertEquals(expected, lines(p.stdout()));

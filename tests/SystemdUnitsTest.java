@@ -2,6 +2,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import activation.WakeSocket;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,6 +15,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import nsq.http.NsqHttp;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * instance copies), every service scores <= 2.0 in `systemd-analyze security --offline=yes`,
  * and `make reload-systemd-consumer` installs into a temp root and creates topic + channel.
  */
+@Tag("process")
 class SystemdUnitsTest {
     static final Path ROOT = NsqBinaries.repoRoot();
     static final Pattern EXPOSURE = Pattern.compile("Overall exposure level for (\\S+): (\\d+(?:\\.\\d+)?)");
@@ -122,7 +126,7 @@ class SystemdUnitsTest {
         for (String f : List.of("etc/systemd/system/mqueue-consumer-nsq.socket", "etc/systemd/system/mqueue-consumer-nsq.service",
                 "etc/systemd/system/mqueue-consumer-nsq@.socket", "etc/systemd/system/mqueue-consumer-nsq@.service",
                 "etc/systemd/system/mqueue-wakeup.service", "etc/sysusers.d/mqueue.conf", "etc/mqueue/sa-consumer.env",
-                "opt/mqueue/bin/mqueue-run", "opt/mqueue/consumer.java", "opt/mqueue/wakeup.java", "opt/mqueue/lib/WakeSocket.java")) {
+                "opt/mqueue/bin/mqueue-run", "opt/mqueue/consumer.java", "opt/mqueue/wakeup.java", "opt/mqueue/lib/activation/WakeSocket.java")) {
             assertTrue(Files.isRegularFile(root.resolve(f)), f + " installed");
         }
         String env = Files.readString(root.resolve("etc/mqueue/sa-consumer.env"));

@@ -3,6 +3,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import activation.WakeSocket;
+import cli.Cli;
 import java.net.DatagramPacket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,12 +14,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import nsq.HostPort;
+import nsq.http.NsqHttp;
+import nsq.publish.Publisher;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.newsclub.net.unix.AFUNIXDatagramSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import wake.SdNotify;
 
 /**
  * wakeup.java against real nsqd, in-process where it can be; a WakeSocket.Listener plays the
@@ -63,20 +69,7 @@ class WakeupTest {
         return l;
     }
 
-    static void group(NsqHttp http, String stream, String group) throws Exception {
-        http.createTopic(stream);
-        http.createChannel(stream, group);
-    }
-
-    static void publish(HostPort nsqd, String stream, int n) throws Exception {
-        List<byte[]> bodies = new ArrayList<>();
-        for (int i = 0; i < n; i++) bodies.add(("m" + i).getBytes(StandardCharsets.UTF_8));
-        try (NsqPublisher pub = new NsqPublisher(nsqd, Duration.ofSeconds(5))) {
-            pub.publish(stream, bodies);
-        }
-    }
-
-    static NsqHttp.ChannelStats channel(NsqHttp http, String stream, String channel) throws Exception {
+    static NsqHttp.ChannelStats nsqChannel(NsqHttp http, String stream, String channel) throws Exception {
         NsqHttp.TopicStats t = http.stats(stream, channel).topic(stream);
         return t == null ? null : t.channel(channel);
     }
@@ -84,7 +77,7 @@ class WakeupTest {
     /** Push is live on that nsqd once our ephemeral channel has its client. */
     static void awaitPush(NsqHttp http, String stream) throws Exception {
         Await.until("wakeup's channel on " + stream + " at " + http.address(), WAIT, () -> {
-            NsqHttp.ChannelStats c = channel(http, stream, wakeup.OWN_CHANNEL);
+            NsqHttp.ChannelStats c = nsqChannel(http, stream, wakeup.OWN_CHANNEL);
             return c != null && c.clientCount() == 1;
         });
     }
@@ -95,7 +88,7 @@ class WakeupTest {
      * comes; woken, it handles it and exits idle; the next message starts it again.
      */
     @Test void wokenConsumerHandlesItExitsIdleAndIsWokenAgain() throws Exception {
-        group(nsq.http(), "e2e", "sa");
+        nsq.prepare("e2e", "sa");
         Path sock = sockets.resolve("sa.sock"), exits = sockets.resolve("exits");
         String consumer = javaCommand("consumer", "--stream", "e2e", "--group", "sa", "--nsqd", nsq.tcp().toString(),
             "--timeout", "1s").stream().map(a -> "'" + a.replace("'", "'\\''") + "'").collect(java.util.stream.Collectors.joining(" "));
@@ -108,14 +101,14 @@ class WakeupTest {
 
         for (int round = 1; round <= 2; round++) {
             final int n = round;
-            publish(nsq.tcp(), "e2e", 1);
+            nsq.publish("e2e", 1);
             Await.until("message " + n + " handled by a woken consumer", WAIT, () -> sa.stdout().lines().count() == n);
             Await.until("consumer " + n + " exited when idle", WAIT, () -> Files.exists(exits) && Files.readAllLines(exits).size() == n);
             assertEquals("0", Files.readAllLines(exits).get(n - 1), "consumer " + n + " exit code");
             Await.until("no consumer process left", WAIT, () -> javaProcesses(sa) == 0);
         }
         assertTrue(w.wakes("sa") >= 2, "woken for each message: " + w.wakes("sa"));
-        assertEquals(0, channel(nsq.http(), "e2e", "sa").depth());
+        assertEquals(0, nsq.channel("e2e", "sa").depth());
     }
 
     static long javaProcesses(Spawned p) {
@@ -123,8 +116,8 @@ class WakeupTest {
     }
 
     @Test void backlogPresentAtStartIsWokenByTheFirstScan() throws Exception {
-        group(nsq.http(), "backlog", "g");
-        publish(nsq.tcp(), "backlog", 3);
+        nsq.prepare("backlog", "g");
+        nsq.publish("backlog", 3);
         WakeSocket.Listener g = listen("g");
         wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
         Await.until("the first scan wakes g", WAIT, () -> g.wakes() == 1);
@@ -134,30 +127,30 @@ class WakeupTest {
     }
 
     @Test void aMessageWakesAtOnceAndABurstIsOneWake() throws Exception {
-        group(nsq.http(), "push", "g");
+        nsq.prepare("push", "g");
         WakeSocket.Listener g = listen("g");
         // No scan after the first (depth 0 then): every wake here comes from push.
         wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m", "--debounce", "1s");
         awaitPush(nsq.http(), "push");
         assertEquals(0, g.wakes(), "nothing waiting yet");
-        publish(nsq.tcp(), "push", 1);
+        nsq.publish("push", 1);
         Await.until("the message wakes g", WAIT, () -> g.wakes() == 1);
 
         Await.until("the debounce window has passed", WAIT, () -> System.nanoTime() - g.lastWakeNanos() > Duration.ofMillis(1500).toNanos());
-        publish(nsq.tcp(), "push", 50);
-        Await.until("wakeup saw the whole burst", WAIT, () -> channel(nsq.http(), "push", wakeup.OWN_CHANNEL).messageCount() == 51
-            && channel(nsq.http(), "push", wakeup.OWN_CHANNEL).inFlightCount() == 0);
+        nsq.publish("push", 50);
+        Await.until("wakeup saw the whole burst", WAIT, () -> nsq.channel("push", wakeup.OWN_CHANNEL).messageCount() == 51
+            && nsq.channel("push", wakeup.OWN_CHANNEL).inFlightCount() == 0);
         Await.until("the burst woke g", WAIT, () -> g.wakes() == 2);
         assertEquals(2, w.wakes("g"), "50 messages inside --debounce are one wake");
-        assertEquals(51, channel(nsq.http(), "push", "g").depth(), "wakeup only reads its own copy");
+        assertEquals(51, nsq.channel("push", "g").depth(), "wakeup only reads its own copy");
     }
 
     @Test void socketlessGroupsAndRegularFilesAreSkipped() throws Exception {
-        group(nsq.http(), "mixed", "g");
+        nsq.prepare("mixed", "g");
         nsq.http().createChannel("mixed", "nosock");
         nsq.http().createChannel("mixed", "file");
         Files.writeString(sockets.resolve("file.sock"), "not a socket");
-        publish(nsq.tcp(), "mixed", 2);
+        nsq.publish("mixed", 2);
         WakeSocket.Listener g = listen("g");
         wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
         Await.until("g is woken", WAIT, () -> g.wakes() == 1);
@@ -169,8 +162,8 @@ class WakeupTest {
     }
 
     @Test void refusedAndSilentSocketsAreRetriedUntilAConsumerAnswers() throws Exception {
-        group(nsq.http(), "retry", "g");
-        publish(nsq.tcp(), "retry", 1);
+        nsq.prepare("retry", "g");
+        nsq.publish("retry", 1);
         Path path = sockets.resolve("g.sock");
         // A socket file nobody listens on: what systemd-socket-activate leaves between two runs.
         WakeSocket.Listener.bind(path).close();
@@ -190,12 +183,12 @@ class WakeupTest {
     }
 
     @Test void aRefusedWakeIsRetriedWithoutWaitingForAScan() throws Exception {
-        group(nsq.http(), "again", "g");
+        nsq.prepare("again", "g");
         Path path = sockets.resolve("g.sock");
         WakeSocket.Listener.bind(path).close(); // the socket a consumer took along when it exited
         wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
         awaitPush(nsq.http(), "again");
-        publish(nsq.tcp(), "again", 1);
+        nsq.publish("again", 1);
         Await.until("the push wake is refused", WAIT, () -> "refused".equals(w.state("g")));
         Files.delete(path);
         WakeSocket.Listener g = listen("g"); // systemd-socket-activate listens again
@@ -205,15 +198,15 @@ class WakeupTest {
 
     @Test void neverCreatesTheFirstChannelOfAStream() throws Exception {
         nsq.http().createTopic("bare");
-        publish(nsq.tcp(), "bare", 5);
-        group(nsq.http(), "kept", "g");
+        nsq.publish("bare", 5);
+        nsq.prepare("kept", "g");
         listen("g");
         listen("bare"); // a socket named like a group that does not exist yet changes nothing
         wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "100ms");
         awaitPush(nsq.http(), "kept");
         long scans = w.scans();
         Await.until("several more scans", WAIT, () -> w.scans() >= scans + 5);
-        publish(nsq.tcp(), "bare", 5);
+        nsq.publish("bare", 5);
         w.scanOnce();
         NsqHttp.TopicStats bare = nsq.http().stats().topic("bare");
         assertTrue(bare.channels() == null || bare.channels().isEmpty(), "no channel on 'bare': " + bare.channels());
@@ -222,7 +215,7 @@ class WakeupTest {
     }
 
     @Test void recoversFromAnNsqdRestart() throws Exception {
-        group(nsq.http(), "restart", "g");
+        nsq.prepare("restart", "g");
         WakeSocket.Listener g = listen("g");
         wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "500ms", "--debounce", "0ms");
         awaitPush(nsq.http(), "restart");
@@ -230,15 +223,15 @@ class WakeupTest {
         // While it is down and right after, scans fail and back off; push reconnects once a scan sees it again.
         awaitPush(nsq.http(), "restart");
         long before = g.wakes();
-        publish(nsq.tcp(), "restart", 1);
+        nsq.publish("restart", 1);
         Await.until("a message after the restart wakes g", WAIT, () -> g.wakes() > before);
         assertEquals(1, w.subscriptions());
     }
 
     @Test void nsqdDownAtStartDoesNotStopTheOthers() throws Exception {
         HostPort dead = new HostPort("127.0.0.1", NsqFixture.freePort());
-        group(nsq.http(), "others", "g");
-        publish(nsq.tcp(), "others", 1);
+        nsq.prepare("others", "g");
+        nsq.publish("others", 1);
         WakeSocket.Listener g = listen("g");
         wakeup w = startWakeup("--nsqd-http", dead + "," + nsq.httpAddress(), "--scan-interval", "10m");
         Await.until("the live node's backlog wakes g", WAIT, () -> g.wakes() == 1);
@@ -246,23 +239,23 @@ class WakeupTest {
     }
 
     @Test void twoNsqdBehindLookupdEitherWakes() throws Exception {
-        for (int i = 0; i < 2; i++) group(new NsqHttp(nsq.nsqd(i).http()), "both", "g");
+        for (int i = 0; i < 2; i++) nsq.nsqd(i).prepare("both", "g");
         WakeSocket.Listener g = listen("g");
-        wakeup w = startWakeup("--lookupd", nsq.lookupd().http().toString(), "--scan-interval", "10m", "--debounce", "0ms");
+        wakeup w = startWakeup("--lookupd", nsq.lookupd().httpAddress().toString(), "--scan-interval", "10m", "--debounce", "0ms");
         // lookupd learns of the nodes asynchronously: scan until both are followed.
         Await.until("push on both nodes", WAIT, () -> {
             w.scanOnce();
             return w.subscriptions() == 2;
         });
-        for (int i = 0; i < 2; i++) awaitPush(new NsqHttp(nsq.nsqd(i).http()), "both");
-        publish(nsq.nsqd(1).tcp(), "both", 1);
+        for (int i = 0; i < 2; i++) awaitPush(nsq.nsqd(i).http(), "both");
+        nsq.nsqd(1).publish("both", 1);
         Await.until("a message on nsqd1 wakes g", WAIT, () -> g.wakes() == 1);
-        publish(nsq.nsqd(0).tcp(), "both", 1);
+        nsq.nsqd(0).publish("both", 1);
         Await.until("a message on nsqd0 wakes g", WAIT, () -> g.wakes() == 2);
     }
 
     @Test void killedAndRestartedWakeupStillWakesPendingWork() throws Exception {
-        group(nsq.http(), "pending", "g");
+        nsq.prepare("pending", "g");
         WakeSocket.Listener g = listen("g");
         List<String> cmd = javaWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
         Spawned first = nsq.spawn(cmd, Map.of());
@@ -270,8 +263,8 @@ class WakeupTest {
         first.signal("KILL");
         first.waitFor(WAIT);
         Await.until("nsqd dropped the dead wakeup's ephemeral channel", WAIT,
-            () -> channel(nsq.http(), "pending", wakeup.OWN_CHANNEL) == null);
-        publish(nsq.tcp(), "pending", 3);
+            () -> nsq.channel("pending", wakeup.OWN_CHANNEL) == null);
+        nsq.publish("pending", 3);
         assertEquals(0, g.wakes(), "nobody to wake g while the wakeup is dead");
         Spawned second = nsq.spawn(cmd, Map.of());
         Await.until("the restarted wakeup wakes g", WAIT, () -> g.wakes() == 1);
@@ -280,10 +273,10 @@ class WakeupTest {
     }
 
     @Test void asAProcessNotifiesSystemdLogsSkipsAndStopsCleanly() throws Exception {
-        group(nsq.http(), "proc", "g");
+        nsq.prepare("proc", "g");
         nsq.http().createChannel("proc", "file");
         Files.writeString(sockets.resolve("file.sock"), "x");
-        publish(nsq.tcp(), "proc", 1);
+        nsq.publish("proc", 1);
         Path notify = sockets.resolve("notify");
         ConcurrentLinkedQueue<String> got = new ConcurrentLinkedQueue<>();
         try (AFUNIXDatagramSocket sd = AFUNIXDatagramSocket.newInstance()) {

@@ -1,0 +1,74 @@
+package cli;
+
+import java.io.PrintStream;
+import java.time.LocalTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
+import nsq.NsqLogger;
+
+/**
+ * Logs go to stderr only (stdout carries data). Under systemd (JOURNAL_STREAM set) each line
+ * starts with an sd-daemon priority so {@code journalctl -p warning} works. The NSQ client logs
+ * through {@link #nsq()}.
+ */
+public final class Log {
+    public enum Level { DEBUG, INFO, WARN, ERROR }
+
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
+    private static final boolean JOURNAL = System.getenv("JOURNAL_STREAM") != null;
+    private static volatile String tool = "mqueue";
+    private static volatile boolean debug;
+    private static volatile PrintStream out = System.err;
+
+    private Log() {}
+
+    /** Names the tool in every line; {@code verbose} shows debug lines. */
+    public static void init(String toolName, boolean verbose) {
+        tool = toolName;
+        debug = verbose;
+    }
+
+    public static boolean isDebug() { return debug; }
+
+    public static void debug(String fmt, Object... args) { if (debug) emit(Level.DEBUG, fmt(fmt, args)); }
+    public static void info(String fmt, Object... args) { emit(Level.INFO, fmt(fmt, args)); }
+    public static void warn(String fmt, Object... args) { emit(Level.WARN, fmt(fmt, args)); }
+    public static void error(String fmt, Object... args) { emit(Level.ERROR, fmt(fmt, args)); }
+
+    /** The NSQ client's lines, in this log. */
+    public static NsqLogger nsq() {
+        return (level, message) -> {
+            switch (level) {
+                case DEBUG -> { if (debug) emit(Level.DEBUG, message); }
+                case INFO -> emit(Level.INFO, message);
+                case WARN -> emit(Level.WARN, message);
+                case ERROR -> emit(Level.ERROR, message);
+            }
+        };
+    }
+
+    private static String fmt(String fmt, Object... args) {
+        return args.length == 0 ? fmt : String.format(Locale.ROOT, fmt, args);
+    }
+
+    /** One log line: "<4>warning: ..." for the journal, "12:00:00.000 consumer warning: ..." on a terminal. */
+    public static String line(Level level, String message, boolean journal) {
+        String tag = level == Level.ERROR ? "error: " : level == Level.WARN ? "warning: " : "";
+        if (journal) return "<" + priority(level) + ">" + tag + message;
+        return LocalTime.now().format(TIME) + " " + tool + " " + tag + message;
+    }
+
+    /** sd-daemon(3) priorities: err 3, warning 4, info 6, debug 7. */
+    public static int priority(Level level) {
+        return switch (level) {
+            case ERROR -> 3;
+            case WARN -> 4;
+            case INFO -> 6;
+            case DEBUG -> 7;
+        };
+    }
+
+    private static void emit(Level level, String message) {
+        out.println(line(level, message, JOURNAL));
+    }
+}

@@ -1,0 +1,415 @@
+package nsq.subscribe;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import nsq.HostPort;
+import nsq.Names;
+import nsq.NsqConfig;
+import nsq.NsqException;
+import nsq.http.NsqHttp;
+import util.Backoff;
+import util.Threads;
+
+/**
+ * Reads one channel of one or more topics from one or more nsqd (go-nsq's consumer.go), found
+ * directly or through nsqlookupd. Each (topic, nsqd) gets a reader thread that connects (retrying
+ * transient failures with backoff), subscribes and hands every message to the {@link Handler} on
+ * that thread. Written here instead of using nsq-j because draining needs FIN/REQ/TOUCH on the
+ * wire at once (nsq-j buffers them up to 2 s) and a CLS on close (nsq-j sends none).
+ *
+ * <p>RDY: {@code maxInFlight} bounds what nsqd may have in flight for us across every connection
+ * and topic. Each connection gets an even share, capped by its nsqd's max_rdy_count; with more
+ * connections than slots, the slots rotate (go-nsq's redistribution). A connection's claim on the
+ * budget is the larger of its RDY and what it holds, so moving a slot waits for the old holder.
+ */
+public final class Subscriber implements Closeable {
+    /** Called on a connection's reader thread. */
+    public interface Handler {
+        /** Must answer (finish/requeue) the message some time; must not block the reader for long. */
+        void onMessage(Message m);
+
+        /** The reader has nothing more buffered and is about to wait for nsqd: time to flush what was batched. */
+        default void onBatchEnd() {}
+
+        /** A connection failed in a way retrying cannot fix (nsqd refused us, or the peer is not nsqd); it is not retried. */
+        default void onFatal(NsqException e) {}
+    }
+
+    /** How often slots move when there are more connections than --max-in-flight, and how long a lowered RDY may still be in nsqd's mind. */
+    static final Duration ROTATE_EVERY = Duration.ofMillis(250), SETTLE = Duration.ofMillis(100);
+    private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
+    /** One thread for every subscriber's delayed RDY work: idle subscribers cost nothing. */
+    private static final ScheduledExecutorService TIMER = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(Threads.daemons("nsq-rdy"));
+
+    private final NsqConfig config;
+    private final List<String> topics;
+    private final String channel;
+    private final int maxInFlight;
+    private final Handler handler;
+    private final List<HostPort> direct = new ArrayList<>();
+    private List<HostPort> lookupd = List.of();
+    private Duration pollInterval = Duration.ofSeconds(15);
+    private Duration maxReqTimeout = Duration.ofHours(1);
+
+    private final Map<Node.Key, Node> nodes = new ConcurrentHashMap<>();
+    private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private final Set<String> lookedUpEmpty = ConcurrentHashMap.newKeySet(); // topics nsqlookupd knows no node for
+    private final AtomicInteger inFlight = new AtomicInteger(), subscriptions = new AtomicInteger(), requeuedOnClose = new AtomicInteger();
+    private final AtomicBoolean settleScheduled = new AtomicBoolean(), rotationScheduled = new AtomicBoolean();
+    private final Object rdyLock = new Object();
+    private int rotation;
+    private volatile boolean paused, closing, started, starved;
+    private volatile String lastError;
+    private volatile boolean refused;
+    private volatile NsqException fatal;
+    private volatile Duration msgTimeout;
+    private Thread poller;
+
+    public Subscriber(NsqConfig config, List<String> topics, String channel, int maxInFlight, Handler handler) {
+        if (topics.isEmpty()) throw new IllegalArgumentException("no topic to subscribe to");
+        for (String t : topics) Names.check("topic", t);
+        Names.check("channel", channel);
+        if (maxInFlight < 1) throw new IllegalArgumentException("maxInFlight " + maxInFlight + ": must be at least 1");
+        this.config = config;
+        this.topics = List.copyOf(topics);
+        this.channel = channel;
+        this.maxInFlight = maxInFlight;
+        this.handler = handler;
+    }
+
+    /** Connects straight to these nsqd TCP addresses (every topic on each) and reconnects to them for as long as it runs. */
+    public Subscriber connectTo(List<HostPort> nsqdTcp) {
+        direct.addAll(nsqdTcp);
+        return this;
+    }
+
+    /** Finds the nsqd that have each topic through nsqlookupd, polling for nodes that appear or go. */
+    public Subscriber discoverWith(List<HostPort> lookupdHttp, Duration interval) {
+        this.lookupd = List.copyOf(lookupdHttp);
+        this.pollInterval = interval;
+        return this;
+    }
+
+    /** nsqd's --max-req-timeout, which it silently clamps REQ delays to (default 1h). */
+    public Subscriber maxReqTimeout(Duration max) {
+        this.maxReqTimeout = max;
+        return this;
+    }
+
+    public List<String> topics() { return topics; }
+    public String channel() { return channel; }
+    NsqConfig config() { return config; }
+    Handler handler() { return handler; }
+    Duration maxReqTimeout() { return maxReqTimeout; }
+    boolean closing() { return closing; }
+
+    /** Messages delivered and not yet answered, over every connection. */
+    public int inFlight() { return inFlight.get(); }
+
+    /** Messages {@link #close()} handed back to nsqd (REQ 0) because nobody had answered them. */
+    public int requeuedOnClose() { return requeuedOnClose.get(); }
+
+    /** Live, subscribed connections. */
+    public int connections() { return sessions.size(); }
+
+    /** Successful subscriptions so far, reconnects included. */
+    public int subscriptions() { return subscriptions.get(); }
+
+    /** The last connection or lookup failure; null if none. */
+    public String lastError() { return lastError; }
+
+    /** True when that failure was a refusal (connection refused, unknown host): nothing listens there now. */
+    public boolean refused() { return refused; }
+
+    /** The failure that stopped a connection for good, if any. */
+    public NsqException fatal() { return fatal; }
+
+    /** nsqd's msg_timeout for our connections (from IDENTIFY); nsqd's default until one connected. */
+    public Duration msgTimeout() { return msgTimeout != null ? msgTimeout : Duration.ofSeconds(60); }
+
+    /** Starts connecting; transient failures are logged and retried. */
+    public synchronized void start() {
+        if (started) throw new IllegalStateException("already started");
+        started = true;
+        for (HostPort a : direct) for (String t : topics) follow(t, a, true);
+        if (!lookupd.isEmpty()) poller = Threads.start("nsq-lookup", this::pollLoop);
+    }
+
+    /**
+     * Waits until every topic has something to read from: a subscribed connection, or nsqlookupd's
+     * word that no nsqd has it yet. False when {@code timeout} passes first or a connection failed for good.
+     */
+    public boolean awaitReady(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!ready()) {
+            if (fatal != null || System.nanoTime() - deadline > 0) return false;
+            Thread.sleep(10);
+        }
+        return true;
+    }
+
+    private boolean ready() {
+        Set<String> subscribed = new HashSet<>();
+        for (Session s : sessions) subscribed.add(s.topic());
+        for (String t : topics) if (!subscribed.contains(t) && !lookedUpEmpty.contains(t)) return false;
+        return true;
+    }
+
+    /** RDY 0 everywhere: nsqd stops sending; what is in flight stays ours to finish or requeue. */
+    public void pause() {
+        paused = true;
+        rebalance();
+    }
+
+    /** Undoes {@link #pause()}. */
+    public void resume() {
+        paused = false;
+        rebalance();
+    }
+
+    /** FIN for many messages with one write per connection (a batch answered after one flush of their output). */
+    public static void finishAll(Collection<Message> messages) {
+        Map<Session, List<Message>> byConnection = new HashMap<>();
+        for (Message m : messages) {
+            if (!(m.delegate() instanceof Session s)) m.finish();
+            else if (m.markAnswered()) byConnection.computeIfAbsent(s, k -> new ArrayList<>()).add(m);
+        }
+        byConnection.forEach(Session::finishAll);
+    }
+
+    /**
+     * Requeues (delay 0) whatever was delivered and not answered, sends CLS, waits a little for
+     * nsqd's CLOSE_WAIT, and closes every connection. Nothing is left for nsqd's msg-timeout.
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closing) return;
+            closing = true;
+            paused = true;
+        }
+        if (poller != null) poller.interrupt();
+        List<Session> open = new ArrayList<>(sessions);
+        for (Session s : open) requeuedOnClose.addAndGet(s.requeueAllAndClose());
+        long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
+        for (Session s : open) {
+            try {
+                if (!s.closeWait.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                    config.logger().debug("nsqd " + s.address() + ": no CLOSE_WAIT within " + CLOSE_WAIT.toMillis() + " ms; closing anyway");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        for (Session s : open) s.closeSocket();
+        for (Node n : nodes.values()) n.thread.interrupt();
+        for (Node n : nodes.values()) {
+            try {
+                n.thread.join(1_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+    }
+
+    // ---- counting, called by sessions
+
+    void delivered() { inFlight.incrementAndGet(); }
+
+    void answered() {
+        inFlight.decrementAndGet();
+        if (starved) rebalance(); // a slot this answer freed may be waiting for another connection
+    }
+
+    // ---- RDY
+
+    /** Recomputes every connection's RDY: decreases first, then increases as far as the others' claims allow. */
+    private void rebalance() {
+        synchronized (rdyLock) {
+            List<Session> live = new ArrayList<>(sessions);
+            live.sort(Comparator.comparingInt(s -> s.seq));
+            int n = live.size();
+            int budget = paused || closing ? 0 : maxInFlight;
+            long[] max = new long[n];
+            for (int i = 0; i < n; i++) max[i] = live.get(i).maxRdy;
+            int[] want = RdyShares.of(budget, max, rotation);
+            long settle = SETTLE.toNanos(), now = System.nanoTime();
+            for (int i = 0; i < n; i++) if (want[i] < live.get(i).rdy) live.get(i).sendRdy(want[i], settle);
+            int claimed = 0;
+            for (Session s : live) claimed += s.claim(now);
+            boolean short_ = false;
+            for (int i = 0; i < n; i++) {
+                Session s = live.get(i);
+                if (want[i] <= s.rdy) continue;
+                int others = claimed - s.claim(now);
+                int grant = Math.min(want[i], budget - others);
+                if (grant > s.rdy) {
+                    s.sendRdy(grant, settle);
+                    claimed = others + s.claim(now);
+                }
+                if (grant < want[i]) short_ = true;
+            }
+            starved = short_;
+            if (short_) later(settleScheduled, SETTLE.plusMillis(1), false); // a lowered RDY settles: look again then
+            if (budget > 0 && n > budget) later(rotationScheduled, ROTATE_EVERY, true); // more connections than slots
+        }
+    }
+
+    /** One delayed rebalance of each kind at a time; a rotation moves the slots on only once the last move is complete. */
+    private void later(AtomicBoolean scheduled, Duration delay, boolean rotate) {
+        if (closing || !scheduled.compareAndSet(false, true)) return;
+        TIMER.schedule(() -> {
+            scheduled.set(false);
+            if (rotate) synchronized (rdyLock) { if (!starved) rotation++; }
+            rebalance();
+        }, delay.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    // ---- nodes and their reader threads
+
+    /** Starts (or keeps) following one topic on one nsqd. {@code direct} nodes are reconnected forever. */
+    private synchronized void follow(String topic, HostPort address, boolean isDirect) {
+        if (closing) return;
+        Node.Key key = new Node.Key(topic, address);
+        Node n = nodes.get(key);
+        if (n != null && n.thread.isAlive()) {
+            n.wanted = true;
+            return;
+        }
+        n = new Node(key, isDirect);
+        nodes.put(key, n);
+        n.thread.start();
+    }
+
+    private final class Node {
+        record Key(String topic, HostPort address) {}
+
+        final Key key;
+        final boolean isDirect;
+        /** Lookup-found nodes stop reconnecting once nsqlookupd no longer lists them. */
+        volatile boolean wanted = true;
+        final Thread thread;
+
+        Node(Key key, boolean isDirect) {
+            this.key = key;
+            this.isDirect = isDirect;
+            this.thread = Threads.daemon("nsq-sub-" + key.topic() + "-" + key.address(), this::run);
+        }
+
+        private void run() {
+            Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5));
+            while (!closing && (isDirect || wanted)) {
+                Session s = null;
+                try {
+                    s = new Session(Subscriber.this, key.topic(), key.address());
+                    backoff.reset();
+                    lastError = null;
+                    read(s);
+                } catch (IOException e) {
+                    if (closing) break;
+                    if (NsqException.isFatal(e)) {
+                        stopForGood(NsqException.fatalCause(e));
+                        break;
+                    }
+                    lastError = NsqException.describe(e);
+                    refused = NsqException.isRefusal(e);
+                    if (s != null) config.logger().warn("nsqd " + key.address() + ": connection lost (" + lastError + "); reconnecting");
+                    else if (backoff.failures() == 0) config.logger().warn(lastError + "; retrying");
+                    else config.logger().debug(lastError + "; retrying"); // a down nsqd must not flood the log
+                } finally {
+                    if (s != null) s.closeSocket();
+                }
+                if (closing) break;
+                try {
+                    Thread.sleep(backoff.next().toMillis());
+                } catch (InterruptedException e) {
+                    if (closing) break;
+                    config.logger().debug("nsqd " + key.address() + ": reconnect wait interrupted; reconnecting now");
+                }
+            }
+            nodes.remove(key, this);
+        }
+
+        private void read(Session s) throws IOException {
+            synchronized (Subscriber.this) {
+                if (closing) return; // close() has taken its snapshot of the sessions
+                sessions.add(s);
+                subscriptions.incrementAndGet();
+            }
+            msgTimeout = s.msgTimeout;
+            config.logger().debug("nsqd " + key.address() + ": subscribed to " + key.topic() + "/" + channel);
+            rebalance();
+            try {
+                s.readLoop();
+            } finally {
+                sessions.remove(s);
+                if (!closing) rebalance();
+            }
+        }
+
+        private void stopForGood(NsqException e) {
+            lastError = e.getMessage();
+            if (fatal == null) fatal = e;
+            config.logger().error(e.getMessage() + " (not retried)");
+            handler.onFatal(e);
+        }
+    }
+
+    private void pollLoop() {
+        Backoff backoff = new Backoff(Duration.ofMillis(200), pollInterval);
+        while (!closing) {
+            boolean answered = false;
+            for (String topic : topics) answered |= lookUp(topic, backoff);
+            if (answered) backoff.reset();
+            try {
+                Thread.sleep(answered ? pollInterval.toMillis() : backoff.next().toMillis());
+            } catch (InterruptedException e) {
+                if (closing) return;
+                config.logger().debug("nsqlookupd poll wait interrupted; polling now");
+            }
+        }
+    }
+
+    /** Follows every nsqd some nsqlookupd lists for {@code topic}; true when one answered. */
+    private boolean lookUp(String topic, Backoff backoff) {
+        Set<HostPort> found = new HashSet<>();
+        boolean answered = false;
+        for (HostPort l : lookupd) {
+            try {
+                for (NsqHttp.Producer p : new NsqHttp(l, Duration.ofSeconds(3)).lookup(topic).producers()) found.add(p.tcp());
+                answered = true;
+            } catch (IOException e) {
+                if (NsqException.isFatal(e) && fatal == null) {
+                    fatal = NsqException.fatalCause(e);
+                    handler.onFatal(fatal);
+                }
+                lastError = "nsqlookupd " + l + ": " + NsqException.describe(e);
+                refused = NsqException.isRefusal(e);
+                if (backoff.failures() == 0) config.logger().warn(lastError + "; retrying");
+                else config.logger().debug(lastError + "; retrying");
+            }
+        }
+        if (!answered) return false;
+        for (Node n : nodes.values()) if (!n.isDirect && n.key.topic().equals(topic) && !found.contains(n.key.address())) n.wanted = false;
+        for (HostPort a : found) follow(topic, a, false);
+        if (found.isEmpty()) lookedUpEmpty.add(topic);
+        else lookedUpEmpty.remove(topic);
+        return true;
+    }
+}

@@ -1,0 +1,162 @@
+package wake;
+
+import activation.WakeSocket;
+import cli.Log;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import util.Backoff;
+import util.Durations;
+import util.Errors;
+
+/**
+ * Wakes socket-activated groups: group G is socket-backed when <dir>/G.sock exists and is a
+ * socket, and waking it is one WakeSocket round trip there. Per group: one wake under way at a
+ * time and none within the debounce window after one, so a burst of messages is one wake; a
+ * refused or reset wake (the consumer was exiting and took its socket along) is tried again with
+ * backoff; the group's state ("ok", "no socket", "refused", ...) is logged once per change.
+ */
+public final class GroupWaker {
+    public enum Reason { scan, push }
+
+    /** A failed wake is tried again this many times with backoff; after that the next scan's turn. */
+    public static final int RETRIES = 5;
+
+    /** A wake this long after the group's previous one is logged at info; closer ones at debug. */
+    public static final Duration QUIET = Duration.ofSeconds(10);
+
+    private final Path dir;
+    private final Duration debounce, timeout;
+    private final ExecutorService wakers;
+    private final ScheduledExecutorService retries;
+    private final Map<String, Group> groups = new ConcurrentHashMap<>();
+    private final StateChanges<String> states = new StateChanges<>();
+
+    /** Wakes run on {@code wakers}, retries are scheduled on {@code retries}; whoever owns them shuts them down. */
+    public GroupWaker(Path dir, Duration debounce, Duration timeout, ExecutorService wakers, ScheduledExecutorService retries) {
+        this.dir = dir;
+        this.debounce = debounce;
+        this.timeout = timeout;
+        this.wakers = wakers;
+        this.retries = retries;
+    }
+
+    /** True when G.sock exists and is a socket; a regular file or a directory there is skipped with a log. */
+    public boolean hasSocket(String group) { return group(group).hasSocket(); }
+
+    /** Successful wakes (the consumer answered ok) of {@code group} so far. */
+    public long wakes(String group) { Group g = groups.get(group); return g == null ? 0 : g.wakes.get(); }
+
+    /** Why the last attempt to wake {@code group} did or did not reach it: "ok", "no socket", "not a socket", ... */
+    public String state(String group) { Group g = groups.get(group); return g == null ? null : g.state; }
+
+    /** Wakes {@code group} unless a wake is under way or finished less than the debounce ago. */
+    public void request(String stream, String group, Reason reason) {
+        Group g = group(group);
+        synchronized (g) {
+            if (g.busy || System.nanoTime() - g.lastEnd < debounce.toNanos()) return;
+            g.busy = true;
+        }
+        try {
+            wakers.execute(() -> wake(g, stream, reason));
+        } catch (RejectedExecutionException stopped) {
+            synchronized (g) { g.busy = false; }
+        }
+    }
+
+    private void wake(Group g, String stream, Reason reason) {
+        boolean retry = false;
+        try {
+            if (!g.hasSocket()) return;
+            Duration rtt = WakeSocket.wake(g.socket, new WakeSocket.Wake(stream, g.name), timeout);
+            long now = System.nanoTime(), quiet = now - g.lastOk;
+            g.lastOk = now;
+            g.wakes.incrementAndGet();
+            g.state("ok", null);
+            g.retry.reset();
+            // The first wake after a quiet spell is news; under steady traffic the rest go to debug.
+            if (g.wakes.get() == 1 || quiet > QUIET.toNanos()) Log.info("woke %s for %s (%s) in %s", g.name, stream, reason, Durations.format(rtt));
+            else Log.debug("woke %s for %s (%s) in %s", g.name, stream, reason, Durations.format(rtt));
+        } catch (SocketTimeoutException e) {
+            g.state("timeout", String.format("%s: no 'ok' within %s", g.socket, Durations.format(timeout)));
+        } catch (IOException e) {
+            String why = Errors.oneLine(e);
+            boolean refused = why.toLowerCase(Locale.ROOT).contains("refused");
+            g.state(refused ? "refused" : "failed", String.format("%s: %s%s; trying again with backoff, then on each message and scan",
+                g.socket, why, refused ? " (nothing listens there)" : ""));
+            retry = true;
+        } finally {
+            synchronized (g) {
+                g.busy = false;
+                g.lastEnd = System.nanoTime();
+            }
+        }
+        // Scheduled only now, after lastEnd: a retry that lands inside the debounce window would be dropped.
+        if (retry) retryLater(g, stream, reason);
+    }
+
+    private void retryLater(Group g, String stream, Reason reason) {
+        if (g.retry.failures() >= RETRIES) return; // the scans take over
+        try {
+            long ms = Math.max(g.retry.next().toMillis(), debounce.toMillis() + 1); // past the debounce window
+            retries.schedule(() -> request(stream, g.name, reason), ms, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException stopped) {
+            Log.debug("not retrying %s: stopping", g.name);
+        }
+    }
+
+    private Group group(String name) { return groups.computeIfAbsent(name, n -> new Group(n, dir.resolve(n + ".sock"), debounce)); }
+
+    /** One group's socket and wake history. */
+    private final class Group {
+        final String name;
+        final Path socket;
+        final AtomicLong wakes = new AtomicLong();
+        final Backoff retry = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(2));
+        boolean busy;
+        long lastEnd, lastOk;
+        volatile String state;
+
+        Group(String name, Path socket, Duration debounce) {
+            this.name = name;
+            this.socket = socket;
+            this.lastEnd = System.nanoTime() - debounce.toNanos() - 1; // a first wake is never debounced
+        }
+
+        boolean hasSocket() {
+            try {
+                int mode = (Integer) Files.getAttribute(socket, "unix:mode");
+                if ((mode & 0170000) == 0140000) return true; // S_IFSOCK
+                state("not a socket", socket + " exists but is not a socket: group " + name + " skipped");
+            } catch (NoSuchFileException e) {
+                state("no socket", null);
+            } catch (IOException | UnsupportedOperationException e) {
+                state("unreadable", socket + ": " + Errors.oneLine(e));
+            }
+            return false;
+        }
+
+        /** Logs only a change of state: a scan every few seconds must not repeat the same warning. */
+        synchronized void state(String next, String warning) {
+            Object before = states.get(name);
+            state = next;
+            if (!states.changed(name, next)) return;
+            if (warning != null) Log.warn("%s", warning);
+            else if ("no socket".equals(next)) {
+                if (before == null) Log.debug("group %s has no socket: ignored", name);
+                else Log.info("group %s: socket gone", name);
+            }
+        }
+    }
+}

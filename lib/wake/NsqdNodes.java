@@ -1,0 +1,120 @@
+package wake;
+
+import cli.Log;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import nsq.HostPort;
+import nsq.http.NsqHttp;
+import util.Backoff;
+import util.Errors;
+
+/**
+ * The nsqd nodes a scanner reads /stats from: a fixed list (--nsqd-http), or whatever
+ * nsqlookupd's /nodes lists right now. A node that does not answer is skipped with its own
+ * backoff, so one dead nsqd never holds up the others; outages are logged once, not per scan.
+ */
+public final class NsqdNodes {
+    private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(3);
+    private final List<HostPort> direct, lookupds;
+    private final Map<HostPort, Node> nodes = new ConcurrentHashMap<>();
+    private final StateChanges<HostPort> lookupdStates = new StateChanges<>();
+
+    /** With any {@code lookupds}, the nodes come from them; otherwise they are {@code direct}. */
+    public NsqdNodes(List<HostPort> direct, List<HostPort> lookupds) {
+        this.direct = direct;
+        this.lookupds = lookupds == null ? List.of() : lookupds;
+    }
+
+    /** Refreshes the node list, then asks every node that is due for its stats, in parallel on {@code io}. */
+    public List<Backlog.NodeStats> stats(Executor io) {
+        refresh();
+        Map<Node, CompletableFuture<NsqHttp.Stats>> answers = new HashMap<>();
+        long now = System.nanoTime();
+        for (Node n : nodes.values()) if (!n.down || now - n.retryAt >= 0) answers.put(n, CompletableFuture.supplyAsync(n::stats, io));
+        List<Backlog.NodeStats> out = new ArrayList<>();
+        answers.forEach((node, answer) -> {
+            NsqHttp.Stats stats = answer.join(); // first: a direct node learns its tcp address while answering
+            out.add(new Backlog.NodeStats(node.tcp, stats));
+        });
+        return out;
+    }
+
+    /** Nanoseconds until the next down node is due again, at most {@code max}. */
+    public long untilNextRetry(long max) {
+        long sleep = max;
+        for (Node n : nodes.values()) if (n.down) sleep = Math.min(sleep, n.retryAt - System.nanoTime());
+        return sleep;
+    }
+
+    private void refresh() {
+        if (lookupds.isEmpty()) {
+            for (HostPort http : direct) nodes.computeIfAbsent(http, h -> new Node(h, null));
+            return;
+        }
+        Map<HostPort, HostPort> seen = new HashMap<>(); // http -> tcp
+        boolean answered = false;
+        for (HostPort l : lookupds) {
+            try {
+                for (NsqHttp.Producer p : new NsqHttp(l, HTTP_TIMEOUT).nodes()) seen.put(p.http(), p.tcp());
+                answered = true;
+                Object before = lookupdStates.get(l);
+                if (lookupdStates.changed(l, "ok") && before != null) Log.info("nsqlookupd %s answers again", l);
+            } catch (IOException e) {
+                if (lookupdStates.changed(l, Errors.oneLine(e))) Log.warn("nsqlookupd %s: %s", l, Errors.oneLine(e));
+            }
+        }
+        if (!answered) return; // keep the nodes we knew
+        seen.forEach((http, tcp) -> nodes.computeIfAbsent(http, h -> {
+            Log.info("nsqd %s (tcp %s) joined", h, tcp);
+            return new Node(h, tcp);
+        }));
+        nodes.keySet().removeIf(h -> {
+            if (seen.containsKey(h)) return false;
+            Log.info("nsqd %s left nsqlookupd", h);
+            return true;
+        });
+    }
+
+    /** One nsqd: its stats, and a backoff while it does not answer. */
+    private static final class Node {
+        final HostPort http;
+        final NsqHttp client;
+        final Backoff backoff = new Backoff(Duration.ofMillis(250), Duration.ofSeconds(5));
+        volatile HostPort tcp;
+        volatile boolean down;
+        volatile long retryAt;
+
+        Node(HostPort http, HostPort tcp) {
+            this.http = http;
+            this.client = new NsqHttp(http, HTTP_TIMEOUT);
+            this.tcp = tcp;
+        }
+
+        /** The stats, or null (logged once per outage) while it does not answer. */
+        NsqHttp.Stats stats() {
+            try {
+                NsqHttp.Stats s = client.stats();
+                // Direct mode: the address we reach its HTTP on, with the TCP port it reports.
+                if (tcp == null) tcp = new HostPort(http.host(), client.info().tcpPort());
+                if (down) Log.info("nsqd %s answers again", http);
+                down = false;
+                backoff.reset();
+                return s;
+            } catch (IOException e) {
+                Duration wait = backoff.next();
+                if (!down) Log.warn("nsqd %s: %s; retrying with backoff, serving the other nodes", http, Errors.oneLine(e));
+                else Log.debug("nsqd %s still down (%d failures): %s", http, backoff.failures(), Errors.oneLine(e));
+                down = true;
+                retryAt = System.nanoTime() + wait.toNanos();
+                return null;
+            }
+        }
+    }
+}

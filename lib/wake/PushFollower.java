@@ -1,0 +1,63 @@
+package wake;
+
+import cli.Log;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import nsq.NsqConfig;
+import nsq.subscribe.Subscriber;
+
+/**
+ * Push for wakeup: one subscriber per (nsqd, stream) on wakeup's own channel; each message is
+ * FINed at once (it is only a signal) and reported by stream. The caller says which pairs to
+ * follow after every scan; a node that stops answering drops out of that set until a scan sees it
+ * again, so a reconnect never lands on a fresh nsqd whose topic would get our channel as its first.
+ */
+public final class PushFollower {
+    /** Messages a push connection may hold: each is FINed as it arrives, so a few keep it flowing. */
+    private static final int IN_FLIGHT = 50;
+
+    private final NsqConfig config;
+    private final String channel;
+    private final Consumer<String> onMessage;
+    private final Map<Backlog.Follow, Subscriber> subs = new ConcurrentHashMap<>();
+    private boolean closed;
+
+    public PushFollower(NsqConfig config, String channel, Consumer<String> onMessage) {
+        this.config = config;
+        this.channel = channel;
+        this.onMessage = onMessage;
+    }
+
+    public int size() { return subs.size(); }
+
+    /** Subscribes to each of {@code wanted} not yet followed and leaves every other. */
+    public synchronized void follow(Set<Backlog.Follow> wanted) {
+        if (closed) return; // a scan that outlived close()
+        subs.entrySet().removeIf(e -> {
+            if (wanted.contains(e.getKey())) return false;
+            Log.info("push: leaving %s on %s", e.getKey().stream(), e.getKey().tcp());
+            e.getValue().close();
+            return true;
+        });
+        for (Backlog.Follow f : wanted) {
+            subs.computeIfAbsent(f, key -> {
+                Subscriber s = new Subscriber(config, List.of(key.stream()), channel, IN_FLIGHT, m -> {
+                    m.finish();
+                    onMessage.accept(key.stream());
+                }).connectTo(List.of(key.tcp()));
+                s.start();
+                Log.info("push: following %s on %s", key.stream(), key.tcp());
+                return s;
+            });
+        }
+    }
+
+    public synchronized void close() {
+        closed = true;
+        subs.values().forEach(Subscriber::close);
+        subs.clear();
+    }
+}

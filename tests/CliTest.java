@@ -1,0 +1,138 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import cli.Cli;
+import cli.ConnectionOptions;
+import cli.Converters;
+import cli.Log;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import nsq.HostPort;
+import nsq.Names;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine;
+import util.Backoff;
+import util.Durations;
+
+/** The CLI conventions every tool shares: names, addresses, durations, env defaults, exit codes, log lines. No nsqd. */
+@Tag("unit")
+class CliTest {
+    @Test void namesFollowNsqRules() {
+        assertTrue(Names.isValid("foo"));
+        assertTrue(Names.isValid("a.b_c-D9"));
+        assertTrue(Names.isValid("sa-consumer#ephemeral"));
+        assertTrue(Names.isValid("x".repeat(64)));
+        assertFalse(Names.isValid("x".repeat(65)));
+        assertTrue(Names.isValid("x".repeat(54) + "#ephemeral"), "64 with the suffix");
+        assertFalse(Names.isValid("x".repeat(55) + "#ephemeral"), "65 with the suffix");
+        assertFalse(Names.isValid(""));
+        assertFalse(Names.isValid("foo bar"));
+        assertFalse(Names.isValid("foo/bar"));
+        assertFalse(Names.isValid("#ephemeral"));
+        assertFalse(Names.isValid("foo#other"));
+        var e = assertThrows(IllegalArgumentException.class, () -> Names.check("stream", "bad name"));
+        assertTrue(e.getMessage().contains("'bad name'") && e.getMessage().contains("1-64"), e.getMessage());
+    }
+
+    @Test void addressesParseAndReject() {
+        assertEquals(new HostPort("127.0.0.1", 4150), HostPort.parse("127.0.0.1:4150"));
+        assertEquals(new HostPort("::1", 4150), HostPort.parse("[::1]:4150"));
+        assertEquals("[::1]:4150", HostPort.parse("[::1]:4150").toString());
+        assertEquals(List.of(new HostPort("a", 1), new HostPort("b", 2)), HostPort.parseList("a:1, b:2"));
+        for (String bad : List.of("nsqd", "nsqd:", ":4150", "nsqd:0", "nsqd:65536", "nsqd:http", "::1:4150")) {
+            var e = assertThrows(IllegalArgumentException.class, () -> HostPort.parse(bad), bad);
+            assertTrue(e.getMessage().contains("'" + bad + "'"), e.getMessage());
+        }
+    }
+
+    @Test void durations() {
+        assertEquals(Duration.ofMillis(250), Converters.duration("250ms"));
+        assertEquals(Duration.ofMillis(1500), Converters.duration("1.5s"));
+        assertEquals(Duration.ofSeconds(30), Converters.duration("30"));
+        assertEquals(Duration.ofMinutes(2), Converters.duration("2m"));
+        assertEquals(Duration.ofHours(1), Converters.duration("1h"));
+        assertThrows(CommandLine.TypeConversionException.class, () -> Converters.duration("soon"));
+        assertThrows(CommandLine.TypeConversionException.class, () -> Converters.duration("-1s"));
+        assertEquals("1.5s", Durations.format(Duration.ofMillis(1500)));
+        assertEquals("2m5s", Durations.format(Duration.ofSeconds(125)));
+        assertEquals("3h0m", Durations.format(Duration.ofHours(3)));
+    }
+
+    @Test void backoffDoublesUpToTheCap() {
+        Backoff b = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(1));
+        assertEquals(100, b.delay(1).toMillis());
+        assertEquals(400, b.delay(3).toMillis());
+        assertEquals(1000, b.delay(5).toMillis());
+        assertEquals(1000, b.delay(100).toMillis());
+        long first = b.next().toMillis();
+        assertTrue(first >= 80 && first <= 100, "jitter stays within 20%: " + first);
+    }
+
+    @Test void journalLinesCarryPriorities() {
+        assertEquals("<3>error: boom", Log.line(Log.Level.ERROR, "boom", true));
+        assertEquals("<4>warning: slow", Log.line(Log.Level.WARN, "slow", true));
+        assertEquals("<6>hello", Log.line(Log.Level.INFO, "hello", true));
+        assertTrue(Log.line(Log.Level.INFO, "hello", false).endsWith(" hello"));
+    }
+
+    @Command(name = "probe")
+    static final class Probe implements Callable<Integer> {
+        @Mixin ConnectionOptions.NsqdTcp tcp;
+        @Mixin ConnectionOptions.NsqdHttp http;
+        @Mixin ConnectionOptions.LookupdHttp lookupd;
+        @Option(names = "--stream", converter = Converters.Stream.class) String stream;
+        @Option(names = "--wait") Duration wait;
+        @Option(names = "--fail") boolean fail;
+
+        public Integer call() {
+            Cli.require(!"reserved".equals(stream), "stream '%s' is reserved", stream);
+            if (fail) throw new IllegalStateException("nsqd went away");
+            System.out.println(tcp.nsqd + " " + http.nsqdHttp + " " + lookupd.lookupd);
+            return 0;
+        }
+
+        /** Lets the env-default test run this in a child JVM with its own environment. */
+        public static void main(String[] args) { System.exit(Cli.run(new Probe(), args)); }
+    }
+
+    @Test void exitCodesAndOneLineErrors() {
+        assertEquals(2, InProcess.run(new Probe(), "--nsqd", "nowhere").code());
+        assertEquals(2, InProcess.run(new Probe(), "--stream", "no spaces").code());
+        assertEquals(2, InProcess.run(new Probe(), "--wait", "later").code());
+        assertEquals(2, InProcess.run(new Probe(), "--stream", "reserved").code());
+        assertEquals(2, InProcess.run(new Probe(), "--no-such-option").code());
+        assertEquals(1, InProcess.run(new Probe(), "--fail").code());
+        InProcess bad = InProcess.run(new Probe(), "--stream", "a/b");
+        assertEquals(2, bad.code());
+        assertTrue(bad.firstErr().contains("'a/b'") && bad.firstErr().contains("^[.a-zA-Z0-9_-]+"), bad.firstErr());
+    }
+
+    @Test void addressesDefaultFromEnvironment(@TempDir Path dir) throws Exception {
+        List<String> cmd = Spawned.java("CliTest$Probe");
+        Spawned defaults = Spawned.start(dir, cmd, Map.of());
+        Spawned fromEnv = Spawned.start(dir, cmd, Map.of("NSQD_TCP_ADDRESS", "n1:4150,n2:4150",
+            "NSQD_HTTP_ADDRESS", "n1:4151", "NSQLOOKUPD_HTTP_ADDRESS", "l1:4161"));
+        try {
+            assertEquals(0, defaults.waitFor(Duration.ofSeconds(30)), defaults.stderr());
+            // The test JVM's own environment must not carry these; say so if it does.
+            if (System.getenv("NSQD_TCP_ADDRESS") == null) {
+                assertEquals("[127.0.0.1:4150] [127.0.0.1:4151] null", defaults.stdout().trim());
+            }
+            assertEquals(0, fromEnv.waitFor(Duration.ofSeconds(30)), fromEnv.stderr());
+            assertEquals("[n1:4150, n2:4150] [n1:4151] [l1:4161]", fromEnv.stdout().trim());
+        } finally {
+            defaults.kill();
+            fromEnv.kill();
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.List;
+import nsq.HostPort;
+import nsq.NsqException;
+import nsq.http.NsqHttp;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** nsqd's HTTP API as the client reads it, and the fixture's own promises (restart keeps ports and data). */
+class NsqHttpTest {
+    @RegisterExtension final NsqFixture nsq = new NsqFixture();
+
+    @Test void statsOfARealNsqd() throws Exception {
+        NsqHttp http = nsq.http();
+        http.ping();
+        nsq.prepare("lib-stats", "g1", "g2#ephemeral");
+        nsq.publish("lib-stats", List.of("one", "two", "three"));
+        NsqHttp.Stats stats = http.stats();
+        assertTrue(stats.version().startsWith("1.3"), stats.version());
+        NsqHttp.TopicStats topic = stats.topic("lib-stats");
+        assertNotNull(topic);
+        assertEquals(3, topic.messageCount());
+        assertEquals(3, topic.channel("g1").depth());
+        assertEquals(3, topic.channel("g2#ephemeral").depth());
+        assertEquals(0, topic.channel("g1").inFlightCount());
+        assertNull(http.stats("lib-stats", "missing").topic("lib-stats"), "a missing channel filter omits the topic");
+        assertEquals(nsq.tcp().port(), http.info().tcpPort());
+    }
+
+    @Test void channelOnMissingTopicIs404() {
+        var e = assertThrows(NsqHttp.HttpStatusException.class, () -> nsq.http().createChannel("nope", "g"));
+        assertEquals(404, e.status);
+        assertEquals("TOPIC_NOT_FOUND", e.reason);
+    }
+
+    @Test void nsqdsTcpPortIsNotHttp() {
+        var e = assertThrows(IOException.class, () -> new NsqHttp(nsq.tcp()).stats());
+        assertTrue(NsqException.isFatal(e), "retrying cannot help: " + e);
+        assertTrue(e.getMessage().contains("does not answer HTTP") && e.getMessage().chars().allMatch(c -> c >= 0x20), e.getMessage());
+    }
+
+    @Test void fixtureRestartKeepsPortsAndData() throws Exception {
+        nsq.prepare("lib-keep", "g");
+        nsq.publish("lib-keep", 10);
+        HostPort before = nsq.tcp();
+        long pid = nsq.nsqd().pid();
+        nsq.nsqd().sigterm();
+        assertThrows(IOException.class, () -> nsq.http().ping(), "nsqd is down after SIGTERM");
+        nsq.nsqd().start();
+        assertEquals(before, nsq.tcp());
+        assertTrue(pid != nsq.nsqd().pid(), "a new process");
+        assertEquals(10, nsq.channel("lib-keep", "g").depth(), "SIGTERM keeps messages on disk");
+        nsq.nsqd().sigkill();
+        assertFalse(nsq.nsqd().isAlive());
+        nsq.nsqd().start();
+        nsq.http().ping();
+    }
+}

@@ -1,0 +1,275 @@
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import nsq.HostPort;
+import nsq.NsqConfig;
+import nsq.http.NsqHttp;
+import nsq.publish.Publisher;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * Real NSQ daemons for one test: nsqd (one or more, optionally behind nsqlookupd) on free
+ * loopback ports with a temp data dir, plus any process the test spawns. Everything is stopped
+ * after the test; a failed test gets the daemons' logs printed. Without local binaries but with
+ * a Docker engine, a single nsqd runs in a container (Testcontainers) and fault injection is skipped. Register it per test:
+ * {@code @RegisterExtension final NsqFixture nsq = new NsqFixture().flags("--msg-timeout=2s");}
+ */
+final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
+    private final List<String> flags = new ArrayList<>();
+    private int nsqdCount = 1;
+    private boolean withLookupd;
+    private Path dir;
+    private Daemon lookupd;
+    private final List<Daemon> nsqds = new ArrayList<>();
+    private final List<Spawned> spawned = new CopyOnWriteArrayList<>();
+
+    /** Extra nsqd flags, e.g. "--msg-timeout=2s". */
+    NsqFixture flags(String... more) { flags.addAll(Arrays.asList(more)); return this; }
+
+    /** Also start nsqlookupd and register every nsqd with it. */
+    NsqFixture withLookupd() { withLookupd = true; return this; }
+
+    /** Start {@code n} nsqd (all on loopback, each with its own data dir). */
+    NsqFixture nsqds(int n) { nsqdCount = n; return this; }
+
+    @Override
+    public void beforeEach(ExtensionContext context) throws Exception {
+        dir = Files.createTempDirectory("mqueue-test-");
+        if (NsqBinaries.find("nsqd") == null && NsqContainer.dockerAvailable()) {
+            // No local binaries but a Docker engine: nsqd in a container (no fault injection there).
+            Assumptions.assumeTrue(!withLookupd && nsqdCount == 1, "lookupd and several nsqd need local binaries");
+            nsqds.add(NsqContainer.start(flags));
+            return;
+        }
+        NsqBinaries.require();
+        if (withLookupd) {
+            int tcp = freePort(), http = freePort();
+            lookupd = new ProcessDaemon("nsqlookupd", dir.resolve("nsqlookupd"), http, List.of(
+                NsqBinaries.path("nsqlookupd").toString(),
+                "--tcp-address=127.0.0.1:" + tcp, "--http-address=127.0.0.1:" + http,
+                "--broadcast-address=127.0.0.1"));
+            ((ProcessDaemon) lookupd).tcpPort = tcp;
+            lookupd.start();
+        }
+        for (int i = 0; i < nsqdCount; i++) {
+            int tcp = freePort(), http = freePort();
+            Path data = dir.resolve("nsqd" + i);
+            Files.createDirectories(data);
+            List<String> cmd = new ArrayList<>(List.of(NsqBinaries.path("nsqd").toString(),
+                "--tcp-address=127.0.0.1:" + tcp, "--http-address=127.0.0.1:" + http,
+                "--data-path=" + data, "--broadcast-address=127.0.0.1"));
+            if (lookupd != null) cmd.add("--lookupd-tcp-address=" + lookupd.tcp());
+            cmd.addAll(flags);
+            ProcessDaemon d = new ProcessDaemon("nsqd" + i, data, http, cmd);
+            d.tcpPort = tcp;
+            nsqds.add(d);
+            d.start();
+        }
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) throws Exception {
+        boolean failed = context.getExecutionException().isPresent();
+        for (Spawned p : spawned) {
+            if (failed) p.printOutput();
+            p.kill();
+        }
+        List<Daemon> all = new ArrayList<>(nsqds);
+        if (lookupd != null) all.add(lookupd);
+        for (Daemon d : all) {
+            d.stop();
+            if (failed) d.printLog();
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    // ---- what most tests do with the first nsqd
+
+    /** MPUB of these bodies (UTF-8) to the first nsqd. */
+    void publish(String topic, List<String> bodies) throws IOException { nsqd().publish(topic, bodies); }
+
+    /** {@code n} messages "m0" .. to the first nsqd. */
+    void publish(String topic, int n) throws IOException { nsqd().publish(topic, bodies("m", n)); }
+
+    /** Topic and channels first, so each group keeps what is published before it connects. */
+    void prepare(String topic, String... groups) throws IOException { nsqd().prepare(topic, groups); }
+
+    /** The channel's stats on the first nsqd; null while it does not exist. */
+    NsqHttp.ChannelStats channel(String topic, String group) throws IOException { return nsqd().channel(topic, group); }
+
+    /** {@code prefix}0 .. {@code prefix}(n-1). */
+    static List<String> bodies(String prefix, int n) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) out.add(prefix + i);
+        return out;
+    }
+
+    Daemon nsqd() { return nsqds.get(0); }
+    Daemon nsqd(int i) { return nsqds.get(i); }
+    Daemon lookupd() { return lookupd; }
+    HostPort tcp() { return nsqd().tcp(); }
+    HostPort httpAddress() { return nsqd().httpAddress(); }
+    NsqHttp http() { return nsqd().http(); }
+    Path dir() { return dir; }
+
+    /** Starts a process that is killed (with its descendants) after the test. */
+    Spawned spawn(List<String> command, Map<String, String> env) throws IOException {
+        Spawned p = Spawned.start(dir, command, env);
+        spawned.add(p);
+        return p;
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        }
+    }
+
+    /** One NSQ daemon a test can stop, kill and start again on the same ports and data. */
+    abstract static class Daemon {
+        final String name;
+
+        Daemon(String name) { this.name = name; }
+
+        abstract HostPort tcp();
+        abstract HostPort httpAddress();
+        abstract long pid();
+        abstract boolean isAlive();
+        /** Starts and waits until /ping answers. */
+        abstract void start() throws IOException, InterruptedException;
+        /** SIGTERM and wait: nsqd flushes its in-memory and in-flight messages to disk. */
+        abstract void sigterm() throws InterruptedException;
+        /** SIGKILL: whatever was only in memory is lost. */
+        abstract void sigkill() throws InterruptedException;
+        abstract void stop() throws InterruptedException;
+        abstract String tail();
+        abstract void printLog();
+
+        NsqHttp http() { return new NsqHttp(httpAddress()); }
+
+        /** One connection, MPUB of all {@code bodies}. */
+        void publish(String topic, List<String> bodies) throws IOException {
+            List<byte[]> raw = new ArrayList<>();
+            for (String b : bodies) raw.add(b.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            try (Publisher pub = new Publisher(tcp(), NsqConfig.defaults())) {
+                pub.publish(topic, raw);
+            }
+        }
+
+        void publish(String topic, int n) throws IOException { publish(topic, bodies("m", n)); }
+
+        /** PUB of each body as it is (binary bodies, or bodies that must arrive one by one). */
+        void publishEach(String topic, byte[]... bodies) throws IOException {
+            try (Publisher pub = new Publisher(tcp(), NsqConfig.defaults())) {
+                for (byte[] b : bodies) pub.publish(topic, b);
+            }
+        }
+
+        void prepare(String topic, String... groups) throws IOException {
+            http().createTopic(topic);
+            for (String g : groups) http().createChannel(topic, g);
+        }
+
+        NsqHttp.ChannelStats channel(String topic, String group) throws IOException {
+            NsqHttp.TopicStats t = http().stats(topic, group).topic(topic);
+            return t == null ? null : t.channel(group);
+        }
+
+        void restart() throws IOException, InterruptedException {
+            if (isAlive()) sigterm();
+            start();
+        }
+
+        void awaitPing() throws InterruptedException {
+            NsqHttp http = new NsqHttp(httpAddress(), Duration.ofSeconds(1));
+            Await.until(name + " answers /ping on " + httpAddress(), Duration.ofSeconds(15), () -> {
+                if (!isAlive()) throw new IllegalStateException(name + " exited: " + tail());
+                try {
+                    http.ping();
+                    return true;
+                } catch (IOException notYet) {
+                    return false;
+                }
+            });
+        }
+    }
+
+    /** A daemon run from the local binaries. */
+    static final class ProcessDaemon extends Daemon {
+        final Path log;
+        final int httpPort;
+        int tcpPort;
+        private final List<String> command;
+        private Process process;
+
+        ProcessDaemon(String name, Path workDir, int httpPort, List<String> command) throws IOException {
+            super(name);
+            Files.createDirectories(workDir);
+            this.log = workDir.resolve(name + ".log");
+            this.httpPort = httpPort;
+            this.command = command;
+        }
+
+        @Override HostPort tcp() { return new HostPort("127.0.0.1", tcpPort); }
+        @Override HostPort httpAddress() { return new HostPort("127.0.0.1", httpPort); }
+        @Override long pid() { return process.pid(); }
+        @Override boolean isAlive() { return process != null && process.isAlive(); }
+
+        @Override void start() throws IOException, InterruptedException {
+            process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+            awaitPing();
+        }
+
+        @Override void sigterm() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(15, TimeUnit.SECONDS)) throw new IllegalStateException(name + " ignored SIGTERM for 15 s");
+        }
+
+        @Override void sigkill() throws InterruptedException {
+            process.destroyForcibly();
+            process.waitFor(15, TimeUnit.SECONDS);
+        }
+
+        @Override void stop() throws InterruptedException {
+            if (process == null || !process.isAlive()) return;
+            process.destroy();
+            if (!process.waitFor(10, TimeUnit.SECONDS)) sigkill();
+        }
+
+        @Override String tail() {
+            try {
+                if (!Files.exists(log)) return "(no log yet)";
+                List<String> lines = Files.readAllLines(log);
+                return String.join(" | ", lines.subList(Math.max(0, lines.size() - 5), lines.size()));
+            } catch (IOException e) {
+                return "(log unreadable: " + e.getMessage() + ")";
+            }
+        }
+
+        @Override void printLog() {
+            try {
+                System.out.println("----- " + name + " log (" + log + ") -----");
+                if (Files.exists(log)) Files.readAllLines(log).forEach(l -> System.out.println("  " + l));
+            } catch (IOException e) {
+                System.out.println("  (log unreadable: " + e.getMessage() + ")");
+            }
+        }
+    }
+}
