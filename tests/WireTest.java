@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.nio.ByteBuffer;
@@ -15,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import nsq.Command;
 import nsq.Frame;
+import nsq.FrameReader;
 import nsq.HostPort;
 import nsq.Identify;
 import nsq.NsqException;
@@ -63,7 +63,7 @@ class WireTest {
     }
 
     static Frame read(byte[] wire, int limit) throws Exception {
-        return Frame.read(new DataInputStream(new ByteArrayInputStream(wire)), limit, PEER);
+        return new FrameReader(new ByteArrayInputStream(wire), PEER, 64).read(limit);
     }
 
     @Test void framesDecodeAndHeartbeatsAreRecognised() throws Exception {
@@ -93,6 +93,19 @@ class WireTest {
         // Within the limit but larger than what arrives: read as it comes, then the peer is gone.
         byte[] lying = ByteBuffer.allocate(12).putInt(64 << 20).putInt(Frame.MESSAGE).putInt(0).array();
         assertThrows(EOFException.class, () -> read(lying, 128 << 20));
+    }
+
+    /** The end of a batch (flush output, send FINs) is decided on whole frames: a partial one must not hold the last whole one. */
+    @Test void aCompleteFrameIsReadyAPartialOneIsNot() throws Exception {
+        byte[] one = frame(Frame.MESSAGE, new byte[100]), two = frame(Frame.MESSAGE, new byte[100]);
+        byte[] wire = new byte[one.length + 50];
+        System.arraycopy(one, 0, wire, 0, one.length);
+        System.arraycopy(two, 0, wire, one.length, 50);
+        FrameReader r = new FrameReader(new ByteArrayInputStream(wire), PEER, 64);
+        assertTrue(r.frameReady(), "the first frame is all there");
+        r.read(1000);
+        assertFalse(r.frameReady(), "50 of the second frame's 108 bytes are not a frame");
+        assertEquals(50, r.unread());
     }
 
     @Test void errorFramesSayWhetherTheyAreFatal() {

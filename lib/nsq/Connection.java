@@ -1,9 +1,7 @@
 package nsq;
 
-import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
-import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -24,7 +22,7 @@ public final class Connection implements Closeable {
     private final HostPort address;
     private final NsqConfig config;
     private final Socket socket;
-    private DataInputStream in;
+    private FrameReader in;
     private DataOutputStream out;
     private Identify.Answer answer;
     private int frameLimit = NsqConfig.HANDSHAKE_FRAME_LIMIT;
@@ -49,11 +47,18 @@ public final class Connection implements Closeable {
         return c;
     }
 
+    /**
+     * Asked of the kernel before connecting (Linux caps it at net.core.rmem_max): a subscriber keeps what nsqd has in
+     * flight within half of it, since what reached our buffer survives an nsqd crash and what nsqd still holds does not.
+     */
+    private static final int RECEIVE_BUFFER = 1 << 20;
+
     private void connect() throws IOException {
         socket.setTcpNoDelay(true);
+        socket.setReceiveBufferSize(RECEIVE_BUFFER);
         socket.connect(new InetSocketAddress(address.host(), address.port()), (int) config.connectTimeout().toMillis());
         socket.setSoTimeout((int) config.handshakeTimeout().toMillis());
-        in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 64 * 1024));
+        in = new FrameReader(socket.getInputStream(), address, 64 * 1024);
         out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 64 * 1024));
     }
 
@@ -97,14 +102,26 @@ public final class Connection implements Closeable {
      */
     public Frame next() throws IOException {
         while (true) {
-            Frame f = Frame.read(in, frameLimit, address);
+            Frame f = in.read(frameLimit);
             if (!f.isHeartbeat()) return f;
             write(Command.NOP);
         }
     }
 
-    /** True when a frame can be read without waiting (buffered here or already received). */
-    public boolean hasBuffered() throws IOException { return in.available() > 0; }
+    /** True when a complete frame can be read without waiting: a batch of messages goes on. */
+    public boolean frameReady() throws IOException { return in.frameReady(); }
+
+    /** The kernel's receive buffer for this socket (grown by autotuning as the reader keeps up). */
+    public int receiveBufferBytes() {
+        try {
+            return socket.getReceiveBufferSize();
+        } catch (IOException e) {
+            return 64 * 1024; // the socket is going away; the smallest buffer Linux starts with
+        }
+    }
+
+    /** Bytes nsqd sent that are not read yet (buffered here and in the socket): how far behind the reader is. */
+    public int unreadBytes() throws IOException { return in.unread(); }
 
     /** Writes one command and flushes. */
     public void write(byte[] command) throws IOException {

@@ -20,6 +20,15 @@ import util.Durations;
  * One subscribed connection: SUB at construction, then a read loop on its node's thread that
  * hands each message to the subscriber's handler. Tracks what it holds unanswered, so RDY can be
  * bounded across connections and a drain can requeue everything at once.
+ *
+ * <p>Its RDY window adapts (the crash window): nsqd keeps in-flight messages only in memory, and on
+ * SIGKILL of nsqd whatever it had sent but was still in its own buffers is gone, while what already
+ * reached our socket's receive buffer is read and handled. So the window starts at the subscriber's
+ * floor (a few messages, or what a pool of handlers can take at once), doubles when nsqd had more for
+ * us (a window's worth came in one go, and the next right after our answers), halves when unread data
+ * passes what our receive buffer was sized for, decays back to the floor when traffic is light, and
+ * never exceeds what fits in half the receive buffer. A small window also makes nsqd flush at once (it
+ * flushes when a client's in-flight count reaches its RDY), which keeps a lone message fast.
  */
 final class Session implements Message.Delegate {
     private static final AtomicInteger SEQ = new AtomicInteger();
@@ -33,6 +42,16 @@ final class Session implements Message.Delegate {
     private final Set<Message> unanswered = ConcurrentHashMap.newKeySet();
     final AtomicInteger inFlight = new AtomicInteger();
     final CountDownLatch closeWait = new CountDownLatch(1);
+    /** Next batch's first message within this of our answers: nsqd had it waiting, our RDY held it back. */
+    private static final long REFILL_NANOS = 2_000_000;
+    /** Batches that nsqd did not have waiting and that used at most half the window, before it halves: traffic got light. */
+    private static final int QUIET_BATCHES = 16;
+
+    /** The most this connection should have in flight now; RDY is this or less (the budget's share). */
+    volatile int window;
+    private int batchCount, sinceCheck, quietBatches, avgFrame = 256;
+    private long lastBatchEnd = System.nanoTime();
+    private boolean refilled = true, inBatch;
     /** The RDY nsqd last got from us, and (after a decrease) the one before it, which nsqd may still be acting on. */
     volatile int rdy;
     volatile int settlingRdy;
@@ -44,6 +63,7 @@ final class Session implements Message.Delegate {
         this.owner = owner;
         this.topic = topic;
         this.conn = Connection.open(address, owner.config());
+        this.window = owner.windowFloor();
         try {
             maxRdy = conn.negotiated().maxRdyCount();
             msgTimeout = conn.negotiated().msgTimeout();
@@ -95,7 +115,10 @@ final class Session implements Message.Delegate {
     void readLoop() throws IOException {
         try {
             while (!closed) {
-                if (!conn.hasBuffered()) owner.handler().onBatchEnd();
+                if (inBatch && !conn.frameReady()) {
+                    owner.handler().onBatchEnd();
+                    endOfBatch();
+                }
                 Frame f;
                 try {
                     f = conn.next();
@@ -103,7 +126,11 @@ final class Session implements Message.Delegate {
                     throw new IOException("no heartbeat from nsqd " + address() + " for " + Durations.format(owner.config().readTimeout()), e);
                 }
                 switch (f.type()) {
-                    case Frame.MESSAGE -> deliver(Message.decode(this, f.data()));
+                    case Frame.MESSAGE -> {
+                        startOfBatch();
+                        deliver(Message.decode(this, f.data()));
+                        afterMessage(f.data().length + 8);
+                    }
                     case Frame.ERROR -> onError(new NsqException.ErrorResponse(address(), f.text()));
                     default -> {
                         if ("CLOSE_WAIT".equals(f.text())) {
@@ -122,6 +149,52 @@ final class Session implements Message.Delegate {
         } finally {
             closeWait.countDown();
         }
+    }
+
+    // ---- the adaptive window (see the class comment); all on this connection's reader thread
+
+    private void startOfBatch() {
+        if (inBatch) return;
+        inBatch = true;
+        refilled = System.nanoTime() - lastBatchEnd < REFILL_NANOS;
+    }
+
+    private void afterMessage(int frameBytes) throws IOException {
+        avgFrame += (frameBytes - avgFrame) / 16;
+        batchCount++;
+        // Half the window held unanswered: answer now, or nsqd runs dry waiting for our FINs.
+        if (inFlight.get() >= Math.max(2, window / 2)) owner.handler().onBatchEnd();
+        if (++sinceCheck < window) return;
+        // A window's worth handled without running dry. Running behind a backlog is fine while what is unread fits the
+        // half of the receive buffer the window was sized for; past it (messages larger than the average) nsqd holds the rest.
+        sinceCheck = 0;
+        if (window > owner.windowFloor() && conn.unreadBytes() > safeBytes()) resize(window / 2);
+    }
+
+    private void endOfBatch() {
+        inBatch = false;
+        lastBatchEnd = System.nanoTime();
+        if (batchCount >= window && refilled) {
+            quietBatches = 0;
+            resize(Math.min(window * 2, Math.max(1, safeBytes() / Math.max(1, avgFrame))));
+        } else if (!refilled && batchCount <= window / 2 && ++quietBatches >= QUIET_BATCHES) {
+            quietBatches = 0;
+            resize(window / 2);
+        }
+        batchCount = 0;
+        sinceCheck = 0;
+    }
+
+    /** Half the receive buffer: what nsqd may have in flight for us and still all reach our side. */
+    private int safeBytes() { return conn.receiveBufferBytes() / 2; }
+
+    private void resize(int w) {
+        w = Math.max(owner.windowFloor(), w);
+        if (w == window) return;
+        owner.config().logger().debug("nsqd " + address() + ": window " + window + " -> " + w + " (receive buffer "
+            + conn.receiveBufferBytes() + " B, frames ~" + avgFrame + " B)");
+        window = w;
+        owner.windowChanged();
     }
 
     /** E_FIN_FAILED and friends (the message had timed out and went to another consumer) are survived; others end the connection. */

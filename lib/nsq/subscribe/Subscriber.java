@@ -42,7 +42,10 @@ public final class Subscriber implements Closeable {
         /** Must answer (finish/requeue) the message some time; must not block the reader for long. */
         void onMessage(Message m);
 
-        /** The reader has nothing more buffered and is about to wait for nsqd: time to flush what was batched. */
+        /**
+         * Time to flush what was batched and answer it: the reader has no complete frame left and is about to wait
+         * for nsqd, or holds half its window unanswered (nsqd would run dry waiting for FINs).
+         */
         default void onBatchEnd() {}
 
         /** A connection failed in a way retrying cannot fix (nsqd refused us, or the peer is not nsqd); it is not retried. */
@@ -64,6 +67,9 @@ public final class Subscriber implements Closeable {
     private List<HostPort> lookupd = List.of();
     private Duration pollInterval = Duration.ofSeconds(15);
     private Duration maxReqTimeout = Duration.ofHours(1);
+    /** A window this small keeps a lone message fast (nsqd flushes at RDY) and still keeps a slow reader's pipe full. */
+    public static final int DEFAULT_FLOOR = 16;
+    private int windowFloor;
 
     private final Map<Node.Key, Node> nodes = new ConcurrentHashMap<>();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
@@ -89,6 +95,7 @@ public final class Subscriber implements Closeable {
         this.channel = channel;
         this.maxInFlight = maxInFlight;
         this.handler = handler;
+        this.windowFloor = Math.min(DEFAULT_FLOOR, maxInFlight);
     }
 
     /** Connects straight to these nsqd TCP addresses (every topic on each) and reconnects to them for as long as it runs. */
@@ -104,6 +111,16 @@ public final class Subscriber implements Closeable {
         return this;
     }
 
+    /**
+     * The fewest messages each connection may have in flight, however its window adapts (see {@link Session}):
+     * what the handler can take at once, e.g. a pool of N workers. Default: {@link #DEFAULT_FLOOR}, at most maxInFlight.
+     */
+    public Subscriber windowFloor(int floor) {
+        if (floor < 1) throw new IllegalArgumentException("window floor " + floor + ": must be at least 1");
+        this.windowFloor = Math.min(floor, maxInFlight);
+        return this;
+    }
+
     /** nsqd's --max-req-timeout, which it silently clamps REQ delays to (default 1h). */
     public Subscriber maxReqTimeout(Duration max) {
         this.maxReqTimeout = max;
@@ -115,6 +132,7 @@ public final class Subscriber implements Closeable {
     NsqConfig config() { return config; }
     Handler handler() { return handler; }
     Duration maxReqTimeout() { return maxReqTimeout; }
+    int windowFloor() { return windowFloor; }
     boolean closing() { return closing; }
 
     /** Messages delivered and not yet answered, over every connection. */
@@ -232,6 +250,9 @@ public final class Subscriber implements Closeable {
 
     void delivered() { inFlight.incrementAndGet(); }
 
+    /** A connection's adaptive window changed: its share of the budget follows. */
+    void windowChanged() { rebalance(); }
+
     void answered() {
         inFlight.decrementAndGet();
         if (starved) rebalance(); // a slot this answer freed may be waiting for another connection
@@ -247,7 +268,7 @@ public final class Subscriber implements Closeable {
             int n = live.size();
             int budget = paused || closing ? 0 : maxInFlight;
             long[] max = new long[n];
-            for (int i = 0; i < n; i++) max[i] = live.get(i).maxRdy;
+            for (int i = 0; i < n; i++) max[i] = Math.min(live.get(i).maxRdy, live.get(i).window);
             int[] want = RdyShares.of(budget, max, rotation);
             long settle = SETTLE.toNanos(), now = System.nanoTime();
             for (int i = 0; i < n; i++) if (want[i] < live.get(i).rdy) live.get(i).sendRdy(want[i], settle);

@@ -1,0 +1,120 @@
+package nsq;
+
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * Reads frames from nsqd through a buffer of its own, so the subscriber can ask "is another
+ * complete frame already here?" without a system call per message: that question decides when a
+ * batch ends (flush output, send FINs), and a partial frame must not count (nsqd's 16 KiB output
+ * flushes end mid-frame; counting any buffered byte held a lone message until nsqd's next flush).
+ * Frame sizes are checked as {@link Frame} describes: a peer that is not nsqd is named at once.
+ */
+public final class FrameReader {
+    private static final int HEADER = 8; // size + type
+    /** Up to this size a frame is allocated at once; a larger one grows as its bytes arrive, so a lying size costs nothing. */
+    private static final int TRUSTED_SIZE = 16 << 20;
+    private final InputStream in;
+    private final HostPort peer;
+    private final byte[] buf;
+    private int pos, lim;
+
+    public FrameReader(InputStream in, HostPort peer, int bufferSize) {
+        this.in = in;
+        this.peer = peer;
+        this.buf = new byte[bufferSize];
+    }
+
+    /** The next frame; {@code limit} is the largest data size this peer may send now. */
+    public Frame read(int limit) throws IOException {
+        if (!fill(4)) throw new EOFException("nsqd " + peer + " closed the connection");
+        int size = intAt(pos);
+        Frame.checkSize(size, limit, peer, this::restOfLine);
+        if (!fill(HEADER)) throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame");
+        int type = intAt(pos + 4);
+        Frame.checkType(type, peer);
+        int n = size - 4;
+        pos += HEADER;
+        int have = Math.min(n, lim - pos);
+        if (n > TRUSTED_SIZE) return new Frame(type, readGrowing(n, have));
+        byte[] data = new byte[n];
+        System.arraycopy(buf, pos, data, 0, have);
+        pos += have;
+        for (int off = have; off < n; ) { // a frame larger than what is buffered: straight into its array
+            int r = in.read(data, off, n - off);
+            if (r < 0) throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame of " + n + " bytes");
+            off += r;
+        }
+        return new Frame(type, data);
+    }
+
+    private byte[] readGrowing(int n, int have) throws IOException {
+        ByteArrayOutputStream grown = new ByteArrayOutputStream(TRUSTED_SIZE);
+        grown.write(buf, pos, have);
+        pos += have;
+        byte[] chunk = new byte[64 * 1024];
+        for (int left = n - have; left > 0; ) {
+            int r = in.read(chunk, 0, Math.min(chunk.length, left));
+            if (r < 0) throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame of " + n + " bytes");
+            grown.write(chunk, 0, r);
+            left -= r;
+        }
+        return grown.toByteArray();
+    }
+
+    /** True when a complete frame can be read without waiting. Asks the socket only when the buffer does not hold one. */
+    public boolean frameReady() throws IOException {
+        if (complete()) return true;
+        int available = in.available();
+        if (available <= 0) return false;
+        compact();
+        int r = in.read(buf, lim, Math.min(available, buf.length - lim)); // arrived already: does not block
+        if (r > 0) lim += r;
+        if (complete()) return true;
+        // A frame larger than the buffer: compare with what the socket holds besides.
+        return lim - pos >= 4 && lim - pos + (long) in.available() >= 4L + intAt(pos);
+    }
+
+    private boolean complete() {
+        int buffered = lim - pos;
+        return buffered >= 4 && buffered >= 4L + intAt(pos);
+    }
+
+    /** Bytes received and not read yet: here and in the socket's receive buffer. */
+    public int unread() throws IOException { return lim - pos + in.available(); }
+
+    /** Makes at least {@code n} bytes available in the buffer; false at EOF before any byte of them. */
+    private boolean fill(int n) throws IOException {
+        if (lim - pos >= n) return true;
+        compact();
+        while (lim < n) {
+            int r = in.read(buf, lim, buf.length - lim);
+            if (r < 0) {
+                if (lim == 0) return false;
+                throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame");
+            }
+            lim += r;
+        }
+        return true;
+    }
+
+    private void compact() {
+        if (pos == 0) return;
+        System.arraycopy(buf, pos, buf, 0, lim - pos);
+        lim -= pos;
+        pos = 0;
+    }
+
+    private int intAt(int at) {
+        return (buf[at] & 0xff) << 24 | (buf[at + 1] & 0xff) << 16 | (buf[at + 2] & 0xff) << 8 | buf[at + 3] & 0xff;
+    }
+
+    /** After "HTTP" where a size was due: the status line's rest, as far as it arrived. */
+    private String restOfLine() {
+        StringBuilder sb = new StringBuilder();
+        for (int i = pos + 4; i < lim && sb.length() < 60 && buf[i] != '\r' && buf[i] != '\n'; i++) sb.append((char) buf[i]);
+        return sb.toString();
+    }
+}
