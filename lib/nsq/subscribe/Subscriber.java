@@ -332,6 +332,11 @@ public final class Subscriber implements Closeable {
                     if (s != null) config.logger().warn("nsqd " + key.address() + ": connection lost (" + lastError + "); reconnecting");
                     else if (backoff.failures() == 0) config.logger().warn(lastError + "; retrying");
                     else config.logger().debug(lastError + "; retrying"); // a down nsqd must not flood the log
+                } catch (RuntimeException | Error e) {
+                    // A bug or an OutOfMemoryError on this reader: said once, and the run cannot end in exit 0.
+                    if (!closing) stopForGood(new NsqException("nsqd " + key.address() + ": " + e.getClass().getSimpleName() + ": "
+                        + NsqException.describe(e), true, e));
+                    break;
                 } finally {
                     if (s != null) s.closeSocket();
                 }
