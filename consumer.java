@@ -169,6 +169,9 @@ public class consumer implements Callable<Integer> {
         DrainOnSignal.main(c, c::stop, () -> (c.drainTimeout != null ? c.drainTimeout : Duration.ofSeconds(15)).plusSeconds(10), args);
     }
 
+    /** What stopped the run for good (nsqd refused us, or a peer that is not nsqd); null if nothing did. */
+    NsqException fatal() { return fatal != null ? fatal : subscriber == null ? null : subscriber.fatal(); }
+
     /** Stops the way SIGTERM does: drain, requeue the rest, close, return 0. */
     void stop() {
         stopping = true;

@@ -153,6 +153,9 @@ public class wakeup implements Callable<Integer> {
         wakers.awaitTermination(wakeTimeout.toMillis() + 1_000, TimeUnit.MILLISECONDS);
     }
 
+    /** What ended the run with exit 1 (a peer that is not nsqd, TLS or AUTH refused); null if nothing did. */
+    NsqException failure() { return failure; }
+
     boolean awaitFirstScan(Duration timeout) throws InterruptedException { return firstScan.await(timeout.toMillis(), TimeUnit.MILLISECONDS); }
     long scans() { return scans.get(); }
     /** Successful wakes (the consumer answered ok) of {@code group} so far. */

@@ -121,7 +121,7 @@ public final class Connection implements Closeable {
         } catch (SocketTimeoutException e) {
             throw new IOException("nsqd " + address + ": no OK within " + timeoutMillis + " ms after the " + what + " upgrade", e);
         } catch (IOException e) {
-            throw config.tls() != null ? Tls.failure(address, e) : e;
+            throw config.tls() != null ? config.tls().failure(address, e) : e;
         }
         if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(address, f.text());
         if (f.type() != Frame.RESPONSE || !f.text().equals("OK")) {

@@ -35,11 +35,13 @@ public final class Tls {
     private final SSLContext context;
     private final boolean insecure;
     private final String description;
+    private final String clientCertificate; // its subject, or null
 
-    private Tls(SSLContext context, boolean insecure, String description) {
+    private Tls(SSLContext context, boolean insecure, String description, String clientCertificate) {
         this.context = context;
         this.insecure = insecure;
         this.description = description;
+        this.clientCertificate = clientCertificate;
     }
 
     /**
@@ -50,7 +52,7 @@ public final class Tls {
         if ((cert == null) != (key == null)) throw new IllegalArgumentException("a client certificate needs both its certificate and its key file");
         try {
             KeyManager[] keys = null;
-            String client = "";
+            String client = "", subject = null;
             if (cert != null) {
                 List<X509Certificate> chain = Pem.certificates(cert);
                 PrivateKey k = Pem.privateKey(key);
@@ -60,7 +62,8 @@ public final class Tls {
                 KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
                 kmf.init(ks, new char[0]);
                 keys = kmf.getKeyManagers();
-                client = ", client certificate " + chain.get(0).getSubjectX500Principal().getName();
+                subject = chain.get(0).getSubjectX500Principal().getName();
+                client = ", client certificate " + subject;
             }
             TrustManager[] trust;
             if (insecure) {
@@ -80,7 +83,7 @@ public final class Tls {
             SSLContext ctx = SSLContext.getInstance("TLS");
             ctx.init(keys, trust, null);
             String server = insecure ? "nsqd's certificate NOT checked" : ca != null ? "CA " + ca : "the JDK's trusted CAs";
-            return new Tls(ctx, insecure, "TLS (" + server + client + ")");
+            return new Tls(ctx, insecure, "TLS (" + server + client + ")", subject);
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalArgumentException("cannot set up TLS: " + NsqException.describe(e), e);
         }
@@ -123,7 +126,7 @@ public final class Tls {
      * What a failure during or right after the TLS handshake means: a certificate refused (by us
      * or by nsqd) is fatal and says which option to look at; a connection that broke is transient.
      */
-    public static IOException failure(HostPort peer, IOException e) {
+    public IOException failure(HostPort peer, IOException e) {
         SSLException tls = null;
         for (Throwable c = e; c != null && tls == null; c = c.getCause()) if (c instanceof SSLException s) tls = s;
         if (tls == null || tls.getCause() instanceof EOFException || tls.getCause() instanceof SocketException
@@ -134,7 +137,9 @@ public final class Tls {
     }
 
     /** The JDK's words, with what to do about them. */
-    static String explain(String jdk) {
+    String explain(String jdkWords) {
+        String jdk = jdkWords.replace("sun.security.provider.certpath.SunCertPathBuilderException: ", "")
+            .replace("sun.security.validator.ValidatorException: ", "");
         if (jdk.contains("PKIX path") || jdk.contains("unable to find valid certification path")) {
             return "its certificate is not signed by a CA we trust; give the CA that signed it with --tls-ca (" + jdk + ")";
         }
@@ -142,7 +147,10 @@ public final class Tls {
             return "its certificate does not name the host we connected to (" + jdk + ")";
         }
         if (jdk.contains("certificate_required")) {
-            return "it requires a client certificate (--tls-cert and --tls-key) (" + jdk + ")";
+            // The JDK sends only a certificate whose issuer is among the CAs nsqd names, so a stranger's shows up as none.
+            return clientCertificate == null ? "it requires a client certificate (--tls-cert and --tls-key) (" + jdk + ")"
+                : "it requires a client certificate signed by a CA it trusts (its --tls-root-ca-file), and ours (" + clientCertificate
+                    + ") is not (" + jdk + ")";
         }
         if (jdk.contains("bad_certificate") || jdk.contains("unknown_ca") || jdk.contains("certificate_unknown")) {
             return "it refused our client certificate (--tls-cert): not signed by a CA it trusts, or expired (" + jdk + ")";

@@ -185,7 +185,7 @@ public final class NsqHttp {
                     true, null);
             }
             if (https) {
-                IOException tlsFailure = Tls.failure(target, e);
+                IOException tlsFailure = tls.failure(target, e);
                 if (tlsFailure instanceof NsqException) throw tlsFailure;
             }
             throw new IOException(method + " " + uri + " failed: " + NsqException.describe(e), e);
