@@ -179,8 +179,9 @@ public final class NsqHttp {
             Thread.currentThread().interrupt();
             throw new IOException(method + " " + uri + " interrupted", e);
         } catch (IOException e) {
-            // The JDK quotes a non-HTTP answer byte for byte; nsqd's TCP port answers with a binary frame.
-            if (String.valueOf(e.getMessage()).chars().anyMatch(c -> c < 0x20 && c != '\t')) {
+            // The JDK quotes a non-HTTP answer byte for byte; nsqd's TCP port answers with a binary frame, other services with their banner.
+            String jdk = String.valueOf(e.getMessage());
+            if (jdk.chars().anyMatch(c -> c < 0x20 && c != '\t') || jdk.startsWith("Invalid status line")) {
                 throw new NsqException(address + " does not answer HTTP (nsqd's TCP port? its HTTP port is 4151 by default, nsqlookupd's 4161)",
                     true, null);
             }
