@@ -147,7 +147,7 @@ class AuthTest {
 
     @Test void noSecretSaysNsqdRequiresOne() throws Exception {
         Path empty = tmp.resolve("empty");
-        Files.writeString(empty, ""); // an empty credential (systemd's default when the file is missing) means no secret
+        Files.writeString(empty, "\n"); // the units' credential default when /etc/mqueue/nsq-auth-secret is missing: no secret
         assertRefusedEverywhere("nosecret", new String[] {"--auth-secret-file", empty.toString()},
             "requires AUTH (it runs with --auth-http-address) and no secret was given", "requires AUTH");
     }
@@ -161,6 +161,24 @@ class AuthTest {
         ConsumerRun c = new ConsumerRun(args("-s", "readonly", "-g", "g", "--auth-secret", "readonly", "--count", "2"));
         assertEquals(0, c.await(WAIT), "subscribing is allowed: " + c.c.fatal());
         assertEquals(2, c.lines().size());
+    }
+
+    /** systemd/: the secret reaches every service as a credential (a missing file is the empty default), never through an env file. */
+    @Test void unitsHandTheSecretOverAsACredential() throws Exception {
+        Path systemd = NsqBinaries.repoRoot().resolve("systemd");
+        try (var files = Files.list(systemd)) {
+            for (Path f : files.toList()) {
+                String text = Files.readString(f);
+                if (f.toString().endsWith(".service")) {
+                    for (String line : List.of("LoadCredential=nsq-auth-secret:/etc/mqueue/nsq-auth-secret", "SetCredential=nsq-auth-secret:\\n",
+                            "Environment=NSQ_AUTH_SECRET_FILE=%d/nsq-auth-secret")) {
+                        assertTrue(text.contains("\n" + line + "\n"), f.getFileName() + " has " + line);
+                    }
+                }
+                assertTrue(!text.matches("(?s).*\\n\\s*#?\\s*NSQ_AUTH_SECRET=.*") && !text.contains("--auth-secret "),
+                    f.getFileName() + ": no secret in a unit's or env file's text");
+            }
+        }
     }
 
     @Test void badSecretOptionsAreUsageErrors() throws Exception {

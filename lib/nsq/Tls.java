@@ -133,7 +133,10 @@ public final class Tls {
             || tls.getCause() instanceof SocketTimeoutException) {
             return e;
         }
-        return new NsqException("TLS with nsqd " + peer + " failed: " + explain(NsqException.describe(tls)), true, e);
+        // The JDK's words are in the message already; its exception rides along suppressed, for -v's stack trace.
+        NsqException fatal = new NsqException("TLS with nsqd " + peer + " failed: " + explain(NsqException.describe(tls)), true, null);
+        fatal.addSuppressed(e);
+        return fatal;
     }
 
     /** The JDK's words, with what to do about them. */
