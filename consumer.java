@@ -196,6 +196,10 @@ public class consumer implements Callable<Integer> {
                 lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqd,
                 exec != null ? ", running '" + exec + "' (" + concurrency + " at once)" : "",
                 idleTimeout.isZero() ? "" : ", exiting after " + Durations.format(idleTimeout) + " idle");
+            if (runner != null && execTimeout.compareTo(subscriber.maxMsgTimeout()) > 0) {
+                Log.warn("--exec-timeout %s is longer than nsqd's --max-msg-timeout %s: a command still running then has its message "
+                    + "handed to another consumer", Durations.format(execTimeout), Durations.format(subscriber.maxMsgTimeout()));
+            }
             messages.active(); // idle time counts from here, not from JVM start
             runUntilDone();
             drain();

@@ -29,7 +29,7 @@ final class Session implements Message.Delegate {
     private final String topic;
     private final Connection conn;
     final long maxRdy;
-    final Duration msgTimeout;
+    final Duration msgTimeout, maxMsgTimeout;
     private final Set<Message> unanswered = ConcurrentHashMap.newKeySet();
     final AtomicInteger inFlight = new AtomicInteger();
     final CountDownLatch closeWait = new CountDownLatch(1);
@@ -47,6 +47,7 @@ final class Session implements Message.Delegate {
         try {
             maxRdy = conn.negotiated().maxRdyCount();
             msgTimeout = conn.negotiated().msgTimeout();
+            maxMsgTimeout = conn.negotiated().maxMsgTimeout();
             conn.write(Command.sub(topic, owner.channel()));
             Frame f = conn.next();
             if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(address, f.text());

@@ -76,7 +76,7 @@ public final class Subscriber implements Closeable {
     private volatile String lastError;
     private volatile boolean refused;
     private volatile NsqException fatal;
-    private volatile Duration msgTimeout;
+    private volatile Duration msgTimeout, maxMsgTimeout;
     private Thread poller;
 
     public Subscriber(NsqConfig config, List<String> topics, String channel, int maxInFlight, Handler handler) {
@@ -140,6 +140,9 @@ public final class Subscriber implements Closeable {
 
     /** nsqd's msg_timeout for our connections (from IDENTIFY); nsqd's default until one connected. */
     public Duration msgTimeout() { return msgTimeout != null ? msgTimeout : Duration.ofSeconds(60); }
+
+    /** nsqd's --max-msg-timeout (from IDENTIFY): TOUCH keeps a message at most this long; nsqd's default until one connected. */
+    public Duration maxMsgTimeout() { return maxMsgTimeout != null ? maxMsgTimeout : Duration.ofMinutes(15); }
 
     /** Starts connecting; transient failures are logged and retried. */
     public synchronized void start() {
@@ -358,6 +361,7 @@ public final class Subscriber implements Closeable {
                 subscriptions.incrementAndGet();
             }
             msgTimeout = s.msgTimeout;
+            maxMsgTimeout = s.maxMsgTimeout;
             config.logger().debug("nsqd " + key.address() + ": subscribed to " + key.topic() + "/" + channel);
             rebalance();
             try {
