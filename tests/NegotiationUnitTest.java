@@ -133,6 +133,39 @@ class NegotiationUnitTest {
         assertThrows(IOException.class, in::read, "garbage is an error, not a hang");
     }
 
+    /** Bad TLS, compression and buffering options: exit 2 with one line naming the value and the rule, before any connection. */
+    @Test void badOptionsAreUsageErrors(@TempDir Path tmp) {
+        String[][] cases = {
+            {"--compression lz4: " + Compression.RULE, "--compression", "lz4"},
+            {"--tls-cert and --tls-key: a client certificate needs both (got only --tls-cert)", "--tls-cert", CERTS.clientCert.toString()},
+            {"--tls-insecure with --tls-ca: the CA would not be used", "--tls-insecure", "--tls-ca", CERTS.ca.toString()},
+            {"TLS: " + tmp.resolve("missing.pem") + ": cannot read it", "--tls-ca", tmp.resolve("missing.pem").toString()},
+            {"TLS: " + CERTS.clientKey + ": no PEM certificate", "--tls-ca", CERTS.clientKey.toString()},
+            {"--heartbeat-interval 500ms: must be 1s to 60s", "--heartbeat-interval", "500ms"},
+        };
+        for (String[] c : cases) {
+            String[] args = new String[c.length - 1 + 4];
+            System.arraycopy(new String[] {"-s", "t", "--nsqd", "127.0.0.1:1"}, 0, args, 0, 4);
+            System.arraycopy(c, 1, args, 4, c.length - 1);
+            InProcess r = InProcess.run(new producer(), args);
+            assertEquals(2, r.code(), String.join(" ", args) + ": " + r.err());
+            assertTrue(r.firstErr().contains(c[0]), "expected '" + c[0] + "' in: " + r.err());
+        }
+        String[][] consumerCases = {
+            {"--output-buffer-size 10: must be 64 to 65536 bytes", "--output-buffer-size", "10"},
+            {"--output-buffer-size with --output-buffer-timeout 0", "--output-buffer-size", "1024", "--output-buffer-timeout", "0"},
+            {"--msg-timeout 500ms: must be at least 1s", "--msg-timeout", "500ms"},
+        };
+        for (String[] c : consumerCases) {
+            String[] args = new String[c.length - 1 + 6];
+            System.arraycopy(new String[] {"-s", "t", "-g", "g", "--nsqd", "127.0.0.1:1"}, 0, args, 0, 6);
+            System.arraycopy(c, 1, args, 6, c.length - 1);
+            InProcess r = InProcess.run(new consumer(), args);
+            assertEquals(2, r.code(), String.join(" ", args) + ": " + r.err());
+            assertTrue(r.firstErr().contains(c[0]), "expected '" + c[0] + "' in: " + r.err());
+        }
+    }
+
     @Test void pemKeysInPkcs8AndPkcs1AreRead(@TempDir Path tmp) throws IOException {
         assertFalse(Tls.load(CERTS.ca, CERTS.clientCert, CERTS.clientKey, false).toString().isEmpty(), "EC key, PKCS#8");
         assertTrue(Files.readString(CERTS.rsaPkcs1Key).startsWith("-----BEGIN RSA PRIVATE KEY-----"), "openssl wrote PKCS#1");

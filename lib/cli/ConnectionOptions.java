@@ -110,7 +110,7 @@ public final class ConnectionOptions {
                 try {
                     c = c.withCompression(Compression.parse(compression));
                 } catch (IllegalArgumentException e) {
-                    throw new Cli.UsageException("--compression " + e.getMessage());
+                    throw new Cli.UsageException("--compression " + compression + ": " + Compression.RULE);
                 }
             }
             built = c;
