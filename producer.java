@@ -2,7 +2,7 @@
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
-//DEPS io.airlift:aircompressor:0.27
+//DEPS io.airlift:aircompressor:2.0.3
 //SOURCES lib/util/*.java
 //SOURCES lib/nsq/*.java lib/nsq/publish/*.java
 //SOURCES lib/cli/*.java
