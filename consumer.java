@@ -2,6 +2,7 @@
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
+//DEPS io.airlift:aircompressor:2.0.3
 //DEPS com.kohlschutter.junixsocket:junixsocket-common:2.10.1
 //DEPS com.kohlschutter.junixsocket:junixsocket-native-common:2.10.1
 //SOURCES lib/util/*.java
@@ -73,6 +74,7 @@ public class consumer implements Callable<Integer> {
     @Mixin ConnectionOptions.NsqdTcp nsqd;
     @Mixin ConnectionOptions.LookupdHttp lookupd;
     @Mixin ConnectionOptions.Client client;
+    @Mixin ConnectionOptions.Delivery delivery;
 
     @Option(names = "--lookupd-interval", paramLabel = "DURATION", defaultValue = "${env:LOOKUPD_POLL_INTERVAL:-15s}",
         description = "How often to ask nsqlookupd for new nsqd nodes (env LOOKUPD_POLL_INTERVAL, default ${DEFAULT-VALUE}).")
@@ -156,6 +158,7 @@ public class consumer implements Callable<Integer> {
     private final CountDownLatch stopSignal = new CountDownLatch(1);
     private volatile boolean stopping;
     private volatile NsqException fatal;
+    private volatile Error broken;          // an Error on a reader or worker thread: exit 1 whatever else happened
     private boolean activated;
     private MessageOutput output;
     private Subscriber subscriber;
@@ -165,6 +168,9 @@ public class consumer implements Callable<Integer> {
         consumer c = new consumer();
         DrainOnSignal.main(c, c::stop, () -> (c.drainTimeout != null ? c.drainTimeout : Duration.ofSeconds(15)).plusSeconds(10), args);
     }
+
+    /** What stopped the run for good (nsqd refused us, or a peer that is not nsqd); null if nothing did. */
+    NsqException fatal() { return fatal != null ? fatal : subscriber == null ? null : subscriber.fatal(); }
 
     /** Stops the way SIGTERM does: drain, requeue the rest, close, return 0. */
     void stop() {
@@ -190,6 +196,10 @@ public class consumer implements Callable<Integer> {
                 lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqd,
                 exec != null ? ", running '" + exec + "' (" + concurrency + " at once)" : "",
                 idleTimeout.isZero() ? "" : ", exiting after " + Durations.format(idleTimeout) + " idle");
+            if (runner != null && execTimeout.compareTo(subscriber.maxMsgTimeout()) > 0) {
+                Log.warn("--exec-timeout %s is longer than nsqd's --max-msg-timeout %s: a command still running then has its message "
+                    + "handed to another consumer", Durations.format(execTimeout), Durations.format(subscriber.maxMsgTimeout()));
+            }
             messages.active(); // idle time counts from here, not from JVM start
             runUntilDone();
             drain();
@@ -204,7 +214,7 @@ public class consumer implements Callable<Integer> {
         }
         boolean printed = output.close();
         logSummary();
-        return printed && fatal == null ? Cli.OK : Cli.FAILURE;
+        return printed && fatal == null && broken == null ? Cli.OK : Cli.FAILURE;
     }
 
     /** Rules the parser cannot check; returns max-in-flight. */
@@ -243,7 +253,7 @@ public class consumer implements Callable<Integer> {
                 @Override public void outputFailed() { stop(); }
             });
         if (exec != null) runner = new CommandRunner(exec, group, concurrency, execTimeout);
-        NsqConfig config = client.config();
+        NsqConfig config = delivery.apply(client.config());
         subscriber = new Subscriber(config, streams, group, inFlight, new Subscriber.Handler() {
             @Override public void onMessage(Message m) { dispatch(m); }
             @Override public void onBatchEnd() { if (runner == null) output.flush(true); }
@@ -328,10 +338,28 @@ public class consumer implements Callable<Integer> {
     // ---- one message: printed on the reader thread, or run on a worker (--exec)
 
     private void dispatch(Message m) {
-        messages.received(m);
-        if (messages.draining()) messages.requeueNow(m);
-        else if (runner == null) print(m);
-        else if (!runner.submit(m.topic(), subscriber, m, this::runCommand)) messages.requeueNow(m);
+        try {
+            messages.received(m);
+            if (messages.draining()) messages.requeueNow(m);
+            else if (runner == null) print(m);
+            else if (!runner.submit(m.topic(), subscriber, m, this::runCommand)) messages.requeueNow(m);
+        } catch (Error e) {
+            broke(e, m);
+        }
+    }
+
+    /** An Error (OutOfMemoryError...) while handling {@code m}: hand it back, drain, and exit 1, never 0. */
+    private void broke(Error e, Message m) {
+        if (broken == null) {
+            broken = e;
+            Log.error("%s while handling a message: %s; stopping", e.getClass().getSimpleName(), String.valueOf(e.getMessage()));
+        }
+        try {
+            messages.requeueNow(m);
+        } catch (Error again) {
+            Log.debug("requeue failed too: %s", again); // closing the subscriber requeues what is unanswered
+        }
+        stop();
     }
 
     private void print(Message m) {
@@ -343,14 +371,18 @@ public class consumer implements Callable<Integer> {
     }
 
     private void runCommand(CommandRunner.Job j) {
-        if (!messages.admit(j.m)) return;
-        String error = runner.run(j);
-        if (error == null) {
-            if (j.m.finish()) messages.finished(j.m);
-        } else if (j.killedForDrain) {
-            messages.requeueNow(j.m);
-        } else {
-            messages.failed(j.stream, j.m, error);
+        try {
+            if (!messages.admit(j.m)) return;
+            String error = runner.run(j);
+            if (error == null) {
+                if (j.m.finish()) messages.finished(j.m);
+            } else if (j.killedForDrain) {
+                messages.requeueNow(j.m);
+            } else {
+                messages.failed(j.stream, j.m, error);
+            }
+        } catch (Error e) {
+            broke(e, j.m);
         }
     }
 }

@@ -2,6 +2,7 @@
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
+//DEPS io.airlift:aircompressor:2.0.3
 //SOURCES lib/util/*.java
 //SOURCES lib/nsq/*.java lib/nsq/publish/*.java
 //SOURCES lib/cli/*.java
@@ -180,8 +181,9 @@ public class producer implements Callable<Integer> {
         }
         progress.interrupt();
         stats.summary("done");
-        if (failure == null) return Cli.OK;
-        if (stats.notAcked() > 0) Log.error("%d message(s) were not acknowledged by nsqd", stats.notAcked());
+        // Whatever happened, a message not acknowledged is a failed run.
+        if (failure == null && stats.notAcked() == 0) return Cli.OK;
+        if (failure == null) Log.error("%d message(s) were not acknowledged by nsqd", stats.notAcked()); // else the failure said why
         return Cli.FAILURE;
     }
 
@@ -193,12 +195,13 @@ public class producer implements Callable<Integer> {
             body.run();
         } catch (ReliablePublisher.Failure e) {
             fail(e.getMessage(), e);
-        } catch (Exception e) {
-            fail(Errors.oneLine(e), e);
+        } catch (Exception | Error e) {
+            // An Error too (OutOfMemoryError...): reported, and the run cannot end in exit 0.
+            fail(e instanceof Error ? e.getClass().getSimpleName() + ": " + Errors.oneLine(e) : Errors.oneLine(e), e);
         }
     }
 
-    private synchronized void fail(String message, Exception e) {
+    private synchronized void fail(String message, Throwable e) {
         if (failure == null) {
             failure = message;
             Log.error("%s", message);

@@ -2,6 +2,7 @@
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
+//DEPS io.airlift:aircompressor:2.0.3
 //DEPS com.kohlschutter.junixsocket:junixsocket-common:2.10.1
 //DEPS com.kohlschutter.junixsocket:junixsocket-native-common:2.10.1
 //SOURCES lib/util/*.java
@@ -28,6 +29,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import nsq.NsqConfig;
+import nsq.NsqException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -84,6 +87,7 @@ public class wakeup implements Callable<Integer> {
     private final Semaphore kick = new Semaphore(0);
     private volatile Map<String, List<String>> socketGroups = Map.of(); // stream -> its socket-backed groups
     private volatile boolean stopping;
+    private volatile NsqException failure; // what no retry can fix: exit 1
     private volatile GroupWaker waker;
     private NsqdNodes nodes;
     private PushFollower push;
@@ -106,9 +110,9 @@ public class wakeup implements Callable<Integer> {
         sd = SdNotify.fromEnv(System.getenv(), ProcessHandle.current().pid());
         start();
         stopRequested.await();
-        Log.info("stopping");
+        if (failure == null) Log.info("stopping");
         stop();
-        return Cli.OK;
+        return failure == null ? Cli.OK : Cli.FAILURE;
     }
 
     /** Starts the scan loop (first scan at once) and push; returns without waiting for the first scan. */
@@ -116,6 +120,7 @@ public class wakeup implements Callable<Integer> {
         Cli.require(scanInterval.toMillis() >= 10, "--scan-interval %s: must be at least 10ms", Durations.format(scanInterval));
         Cli.require(!debounce.isNegative(), "--debounce %s: must not be negative", debounce);
         Cli.require(wakeTimeout.toMillis() >= 1, "--wake-timeout %s: must be at least 1ms", Durations.format(wakeTimeout));
+        NsqConfig config = client.config(); // bad TLS or AUTH options: exit 2 before anything starts
         if (!Files.isDirectory(socketDir)) Log.warn("socket dir %s does not exist (yet): no group is socket-backed", socketDir);
         Log.info("watching %s for groups with a socket in %s (scan every %s, debounce %s)",
             lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqdHttp, socketDir,
@@ -125,8 +130,8 @@ public class wakeup implements Callable<Integer> {
         retries = Executors.newSingleThreadScheduledExecutor(Threads.daemons("wakeup-retry"));
         io = Executors.newCachedThreadPool(Threads.daemons("wakeup-stats"));
         waker = new GroupWaker(socketDir, debounce, wakeTimeout, wakers, retries);
-        nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd);
-        push = new PushFollower(client.config(), OWN_CHANNEL, this::onPush);
+        nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd, config.tls());
+        push = new PushFollower(config, OWN_CHANNEL, this::onPush, this::failed);
         loop = Threads.start("wakeup-scan", this::runLoop);
     }
 
@@ -148,6 +153,9 @@ public class wakeup implements Callable<Integer> {
         wakers.awaitTermination(wakeTimeout.toMillis() + 1_000, TimeUnit.MILLISECONDS);
     }
 
+    /** What ended the run with exit 1 (a peer that is not nsqd, TLS or AUTH refused); null if nothing did. */
+    NsqException failure() { return failure; }
+
     boolean awaitFirstScan(Duration timeout) throws InterruptedException { return firstScan.await(timeout.toMillis(), TimeUnit.MILLISECONDS); }
     long scans() { return scans.get(); }
     /** Successful wakes (the consumer answered ok) of {@code group} so far. */
@@ -163,6 +171,11 @@ public class wakeup implements Callable<Integer> {
                 scanOnce();
             } catch (RuntimeException e) {
                 Log.error("scan failed: %s", Errors.oneLine(e));
+            }
+            if (nodes.fatal() != null) {
+                Log.error("%s", nodes.fatal().getMessage());
+                failed(nodes.fatal());
+                return;
             }
             if (firstScan.getCount() > 0) {
                 firstScan.countDown();
@@ -200,6 +213,12 @@ public class wakeup implements Callable<Integer> {
         socketGroups = backed;
         push.follow(backlog.toFollow(backed));
         scans.incrementAndGet();
+    }
+
+    /** A peer that is not nsqd, or an nsqd that refuses us: retrying cannot fix it, so the run ends with exit 1. */
+    private void failed(NsqException e) {
+        if (failure == null) failure = e;
+        stopRequested.countDown();
     }
 
     private void onPush(String stream) {

@@ -41,6 +41,7 @@ class LayoutTest {
     static final Map<String, List<String>> DEPS = Map.of(
         "picocli.", List.of("info.picocli:picocli:"),
         "com.fasterxml.jackson.", List.of("com.fasterxml.jackson.core:jackson-databind:"),
+        "io.airlift.compress.", List.of("io.airlift:aircompressor:"),
         "org.newsclub.", List.of("com.kohlschutter.junixsocket:junixsocket-common:", "com.kohlschutter.junixsocket:junixsocket-native-common:"));
 
     record Source(Path path, String pkg, String name, String code, List<String> imports) {}

@@ -4,6 +4,7 @@
 //DEPS org.junit.platform:junit-platform-launcher:1.11.4
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
+//DEPS io.airlift:aircompressor:2.0.3
 //DEPS com.kohlschutter.junixsocket:junixsocket-common:2.10.1
 //DEPS com.kohlschutter.junixsocket:junixsocket-native-common:2.10.1
 //SOURCES ../lib/util/*.java

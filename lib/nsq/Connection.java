@@ -1,14 +1,19 @@
 package nsq;
 
+import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One TCP connection to nsqd speaking protocol V2 (go-nsq's conn.go): connects, sends the magic,
@@ -22,6 +27,13 @@ public final class Connection implements Closeable {
     private final HostPort address;
     private final NsqConfig config;
     private final Socket socket;
+    /** nsqd gives its TLS handshake 5 s; the OKs after an upgrade come at once. */
+    private static final Duration UPGRADE_TIMEOUT = Duration.ofSeconds(5);
+    /** nsqd's auth client waits up to 2 s to connect and 5 s for the answer (its defaults). */
+    private static final Duration AUTH_TIMEOUT = Duration.ofSeconds(10);
+
+    private InputStream rawIn;
+    private OutputStream rawOut;
     private FrameReader in;
     private DataOutputStream out;
     private Identify.Answer answer;
@@ -58,17 +70,90 @@ public final class Connection implements Closeable {
         socket.setReceiveBufferSize(RECEIVE_BUFFER);
         socket.connect(new InetSocketAddress(address.host(), address.port()), (int) config.connectTimeout().toMillis());
         socket.setSoTimeout((int) config.handshakeTimeout().toMillis());
-        in = new FrameReader(socket.getInputStream(), address, 64 * 1024);
-        out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 64 * 1024));
+        layers(socket.getInputStream(), socket.getOutputStream());
     }
 
+    /**
+     * The handshake reads unbuffered: nsqd switches its side to TLS, then compression, right after
+     * each answer, and bytes of the next layer must not be read ahead into this one's buffer.
+     */
+    private void layers(InputStream rawIn, OutputStream rawOut) {
+        this.rawIn = rawIn;
+        this.rawOut = rawOut;
+        in = FrameReader.exact(rawIn, address);
+        out = new DataOutputStream(new BufferedOutputStream(rawOut, 64 * 1024));
+    }
+
+    /**
+     * IDENTIFY, then what it negotiated in nsqd's order (go-nsq's conn.go): TLS, then snappy or
+     * deflate, each confirmed by an OK through the new layer, then AUTH when nsqd requires it.
+     */
     private void identify() throws IOException {
         out.write(Command.MAGIC_V2);
         out.write(Command.identify(Identify.json(Identify.fields(config))));
         out.flush();
         answer = Identify.Answer.parse(handshakeResponse("IDENTIFY").text());
+        int upgradeTimeout = (int) Math.max(config.handshakeTimeout().toMillis(), UPGRADE_TIMEOUT.toMillis());
+        if (config.tls() != null) {
+            if (!answer.flag("tls_v1")) {
+                throw new NsqException("nsqd " + address + " does not offer TLS (it needs --tls-cert and --tls-key) and TLS was asked for", true, null);
+            }
+            Socket tls = config.tls().handshake(socket, address, upgradeTimeout);
+            layers(tls.getInputStream(), tls.getOutputStream());
+            upgraded("TLS", upgradeTimeout);
+        }
+        Compression c = config.compression();
+        if (c != null && answer.flag(c.algorithm())) {
+            InputStream decompressed = c.input(c.algorithm().equals("snappy") ? new BufferedInputStream(rawIn, 64 * 1024) : rawIn);
+            layers(decompressed, c.output(rawOut));
+            upgraded(c.algorithm(), upgradeTimeout);
+        } else if (c != null) {
+            config.logger().warn("nsqd " + address + " does not offer " + c.algorithm() + " (started with --" + c.algorithm() + "=false?): uncompressed");
+        }
+        if (answer.authRequired()) auth();
+        else if (config.authSecret() != null) config.logger().debug("nsqd " + address + " does not require AUTH: the secret is not sent");
+        // Bootstrapped: from here reads are buffered, and frames may be as large as nsqd's messages.
+        in = new FrameReader(rawIn, address, 64 * 1024);
         frameLimit = config.maxFrameSize();
         socket.setSoTimeout((int) config.readTimeout().toMillis());
+    }
+
+    /** nsqd confirms each upgrade with OK through the new layer; a certificate refused shows here with TLS 1.3. */
+    private void upgraded(String what, int timeoutMillis) throws IOException {
+        socket.setSoTimeout(timeoutMillis);
+        Frame f;
+        try {
+            f = next();
+        } catch (SocketTimeoutException e) {
+            throw new IOException("nsqd " + address + ": no OK within " + timeoutMillis + " ms after the " + what + " upgrade", e);
+        } catch (IOException e) {
+            throw config.tls() != null ? config.tls().failure(address, e) : e;
+        }
+        if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(address, f.text());
+        if (f.type() != Frame.RESPONSE || !f.text().equals("OK")) {
+            throw new NsqException("nsqd " + address + " answered the " + what + " upgrade with '" + f.text() + "'", true, null);
+        }
+    }
+
+    /** AUTH with the secret; nsqd asks its auth server, so the answer may take seconds. Logs who nsqd says we are. */
+    private void auth() throws IOException {
+        if (config.authSecret() == null) {
+            throw new NsqException("nsqd " + address + " requires AUTH (it runs with --auth-http-address) and no secret was given", true, null);
+        }
+        write(Command.auth(config.authSecret().getBytes(StandardCharsets.UTF_8)));
+        socket.setSoTimeout((int) AUTH_TIMEOUT.toMillis());
+        Frame f;
+        try {
+            f = next();
+        } catch (SocketTimeoutException e) {
+            throw new IOException("nsqd " + address + " did not answer AUTH within " + AUTH_TIMEOUT.toSeconds() + " s (its auth server is slow?)", e);
+        }
+        if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(address, f.text());
+        if (f.type() != Frame.RESPONSE) throw new NsqException.NotNsqd(address, "it sent a message before AUTH was answered");
+        Map<String, String> who = Identify.flatJson(f.text());
+        String url = who.getOrDefault("identity_url", "");
+        config.logger().info("nsqd " + address + ": AUTH accepted as '" + who.getOrDefault("identity", "") + "'"
+            + (url.isEmpty() ? "" : " (" + url + ")") + " with " + who.getOrDefault("permission_count", "?") + " permission(s)");
     }
 
     /** The answer to a handshake command; silence there means the peer does not speak NSQ. */

@@ -19,13 +19,23 @@ public final class FrameReader {
     private final InputStream in;
     private final HostPort peer;
     private final byte[] buf;
+    /** Reads no byte past the frame: during the handshake nsqd may send the next layer's bytes (TLS, compression) right behind an answer. */
+    private final boolean exact;
     private int pos, lim;
 
     public FrameReader(InputStream in, HostPort peer, int bufferSize) {
+        this(in, peer, bufferSize, false);
+    }
+
+    private FrameReader(InputStream in, HostPort peer, int bufferSize, boolean exact) {
         this.in = in;
         this.peer = peer;
         this.buf = new byte[bufferSize];
+        this.exact = exact;
     }
+
+    /** A reader for the handshake: unbuffered, it takes exactly each frame's bytes. */
+    static FrameReader exact(InputStream in, HostPort peer) { return new FrameReader(in, peer, 64, true); }
 
     /** The next frame; {@code limit} is the largest data size this peer may send now. */
     public Frame read(int limit) throws IOException {
@@ -90,7 +100,7 @@ public final class FrameReader {
         if (lim - pos >= n) return true;
         compact();
         while (lim < n) {
-            int r = in.read(buf, lim, buf.length - lim);
+            int r = in.read(buf, lim, (exact ? n : buf.length) - lim);
             if (r < 0) {
                 if (lim == 0) return false;
                 throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame");
@@ -111,8 +121,18 @@ public final class FrameReader {
         return (buf[at] & 0xff) << 24 | (buf[at + 1] & 0xff) << 16 | (buf[at + 2] & 0xff) << 8 | buf[at + 3] & 0xff;
     }
 
-    /** After "HTTP" where a size was due: the status line's rest, as far as it arrived. */
+    /** After "HTTP" where a size was due: the status line's rest, as far as it arrived (the connection is done for). */
     private String restOfLine() {
+        try {
+            int available = in.available();
+            if (available > 0) {
+                compact();
+                int r = in.read(buf, lim, Math.min(available, buf.length - lim));
+                if (r > 0) lim += r;
+            }
+        } catch (IOException e) {
+            // only a detail of an error message is missing
+        }
         StringBuilder sb = new StringBuilder();
         for (int i = pos + 4; i < lim && sb.length() < 60 && buf[i] != '\r' && buf[i] != '\n'; i++) sb.append((char) buf[i]);
         return sb.toString();

@@ -26,6 +26,14 @@ public final class Identify {
         f.put("feature_negotiation", true);
         if (c.heartbeatInterval() != null) f.put("heartbeat_interval", c.heartbeatInterval().isZero() ? -1 : c.heartbeatInterval().toMillis());
         if (c.msgTimeout() != null) f.put("msg_timeout", c.msgTimeout().toMillis());
+        if (c.tls() != null) f.put("tls_v1", true);
+        if (c.compression() != null) c.compression().ask(f);
+        if (c.outputBufferTimeout() != null && c.outputBufferTimeout().isZero()) {
+            f.put("output_buffer_size", -1); // nsqd: no buffer, each message written at once (a timeout of -1 alone would hold them)
+        } else {
+            if (c.outputBufferSize() != null) f.put("output_buffer_size", c.outputBufferSize());
+            if (c.outputBufferTimeout() != null) f.put("output_buffer_timeout", c.outputBufferTimeout().toMillis());
+        }
         return f;
     }
 

@@ -31,7 +31,8 @@ public class NsqException extends IOException {
         private final String code, text;
 
         public ErrorResponse(HostPort from, String text) {
-            super("nsqd " + from + ": " + text, isFatal(codeOf(text)), null);
+            super("nsqd " + from + ": " + text + (text.endsWith("(TLS required)") ? ": it accepts only TLS connections" : ""),
+                isFatal(codeOf(text)), null);
             this.text = text;
             this.code = codeOf(text);
         }

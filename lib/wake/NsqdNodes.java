@@ -11,6 +11,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import nsq.HostPort;
+import nsq.NsqException;
+import nsq.Tls;
 import nsq.http.NsqHttp;
 import util.Backoff;
 import util.Errors;
@@ -23,14 +25,20 @@ import util.Errors;
 public final class NsqdNodes {
     private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(3);
     private final List<HostPort> direct, lookupds;
+    private final Tls tls;
     private final Map<HostPort, Node> nodes = new ConcurrentHashMap<>();
     private final StateChanges<HostPort> lookupdStates = new StateChanges<>();
+    private volatile NsqException fatal;
 
-    /** With any {@code lookupds}, the nodes come from them; otherwise they are {@code direct}. */
-    public NsqdNodes(List<HostPort> direct, List<HostPort> lookupds) {
+    /** With any {@code lookupds}, the nodes come from them; otherwise they are {@code direct}. {@code tls}: nsqd's HTTPS, or null. */
+    public NsqdNodes(List<HostPort> direct, List<HostPort> lookupds, Tls tls) {
         this.direct = direct;
         this.lookupds = lookupds == null ? List.of() : lookupds;
+        this.tls = tls;
     }
+
+    /** The first failure no retry can fix (a peer that is not nsqd's HTTP API, TLS that nsqd requires or refuses); null if none. */
+    public NsqException fatal() { return fatal; }
 
     /** Refreshes the node list, then asks every node that is due for its stats, in parallel on {@code io}. */
     public List<Backlog.NodeStats> stats(Executor io) {
@@ -83,7 +91,7 @@ public final class NsqdNodes {
     }
 
     /** One nsqd: its stats, and a backoff while it does not answer. */
-    private static final class Node {
+    private final class Node {
         final HostPort http;
         final NsqHttp client;
         final Backoff backoff = new Backoff(Duration.ofMillis(250), Duration.ofSeconds(5));
@@ -93,7 +101,7 @@ public final class NsqdNodes {
 
         Node(HostPort http, HostPort tcp) {
             this.http = http;
-            this.client = new NsqHttp(http, HTTP_TIMEOUT);
+            this.client = new NsqHttp(http, HTTP_TIMEOUT, tls);
             this.tcp = tcp;
         }
 
@@ -108,6 +116,10 @@ public final class NsqdNodes {
                 backoff.reset();
                 return s;
             } catch (IOException e) {
+                if (NsqException.isFatal(e)) { // the caller ends the run and says why
+                    if (fatal == null) fatal = NsqException.fatalCause(e);
+                    return null;
+                }
                 Duration wait = backoff.next();
                 if (!down) Log.warn("nsqd %s: %s; retrying with backoff, serving the other nodes", http, Errors.oneLine(e));
                 else Log.debug("nsqd %s still down (%d failures): %s", http, backoff.failures(), Errors.oneLine(e));

@@ -7,6 +7,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import nsq.NsqConfig;
+import nsq.NsqException;
+import nsq.subscribe.Message;
 import nsq.subscribe.Subscriber;
 
 /**
@@ -24,11 +26,14 @@ public final class PushFollower {
     private final Consumer<String> onMessage;
     private final Map<Backlog.Follow, Subscriber> subs = new ConcurrentHashMap<>();
     private boolean closed;
+    private final Consumer<NsqException> onFatal;
 
-    public PushFollower(NsqConfig config, String channel, Consumer<String> onMessage) {
+    /** {@code onFatal}: a push connection failed in a way no retry can fix (nsqd refused our TLS or AUTH); the client logged it. */
+    public PushFollower(NsqConfig config, String channel, Consumer<String> onMessage, Consumer<NsqException> onFatal) {
         this.config = config;
         this.channel = channel;
         this.onMessage = onMessage;
+        this.onFatal = onFatal;
     }
 
     public int size() { return subs.size(); }
@@ -44,9 +49,13 @@ public final class PushFollower {
         });
         for (Backlog.Follow f : wanted) {
             subs.computeIfAbsent(f, key -> {
-                Subscriber s = new Subscriber(config, List.of(key.stream()), channel, IN_FLIGHT, m -> {
-                    m.finish();
-                    onMessage.accept(key.stream());
+                Subscriber s = new Subscriber(config, List.of(key.stream()), channel, IN_FLIGHT, new Subscriber.Handler() {
+                    @Override public void onMessage(Message m) {
+                        m.finish();
+                        onMessage.accept(key.stream());
+                    }
+
+                    @Override public void onFatal(NsqException e) { onFatal.accept(e); }
                 }).connectTo(List.of(key.tcp()));
                 s.start();
                 Log.info("push: following %s on %s", key.stream(), key.tcp());

@@ -25,8 +25,11 @@ final class ChannelReader implements Closeable {
     private final Subscriber subscriber;
 
     /** Returns once subscribed, so nothing published afterwards is missed. */
-    ChannelReader(HostPort nsqd, String topic, String channel) throws IOException {
-        subscriber = new Subscriber(NsqConfig.defaults(), List.of(topic), channel, MAX_IN_FLIGHT, m -> {
+    ChannelReader(HostPort nsqd, String topic, String channel) throws IOException { this(nsqd, topic, channel, NsqConfig.defaults()); }
+
+    /** Connecting with {@code config} (TLS, AUTH, compression). */
+    ChannelReader(HostPort nsqd, String topic, String channel, NsqConfig config) throws IOException {
+        subscriber = new Subscriber(config, List.of(topic), channel, MAX_IN_FLIGHT, m -> {
             arrived.add(new Message(m.body(), System.nanoTime(), m.attempts()));
             m.finish();
         }).connectTo(List.of(nsqd));

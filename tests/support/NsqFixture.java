@@ -29,6 +29,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  */
 final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
     private final List<String> flags = new ArrayList<>();
+    private NsqConfig client = NsqConfig.defaults();
     private int nsqdCount = 1;
     private boolean withLookupd;
     private Path dir;
@@ -38,6 +39,14 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
 
     /** Extra nsqd flags, e.g. "--msg-timeout=2s". */
     NsqFixture flags(String... more) { flags.addAll(Arrays.asList(more)); return this; }
+
+    /**
+     * How the fixture's own helpers (publish, stats, /ping) talk to nsqd, e.g. with TLS when it
+     * runs with --tls-required; their HTTP follows nsqd to its HTTPS port.
+     */
+    NsqFixture client(NsqConfig config) { client = config; return this; }
+
+    NsqConfig client() { return client; }
 
     /** Also start nsqlookupd and register every nsqd with it. */
     NsqFixture withLookupd() { withLookupd = true; return this; }
@@ -72,9 +81,12 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
                 "--tcp-address=127.0.0.1:" + tcp, "--http-address=127.0.0.1:" + http,
                 "--data-path=" + data, "--broadcast-address=127.0.0.1"));
             if (lookupd != null) cmd.add("--lookupd-tcp-address=" + lookupd.tcp());
+            // With a certificate nsqd also listens on HTTPS, by default on 0.0.0.0:4152: a port of its own instead.
+            if (flags.stream().anyMatch(f -> f.startsWith("--tls-cert"))) cmd.add("--https-address=127.0.0.1:" + freePort());
             cmd.addAll(flags);
             ProcessDaemon d = new ProcessDaemon("nsqd" + i, data, http, cmd);
             d.tcpPort = tcp;
+            d.client = client;
             nsqds.add(d);
             d.start();
         }
@@ -144,6 +156,8 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
     /** One NSQ daemon a test can stop, kill and start again on the same ports and data. */
     abstract static class Daemon {
         final String name;
+        /** How the helpers below connect: the fixture's client(), set when the daemon is made. */
+        NsqConfig client = NsqConfig.defaults();
 
         Daemon(String name) { this.name = name; }
 
@@ -161,13 +175,13 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
         abstract String tail();
         abstract void printLog();
 
-        NsqHttp http() { return new NsqHttp(httpAddress()); }
+        NsqHttp http() { return new NsqHttp(httpAddress(), Duration.ofSeconds(5), client.tls()); }
 
         /** One connection, MPUB of all {@code bodies}. */
         void publish(String topic, List<String> bodies) throws IOException {
             List<byte[]> raw = new ArrayList<>();
             for (String b : bodies) raw.add(b.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            try (Publisher pub = new Publisher(tcp(), NsqConfig.defaults())) {
+            try (Publisher pub = new Publisher(tcp(), client)) {
                 pub.publish(topic, raw);
             }
         }
@@ -176,7 +190,7 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
 
         /** PUB of each body as it is (binary bodies, or bodies that must arrive one by one). */
         void publishEach(String topic, byte[]... bodies) throws IOException {
-            try (Publisher pub = new Publisher(tcp(), NsqConfig.defaults())) {
+            try (Publisher pub = new Publisher(tcp(), client)) {
                 for (byte[] b : bodies) pub.publish(topic, b);
             }
         }
@@ -197,7 +211,7 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
         }
 
         void awaitPing() throws InterruptedException {
-            NsqHttp http = new NsqHttp(httpAddress(), Duration.ofSeconds(1));
+            NsqHttp http = new NsqHttp(httpAddress(), Duration.ofSeconds(1), client.tls());
             Await.until(name + " answers /ping on " + httpAddress(), Duration.ofSeconds(15), () -> {
                 if (!isAlive()) throw new IllegalStateException(name + " exited: " + tail());
                 try {

@@ -55,9 +55,13 @@ final class Spawned {
     }
 
     /** A JVM running {@code mainClass} from the test run's own classpath: ~1 s faster to start than jbang. */
-    static List<String> java(String mainClass, String... args) {
-        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-cp", System.getProperty("java.class.path"), mainClass));
+    static List<String> java(String mainClass, String... args) { return java(List.of(), mainClass, args); }
+
+    /** The same with JVM options first, e.g. "-Xmx64m". */
+    static List<String> java(List<String> jvmOptions, String mainClass, String... args) {
+        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
         cmd.addAll(List.of(args));
         return cmd;
     }

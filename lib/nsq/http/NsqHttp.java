@@ -9,28 +9,58 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import nsq.HostPort;
 import nsq.NsqException;
+import nsq.Tls;
 import util.Json;
 
-/** The few nsqd and nsqlookupd HTTP endpoints mqueue needs, with timeouts and typed answers. */
+/**
+ * The few nsqd and nsqlookupd HTTP endpoints mqueue needs, with timeouts and typed answers.
+ *
+ * <p>HTTPS: with {@link Tls}, requests follow nsqd to its HTTPS port. nsqd started with
+ * --tls-required=true answers its plain port with 403 TLS_REQUIRED naming its HTTPS port (nsqlookupd
+ * lists only the plain one), and its HTTPS port answers plain HTTP with 400; either switches this
+ * client to HTTPS for good. nsqd's HTTP API asks for no AUTH (v1.3.0 checks it on TCP only).
+ */
 public final class NsqHttp {
-    private static final HttpClient CLIENT = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(Duration.ofSeconds(2))
-        .build();
+    private static final HttpClient CLIENT = builder().build();
+    /** One client (and selector thread) per TLS setting, not per node. */
+    private static final Map<Tls, HttpClient> TLS_CLIENTS = new ConcurrentHashMap<>();
+    // nsqd --tls-required=true on its plain port: 403 {"message": "TLS_REQUIRED", "https_port": 4152}
+    private static final Pattern HTTPS_PORT = Pattern.compile("\"https_port\"\\s*:\\s*(\\d+)");
+    // Go's net/http on a TLS port that got plain HTTP
+    private static final String PLAIN_TO_HTTPS = "Client sent an HTTP request to an HTTPS server";
 
     private final HostPort address;
     private final Duration timeout;
+    private final Tls tls;
+    private volatile HostPort target;
+    private volatile boolean https;
 
     public NsqHttp(HostPort address) { this(address, Duration.ofSeconds(5)); }
 
-    public NsqHttp(HostPort address, Duration timeout) {
+    public NsqHttp(HostPort address, Duration timeout) { this(address, timeout, null); }
+
+    /** {@code tls} null: plain HTTP only; an nsqd that requires TLS is then a fatal error naming its HTTPS port. */
+    public NsqHttp(HostPort address, Duration timeout, Tls tls) {
         this.address = address;
         this.timeout = timeout;
+        this.tls = tls;
+        this.target = address;
+    }
+
+    private static HttpClient.Builder builder() {
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2));
     }
 
     public HostPort address() { return address; }
+
+    /** Where requests go now: the address given, or nsqd's HTTPS port once it asked for TLS. */
+    public String endpoint() { return (https ? "https://" : "http://") + target; }
 
     /** nsqd /stats?format=json (only the fields mqueue reads). */
     public record Stats(String version, String health, long startTime, List<TopicStats> topics) {
@@ -67,11 +97,13 @@ public final class NsqHttp {
     public static final class HttpStatusException extends IOException {
         public final int status;
         public final String reason;
+        final String body;
 
-        HttpStatusException(String what, int status, String reason) {
+        HttpStatusException(String what, int status, String reason, String body) {
             super(what + " answered " + status + " " + reason);
             this.status = status;
             this.reason = reason;
+            this.body = body;
         }
     }
 
@@ -112,27 +144,63 @@ public final class NsqHttp {
     }
 
     private byte[] send(String method, String pathAndQuery) throws IOException {
-        URI uri = URI.create("http://" + address + pathAndQuery);
+        try {
+            return sendOnce(method, pathAndQuery);
+        } catch (HttpStatusException e) {
+            if (!followToHttps(e)) throw e;
+            return sendOnce(method, pathAndQuery);
+        }
+    }
+
+    /** True when nsqd said to use its HTTPS port and TLS is configured; fatal when it said so and TLS is not. */
+    private boolean followToHttps(HttpStatusException e) throws NsqException {
+        boolean tlsRequired = e.status == 403 && e.reason.contains("TLS_REQUIRED");
+        boolean httpsPort = e.status == 400 && e.reason.contains(PLAIN_TO_HTTPS);
+        if (https || !tlsRequired && !httpsPort) return false;
+        Matcher port = HTTPS_PORT.matcher(e.body);
+        HostPort to = tlsRequired && port.find() ? new HostPort(address.host(), Integer.parseInt(port.group(1))) : address;
+        if (tls == null) {
+            throw new NsqException("nsqd " + address + (httpsPort ? " is an HTTPS port" : " requires TLS on its HTTP API too (--tls-required)")
+                + " and TLS is not configured; its HTTPS address is " + to, true, e);
+        }
+        target = to;
+        https = true;
+        return true;
+    }
+
+    private byte[] sendOnce(String method, String pathAndQuery) throws IOException {
+        URI uri = URI.create(endpoint() + pathAndQuery);
         HttpRequest request = HttpRequest.newBuilder(uri).timeout(timeout)
             .method(method, HttpRequest.BodyPublishers.noBody()).build();
         HttpResponse<byte[]> response;
         try {
-            response = CLIENT.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            response = client().send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(method + " " + uri + " interrupted", e);
         } catch (IOException e) {
-            // The JDK quotes a non-HTTP answer byte for byte; nsqd's TCP port answers with a binary frame.
-            if (String.valueOf(e.getMessage()).chars().anyMatch(c -> c < 0x20 && c != '\t')) {
+            // The JDK quotes a non-HTTP answer byte for byte; nsqd's TCP port answers with a binary frame, other services with their banner.
+            String jdk = String.valueOf(e.getMessage());
+            if (jdk.chars().anyMatch(c -> c < 0x20 && c != '\t') || jdk.startsWith("Invalid status line")) {
                 throw new NsqException(address + " does not answer HTTP (nsqd's TCP port? its HTTP port is 4151 by default, nsqlookupd's 4161)",
                     true, null);
+            }
+            if (https) {
+                IOException tlsFailure = tls.failure(target, e);
+                if (tlsFailure instanceof NsqException) throw tlsFailure;
             }
             throw new IOException(method + " " + uri + " failed: " + NsqException.describe(e), e);
         }
         if (response.statusCode() / 100 != 2) {
-            throw new HttpStatusException(method + " " + uri, response.statusCode(), reason(response.body()));
+            throw new HttpStatusException(method + " " + uri, response.statusCode(), reason(response.body()),
+                new String(response.body(), StandardCharsets.UTF_8));
         }
         return response.body();
+    }
+
+    private HttpClient client() {
+        if (!https) return CLIENT;
+        return TLS_CLIENTS.computeIfAbsent(tls, t -> builder().sslContext(t.context()).sslParameters(t.parameters()).build());
     }
 
     /** nsqd errors come as {"message":"TOPIC_NOT_FOUND"}. */

@@ -69,8 +69,10 @@ public final class ReliablePublisher implements AutoCloseable {
         long failingSince = 0;
         while (true) {
             HostPort address = nsqds.get(next);
+            // A streak of failures starts with the attempt that failed first, connect time included (a connect can hang).
+            long streakStart = failingSince != 0 ? failingSince : System.nanoTime();
             try {
-                if (connection == null) connection = connect(address, failingSince);
+                if (connection == null) connection = connect(address, streakStart);
                 if (defer != null) connection.publishDeferred(topic, defer, batch.get(0));
                 else if (batch.size() == 1) connection.publish(topic, batch.get(0));
                 else connection.publish(topic, batch);
@@ -84,22 +86,19 @@ public final class ReliablePublisher implements AutoCloseable {
             } catch (NsqException.ErrorResponse e) {
                 disconnect(); // nsqd closes the connection after E_BAD_* and E_INVALID anyway
                 if (refusedForGood(e, batch)) return;
-                failingSince = retryLater(address, e, failingSince);
+                failingSince = retryLater(address, e, streakStart);
             } catch (IOException e) {
                 disconnect();
                 if (e instanceof NsqException n && n.fatal()) throw new Failure(NsqException.describe(e), true, e);
-                failingSince = retryLater(address, e, failingSince);
+                failingSince = retryLater(address, e, streakStart);
             }
         }
     }
 
     /** A connect attempt never outlasts what is left of the retry timeout. */
-    private Publisher connect(HostPort address, long failingSince) throws IOException {
-        NsqConfig c = config;
-        if (failingSince != 0) {
-            long left = retryTimeout.toMillis() - (System.nanoTime() - failingSince) / 1_000_000;
-            c = c.withConnectTimeout(Duration.ofMillis(Math.max(1, Math.min(c.connectTimeout().toMillis(), left))));
-        }
+    private Publisher connect(HostPort address, long streakStart) throws IOException {
+        long left = retryTimeout.toMillis() - (System.nanoTime() - streakStart) / 1_000_000;
+        NsqConfig c = config.withConnectTimeout(Duration.ofMillis(Math.max(1, Math.min(config.connectTimeout().toMillis(), left))));
         return new Publisher(address, c);
     }
 
@@ -133,7 +132,6 @@ public final class ReliablePublisher implements AutoCloseable {
     /** Logs the failure, waits the next backoff delay and moves to the next address; throws past the retry timeout. */
     private long retryLater(HostPort address, IOException e, long failingSince) throws Failure {
         long now = System.nanoTime();
-        if (failingSince == 0) failingSince = now;
         Duration failing = Duration.ofNanos(now - failingSince);
         if (failing.compareTo(retryTimeout) >= 0) {
             throw new Failure("no nsqd acknowledged for " + Durations.format(failing) + " (retry timeout "

@@ -38,7 +38,7 @@ final class Session implements Message.Delegate {
     private final String topic;
     private final Connection conn;
     final long maxRdy;
-    final Duration msgTimeout;
+    final Duration msgTimeout, maxMsgTimeout;
     private final Set<Message> unanswered = ConcurrentHashMap.newKeySet();
     final AtomicInteger inFlight = new AtomicInteger();
     final CountDownLatch closeWait = new CountDownLatch(1);
@@ -67,6 +67,7 @@ final class Session implements Message.Delegate {
         try {
             maxRdy = conn.negotiated().maxRdyCount();
             msgTimeout = conn.negotiated().msgTimeout();
+            maxMsgTimeout = conn.negotiated().maxMsgTimeout();
             conn.write(Command.sub(topic, owner.channel()));
             Frame f = conn.next();
             if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(address, f.text());
@@ -83,14 +84,16 @@ final class Session implements Message.Delegate {
 
     @Override public HostPort address() { return conn.address(); }
 
+    // The answer goes out before the slot it frees is counted: RDY moved to another connection must never
+    // let nsqd count one more in flight than the budget.
     @Override public void finish(Message m) {
-        answered(m);
         send(Command.fin(m.rawId()));
+        answered(m);
     }
 
     @Override public void requeue(Message m, Duration delay) {
-        answered(m);
         send(Command.req(m.rawId(), delay.toMillis()));
+        answered(m);
     }
 
     @Override public void touch(Message m) { send(Command.touch(m.rawId())); }
@@ -98,11 +101,9 @@ final class Session implements Message.Delegate {
     /** FIN for a batch of this connection's messages, already marked answered, in one write. */
     void finishAll(List<Message> batch) {
         List<byte[]> fins = new ArrayList<>(batch.size());
-        for (Message m : batch) {
-            answered(m);
-            fins.add(Command.fin(m.rawId()));
-        }
+        for (Message m : batch) fins.add(Command.fin(m.rawId()));
         send(fins);
+        for (Message m : batch) answered(m);
     }
 
     /** What this connection may have in flight at nsqd: its RDY (or the one before a decrease nsqd may not have seen yet) or what it holds. */

@@ -82,7 +82,7 @@ public final class Subscriber implements Closeable {
     private volatile String lastError;
     private volatile boolean refused;
     private volatile NsqException fatal;
-    private volatile Duration msgTimeout;
+    private volatile Duration msgTimeout, maxMsgTimeout;
     private Thread poller;
 
     public Subscriber(NsqConfig config, List<String> topics, String channel, int maxInFlight, Handler handler) {
@@ -158,6 +158,9 @@ public final class Subscriber implements Closeable {
 
     /** nsqd's msg_timeout for our connections (from IDENTIFY); nsqd's default until one connected. */
     public Duration msgTimeout() { return msgTimeout != null ? msgTimeout : Duration.ofSeconds(60); }
+
+    /** nsqd's --max-msg-timeout (from IDENTIFY): TOUCH keeps a message at most this long; nsqd's default until one connected. */
+    public Duration maxMsgTimeout() { return maxMsgTimeout != null ? maxMsgTimeout : Duration.ofMinutes(15); }
 
     /** Starts connecting; transient failures are logged and retried. */
     public synchronized void start() {
@@ -353,6 +356,11 @@ public final class Subscriber implements Closeable {
                     if (s != null) config.logger().warn("nsqd " + key.address() + ": connection lost (" + lastError + "); reconnecting");
                     else if (backoff.failures() == 0) config.logger().warn(lastError + "; retrying");
                     else config.logger().debug(lastError + "; retrying"); // a down nsqd must not flood the log
+                } catch (RuntimeException | Error e) {
+                    // A bug or an OutOfMemoryError on this reader: said once, and the run cannot end in exit 0.
+                    if (!closing) stopForGood(new NsqException("nsqd " + key.address() + ": " + e.getClass().getSimpleName() + ": "
+                        + NsqException.describe(e), true, e));
+                    break;
                 } finally {
                     if (s != null) s.closeSocket();
                 }
@@ -374,6 +382,7 @@ public final class Subscriber implements Closeable {
                 subscriptions.incrementAndGet();
             }
             msgTimeout = s.msgTimeout;
+            maxMsgTimeout = s.maxMsgTimeout;
             config.logger().debug("nsqd " + key.address() + ": subscribed to " + key.topic() + "/" + channel);
             rebalance();
             try {

@@ -1,0 +1,174 @@
+package nsq;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
+
+/**
+ * TLS to nsqd with the JDK's own TLS (go-nsq's tls_v1): after IDENTIFY grants it, the open TCP
+ * connection is upgraded in place; nsqd's HTTPS port takes the same settings. nsqd's certificate
+ * is checked against {@code --tls-ca} (or the JDK's trusted CAs) and must name the host we dialled,
+ * as go-nsq checks it, unless {@code insecure}. A client certificate (for nsqd's
+ * --tls-client-auth-policy) comes from PEM files ({@link Pem} says which key formats).
+ *
+ * <p>Only code that asked for TLS loads this class, and with it the JDK's TLS stack (~0.2 s).
+ */
+public final class Tls {
+    private final SSLContext context;
+    private final boolean insecure;
+    private final String description;
+    private final String clientCertificate; // its subject, or null
+
+    private Tls(SSLContext context, boolean insecure, String description, String clientCertificate) {
+        this.context = context;
+        this.insecure = insecure;
+        this.description = description;
+        this.clientCertificate = clientCertificate;
+    }
+
+    /**
+     * Reads the files now, so a wrong one is a usage error at start. {@code ca} null: the JDK's
+     * trusted CAs; {@code cert} and {@code key} both or neither. IllegalArgumentException names the file.
+     */
+    public static Tls load(Path ca, Path cert, Path key, boolean insecure) {
+        if ((cert == null) != (key == null)) throw new IllegalArgumentException("a client certificate needs both its certificate and its key file");
+        try {
+            KeyManager[] keys = null;
+            String client = "", subject = null;
+            if (cert != null) {
+                List<X509Certificate> chain = Pem.certificates(cert);
+                PrivateKey k = Pem.privateKey(key);
+                KeyStore ks = KeyStore.getInstance("PKCS12");
+                ks.load(null, null);
+                ks.setKeyEntry("client", k, new char[0], chain.toArray(new X509Certificate[0]));
+                KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+                kmf.init(ks, new char[0]);
+                keys = kmf.getKeyManagers();
+                subject = chain.get(0).getSubjectX500Principal().getName();
+                client = ", client certificate " + subject;
+            }
+            TrustManager[] trust;
+            if (insecure) {
+                trust = new TrustManager[] {new TrustingAnything()};
+            } else {
+                KeyStore ts = null;
+                if (ca != null) {
+                    ts = KeyStore.getInstance("PKCS12");
+                    ts.load(null, null);
+                    int i = 0;
+                    for (X509Certificate c : Pem.certificates(ca)) ts.setCertificateEntry("ca" + i++, c);
+                }
+                TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+                tmf.init(ts);
+                trust = tmf.getTrustManagers();
+            }
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(keys, trust, null);
+            String server = insecure ? "nsqd's certificate NOT checked" : ca != null ? "CA " + ca : "the JDK's trusted CAs";
+            return new Tls(ctx, insecure, "TLS (" + server + client + ")", subject);
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalArgumentException("cannot set up TLS: " + NsqException.describe(e), e);
+        }
+    }
+
+    public SSLContext context() { return context; }
+
+    /** True when nsqd's certificate is not checked at all. */
+    public boolean insecure() { return insecure; }
+
+    /** For a start-up log line: what is trusted, which client certificate. */
+    @Override
+    public String toString() { return description; }
+
+    /** Parameters for a connection to {@code host}: its certificate must name it, unless insecure. */
+    public SSLParameters parameters() {
+        SSLParameters p = context.getDefaultSSLParameters();
+        if (!insecure) p.setEndpointIdentificationAlgorithm("HTTPS");
+        return p;
+    }
+
+    /**
+     * Upgrades an identified connection in place (nsqd starts its side right after its IDENTIFY
+     * answer). A certificate either side refuses is fatal; a peer that went away is not.
+     */
+    Socket handshake(Socket plain, HostPort peer, int timeoutMillis) throws IOException {
+        SSLSocket s = (SSLSocket) context.getSocketFactory().createSocket(plain, peer.host(), peer.port(), true);
+        s.setSSLParameters(parameters());
+        s.setUseClientMode(true);
+        plain.setSoTimeout(timeoutMillis);
+        try {
+            s.startHandshake();
+        } catch (IOException e) {
+            throw failure(peer, e);
+        }
+        return s;
+    }
+
+    /**
+     * What a failure during or right after the TLS handshake means: a certificate refused (by us
+     * or by nsqd) is fatal and says which option to look at; a connection that broke is transient.
+     */
+    public IOException failure(HostPort peer, IOException e) {
+        SSLException tls = null;
+        for (Throwable c = e; c != null && tls == null; c = c.getCause()) if (c instanceof SSLException s) tls = s;
+        if (tls == null || tls.getCause() instanceof EOFException || tls.getCause() instanceof SocketException
+            || tls.getCause() instanceof SocketTimeoutException) {
+            return e;
+        }
+        // The JDK's words are in the message already; its exception rides along suppressed, for -v's stack trace.
+        NsqException fatal = new NsqException("TLS with nsqd " + peer + " failed: " + explain(NsqException.describe(tls)), true, null);
+        fatal.addSuppressed(e);
+        return fatal;
+    }
+
+    /** The JDK's words, with what to do about them. */
+    String explain(String jdkWords) {
+        String jdk = jdkWords.replace("sun.security.provider.certpath.SunCertPathBuilderException: ", "")
+            .replace("sun.security.validator.ValidatorException: ", "");
+        if (jdk.contains("PKIX path") || jdk.contains("unable to find valid certification path")) {
+            return "its certificate is not signed by a CA we trust; give the CA that signed it with --tls-ca (" + jdk + ")";
+        }
+        if (jdk.contains("No subject alternative") || jdk.contains("No name matching")) {
+            return "its certificate does not name the host we connected to (" + jdk + ")";
+        }
+        if (jdk.contains("certificate_required")) {
+            // The JDK sends only a certificate whose issuer is among the CAs nsqd names, so a stranger's shows up as none.
+            return clientCertificate == null ? "it requires a client certificate (--tls-cert and --tls-key) (" + jdk + ")"
+                : "it requires a client certificate signed by a CA it trusts (its --tls-root-ca-file), and ours (" + clientCertificate
+                    + ") is not (" + jdk + ")";
+        }
+        if (jdk.contains("bad_certificate") || jdk.contains("unknown_ca") || jdk.contains("certificate_unknown")) {
+            return "it refused our client certificate (--tls-cert): not signed by a CA it trusts, or expired (" + jdk + ")";
+        }
+        return jdk;
+    }
+
+    /** --tls-insecure: accepts any certificate for any name (the checks are this manager's job, so none are done). */
+    private static final class TrustingAnything extends X509ExtendedTrustManager {
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) {}
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {}
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType) {}
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType) {}
+        @Override public X509Certificate[] getAcceptedIssuers() { return new X509Certificate[0]; }
+    }
+}
