@@ -12,11 +12,14 @@
 
 import cli.Cli;
 import cli.ConnectionOptions;
+import cli.Converters;
 import cli.DrainOnSignal;
 import cli.Log;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -28,6 +31,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import nsq.NsqException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -84,6 +88,7 @@ public class wakeup implements Callable<Integer> {
     private final Semaphore kick = new Semaphore(0);
     private volatile Map<String, List<String>> socketGroups = Map.of(); // stream -> its socket-backed groups
     private volatile boolean stopping;
+    private volatile NsqException fatal; // an address that is not nsqd's HTTP port: exit 1
     private volatile GroupWaker waker;
     private NsqdNodes nodes;
     private PushFollower push;
@@ -106,17 +111,19 @@ public class wakeup implements Callable<Integer> {
         sd = SdNotify.fromEnv(System.getenv(), ProcessHandle.current().pid());
         start();
         stopRequested.await();
-        Log.info("stopping");
+        if (fatal == null) Log.info("stopping");
         stop();
-        return Cli.OK;
+        return fatal == null ? Cli.OK : Cli.FAILURE;
     }
 
     /** Starts the scan loop (first scan at once) and push; returns without waiting for the first scan. */
     synchronized void start() {
-        Cli.require(scanInterval.toMillis() >= 10, "--scan-interval %s: must be at least 10ms", Durations.format(scanInterval));
-        Cli.require(!debounce.isNegative(), "--debounce %s: must not be negative", debounce);
-        Cli.require(wakeTimeout.toMillis() >= 1, "--wake-timeout %s: must be at least 1ms", Durations.format(wakeTimeout));
-        if (!Files.isDirectory(socketDir)) Log.warn("socket dir %s does not exist (yet): no group is socket-backed", socketDir);
+        Converters.requireDuration("--scan-interval", scanInterval, Duration.ofMillis(10), Duration.ofHours(1), "");
+        Converters.requireDuration("--debounce", debounce, Duration.ZERO, Duration.ofMinutes(1),
+            "a longer one would leave a group that exited idle unwoken that long");
+        Converters.requireDuration("--wake-timeout", wakeTimeout, Duration.ofMillis(1), Duration.ofMinutes(10),
+            "a cold start takes seconds");
+        checkSocketDir();
         Log.info("watching %s for groups with a socket in %s (scan every %s, debounce %s)",
             lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqdHttp, socketDir,
             Durations.format(scanInterval), Durations.format(debounce));
@@ -128,6 +135,28 @@ public class wakeup implements Callable<Integer> {
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd);
         push = new PushFollower(client.config(), OWN_CHANNEL, this::onPush);
         loop = Threads.start("wakeup-scan", this::runLoop);
+    }
+
+    /**
+     * A regular file there is a typo (exit 2); a missing dir may come later (systemd creates it). A
+     * dir any local user can write lets anyone plant G.sock and receive the wakes: said at start.
+     */
+    private void checkSocketDir() {
+        if (Files.exists(socketDir) && !Files.isDirectory(socketDir)) {
+            throw new Cli.UsageException("--socket-dir " + socketDir + ": exists and is not a directory");
+        }
+        if (!Files.isDirectory(socketDir)) {
+            Log.warn("socket dir %s does not exist (yet): no group is socket-backed", socketDir);
+            return;
+        }
+        try {
+            if (Files.getPosixFilePermissions(socketDir).contains(PosixFilePermission.OTHERS_WRITE)) {
+                Log.warn("socket dir %s is world-writable: any local user can put a G.sock there and be sent group G's wakes; "
+                    + "make it writable only by its owner (0755, as systemd creates it for ListenStream=)", socketDir);
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            Log.warn("socket dir %s: cannot read its permissions: %s", socketDir, Errors.oneLine(e));
+        }
     }
 
     /** Stops scanning, closes the subscriptions, waits briefly for wakes under way. */
@@ -162,6 +191,14 @@ public class wakeup implements Callable<Integer> {
             try {
                 scanOnce();
             } catch (RuntimeException e) {
+                NsqException wrongPeer = NsqException.fatalCause(e);
+                if (wrongPeer != null) {
+                    // An address that is not nsqd's (or nsqlookupd's) HTTP port: no scan will work, exit 1 saying so.
+                    Log.error("%s", wrongPeerLine(e));
+                    fatal = wrongPeer;
+                    stopRequested.countDown();
+                    return;
+                }
                 Log.error("scan failed: %s", Errors.oneLine(e));
             }
             if (firstScan.getCount() > 0) {
@@ -200,6 +237,12 @@ public class wakeup implements Callable<Integer> {
         socketGroups = backed;
         push.follow(backlog.toFollow(backed));
         scans.incrementAndGet();
+    }
+
+    /** The NsqdNodes line naming the address and what answered there. */
+    private static String wrongPeerLine(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) if (c instanceof UncheckedIOException u) return u.getMessage();
+        return Errors.oneLine(e);
     }
 
     private void onPush(String stream) {

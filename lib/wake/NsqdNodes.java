@@ -2,6 +2,7 @@ package wake;
 
 import cli.Log;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -11,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import nsq.HostPort;
+import nsq.NsqException;
 import nsq.http.NsqHttp;
 import util.Backoff;
 import util.Errors;
@@ -32,7 +34,10 @@ public final class NsqdNodes {
         this.lookupds = lookupds == null ? List.of() : lookupds;
     }
 
-    /** Refreshes the node list, then asks every node that is due for its stats, in parallel on {@code io}. */
+    /**
+     * Refreshes the node list, then asks every node that is due for its stats, in parallel on {@code io}.
+     * Throws (a fatal {@link NsqException} among the causes) when an address answers but not as HTTP.
+     */
     public List<Backlog.NodeStats> stats(Executor io) {
         refresh();
         Map<Node, CompletableFuture<NsqHttp.Stats>> answers = new HashMap<>();
@@ -67,6 +72,7 @@ public final class NsqdNodes {
                 Object before = lookupdStates.get(l);
                 if (lookupdStates.changed(l, "ok") && before != null) Log.info("nsqlookupd %s answers again", l);
             } catch (IOException e) {
+                if (NsqException.isFatal(e)) throw new UncheckedIOException("nsqlookupd " + l + ": " + e.getMessage(), e);
                 if (lookupdStates.changed(l, Errors.oneLine(e))) Log.warn("nsqlookupd %s: %s", l, Errors.oneLine(e));
             }
         }
@@ -108,6 +114,8 @@ public final class NsqdNodes {
                 backoff.reset();
                 return s;
             } catch (IOException e) {
+                // Not an HTTP server at all (nsqd's TCP port?): a wrong address, which no retry fixes.
+                if (NsqException.isFatal(e)) throw new UncheckedIOException("nsqd " + http + ": " + e.getMessage(), e);
                 Duration wait = backoff.next();
                 if (!down) Log.warn("nsqd %s: %s; retrying with backoff, serving the other nodes", http, Errors.oneLine(e));
                 else Log.debug("nsqd %s still down (%d failures): %s", http, backoff.failures(), Errors.oneLine(e));
