@@ -98,8 +98,9 @@ public class consumer implements Callable<Integer> {
     MessageOutput.Format format;
 
     @Option(names = "--exec", paramLabel = "CMD", defaultValue = "${env:EXEC}",
-        description = "Run CMD with /bin/sh -c per message: body on stdin, MQ_STREAM, MQ_GROUP, MQ_ID, MQ_ATTEMPTS in its "
-            + "environment. Exit 0 finishes the message; anything else requeues it with --backoff (env EXEC).")
+        description = "Run CMD with /bin/sh -c per message, in a process group of its own: body on stdin, MQ_STREAM, MQ_GROUP, "
+            + "MQ_ID, MQ_ATTEMPTS in its environment. Exit 0 finishes the message; anything else requeues it with --backoff. "
+            + "What it leaves running in the background is killed when the consumer exits (env EXEC).")
     String exec;
 
     @Option(names = "--concurrency", paramLabel = "N", defaultValue = "${env:CONCURRENCY:-1}",
@@ -116,8 +117,9 @@ public class consumer implements Callable<Integer> {
     String backoffSpec;
 
     @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "${env:MAX_ATTEMPTS:-5}",
-        description = "After N failed attempts, publish the message to the dead-letter stream and finish it; "
-            + "0 = retry forever (env MAX_ATTEMPTS, default ${DEFAULT-VALUE}).")
+        description = "After N failed attempts, publish the message to the dead-letter stream (as JSON with its metadata, or "
+            + "its bare body when that would exceed nsqd's --max-msg-size) and finish it; 0 = retry forever "
+            + "(env MAX_ATTEMPTS, default ${DEFAULT-VALUE}).")
     int maxAttempts;
 
     @Option(names = "--dead-letter", paramLabel = "NAME", converter = Converters.Stream.class, defaultValue = "${env:DEAD_LETTER}",
