@@ -66,6 +66,7 @@ final class ProcessGroups {
      */
     int killLeftovers() {
         if (SETSID == null) return 0;
+        synchronized (started) { if (started.isEmpty()) return 0; } // no command ran: nothing to look for
         Set<Long> groups = new TreeSet<>();
         int processes = 0;
         try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
