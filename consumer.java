@@ -100,8 +100,9 @@ public class consumer implements Callable<Integer> {
     MessageOutput.Format format;
 
     @Option(names = "--exec", paramLabel = "CMD", defaultValue = "${env:EXEC}",
-        description = "Run CMD with /bin/sh -c per message: body on stdin, MQ_STREAM, MQ_GROUP, MQ_ID, MQ_ATTEMPTS in its "
-            + "environment. Exit 0 finishes the message; anything else requeues it with --backoff (env EXEC).")
+        description = "Run CMD with /bin/sh -c per message, in a process group of its own: body on stdin, MQ_STREAM, MQ_GROUP, "
+            + "MQ_ID, MQ_ATTEMPTS in its environment. Exit 0 finishes the message; anything else requeues it with --backoff. "
+            + "What it leaves running in the background is killed when the consumer exits (env EXEC).")
     String exec;
 
     @Option(names = "--concurrency", paramLabel = "N", defaultValue = "${env:CONCURRENCY:-1}",
@@ -118,8 +119,9 @@ public class consumer implements Callable<Integer> {
     String backoffSpec;
 
     @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "${env:MAX_ATTEMPTS:-5}",
-        description = "After N failed attempts, publish the message to the dead-letter stream and finish it; "
-            + "0 = retry forever (env MAX_ATTEMPTS, default ${DEFAULT-VALUE}).")
+        description = "After N failed attempts, publish the message to the dead-letter stream (as JSON with its metadata, or "
+            + "its bare body when that would exceed nsqd's --max-msg-size) and finish it; 0 = retry forever "
+            + "(env MAX_ATTEMPTS, default ${DEFAULT-VALUE}).")
     int maxAttempts;
 
     @Option(names = "--dead-letter", paramLabel = "NAME", converter = Converters.Stream.class, defaultValue = "${env:DEAD_LETTER}",
@@ -127,8 +129,14 @@ public class consumer implements Callable<Integer> {
     String deadLetter;
 
     @Option(names = "--verify", defaultValue = "${env:VERIFY:-false}",
-        description = "Count producer.java events per producer and report gaps and duplicates of seq on exit (env VERIFY).")
+        description = "Count producer.java events per producer and report on exit: count, highest seq, missing-at-start "
+            + "(seq 1 up to the lowest seen), gaps, duplicates (env VERIFY).")
     boolean verify;
+
+    @Option(names = "--expect", paramLabel = "N", defaultValue = "${env:EXPECT}",
+        description = "Implies --verify: exit 1 (one line naming who fell short) unless seq 1..N of every producer "
+            + "arrived (env EXPECT).")
+    Long expect;
 
     @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "${env:DRAIN_TIMEOUT:-15s}",
         description = "On SIGTERM/SIGINT, how long running commands may finish before they are killed and requeued "
@@ -188,7 +196,7 @@ public class consumer implements Callable<Integer> {
         try {
             // Accept wakes from the start: systemd starts us again for any connection we leave pending.
             if (activated) {
-                if (ownListener) listener = WakeSocket.Listener.fromSystemd();
+                if (ownListener) listener = systemdListener();
                 acceptWakes();
             }
             if (!subscribe()) return Cli.FAILURE;
@@ -214,7 +222,9 @@ public class consumer implements Callable<Integer> {
         }
         boolean printed = output.close();
         logSummary();
-        return printed && fatal == null && broken == null ? Cli.OK : Cli.FAILURE;
+        String short_ = expect == null ? null : verifier.shortOf(expect);
+        if (short_ != null) Log.error("%s", short_);
+        return printed && fatal == null && broken == null && short_ == null ? Cli.OK : Cli.FAILURE;
     }
 
     /** Rules the parser cannot check; returns max-in-flight. */
@@ -225,10 +235,17 @@ public class consumer implements Callable<Integer> {
         Cli.require(concurrency >= 1 && concurrency <= 1000, "--concurrency %d: must be 1 to 1000", concurrency);
         Cli.require(maxInFlight == null || maxInFlight >= 1 && maxInFlight <= 100_000, "--max-in-flight %s: must be 1 to 100000", maxInFlight);
         Cli.require(count >= 0, "--count %d: must be 0 (no limit) or more", count);
+        Cli.require(expect == null || expect >= 1, "--expect %d: must be at least 1 (seq numbers start at 1)", expect);
+        if (expect != null) verify = true;
         Cli.require(maxAttempts >= 0 && maxAttempts <= 65535, "--max-attempts %d: must be 0 (forever) to 65535", maxAttempts);
         Cli.require(!execTimeout.isZero(), "--exec-timeout must be more than 0");
         Cli.require(!connectTimeout.isZero(), "--connect-timeout must be more than 0");
         Cli.require(!maxReqTimeout.isZero(), "--max-req-timeout must be more than 0");
+        Converters.requireDuration("--exec-timeout", execTimeout, Duration.ofMillis(1), Duration.ofHours(24), "");
+        Converters.requireDuration("--connect-timeout", connectTimeout, Duration.ofMillis(1), Duration.ofHours(1), "");
+        Converters.requireDuration("--drain-timeout", drainTimeout, Duration.ZERO, Duration.ofHours(1), "");
+        Converters.requireDuration("--lookupd-interval", lookupdInterval, Duration.ofMillis(100), Duration.ofHours(1),
+            "every poll asks each nsqlookupd for each stream");
         for (String s : streams) {
             String dead = DeadLetters.streamFor(deadLetter, s);
             Cli.require(Names.isValid(dead), "dead-letter stream '%s' for stream '%s' is not a valid name "
@@ -267,6 +284,10 @@ public class consumer implements Callable<Integer> {
         if (runner != null) subscriber.windowFloor(inFlight);
         if (lookupd.enabled()) subscriber.discoverWith(lookupd.lookupd, lookupdInterval);
         else subscriber.connectTo(nsqd.nsqd);
+        messages.onDeadLetterRefused(f -> {
+            fatal = new NsqException(f.getMessage(), true, f); // logged where it happened; exit 1
+            stop();
+        });
         messages.flow(new MessageLifecycle.Flow() {
             @Override public void pause() { subscriber.pause(); }
             @Override public void resume() { subscriber.resume(); }
@@ -291,6 +312,18 @@ public class consumer implements Callable<Integer> {
             }
         }
         return fatal == null;
+    }
+
+    /** The socket LISTEN_FDS promised on fd 3; exit 2 naming what fd 3 really is when it is not there. */
+    private WakeSocket.Listener systemdListener() {
+        try {
+            return WakeSocket.Listener.fromSystemd();
+        } catch (IOException | RuntimeException e) {
+            throw new Cli.UsageException(String.format("LISTEN_PID=%s LISTEN_FDS=%s promise a listening unix socket on fd %d, "
+                + "but fd %d is %s: start the consumer from a systemd .socket unit or systemd-socket-activate, or unset LISTEN_PID "
+                + "and LISTEN_FDS", env.get("LISTEN_PID"), env.get("LISTEN_FDS"), WakeSocket.SD_LISTEN_FDS_START,
+                WakeSocket.SD_LISTEN_FDS_START, WakeSocket.describeFd(WakeSocket.SD_LISTEN_FDS_START)));
+        }
     }
 
     /** Waits for stop, --count, or the idle timeout. */
@@ -327,11 +360,16 @@ public class consumer implements Callable<Integer> {
         else output.flush(true);
     }
 
+    /** Every REQ this run sent, as nsqd counts them: failures, the drain, and what was on its way when it began. */
+    long requeued() { return messages.requeued() + (subscriber == null ? 0 : subscriber.requeuedOnClose()); }
+
     private void logSummary() {
         double secs = messages.firstReceivedNanos() == 0 ? 0 : (System.nanoTime() - messages.firstReceivedNanos()) / 1e9;
-        Log.info("summary: received=%d finished=%d requeued=%d dead-lettered=%d%s in %.2fs since the first (%.0f msg/s)",
-            messages.received(), messages.finished(), messages.requeued() + subscriber.requeuedOnClose(), messages.deadLettered(),
-            verify ? " duplicates=" + verifier.duplicates() : "", secs, secs > 0 ? messages.handled() / secs : 0.0);
+        int unread = subscriber.requeuedUnread();
+        Log.info("summary: received=%d finished=%d requeued=%d%s dead-lettered=%d%s in %.2fs since the first (%.0f msg/s)",
+            messages.received(), messages.finished(), requeued(),
+            unread > 0 ? " (" + unread + " of them unread: on their way when the drain began)" : "", messages.deadLettered(),
+            verify ? " missing=" + verifier.missing() + " duplicates=" + verifier.duplicates() : "", secs, secs > 0 ? messages.handled() / secs : 0.0);
         if (verify) for (String line : verifier.report()) Log.info("verify: %s", line);
     }
 

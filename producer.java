@@ -58,6 +58,10 @@ public class producer implements Callable<Integer> {
     static final Duration MAX_DEFER = Duration.ofHours(1); // nsqd's default --max-req-timeout
     static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
     static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(10);
+    // Upper bounds, so a typo fails at once instead of running out of memory or never publishing.
+    static final int MAX_SIZE = 64 << 20;                         // far above nsqd's default --max-msg-size (1 MiB)
+    static final int MAX_BATCH = 100_000;
+    static final Duration MAX_INTERVAL = Duration.ofHours(24);    // --interval, and the period --rate implies
 
     @Option(names = {"-s", "--stream"}, required = true, defaultValue = "${env:STREAM}", converter = Converters.Stream.class,
         description = "Stream (NSQ topic) to publish to (env STREAM).")
@@ -139,9 +143,12 @@ public class producer implements Callable<Integer> {
         Cli.require(count == null || count >= 1, "--count %d: must be at least 1", count);
         Cli.require(duration == null || !duration.isZero(), "--duration 0: must be positive");
         Cli.require(interval == null || !interval.isZero(), "--interval 0: must be positive (use --rate max for no pause)");
-        Cli.require(payloadKeys >= 0, "--payload-keys %d: must be 0 or more", payloadKeys);
+        Converters.requireDuration("--interval", interval, Duration.ofMillis(1), MAX_INTERVAL, "");
+        Converters.requireDuration("--retry-timeout", retryTimeout, Duration.ofMillis(1), Duration.ofHours(24), "");
+        Converters.requireRange("--payload-keys", payloadKeys, 0, MAX_SIZE / 1024, "~1 KiB each, " + (MAX_SIZE >> 20) + " MiB in all");
         Cli.require(size == null || size >= 1, "--size %d: must be at least 1 (nsqd refuses empty messages)", size);
-        Cli.require(batch == null || batch >= 1, "--batch %d: must be at least 1", batch);
+        if (size != null) Converters.requireRange("--size", size, 1, MAX_SIZE, (MAX_SIZE >> 20) + " MiB; nsqd's --max-msg-size is 1 MiB by default");
+        if (batch != null) Converters.requireRange("--batch", batch, 1, MAX_BATCH, "");
         Cli.require(defer == null || defer.compareTo(MAX_DEFER) <= 0,
             "--defer %s: at most 1h, nsqd's default --max-req-timeout (DPUB refuses longer)", Durations.format(defer == null ? Duration.ZERO : defer));
         Cli.require(defer == null || batch == null || batch == 1, "--batch %d with --defer: DPUB takes one message at a time", batch);
@@ -149,12 +156,15 @@ public class producer implements Callable<Integer> {
         Cli.require(!fromStdin || size == null, "--size with stdin: the lines are the messages");
         config = client.config();
         long periodNs = Pacer.periodNanos(rate, interval, threads, fromStdin);
+        Cli.require(periodNs <= MAX_INTERVAL.toNanos(), "--rate %s: too slow, at least one message per thread every %s", rate,
+            Durations.format(MAX_INTERVAL));
         byte delim = DelimitedReader.parseDelimiter(delimiter);
 
         // ---- wiring: one connection per thread, paced from a common start
         int eventSize = new ProducerEvents(stream, 0, payloadKeys, size).event(1).length;
         int perBatch = defer != null ? 1 : batch != null ? batch : periodNs > 0 ? 1 : AUTO_BATCH;
         if (!fromStdin) perBatch = Math.max(1, Math.min(perBatch, MAX_BATCH_BYTES / eventSize));
+        requireHeap(fromStdin ? MAX_BATCH_BYTES : (long) perBatch * eventSize, fromStdin ? 1 : threads);
         if (count != null) budget.set(count);
         stats.start();
         Pacer pacer = new Pacer(periodNs, System.nanoTime(), duration);
@@ -185,6 +195,17 @@ public class producer implements Callable<Integer> {
         if (failure == null && stats.notAcked() == 0) return Cli.OK;
         if (failure == null) Log.error("%d message(s) were not acknowledged by nsqd", stats.notAcked()); // else the failure said why
         return Cli.FAILURE;
+    }
+
+    /**
+     * Each thread holds a batch and its encoded copy: fail at once, naming the numbers, rather than
+     * with an OutOfMemoryError after publishing half of it.
+     */
+    private static void requireHeap(long batchBytes, int threads) {
+        long need = 2 * batchBytes * threads, heap = Runtime.getRuntime().maxMemory();
+        Cli.require(need <= heap * 3 / 4, "%d thread(s) x batches of %d KiB need ~%d MiB of heap; this JVM may use %d MiB: "
+            + "use fewer --threads, a smaller --batch, --size or --payload-keys, or give java more (-Xmx, JAVA_TOOL_OPTIONS)",
+            threads, batchBytes >> 10, need >> 20, heap >> 20);
     }
 
     private interface Work { void run() throws Exception; }

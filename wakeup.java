@@ -13,11 +13,13 @@
 
 import cli.Cli;
 import cli.ConnectionOptions;
+import cli.Converters;
 import cli.DrainOnSignal;
 import cli.Log;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -117,11 +119,13 @@ public class wakeup implements Callable<Integer> {
 
     /** Starts the scan loop (first scan at once) and push; returns without waiting for the first scan. */
     synchronized void start() {
-        Cli.require(scanInterval.toMillis() >= 10, "--scan-interval %s: must be at least 10ms", Durations.format(scanInterval));
-        Cli.require(!debounce.isNegative(), "--debounce %s: must not be negative", debounce);
-        Cli.require(wakeTimeout.toMillis() >= 1, "--wake-timeout %s: must be at least 1ms", Durations.format(wakeTimeout));
+        Converters.requireDuration("--scan-interval", scanInterval, Duration.ofMillis(10), Duration.ofHours(1), "");
+        Converters.requireDuration("--debounce", debounce, Duration.ZERO, Duration.ofMinutes(1),
+            "a longer one would leave a group that exited idle unwoken that long");
+        Converters.requireDuration("--wake-timeout", wakeTimeout, Duration.ofMillis(1), Duration.ofMinutes(10),
+            "a cold start takes seconds");
         NsqConfig config = client.config(); // bad TLS or AUTH options: exit 2 before anything starts
-        if (!Files.isDirectory(socketDir)) Log.warn("socket dir %s does not exist (yet): no group is socket-backed", socketDir);
+        checkSocketDir();
         Log.info("watching %s for groups with a socket in %s (scan every %s, debounce %s)",
             lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqdHttp, socketDir,
             Durations.format(scanInterval), Durations.format(debounce));
@@ -133,6 +137,28 @@ public class wakeup implements Callable<Integer> {
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd, config.tls());
         push = new PushFollower(config, OWN_CHANNEL, this::onPush, this::failed);
         loop = Threads.start("wakeup-scan", this::runLoop);
+    }
+
+    /**
+     * A regular file there is a typo (exit 2); a missing dir may come later (systemd creates it). A
+     * dir any local user can write lets anyone plant G.sock and receive the wakes: said at start.
+     */
+    private void checkSocketDir() {
+        if (Files.exists(socketDir) && !Files.isDirectory(socketDir)) {
+            throw new Cli.UsageException("--socket-dir " + socketDir + ": exists and is not a directory");
+        }
+        if (!Files.isDirectory(socketDir)) {
+            Log.warn("socket dir %s does not exist (yet): no group is socket-backed", socketDir);
+            return;
+        }
+        try {
+            if (Files.getPosixFilePermissions(socketDir).contains(PosixFilePermission.OTHERS_WRITE)) {
+                Log.warn("socket dir %s is world-writable: any local user can put a G.sock there and be sent group G's wakes; "
+                    + "make it writable only by its owner (0755, as systemd creates it for ListenStream=)", socketDir);
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            Log.warn("socket dir %s: cannot read its permissions: %s", socketDir, Errors.oneLine(e));
+        }
     }
 
     /** Stops scanning, closes the subscriptions, waits briefly for wakes under way. */

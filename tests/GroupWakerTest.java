@@ -53,6 +53,22 @@ class GroupWakerTest {
         }
     }
 
+    /** A G.sock symlink is refused, even to a real socket: whoever can plant it would get the wakes. */
+    @Test void aSymlinkIsRefusedEvenToARealSocket() throws Exception {
+        GroupWaker w = new GroupWaker(dir, Duration.ZERO, WAIT, wakers, retries);
+        Path elsewhere = dir.resolve("elsewhere");
+        try (WakeSocket.Listener l = WakeSocket.Listener.bind(elsewhere)) {
+            l.start(wake -> {});
+            Files.createSymbolicLink(dir.resolve("g.sock"), elsewhere);
+            assertFalse(w.hasSocket("g"));
+            assertEquals("symlink", w.state("g"));
+            w.request("s", "g", GroupWaker.Reason.scan);
+            wakers.shutdown();
+            assertTrue(wakers.awaitTermination(10, TimeUnit.SECONDS), "the wake attempt ended");
+            assertEquals(0, l.wakes(), "the socket behind the link was never woken");
+        }
+    }
+
     @Test void aBurstInsideTheDebounceIsOneWake() throws Exception {
         GroupWaker w = new GroupWaker(dir, Duration.ofMinutes(10), WAIT, wakers, retries);
         try (WakeSocket.Listener l = WakeSocket.Listener.bind(dir.resolve("g.sock"))) {

@@ -81,6 +81,54 @@ class WakeSocketTest {
         }
     }
 
+    /**
+     * The issue's case: 40 clients send "wake " and stay silent. With a deadline far longer than the
+     * test (so only the pool's shedding can help), a real wake still gets its ok, every time: the
+     * oldest silent connection makes room, never the newest.
+     */
+    @Test void fortySilentClientsCannotCrowdOutAWake() throws Exception {
+        Path flooded = dir.resolve("f.sock");
+        List<AFUNIXSocket> silent = new java.util.ArrayList<>();
+        WakeSocket.Listener l = WakeSocket.Listener.bind(flooded, Duration.ofMinutes(5), WakeSocket.Listener.MAX_OPEN);
+        try {
+            l.start(w -> {});
+            for (int round = 1; round <= 3; round++) {
+                for (int i = 0; i < 40; i++) {
+                    AFUNIXSocket s = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(flooded));
+                    s.getOutputStream().write("wake ".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    silent.add(s);
+                }
+                WakeSocket.wake(flooded, new WakeSocket.Wake("s", "g"), Duration.ofSeconds(10));
+                assertEquals(round, l.wakes(), "round " + round + ": the wake was answered");
+            }
+            assertTrue(l.shed() >= 3 * 40 - WakeSocket.Listener.MAX_OPEN, "the silent ones were shed: " + l.shed());
+        } finally {
+            for (AFUNIXSocket s : silent) s.close(); // first: stop() waits for connections still being read
+            l.close();
+            Files.deleteIfExists(flooded);
+        }
+    }
+
+    /** The deadline is for the whole line, not per read: a byte every 200 ms does not keep a connection. */
+    @Test void aClientTricklingItsLineIsDroppedAtTheDeadline() throws Exception {
+        try (AFUNIXSocket slow = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path))) {
+            slow.setSoTimeout(10_000);
+            long start = System.nanoTime();
+            boolean closed = false;
+            for (int i = 0; i < 100 && !closed; i++) {
+                try {
+                    slow.getOutputStream().write('w');
+                    Thread.sleep(200); // the client's pace, not synchronisation
+                } catch (IOException dropped) {
+                    closed = true;
+                }
+            }
+            assertTrue(closed, "dropped before its 100th byte");
+            assertTrue(System.nanoTime() - start >= WakeSocket.CLIENT_TIMEOUT.toNanos(), "not before the deadline");
+            Await.until("counted as rejected", Duration.ofSeconds(5), () -> listener.rejected() == 1);
+        }
+    }
+
     @Test void stopLeavesTheSocketAndStartResumes() throws Exception {
         listener.stop();
         assertTrue(Files.exists(path), "socket file kept");

@@ -8,14 +8,13 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import nsq.Names;
@@ -88,21 +87,62 @@ public final class WakeSocket {
     }
 
     /**
-     * Server: accepts every wake connection for the whole run, each on a small pool with a
-     * deadline, so garbage or a silent client cannot stall the accept loop or the consumer.
+     * Why fd {@code fd} is not the listening socket LISTEN_FDS promised, for the one error line:
+     * "not open", "socket:[1234] (not a listening unix socket)", or the file it is.
+     */
+    public static String describeFd(int fd) {
+        Path link = Path.of("/proc/self/fd/" + fd);
+        try {
+            String target = Files.readSymbolicLink(link).toString();
+            return target.startsWith("socket:") ? target + ", a socket but not a listening unix socket" : target + ", not a socket";
+        } catch (NoSuchFileException closed) {
+            return "not open";
+        } catch (IOException | UnsupportedOperationException e) {
+            return "unreadable (" + e.getMessage() + ")";
+        }
+    }
+
+    /**
+     * Server: accepts every wake connection for the whole run. Each connection gets its own thread
+     * and a deadline for its whole line ({@link #CLIENT_TIMEOUT}, not per read, so a client that
+     * trickles a byte a second is dropped too). At most {@link #MAX_OPEN} connections are read at
+     * once; one more arriving sheds the oldest that has not sent its line yet, never the newest:
+     * clients that connect and stay silent cannot crowd out a wake, because a real wakeup writes
+     * its line as soon as it is connected and is answered long before it becomes the oldest.
      */
     public static final class Listener implements Closeable {
+        /** Connections being read at once; a wake takes microseconds, so this only bounds threads. */
+        public static final int MAX_OPEN = 16;
+
         private final AFUNIXServerSocket server;
-        private ExecutorService handlers;
-        private final AtomicLong wakes = new AtomicLong(), rejected = new AtomicLong();
+        private final Duration deadline;
+        private final int maxOpen;
+        private final Deque<Client> open = new ArrayDeque<>(); // accept order: the oldest first
+        private final AtomicLong wakes = new AtomicLong(), rejected = new AtomicLong(), shed = new AtomicLong();
         private volatile long lastWakeNanos;
         private volatile boolean stopping;
         private Thread acceptor;
 
-        private Listener(AFUNIXServerSocket server) throws IOException {
+        /** One connection: read until its deadline; shed (closed) while still reading if the pool is full. */
+        private final class Client {
+            final Socket socket;
+            final long deadlineNanos;
+            boolean answering; // its line was read: never shed
+
+            Client(Socket socket) {
+                this.socket = socket;
+                this.deadlineNanos = System.nanoTime() + deadline.toNanos();
+            }
+        }
+
+        private Listener(AFUNIXServerSocket server, Duration deadline, int maxOpen) throws IOException {
             this.server = server;
+            this.deadline = deadline;
+            this.maxOpen = maxOpen;
             server.setDeleteOnClose(false); // the socket belongs to systemd: never unlink it
         }
+
+        private Listener(AFUNIXServerSocket server) throws IOException { this(server, CLIENT_TIMEOUT, MAX_OPEN); }
 
         /** The listening socket systemd passed as fd 3. */
         public static Listener fromSystemd() throws IOException {
@@ -114,14 +154,21 @@ public final class WakeSocket {
             return new Listener(AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path)));
         }
 
+        /** A socket of our own with another per-connection deadline and pool size (tests). */
+        public static Listener bind(Path path, Duration deadline, int maxOpen) throws IOException {
+            return new Listener(AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path)), deadline, maxOpen);
+        }
+
         public long wakes() { return wakes.get(); }
+        /** Connections closed without a wake: garbage, silence past the deadline, or shed for a newer one. */
         public long rejected() { return rejected.get(); }
+        /** Of those, the ones closed to make room for a newer connection. */
+        public long shed() { return shed.get(); }
         public long lastWakeNanos() { return lastWakeNanos; }
 
         /** Starts (or restarts) accepting; {@code onWake} runs for each valid wake line, after "ok" was sent. */
         public synchronized void start(Consumer<Wake> onWake) throws IOException {
             stopping = false;
-            handlers = new ThreadPoolExecutor(1, 4, 5, TimeUnit.SECONDS, new LinkedBlockingQueue<>(16), Threads.daemons("wake-handler"));
             server.setSoTimeout(200); // lets the loop notice stop() without closing the socket
             acceptor = Threads.start("wake-acceptor", () -> acceptLoop(onWake));
         }
@@ -144,12 +191,37 @@ public final class WakeSocket {
                     pause(100); // a persistent failure must not spin
                     continue;
                 }
-                try {
-                    handlers.execute(() -> handle(client, onWake));
-                } catch (RejectedExecutionException busy) {
-                    rejected.incrementAndGet();
-                    closeQuietly(client, "busy");
+                Client c = admit(client);
+                Threads.start("wake-client", () -> handle(c, onWake));
+            }
+        }
+
+        /** Registers a new connection, shedding the oldest one still silent when the pool is full. */
+        private Client admit(Socket socket) {
+            Client c = new Client(socket), victim = null;
+            synchronized (open) {
+                if (open.size() >= maxOpen) {
+                    for (Client o : open) {
+                        if (!o.answering) {
+                            victim = o;
+                            break;
+                        }
+                    }
+                    if (victim != null) open.remove(victim);
                 }
+                open.addLast(c);
+            }
+            if (victim != null) {
+                shed.incrementAndGet();
+                closeQuietly(victim.socket, "shed");
+            }
+            return c;
+        }
+
+        private void release(Client c) {
+            synchronized (open) {
+                open.remove(c);
+                open.notifyAll();
             }
         }
 
@@ -161,16 +233,18 @@ public final class WakeSocket {
             }
         }
 
-        private void handle(Socket client, Consumer<Wake> onWake) {
-            try (client) {
-                client.setSoTimeout((int) CLIENT_TIMEOUT.toMillis());
-                String line = readLine(client.getInputStream(), MAX_LINE);
+        private void handle(Client c, Consumer<Wake> onWake) {
+            try (Socket client = c.socket) {
+                String line = readLine(client, c.deadlineNanos);
                 Wake wake = line == null ? null : parse(line);
                 OutputStream out = client.getOutputStream();
                 if (wake == null) {
                     rejected.incrementAndGet();
                     out.write("error: expected 'wake <stream> <group>'\n".getBytes(StandardCharsets.US_ASCII));
                     return;
+                }
+                synchronized (open) {
+                    c.answering = true;
                 }
                 // Counted before "ok", so a client that got its answer has kept the consumer alive.
                 lastWakeNanos = System.nanoTime();
@@ -181,7 +255,26 @@ public final class WakeSocket {
             } catch (IOException e) {
                 rejected.incrementAndGet();
                 Log.debug("wake socket: client dropped: %s", e.getMessage());
+            } finally {
+                release(c);
             }
+        }
+
+        /** One line of at most MAX_LINE bytes before {@code deadlineNanos}; null at EOF or past the limit; throws past the deadline. */
+        private static String readLine(Socket s, long deadlineNanos) throws IOException {
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[MAX_LINE];
+            int n = 0;
+            while (n < MAX_LINE) {
+                long left = (deadlineNanos - System.nanoTime()) / 1_000_000;
+                if (left <= 0) throw new SocketTimeoutException("no wake line within the deadline");
+                s.setSoTimeout((int) Math.min(left, Integer.MAX_VALUE));
+                int b = in.read();
+                if (b < 0) return null;
+                if (b == '\n') return new String(buf, 0, n, StandardCharsets.US_ASCII);
+                buf[n++] = (byte) b;
+            }
+            return null;
         }
 
         private static void closeQuietly(Socket s, String why) {
@@ -202,9 +295,9 @@ public final class WakeSocket {
             stopping = true;
             if (acceptor != null) acceptor.join(2_000);
             acceptor = null;
-            if (handlers != null) {
-                handlers.shutdown();
-                handlers.awaitTermination(CLIENT_TIMEOUT.toMillis() + 500, TimeUnit.MILLISECONDS);
+            long until = System.nanoTime() + deadline.toNanos() + 500_000_000L;
+            synchronized (open) {
+                for (long left; !open.isEmpty() && (left = until - System.nanoTime()) > 0; ) open.wait(Math.max(1, left / 1_000_000));
             }
         }
 

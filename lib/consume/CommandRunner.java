@@ -17,9 +17,9 @@ import util.Durations;
 import util.Threads;
 
 /**
- * Runs consumer.java's --exec: one `/bin/sh -c CMD` per message on a fixed pool of workers, the
- * body on stdin and MQ_STREAM, MQ_GROUP, MQ_ID, MQ_ATTEMPTS in its environment, killed past its
- * timeout. While a message waits for a worker or its command runs, it is TOUCHed every
+ * Runs consumer.java's --exec: one `/bin/sh -c CMD` per message, in a process group of its own
+ * ({@link ProcessGroups}), on a fixed pool of workers, the body on stdin and MQ_STREAM, MQ_GROUP,
+ * MQ_ID, MQ_ATTEMPTS in its environment, killed (with its group) past its timeout. While a message waits for a worker or its command runs, it is TOUCHed every
  * msg-timeout/2 so nsqd does not hand it to another consumer. On drain, commands get a grace
  * period and are then killed, so their messages can be requeued at once.
  */
@@ -46,11 +46,13 @@ public final class CommandRunner implements AutoCloseable {
     private final ThreadPoolExecutor workers;
     private final Map<Message, Job> jobs = new ConcurrentHashMap<>();
     private final Thread toucher = Threads.daemon("toucher", this::touchLoop);
+    private final ProcessGroups groups;
 
     public CommandRunner(String command, String group, int concurrency, Duration timeout) {
         this.command = command;
         this.group = group;
         this.timeout = timeout;
+        this.groups = new ProcessGroups(group);
         // The queue is unbounded but holds at most max-in-flight: nsqd sends no more.
         this.workers = new ThreadPoolExecutor(concurrency, concurrency, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
             Threads.daemons("worker"));
@@ -82,11 +84,12 @@ public final class CommandRunner implements AutoCloseable {
     /** Runs the command for the job; null when it exited 0, else what went wrong. */
     public String run(Job j) {
         try {
-            ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c", command)
+            ProcessBuilder pb = new ProcessBuilder(groups.argv(command))
                 .redirectOutput(ProcessBuilder.Redirect.INHERIT).redirectError(ProcessBuilder.Redirect.INHERIT);
             pb.environment().putAll(Map.of("MQ_STREAM", j.stream, "MQ_GROUP", group, "MQ_ID", j.m.id(),
                 "MQ_ATTEMPTS", String.valueOf(j.m.attempts())));
             Process p = pb.start();
+            groups.started(p);
             j.process = p;
             // Written on its own thread: a command that never reads a large body must not block us.
             Threads.start("stdin", () -> {
@@ -97,7 +100,7 @@ public final class CommandRunner implements AutoCloseable {
                 }
             });
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                kill(p);
+                groups.kill(p);
                 return "timed out after " + Durations.format(timeout);
             }
             return p.exitValue() == 0 ? null : "exit status " + p.exitValue();
@@ -117,15 +120,17 @@ public final class CommandRunner implements AutoCloseable {
         for (Job j : jobs.values()) {
             j.killedForDrain = true;
             Process p = j.process;
-            if (p != null) kill(p);
+            if (p != null) groups.kill(p);
         }
         if (!workers.awaitTermination(5, TimeUnit.SECONDS)) Log.warn("handlers did not stop; closing anyway");
     }
 
+    /** Takes no more, and kills what any command left running in the background: children die with their consumer. */
     @Override
     public void close() {
         toucher.interrupt();
         workers.shutdown();
+        groups.killLeftovers();
     }
 
     private void touchLoop() {
@@ -144,10 +149,5 @@ public final class CommandRunner implements AutoCloseable {
                 }
             }
         }
-    }
-
-    private static void kill(Process p) {
-        p.descendants().forEach(ProcessHandle::destroyForcibly);
-        p.destroyForcibly();
     }
 }

@@ -40,7 +40,8 @@ public final class MessageLifecycle {
     private final AtomicLong received = new AtomicLong(), finished = new AtomicLong(), requeued = new AtomicLong(),
         deadLettered = new AtomicLong(), reserved = new AtomicLong();
     private final CountDownLatch limitReached = new CountDownLatch(1);
-    private volatile boolean draining;
+    private volatile boolean draining, deadLettersRefused;
+    private Consumer<ReliablePublisher.Failure> onRefused = f -> {};
     private volatile long lastActivity = System.nanoTime(), firstReceived;
 
     /** {@code onFinished} sees every finished body (--verify); {@code deadLetters} may be null when nothing can fail. */
@@ -70,6 +71,9 @@ public final class MessageLifecycle {
     }
 
     public void flow(Flow f) { this.flow = f; }
+
+    /** Called once when nsqd refused a dead letter for good: the caller stops the run with exit 1. */
+    public void onDeadLetterRefused(Consumer<ReliablePublisher.Failure> stop) { this.onRefused = stop; }
 
     public long received() { return received.get(); }
     public long finished() { return finished.get(); }
@@ -123,16 +127,35 @@ public final class MessageLifecycle {
         active();
     }
 
-    /** FIN once the dead letter is in nsqd; if it cannot be published, REQ instead: never lost. */
+    /**
+     * FIN once the dead letter is in nsqd. If nsqd did not acknowledge it in time, REQ after the
+     * backoff and try again on the next attempt. If nsqd refused it for good (auth, TLS, a size it
+     * will not take even as the bare body), every later dead letter would be refused the same way:
+     * the message is requeued (kept in nsqd, never lost), that is said once, and the consumer stops
+     * with exit 1 instead of looping; the next run, once that is fixed, moves it.
+     */
     private void deadLetter(String stream, Message m, String error) {
         String target = deadLetters.streamFor(stream);
-        try {
-            deadLetters.publish(stream, group, m, error);
-        } catch (ReliablePublisher.Failure e) {
-            Log.error("%s: dead-letter publish to %s failed (%s); requeueing in %s", m, target, e.getMessage(), requeueLater(m));
+        if (deadLettersRefused) {
+            Log.debug("%s: dead letters are refused; requeueing in %s", m, requeueLater(m));
             return;
         }
-        Log.warn("%s: failed %d times (last: %s); moved to stream %s", m, m.attempts(), error, target);
+        DeadLetters.Published how;
+        try {
+            how = deadLetters.publish(stream, group, m, error);
+        } catch (ReliablePublisher.Failure e) {
+            if (!e.refused()) {
+                Log.error("%s: dead-letter publish to %s failed (%s); requeueing in %s", m, target, e.getMessage(), requeueLater(m));
+                return;
+            }
+            deadLettersRefused = true;
+            Log.error("%s: failed %d times (last: %s); nsqd refused its dead letter to %s for good (%s): requeued in %s, "
+                + "stopping (exit 1) instead of retrying", m, m.attempts(), error, target, e.getMessage(), requeueLater(m));
+            onRefused.accept(e);
+            return;
+        }
+        Log.warn("%s: failed %d times (last: %s); moved to stream %s%s", m, m.attempts(), error, target,
+            how == DeadLetters.Published.BODY_ONLY ? " (body only, metadata logged above)" : "");
         if (m.finish()) deadLettered.incrementAndGet();
         done();
     }

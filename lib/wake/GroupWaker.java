@@ -5,6 +5,7 @@ import cli.Log;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,10 +23,11 @@ import util.Errors;
 
 /**
  * Wakes socket-activated groups: group G is socket-backed when <dir>/G.sock exists and is a
- * socket, and waking it is one WakeSocket round trip there. Per group: one wake under way at a
- * time and none within the debounce window after one, so a burst of messages is one wake; a
- * refused or reset wake (the consumer was exiting and took its socket along) is tried again with
- * backoff; the group's state ("ok", "no socket", "refused", ...) is logged once per change.
+ * socket itself (a symlink there is refused: it could point anywhere, and whoever planted it would
+ * be sent the wakes), and waking it is one WakeSocket round trip there. Per group: one wake under
+ * way at a time and none within the debounce window after one, so a burst of messages is one wake;
+ * a refused or reset wake (the consumer was exiting and took its socket along) is tried again with
+ * backoff; the group's state ("ok", "no socket", "symlink", "refused", ...) is logged once per change.
  */
 public final class GroupWaker {
     public enum Reason { scan, push }
@@ -136,8 +138,14 @@ public final class GroupWaker {
 
         boolean hasSocket() {
             try {
-                int mode = (Integer) Files.getAttribute(socket, "unix:mode");
+                // Not followed: a link could point anywhere, and whoever planted it would get our wakes.
+                int mode = (Integer) Files.getAttribute(socket, "unix:mode", LinkOption.NOFOLLOW_LINKS);
                 if ((mode & 0170000) == 0140000) return true; // S_IFSOCK
+                if ((mode & 0170000) == 0120000) { // S_IFLNK
+                    state("symlink", socket + " is a symlink (to " + target() + "), not a socket: refused, group " + name
+                        + " skipped; put the socket itself there");
+                    return false;
+                }
                 state("not a socket", socket + " exists but is not a socket: group " + name + " skipped");
             } catch (NoSuchFileException e) {
                 state("no socket", null);
@@ -145,6 +153,14 @@ public final class GroupWaker {
                 state("unreadable", socket + ": " + Errors.oneLine(e));
             }
             return false;
+        }
+
+        private String target() {
+            try {
+                return Files.readSymbolicLink(socket).toString();
+            } catch (IOException e) {
+                return "?: " + Errors.oneLine(e);
+            }
         }
 
         /** Logs only a change of state: a scan every few seconds must not repeat the same warning. */

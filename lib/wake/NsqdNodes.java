@@ -75,6 +75,10 @@ public final class NsqdNodes {
                 Object before = lookupdStates.get(l);
                 if (lookupdStates.changed(l, "ok") && before != null) Log.info("nsqlookupd %s answers again", l);
             } catch (IOException e) {
+                if (NsqException.isFatal(e)) { // not nsqlookupd's HTTP port: the caller ends the run and says why
+                    if (fatal == null) fatal = new NsqException("nsqlookupd " + l + ": " + e.getMessage(), true, e);
+                    continue;
+                }
                 if (lookupdStates.changed(l, Errors.oneLine(e))) Log.warn("nsqlookupd %s: %s", l, Errors.oneLine(e));
             }
         }

@@ -53,6 +53,9 @@ final class FakePeer implements AutoCloseable {
 
     HostPort address() { return new HostPort("127.0.0.1", server.getLocalPort()); }
 
+    /** Connections accepted so far. */
+    int connections() { return clients.size(); }
+
     @Override
     public void close() throws IOException {
         server.close();

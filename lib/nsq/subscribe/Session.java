@@ -198,10 +198,10 @@ final class Session implements Message.Delegate {
         owner.windowChanged();
     }
 
-    /** E_FIN_FAILED and friends (the message had timed out and went to another consumer) are survived; others end the connection. */
+    /** E_FIN_FAILED and friends (see StaleAnswers) are survived and summarized; others end the connection. */
     private void onError(NsqException.ErrorResponse e) throws NsqException {
         if (!e.staleMessage()) throw e;
-        owner.config().logger().warn(e.getMessage() + " (the message had timed out at nsqd and will be redelivered)");
+        owner.staleAnswers().record(e.getMessage());
     }
 
     private void deliver(Message m) {
@@ -210,7 +210,7 @@ final class Session implements Message.Delegate {
         unanswered.add(m);
         lastMessageNanos = System.nanoTime();
         if (owner.closing()) {
-            m.requeue(Duration.ZERO); // arrived after CLS: not ours to handle
+            if (m.requeue(Duration.ZERO) != null) owner.countRequeuedUnread(); // arrived after CLS: not ours to handle
             return;
         }
         try {

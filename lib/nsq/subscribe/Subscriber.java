@@ -74,9 +74,11 @@ public final class Subscriber implements Closeable {
     private final Map<Node.Key, Node> nodes = new ConcurrentHashMap<>();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final Set<String> lookedUpEmpty = ConcurrentHashMap.newKeySet(); // topics nsqlookupd knows no node for
-    private final AtomicInteger inFlight = new AtomicInteger(), subscriptions = new AtomicInteger(), requeuedOnClose = new AtomicInteger();
+    private final AtomicInteger inFlight = new AtomicInteger(), subscriptions = new AtomicInteger(), requeuedOnClose = new AtomicInteger(),
+        requeuedUnread = new AtomicInteger();
     private final AtomicBoolean settleScheduled = new AtomicBoolean(), rotationScheduled = new AtomicBoolean();
     private final Object rdyLock = new Object();
+    private final StaleAnswers staleAnswers;
     private int rotation;
     private volatile boolean paused, closing, started, starved;
     private volatile String lastError;
@@ -96,6 +98,7 @@ public final class Subscriber implements Closeable {
         this.maxInFlight = maxInFlight;
         this.handler = handler;
         this.windowFloor = Math.min(DEFAULT_FLOOR, maxInFlight);
+        this.staleAnswers = new StaleAnswers(config.logger());
     }
 
     /** Connects straight to these nsqd TCP addresses (every topic on each) and reconnects to them for as long as it runs. */
@@ -134,12 +137,20 @@ public final class Subscriber implements Closeable {
     Duration maxReqTimeout() { return maxReqTimeout; }
     int windowFloor() { return windowFloor; }
     boolean closing() { return closing; }
+    StaleAnswers staleAnswers() { return staleAnswers; }
 
     /** Messages delivered and not yet answered, over every connection. */
     public int inFlight() { return inFlight.get(); }
 
-    /** Messages {@link #close()} handed back to nsqd (REQ 0) because nobody had answered them. */
-    public int requeuedOnClose() { return requeuedOnClose.get(); }
+    /**
+     * Messages {@link #close()} handed back to nsqd (REQ 0) because nobody had answered them, and
+     * those that were still on their way (sent by nsqd before it saw RDY 0 or CLS) and went back
+     * unread: every REQ the close sent.
+     */
+    public int requeuedOnClose() { return requeuedOnClose.get() + requeuedUnread.get(); }
+
+    /** Of {@link #requeuedOnClose()}, the ones that arrived after the close began and were never handed to the handler. */
+    public int requeuedUnread() { return requeuedUnread.get(); }
 
     /** Live, subscribed connections. */
     public int connections() { return sessions.size(); }
@@ -238,6 +249,7 @@ public final class Subscriber implements Closeable {
             }
         }
         for (Session s : open) s.closeSocket();
+        staleAnswers.flush();
         for (Node n : nodes.values()) n.thread.interrupt();
         for (Node n : nodes.values()) {
             try {
@@ -255,6 +267,7 @@ public final class Subscriber implements Closeable {
 
     /** A connection's adaptive window changed: its share of the budget follows. */
     void windowChanged() { rebalance(); }
+    void countRequeuedUnread() { requeuedUnread.incrementAndGet(); }
 
     void answered() {
         inFlight.decrementAndGet();
@@ -395,8 +408,8 @@ public final class Subscriber implements Closeable {
 
         private void stopForGood(NsqException e) {
             lastError = e.getMessage();
+            config.logger().error(e.getMessage() + " (not retried)"); // before fatal is set: a caller that sees it may exit at once
             if (fatal == null) fatal = e;
-            config.logger().error(e.getMessage() + " (not retried)");
             handler.onFatal(e);
         }
     }
@@ -425,9 +438,15 @@ public final class Subscriber implements Closeable {
                 for (NsqHttp.Producer p : new NsqHttp(l, Duration.ofSeconds(3)).lookup(topic).producers()) found.add(p.tcp());
                 answered = true;
             } catch (IOException e) {
-                if (NsqException.isFatal(e) && fatal == null) {
-                    fatal = NsqException.fatalCause(e);
-                    handler.onFatal(fatal);
+                if (NsqException.isFatal(e)) {
+                    // Not nsqlookupd's HTTP port: said once, before anyone sees fatal() and exits.
+                    lastError = "nsqlookupd " + l + ": " + NsqException.fatalCause(e).getMessage();
+                    if (fatal == null) {
+                        config.logger().error(lastError + " (not retried)");
+                        fatal = NsqException.fatalCause(e);
+                        handler.onFatal(fatal);
+                    }
+                    return false;
                 }
                 lastError = "nsqlookupd " + l + ": " + NsqException.describe(e);
                 refused = NsqException.isRefusal(e);

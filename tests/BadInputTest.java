@@ -1,0 +1,130 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * Unclean input to the three scripts, in-process, one row each: exit 2 before anything is done,
+ * and a first line that names the value and the rule. Every duration and size has an upper bound,
+ * so a typo fails here instead of running out of memory, overflowing into "at once" or "never",
+ * or hammering a server. The rows that need a running nsqd, a process of their own (signals,
+ * LISTEN_FDS) or make are in BadInputProcessTest; together they are the issue's table.
+ */
+@Tag("unit")
+class BadInputTest {
+    static final String NOWHERE = "127.0.0.1:1"; // never reached: every row fails before connecting
+
+    /** One row: the command's args, the exit code, and words its first error line must contain. */
+    record Row(String tool, List<String> args, int code, List<String> mentions) {
+        String name() { return tool + " " + String.join(" ", args); }
+    }
+
+    static Path dir, regularFile;
+    static final List<Row> ROWS = new ArrayList<>();
+
+    static void row(String tool, String args, String... mentions) {
+        ROWS.add(new Row(tool, args.isEmpty() ? List.of() : List.of(args.split(" ")), 2, List.of(mentions)));
+    }
+
+    @BeforeAll static void files() throws Exception {
+        dir = Files.createTempDirectory("mq-bad-");
+        regularFile = Files.writeString(dir.resolve("not-a-dir"), "x");
+        String p = "producer --nsqd " + NOWHERE + " -s s ";
+        row("producer", p + "--size 2147483647 --count 1", "--size 2147483647", "must be 1 to 67108864");
+        row("producer", p + "--size 0", "--size 0", "at least 1");
+        row("producer", p + "--duration 99999999999h --count 3", "'99999999999h'", "365 days");
+        row("producer", p + "--duration 10000000h", "'10000000h'", "365 days");
+        row("producer", p + "--duration 0", "--duration 0", "positive");
+        row("producer", p + "--interval 25h", "--interval 25h", "must be 1ms to 24h");
+        row("producer", p + "--interval soon", "'soon'", "not a duration");
+        row("producer", p + "--rate 0.00001", "--rate 0.00001", "at least one message per thread every 24h");
+        row("producer", p + "--rate fast", "'fast'", "positive number");
+        row("producer", p + "--threads 0", "--threads 0", "1 to 1000");
+        row("producer", p + "--threads 1001", "--threads 1001", "1 to 1000");
+        row("producer", p + "--count 0", "--count 0", "at least 1");
+        row("producer", p + "--payload-keys 100000", "--payload-keys 100000", "must be 0 to 65536");
+        row("producer", p + "--batch 0", "--batch 0", "must be 1 to");
+        row("producer", p + "--batch 1000000", "--batch 1000000", "must be 1 to 100000");
+        row("producer", p + "--defer 2h", "--defer 2h", "at most 1h");
+        row("producer", p + "--retry-timeout 48h", "--retry-timeout 48h", "must be 1ms to 24h");
+        row("producer", p + "--heartbeat-interval 500ms", "--heartbeat-interval 500ms", "1s to 60s");
+        row("producer", p + "--delimiter ab", "'ab'", "one byte");
+        row("producer", p + "--size 300 -", "--size with stdin", "the lines are the messages");
+        row("producer", p + "x", "'x'", "the only argument is '-'");
+        row("producer", p + "--threads 1000 --rate max --payload-keys 60000", "1000 thread(s)", "heap");
+        row("producer", "producer --nsqd " + NOWHERE + " -s bad/name", "'bad/name'", "^[.a-zA-Z0-9_-]+");
+        row("producer", "producer --nsqd nowhere -s s", "'nowhere'", "HOST:PORT");
+        row("producer", "producer --nsqd " + NOWHERE, "--stream", "Missing required option");
+
+        String c = "consumer --nsqd " + NOWHERE + " -s s -g g ";
+        row("consumer", c + "--lookupd-interval 0", "--lookupd-interval 0ms", "must be 100ms to 1h");
+        row("consumer", c + "--lookupd-interval 2h", "--lookupd-interval 2h", "must be 100ms to 1h");
+        row("consumer", c + "--exec-timeout 25h", "--exec-timeout 25h", "must be 1ms to 24h");
+        row("consumer", c + "--exec-timeout 0", "--exec-timeout", "more than 0");
+        row("consumer", c + "--connect-timeout 2h", "--connect-timeout 2h", "must be 1ms to 1h");
+        row("consumer", c + "--drain-timeout 2h", "--drain-timeout 2h", "must be 0ms to 1h");
+        row("consumer", c + "--timeout 99999999999h", "'99999999999h'", "365 days");
+        row("consumer", c + "--max-in-flight 100001", "--max-in-flight 100001", "1 to 100000");
+        row("consumer", c + "--concurrency 1001", "--concurrency 1001", "1 to 1000");
+        row("consumer", c + "--max-attempts 70000", "--max-attempts 70000", "0 (forever) to 65535");
+        row("consumer", c + "--expect 0", "--expect 0", "at least 1");
+        row("consumer", c + "--backoff 1s/2h", "'1s/2h'", "MAX at most 1h");
+        row("consumer", c + "--max-req-timeout 0", "--max-req-timeout", "more than 0");
+        row("consumer", c + "--heartbeat-interval 2m", "--heartbeat-interval 2m", "1s to 60s");
+        row("consumer", c + "--format xml", "xml", "raw");
+        row("consumer", "consumer --nsqd " + NOWHERE + " -s s -g x#other", "'x#other'", "#ephemeral");
+
+        String w = "wakeup --nsqd-http " + NOWHERE + " --socket-dir " + dir + " ";
+        row("wakeup", w + "--wake-timeout 600h", "--wake-timeout 600h", "must be 1ms to 10m");
+        row("wakeup", w + "--wake-timeout 0ms", "--wake-timeout 0ms", "must be 1ms to 10m");
+        row("wakeup", w + "--debounce 99999999999h", "'99999999999h'", "365 days");
+        row("wakeup", w + "--debounce 2m", "--debounce 2m", "must be 0ms to 1m");
+        row("wakeup", w + "--scan-interval 5ms", "--scan-interval 5ms", "must be 10ms to 1h");
+        row("wakeup", w + "--scan-interval 2h", "--scan-interval 2h", "must be 10ms to 1h");
+        row("wakeup", "wakeup --nsqd-http " + NOWHERE + " --socket-dir " + regularFile, regularFile.toString(), "not a directory");
+        row("wakeup", "wakeup --nsqd-http nohost", "'nohost'", "HOST:PORT");
+    }
+
+    @AfterAll static void cleanup() throws Exception {
+        Files.deleteIfExists(regularFile);
+        Files.deleteIfExists(dir);
+    }
+
+    static Object command(String tool) {
+        return switch (tool) {
+            case "producer" -> new producer();
+            case "consumer" -> new consumer();
+            case "wakeup" -> new wakeup();
+            default -> throw new IllegalArgumentException(tool);
+        };
+    }
+
+    @TestFactory Stream<DynamicTest> everyRowIsExit2WithOneLineNamingTheValueAndTheRule() {
+        assertTrue(ROWS.size() >= 45, "the table has its rows: " + ROWS.size());
+        return ROWS.stream().map(r -> DynamicTest.dynamicTest(r.name(), () -> check(r, () -> {
+            List<String> args = new ArrayList<>(r.args());
+            args.remove(0); // the tool's name
+            return InProcess.run(command(r.tool()), args.toArray(String[]::new));
+        })));
+    }
+
+    static void check(Row r, Supplier<InProcess> run) {
+        InProcess res = run.get();
+        assertEquals(r.code(), res.code(), r.name() + ": " + res.err());
+        for (String m : r.mentions()) assertTrue(res.firstErr().contains(m), r.name() + ": first line should name '" + m + "': " + res.err());
+        // One line, or picocli's line plus its "Try --help" hint; never a stack trace.
+        List<String> lines = res.err().lines().filter(l -> !l.isBlank()).toList();
+        assertTrue(lines.size() == 1 || lines.size() == 2 && lines.get(1).startsWith("Try '"), r.name() + ": " + res.err());
+        assertEquals("", res.out(), "nothing on stdout");
+    }
+}
