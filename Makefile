@@ -20,9 +20,10 @@ help: ## list targets
 
 install: ## build or locate the NSQ v1.3.0 binaries in .nsq/bin and fetch JBang
 	@scripts/install-nsq
-	@$(JBANG) --version >/dev/null
+	@$(JBANG) version >/dev/null
 
 test: install ## run the whole test suite against real nsqd (TESTS="Class Class#method" for some)
+	@scripts/need curl:curl systemd-socket-activate:systemd systemd-analyze:systemd
 	@$(JBANG) tests/RunTests.java $(TESTS)
 
 # `up` records which mode it used, so `down` stops the same thing even if
@@ -40,7 +41,7 @@ down: ## stop what `make up` started
 	if [ "$$mode" = docker ]; then docker compose down; else scripts/nsq-local down; fi; \
 	rm -f $(NSQ_RUN)/mode
 
-producer: ## publish to STREAM (PAYLOAD_KEYS, GOROUTINES, …; see --help)
+producer: ## publish to STREAM (STREAM_GROUPS=a,b creates groups first; PAYLOAD_KEYS, GOROUTINES, …; see --help)
 	@$(RUN) producer
 
 bench-producer: install ## producer --rate max vs NSQ's bench_writer on a private nsqd (~30 s)

@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -35,6 +36,7 @@ import util.Durations;
 import util.Errors;
 import util.Threads;
 import wake.Backlog;
+import wake.ChannellessSockets;
 import wake.GroupWaker;
 import wake.NsqdNodes;
 import wake.PushFollower;
@@ -86,6 +88,7 @@ public class wakeup implements Callable<Integer> {
     private volatile boolean stopping;
     private volatile GroupWaker waker;
     private NsqdNodes nodes;
+    private ChannellessSockets channelless;
     private PushFollower push;
     private ExecutorService wakers, io;
     private ScheduledExecutorService retries;
@@ -102,7 +105,6 @@ public class wakeup implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Log.init("wakeup", verbosity.verbose);
         sd = SdNotify.fromEnv(System.getenv(), ProcessHandle.current().pid());
         start();
         stopRequested.await();
@@ -113,6 +115,7 @@ public class wakeup implements Callable<Integer> {
 
     /** Starts the scan loop (first scan at once) and push; returns without waiting for the first scan. */
     synchronized void start() {
+        Log.init("wakeup", verbosity.verbose); // here, not in call(): tests start a wakeup in-process
         Cli.require(scanInterval.toMillis() >= 10, "--scan-interval %s: must be at least 10ms", Durations.format(scanInterval));
         Cli.require(!debounce.isNegative(), "--debounce %s: must not be negative", debounce);
         Cli.require(wakeTimeout.toMillis() >= 1, "--wake-timeout %s: must be at least 1ms", Durations.format(wakeTimeout));
@@ -126,6 +129,7 @@ public class wakeup implements Callable<Integer> {
         io = Executors.newCachedThreadPool(Threads.daemons("wakeup-stats"));
         waker = new GroupWaker(socketDir, debounce, wakeTimeout, wakers, retries);
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd);
+        channelless = new ChannellessSockets(socketDir, lookupd.enabled() ? null : nsqd.nsqdHttp.get(0));
         push = new PushFollower(client.config(), OWN_CHANNEL, this::onPush);
         loop = Threads.start("wakeup-scan", this::runLoop);
     }
@@ -155,6 +159,9 @@ public class wakeup implements Callable<Integer> {
     /** Why the last attempt to wake {@code group} did or did not reach it: "ok", "no socket", "not a socket", ... */
     String state(String group) { GroupWaker w = waker; return w == null ? null : w.state(group); }
     int subscriptions() { return push == null ? 0 : push.size(); }
+    /** Groups whose socket has no channel on any stream, as of the last scan; and how many warnings said so. */
+    Set<String> channelless() { return channelless.current(); }
+    long channellessWarnings() { return channelless.warnings(); }
 
     private void runLoop() {
         long nextWatchdog = 0;
@@ -199,6 +206,7 @@ public class wakeup implements Callable<Integer> {
         }
         socketGroups = backed;
         push.follow(backlog.toFollow(backed));
+        channelless.check(backlog);
         scans.incrementAndGet();
     }
 

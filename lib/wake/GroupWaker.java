@@ -116,6 +116,11 @@ public final class GroupWaker {
         }
     }
 
+    /** Whether {@code path} is a unix socket (S_IFSOCK), not a regular file or a directory. */
+    static boolean isSocket(Path path) throws IOException {
+        return ((Integer) Files.getAttribute(path, "unix:mode") & 0170000) == 0140000;
+    }
+
     private Group group(String name) { return groups.computeIfAbsent(name, n -> new Group(n, dir.resolve(n + ".sock"), debounce)); }
 
     /** One group's socket and wake history. */
@@ -136,8 +141,7 @@ public final class GroupWaker {
 
         boolean hasSocket() {
             try {
-                int mode = (Integer) Files.getAttribute(socket, "unix:mode");
-                if ((mode & 0170000) == 0140000) return true; // S_IFSOCK
+                if (isSocket(socket)) return true;
                 state("not a socket", socket + " exists but is not a socket: group " + name + " skipped");
             } catch (NoSuchFileException e) {
                 state("no socket", null);
