@@ -60,7 +60,7 @@ demo: install ## the whole flow on a private nsqd: groups 1, 2, 3 (split) and a 
 	@scripts/demo
 
 # Socket activation and systemd: the consumer starts on the first wake (see bench/startup.sh).
-systemd-socket-activate-consumer: install ## consumer behind systemd-socket-activate on $SOCKET_DIR/$GROUP.sock, in a loop (STREAM, GROUP=sa-consumer, TIMEOUT, SOCKET_DIR=/run/mqueue)
+systemd-socket-activate-consumer: install ## create STREAM's topic and GROUP's channel, then the consumer behind systemd-socket-activate on $SOCKET_DIR/$GROUP.sock, in a loop (GROUP=sa-consumer, TIMEOUT, SOCKET_DIR=/run/mqueue, NSQD_HTTP_ADDRESS)
 	@scripts/socket-activate-consumer
 
 reload-systemd-consumer: ## install units + env files (DESTDIR, PREFIX=/opt/mqueue), prebuild, create topic+channel, daemon-reload
