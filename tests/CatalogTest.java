@@ -61,11 +61,11 @@ class CatalogTest {
         Files.createDirectories(bin);
         Files.createDirectories(home);
         Files.createSymbolicLink(bin.resolve("jbang"), ROOT.resolve("jbang"));
-        // A fresh JBANG_DIR and HOME (JBang would add its bin to a shell rc file otherwise), with the
-        // caches this run already filled, so nothing is downloaded or compiled twice.
+        // A fresh JBANG_DIR and home (JBang reads user.home, not HOME, for the shell rc files it may
+        // edit), with the caches this run already filled, so nothing is downloaded or compiled twice.
         String userHome = System.getProperty("user.home");
         Map<String, String> env = new HashMap<>(Map.of(
-            "HOME", home.toString(), "JBANG_DIR", jbangDir.toString(),
+            "HOME", home.toString(), "JBANG_JAVA_OPTIONS", "-Duser.home=" + home, "JBANG_DIR", jbangDir.toString(),
             "JBANG_CACHE_DIR", envOr("JBANG_CACHE_DIR", envOr("JBANG_DIR", userHome + "/.jbang") + "/cache"),
             "JBANG_REPO", envOr("JBANG_REPO", userHome + "/.m2/repository"),
             "XDG_CACHE_HOME", envOr("XDG_CACHE_HOME", userHome + "/.cache"),

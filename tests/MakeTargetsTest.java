@@ -37,11 +37,13 @@ class MakeTargetsTest {
         Files.deleteIfExists(sockets);
     }
 
-    /** make with the seed's variables; the caller's own STREAM, GROUP, ... never leak in. */
+    /** make as a user runs it, with the seed's variables; the caller's own STREAM, GROUP, ... never leak in. */
     Spawned make(Map<String, String> vars, String... args) throws Exception {
         Map<String, String> env = new HashMap<>(Map.of("NSQD_TCP_ADDRESS", nsq.tcp().toString(), "NSQD_HTTP_ADDRESS", nsq.httpAddress().toString()));
         env.putAll(vars);
-        List<String> cmd = new java.util.ArrayList<>(List.of("env"));
+        // Under `make test` the runner inherits MAKELEVEL and MAKEFLAGS: a make started from it would
+        // be a sub-make ("make[1]: Entering directory"), not what a user sees.
+        List<String> cmd = new java.util.ArrayList<>(List.of("env", "-u", "MAKELEVEL", "-u", "MAKEFLAGS", "-u", "MFLAGS"));
         for (String v : List.of("STREAM", "GROUP", "TIMEOUT", "COUNT", "INTERVAL", "RATE", "STREAM_GROUPS", "THREADS", "GOROUTINES",
                 "PAYLOAD_KEYS", "NSQLOOKUPD_HTTP_ADDRESS", "FORMAT", "SOCKET_DIR")) if (!vars.containsKey(v)) cmd.addAll(List.of("-u", v));
         cmd.add("make");
