@@ -20,9 +20,10 @@ help: ## list targets
 
 install: ## build or locate the NSQ v1.3.0 binaries in .nsq/bin and fetch JBang
 	@scripts/install-nsq
-	@$(JBANG) --version >/dev/null
+	@$(JBANG) version >/dev/null
 
 test: install ## run the whole test suite against real nsqd (TESTS="Class Class#method" for some)
+	@scripts/need curl:curl systemd-socket-activate:systemd systemd-analyze:systemd
 	@$(JBANG) tests/RunTests.java $(TESTS)
 
 # `up` records which mode it used, so `down` stops the same thing even if
@@ -40,7 +41,7 @@ down: ## stop what `make up` started
 	if [ "$$mode" = docker ]; then docker compose down; else scripts/nsq-local down; fi; \
 	rm -f $(NSQ_RUN)/mode
 
-producer: ## publish to STREAM (PAYLOAD_KEYS, GOROUTINES, …; see --help)
+producer: ## publish to STREAM (STREAM_GROUPS=a,b creates groups first; PAYLOAD_KEYS, GOROUTINES, …; see --help)
 	@$(RUN) producer
 
 bench-producer: install ## producer --rate max vs NSQ's bench_writer on a private nsqd (~30 s)
@@ -59,7 +60,7 @@ demo: install ## the whole flow on a private nsqd: groups 1, 2, 3 (split) and a 
 	@scripts/demo
 
 # Socket activation and systemd: the consumer starts on the first wake (see bench/startup.sh).
-systemd-socket-activate-consumer: install ## consumer behind systemd-socket-activate on $SOCKET_DIR/$GROUP.sock, in a loop (STREAM, GROUP=sa-consumer, TIMEOUT, SOCKET_DIR=/run/mqueue)
+systemd-socket-activate-consumer: install ## create STREAM's topic and GROUP's channel, then the consumer behind systemd-socket-activate on $SOCKET_DIR/$GROUP.sock, in a loop (GROUP=sa-consumer, TIMEOUT, SOCKET_DIR=/run/mqueue, NSQD_HTTP_ADDRESS)
 	@scripts/socket-activate-consumer
 
 reload-systemd-consumer: ## install units + env files (DESTDIR, PREFIX=/opt/mqueue), prebuild, create topic+channel, daemon-reload

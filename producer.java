@@ -4,7 +4,7 @@
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
 //DEPS io.airlift:aircompressor:2.0.3
 //SOURCES lib/util/*.java
-//SOURCES lib/nsq/*.java lib/nsq/publish/*.java
+//SOURCES lib/nsq/*.java lib/nsq/http/*.java lib/nsq/publish/*.java
 //SOURCES lib/cli/*.java
 //SOURCES lib/events/*.java
 //SOURCES lib/produce/*.java
@@ -29,6 +29,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import produce.DelimitedReader;
+import produce.GroupSetup;
 import produce.Pacer;
 import produce.PublishStats;
 import util.Durations;
@@ -46,9 +47,11 @@ import util.Threads;
             + "Empty lines are skipped and counted (NSQ refuses empty messages).",
         "A message counts only after nsqd's OK. A lost connection is retried with backoff (next --nsqd if several) "
             + "and the unacknowledged batch re-sent. SIGINT/SIGTERM: stop, wait for the acknowledgements, "
-            + "print the summary, exit 0. Exit 1 on a runtime failure, 2 on bad usage. Logs on stderr.", ""},
+            + "print the summary, exit 0. Exit 1 on a runtime failure, 2 on bad usage. Logs on stderr.",
+        "A group (NSQ channel) gets only the messages published after it exists: --groups creates them first.", ""},
     footer = {"", "Examples:",
         "  producer -s foo                      # an event a second, like the seed",
+        "  producer -s foo --groups 1,2         # groups 1 and 2 first, so they get every event",
         "  PAYLOAD_KEYS=1000 THREADS=4 producer -s foo   # 4 publishers, ~1 MiB events",
         "  producer -s foo --rate max --size 200 --count 1000000",
         "  cat events.jsonl | producer -s foo -"})
@@ -67,6 +70,11 @@ public class producer implements Callable<Integer> {
         description = "Stream (NSQ topic) to publish to (env STREAM).")
     String stream;
     @Mixin ConnectionOptions.NsqdTcp nsqd;
+    @Option(names = "--groups", split = ",", paramLabel = "GROUP", defaultValue = "${env:STREAM_GROUPS}", converter = Converters.Group.class,
+        description = "Create the stream and these groups (NSQ channels) on every nsqd (through --nsqd-http) before publishing, "
+            + "so each gets every message; comma-separate or repeat (env STREAM_GROUPS).")
+    List<String> groups;
+    @Mixin ConnectionOptions.NsqdHttp nsqdHttp;
     @Mixin ConnectionOptions.Client client;
     @Option(names = "--interval", defaultValue = "${env:INTERVAL}", paramLabel = "DURATION",
         description = "Pause between events of each thread (env INTERVAL, default 1s; with '-': no pause).")
@@ -154,7 +162,10 @@ public class producer implements Callable<Integer> {
         Cli.require(defer == null || batch == null || batch == 1, "--batch %d with --defer: DPUB takes one message at a time", batch);
         Cli.require(!fromStdin || threads == 1, "--threads %d with stdin: stdin is published in order over one connection", threads);
         Cli.require(!fromStdin || size == null, "--size with stdin: the lines are the messages");
+        Cli.require(groups == null || groups.stream().noneMatch(g -> g.endsWith("#ephemeral")),
+            "--groups %s: an #ephemeral group keeps no messages for later consumers", groups);
         config = client.config();
+        if (groups != null && !groups.isEmpty()) GroupSetup.create(nsqdHttp.nsqdHttp, nsqd.nsqd, stream, groups);
         long periodNs = Pacer.periodNanos(rate, interval, threads, fromStdin);
         Cli.require(periodNs <= MAX_INTERVAL.toNanos(), "--rate %s: too slow, at least one message per thread every %s", rate,
             Durations.format(MAX_INTERVAL));

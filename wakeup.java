@@ -23,6 +23,7 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -40,6 +41,7 @@ import util.Durations;
 import util.Errors;
 import util.Threads;
 import wake.Backlog;
+import wake.ChannellessSockets;
 import wake.GroupWaker;
 import wake.NsqdNodes;
 import wake.PushFollower;
@@ -92,6 +94,7 @@ public class wakeup implements Callable<Integer> {
     private volatile NsqException failure; // what no retry can fix: exit 1
     private volatile GroupWaker waker;
     private NsqdNodes nodes;
+    private ChannellessSockets channelless;
     private PushFollower push;
     private ExecutorService wakers, io;
     private ScheduledExecutorService retries;
@@ -108,7 +111,6 @@ public class wakeup implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Log.init("wakeup", verbosity.verbose);
         sd = SdNotify.fromEnv(System.getenv(), ProcessHandle.current().pid());
         start();
         stopRequested.await();
@@ -119,6 +121,7 @@ public class wakeup implements Callable<Integer> {
 
     /** Starts the scan loop (first scan at once) and push; returns without waiting for the first scan. */
     synchronized void start() {
+        Log.init("wakeup", verbosity.verbose); // here, not in call(): tests start a wakeup in-process
         Converters.requireDuration("--scan-interval", scanInterval, Duration.ofMillis(10), Duration.ofHours(1), "");
         Converters.requireDuration("--debounce", debounce, Duration.ZERO, Duration.ofMinutes(1),
             "a longer one would leave a group that exited idle unwoken that long");
@@ -135,6 +138,7 @@ public class wakeup implements Callable<Integer> {
         io = Executors.newCachedThreadPool(Threads.daemons("wakeup-stats"));
         waker = new GroupWaker(socketDir, debounce, wakeTimeout, wakers, retries);
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd, config.tls());
+        channelless = new ChannellessSockets(socketDir, lookupd.enabled() ? null : nsqd.nsqdHttp.get(0));
         push = new PushFollower(config, OWN_CHANNEL, this::onPush, this::failed);
         loop = Threads.start("wakeup-scan", this::runLoop);
     }
@@ -189,6 +193,9 @@ public class wakeup implements Callable<Integer> {
     /** Why the last attempt to wake {@code group} did or did not reach it: "ok", "no socket", "not a socket", ... */
     String state(String group) { GroupWaker w = waker; return w == null ? null : w.state(group); }
     int subscriptions() { return push == null ? 0 : push.size(); }
+    /** Groups whose socket has no channel on any stream, as of the last scan; and how many warnings said so. */
+    Set<String> channelless() { return channelless.current(); }
+    long channellessWarnings() { return channelless.warnings(); }
 
     private void runLoop() {
         long nextWatchdog = 0;
@@ -238,6 +245,7 @@ public class wakeup implements Callable<Integer> {
         }
         socketGroups = backed;
         push.follow(backlog.toFollow(backed));
+        channelless.check(backlog);
         scans.incrementAndGet();
     }
 

@@ -28,8 +28,11 @@ cleanup() {
   for pid in "${pgroups[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if [ "$rc" -ne 0 ] && [ -z "${KEEP_WORK:-}" ]; then
-    echo "logs of the failed run:" >&2
-    for f in "$work"/*.err; do [ -s "$f" ] && { echo "--- $(basename "$f")" >&2; tail -n 15 "$f" >&2; }; done
+    local logs=() f
+    for f in "$work"/*.err; do [ -s "$f" ] && logs+=("$f"); done
+    # A run that failed before it started anything has no logs, and says so in its own error line.
+    [ ${#logs[@]} -gt 0 ] && echo "logs of the failed run:" >&2
+    for f in "${logs[@]}"; do echo "--- $(basename "$f")" >&2; tail -n 15 "$f" >&2; done
   fi
   if [ -n "${KEEP_WORK:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
   exit "$rc"
@@ -44,6 +47,8 @@ trap 'exit 143' TERM
 # bash prints no job notices.
 spawn() {
   local name="$1"; shift
+  # The files exist before the job starts, so a poll right after spawn never reads a missing file.
+  : >"$work/$name.out"; : >"$work/$name.err"
   set -m
   "$@" >"$work/$name.out" 2>"$work/$name.err" </dev/null &
   spawned=$!

@@ -22,6 +22,11 @@ class NsqHttpTest {
         http.ping();
         nsq.prepare("lib-stats", "g1", "g2#ephemeral");
         nsq.publish("lib-stats", List.of("one", "two", "three"));
+        // nsqd acknowledges once the topic has the messages; its pump copies them to the channels just after.
+        Await.until("both channels hold the 3 messages", java.time.Duration.ofSeconds(10), () -> {
+            NsqHttp.TopicStats t = http.stats().topic("lib-stats");
+            return t.channel("g1").depth() == 3 && t.channel("g2#ephemeral").depth() == 3;
+        });
         NsqHttp.Stats stats = http.stats();
         assertTrue(stats.version().startsWith("1.3"), stats.version());
         NsqHttp.TopicStats topic = stats.topic("lib-stats");

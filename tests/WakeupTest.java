@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.newsclub.net.unix.AFUNIXDatagramSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import wake.ChannellessSockets;
 import wake.SdNotify;
 
 /**
@@ -254,6 +255,31 @@ class WakeupTest {
         Await.until("a message on nsqd0 wakes g", WAIT, () -> g.wakes() == 2);
     }
 
+    /**
+     * A socket whose group has no channel on any stream can never be woken (what
+     * `make systemd-socket-activate-consumer` once left behind): logged once, with commands that
+     * fix it; run as printed (STREAM filled in), they do, and the group is woken.
+     */
+    @Test void aSocketWithoutAChannelIsLoggedOnceWithTheCommandsThatFixIt() throws Exception {
+        nsq.prepare("known", "g");
+        WakeSocket.Listener lonely = listen("lonely");
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "100ms", "--debounce", "0ms");
+        Await.until("a scan flags lonely", WAIT, () -> w.channelless().contains("lonely"));
+        long scans = w.scans();
+        Await.until("five more scans", WAIT, () -> w.scans() >= scans + 5);
+        assertEquals(1, w.channellessWarnings(), "logged once, not on every scan");
+        assertEquals(java.util.Set.of("lonely"), w.channelless(), "g has its channel");
+
+        String warning = ChannellessSockets.warning(sockets.resolve("lonely.sock"), "lonely", nsq.httpAddress());
+        String fix = warning.substring(warning.indexOf("create it: ") + "create it: ".length()).replace("STREAM", "known");
+        Spawned curl = nsq.spawn(List.of("bash", "-c", fix), Map.of());
+        assertEquals(0, curl.waitFor(WAIT), fix + ":\n" + curl.stderr());
+        nsq.publish("known", 1);
+        Await.until("lonely is woken once it has its channel", WAIT, () -> lonely.wakes() >= 1);
+        Await.until("no longer flagged", WAIT, () -> w.channelless().isEmpty());
+        assertEquals(1, w.channellessWarnings());
+    }
+
     @Test void killedAndRestartedWakeupStillWakesPendingWork() throws Exception {
         nsq.prepare("pending", "g");
         WakeSocket.Listener g = listen("g");
@@ -276,6 +302,7 @@ class WakeupTest {
         nsq.prepare("proc", "g");
         nsq.http().createChannel("proc", "file");
         Files.writeString(sockets.resolve("file.sock"), "x");
+        listen("lonely"); // no channel anywhere
         nsq.publish("proc", 1);
         Path notify = sockets.resolve("notify");
         ConcurrentLinkedQueue<String> got = new ConcurrentLinkedQueue<>();
@@ -303,6 +330,9 @@ class WakeupTest {
             p.signal("TERM");
             assertEquals(0, p.waitFor(WAIT), p.stderr());
             assertEquals(1, p.stderr().split("is not a socket", -1).length - 1, "logged once: " + p.stderr());
+            assertEquals(1, p.stderr().lines().filter(l -> l.matches("\\d\\d:\\d\\d:\\d\\d\\.\\d{3} wakeup warning: "
+                + java.util.regex.Pattern.quote(ChannellessSockets.warning(sockets.resolve("lonely.sock"), "lonely", nsq.httpAddress())))).count(),
+                "the channelless socket, once, labelled wakeup: " + p.stderr());
         }
     }
 

@@ -9,28 +9,37 @@ import nsq.NsqLogger;
 /**
  * Logs go to stderr only (stdout carries data). Under systemd (JOURNAL_STREAM set) each line
  * starts with an sd-daemon priority so {@code journalctl -p warning} works. The NSQ client logs
- * through {@link #nsq()}.
+ * through {@link #nsq()}. The tool's name and -v belong to the thread that called {@link #init}
+ * and every thread it starts (an inheritable thread-local), so tools run side by side in one JVM,
+ * as the tests run them, each log under their own name; other threads use the last init's.
  */
 public final class Log {
     public enum Level { DEBUG, INFO, WARN, ERROR }
 
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
     private static final boolean JOURNAL = System.getenv("JOURNAL_STREAM") != null;
-    private static volatile String tool = "mqueue";
-    private static volatile boolean debug;
+    private record Scope(String tool, boolean debug) {}
+    private static volatile Scope last = new Scope("mqueue", false);
+    private static final InheritableThreadLocal<Scope> SCOPE = new InheritableThreadLocal<>();
     private static volatile PrintStream out = System.err;
 
     private Log() {}
 
-    /** Names the tool in every line; {@code verbose} shows debug lines. */
+    /** Names the tool in every line of this thread and the threads it starts; {@code verbose} shows debug lines. */
     public static void init(String toolName, boolean verbose) {
-        tool = toolName;
-        debug = verbose;
+        Scope s = new Scope(toolName, verbose);
+        SCOPE.set(s);
+        last = s;
     }
 
-    public static boolean isDebug() { return debug; }
+    private static Scope scope() {
+        Scope s = SCOPE.get();
+        return s != null ? s : last;
+    }
 
-    public static void debug(String fmt, Object... args) { if (debug) emit(Level.DEBUG, fmt(fmt, args)); }
+    public static boolean isDebug() { return scope().debug(); }
+
+    public static void debug(String fmt, Object... args) { if (isDebug()) emit(Level.DEBUG, fmt(fmt, args)); }
     public static void info(String fmt, Object... args) { emit(Level.INFO, fmt(fmt, args)); }
     public static void warn(String fmt, Object... args) { emit(Level.WARN, fmt(fmt, args)); }
     public static void error(String fmt, Object... args) { emit(Level.ERROR, fmt(fmt, args)); }
@@ -39,7 +48,7 @@ public final class Log {
     public static NsqLogger nsq() {
         return (level, message) -> {
             switch (level) {
-                case DEBUG -> { if (debug) emit(Level.DEBUG, message); }
+                case DEBUG -> { if (isDebug()) emit(Level.DEBUG, message); }
                 case INFO -> emit(Level.INFO, message);
                 case WARN -> emit(Level.WARN, message);
                 case ERROR -> emit(Level.ERROR, message);
@@ -55,7 +64,7 @@ public final class Log {
     public static String line(Level level, String message, boolean journal) {
         String tag = level == Level.ERROR ? "error: " : level == Level.WARN ? "warning: " : "";
         if (journal) return "<" + priority(level) + ">" + tag + message;
-        return LocalTime.now().format(TIME) + " " + tool + " " + tag + message;
+        return LocalTime.now().format(TIME) + " " + scope().tool() + " " + tag + message;
     }
 
     /** sd-daemon(3) priorities: err 3, warning 4, info 6, debug 7. */

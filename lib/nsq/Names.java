@@ -20,6 +20,7 @@ public final class Names {
 
     /** Returns {@code name}, or throws IllegalArgumentException naming the value and the rule. */
     public static String check(String kind, String name) {
+        if (name == null || name.isEmpty()) throw new IllegalArgumentException("the " + kind + " name is empty: " + RULE);
         if (!isValid(name)) throw new IllegalArgumentException("invalid " + kind + " name '" + name + "': " + RULE);
         return name;
     }

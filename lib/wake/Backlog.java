@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Predicate;
 import nsq.HostPort;
 import nsq.Names;
@@ -32,17 +33,22 @@ public final class Backlog {
 
     private final Map<String, Map<String, Long>> depth = new TreeMap<>(); // stream -> group -> waiting
     private final Set<Follow> withGroups = new HashSet<>();                // (nsqd, stream) with a group there
+    private final Set<String> groups = new TreeSet<>();                    // every group on any stream, paused ones too
+    private boolean answered;                                              // some node's stats are in
 
     private Backlog() {}
 
     public static Backlog of(Collection<NodeStats> nodes) {
         Backlog b = new Backlog();
         for (NodeStats n : nodes) {
-            if (n.stats() == null || n.stats().topics() == null) continue;
+            if (n.stats() == null) continue;
+            b.answered = true;
+            if (n.stats().topics() == null) continue;
             for (NsqHttp.TopicStats t : n.stats().topics()) {
                 for (NsqHttp.ChannelStats c : t.channels() == null ? List.<NsqHttp.ChannelStats>of() : t.channels()) {
                     String group = c.channelName();
                     if (Names.isEphemeral(group)) continue;
+                    b.groups.add(group);
                     if (n.tcp() != null) b.withGroups.add(new Follow(n.tcp(), t.topicName()));
                     if (c.paused()) continue;
                     b.depth.computeIfAbsent(t.topicName(), k -> new TreeMap<>()).merge(group, c.depth(), Long::sum);
@@ -51,6 +57,12 @@ public final class Backlog {
         }
         return b;
     }
+
+    /** Whether any node answered: without that, nothing is known about which groups exist. */
+    public boolean answered() { return answered; }
+
+    /** Every group (non-ephemeral channel) of any stream on any node that answered, paused ones too. */
+    public Set<String> groups() { return groups; }
 
     /** Stream -> group -> messages waiting, in name order; paused groups left out. */
     public Map<String, Map<String, Long>> depth() { return depth; }

@@ -118,6 +118,11 @@ public final class GroupWaker {
         }
     }
 
+    /** Whether {@code path} is a unix socket (S_IFSOCK), not a regular file or a directory. */
+    static boolean isSocket(Path path) throws IOException {
+        return ((Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 0170000) == 0140000;
+    }
+
     private Group group(String name) { return groups.computeIfAbsent(name, n -> new Group(n, dir.resolve(n + ".sock"), debounce)); }
 
     /** One group's socket and wake history. */

@@ -1,0 +1,82 @@
+package wake;
+
+import cli.Log;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicLong;
+import nsq.HostPort;
+import util.Errors;
+
+/**
+ * Sockets no message can reach: {@code <dir>/G.sock} is a socket, but no stream on any nsqd has a
+ * channel G, so G never has messages waiting and is never woken (its consumer, which would create
+ * the channel, starts only on a wake). Each such socket is logged once, with the commands that
+ * create the channel; once the channel exists, that is logged too.
+ */
+public final class ChannellessSockets {
+    private final Path dir;
+    private final HostPort nsqdHttp; // for the commands in the warning; null: a placeholder
+    private final StateChanges<String> states = new StateChanges<>();
+    private final AtomicLong warnings = new AtomicLong();
+    private volatile Set<String> current = Set.of();
+
+    public ChannellessSockets(Path dir, HostPort nsqdHttp) {
+        this.dir = dir;
+        this.nsqdHttp = nsqdHttp;
+    }
+
+    /** After a scan: logs each socket whose group is not among {@code backlog}'s groups (nothing when no nsqd answered). */
+    public void check(Backlog backlog) {
+        if (!backlog.answered()) return;
+        Set<String> now = new TreeSet<>();
+        for (String group : sockets()) {
+            boolean lonely = !backlog.groups().contains(group);
+            Object before = states.get(group);
+            if (lonely) now.add(group);
+            if (!states.changed(group, lonely ? "no channel" : "channel")) continue;
+            if (lonely) {
+                warnings.incrementAndGet();
+                Log.warn("%s", warning(dir.resolve(group + ".sock"), group, nsqdHttp));
+            } else if (before != null) {
+                Log.info("group %s has a channel now: it is woken when messages wait", group);
+            }
+        }
+        current = now;
+    }
+
+    /** The groups flagged by the last check. */
+    public Set<String> current() { return current; }
+
+    /** How many warnings were logged so far (each socket once per time its channel is missing). */
+    public long warnings() { return warnings.get(); }
+
+    /** The line for a socket without a channel, with the commands that fix it. */
+    public static String warning(Path socket, String group, HostPort nsqdHttp) {
+        String base = "http://" + (nsqdHttp != null ? nsqdHttp : "NSQD_HTTP_ADDRESS");
+        return String.format("%s: group %s has no channel on any stream, so no message will wake it; create it: "
+            + "curl -X POST '%s/topic/create?topic=STREAM' && curl -X POST '%s/channel/create?topic=STREAM&channel=%s'",
+            socket, group, base, base, group.replace("#", "%23"));
+    }
+
+    /** The groups G with a socket G.sock in the directory (regular files there are GroupWaker's to report). */
+    private Set<String> sockets() {
+        Set<String> out = new TreeSet<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, "*.sock")) {
+            for (Path p : entries) {
+                String name = p.getFileName().toString();
+                try {
+                    if (name.length() > ".sock".length() && GroupWaker.isSocket(p)) out.add(name.substring(0, name.length() - ".sock".length()));
+                } catch (IOException | UnsupportedOperationException gone) {
+                    Log.debug("%s: %s", p, Errors.oneLine(gone)); // removed while listing; GroupWaker reports the rest
+                }
+            }
+        } catch (IOException e) {
+            Log.debug("cannot list %s: %s", dir, Errors.oneLine(e)); // a missing socket dir is warned about at start
+        }
+        return out;
+    }
+}
