@@ -43,13 +43,16 @@ down: ## stop what `make up` started
 producer: ## publish to STREAM (PAYLOAD_KEYS, GOROUTINES, …; see --help)
 	@$(RUN) producer
 
-bench-producer: install ## producer --rate max vs NSQ's bench_writer on a private nsqd (~30 s)
+bench: install ## every benchmark next to NSQ's Go tools (~12 min); writes bench/RESULTS.md
+	@$(JBANG) bench/Bench.java
+
+bench-producer: install ## publish 200 B: producer --rate max vs NSQ's bench_writer, 3 pairs on a private nsqd (~1 min)
 	@bench/producer.sh
 
 consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
 	@$(RUN) consumer
 
-bench-consumer: install ## consumer msg/s next to NSQ's bench_reader on a private nsqd (N=1000000)
+bench-consumer: install ## consume 200 B: consumer vs NSQ's bench_reader, 3 pairs on a private nsqd (~1 min)
 	@bench/consumer.sh
 
 wakeup: ## wake socket-activated groups that have messages waiting

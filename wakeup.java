@@ -191,15 +191,21 @@ public class wakeup implements Callable<Integer> {
      * nsqd puts them back into depth, which the next scan sees.
      */
     synchronized void scanOnce() {
-        Backlog backlog = Backlog.of(nodes.stats(io));
+        long start = System.nanoTime();
+        List<Backlog.NodeStats> stats = nodes.stats(io);
+        Backlog backlog = Backlog.of(stats);
         Map<String, List<String>> backed = backlog.backed(waker::hasSocket);
-        for (Backlog.Waiting w : backlog.waiting(backed)) {
+        List<Backlog.Waiting> waiting = backlog.waiting(backed);
+        for (Backlog.Waiting w : waiting) {
             Log.debug("%s/%s: %d waiting", w.stream(), w.group(), w.messages());
             waker.request(w.stream(), w.group(), GroupWaker.Reason.scan);
         }
         socketGroups = backed;
         push.follow(backlog.toFollow(backed));
         scans.incrementAndGet();
+        // The bench (bench/WakeupScale.java) reads this line's time.
+        Log.debug("scan: %d node(s), %d socket-backed group(s), %d waiting, push on %d in %d ms", stats.size(),
+            backed.values().stream().mapToInt(List::size).sum(), waiting.size(), push.size(), (System.nanoTime() - start) / 1_000_000);
     }
 
     private void onPush(String stream) {
