@@ -24,6 +24,7 @@ public final class Connection implements Closeable {
     private final HostPort address;
     private final NsqConfig config;
     private final Socket socket;
+    private Input input;
     private DataInputStream in;
     private DataOutputStream out;
     private Identify.Answer answer;
@@ -53,7 +54,8 @@ public final class Connection implements Closeable {
         socket.setTcpNoDelay(true);
         socket.connect(new InetSocketAddress(address.host(), address.port()), (int) config.connectTimeout().toMillis());
         socket.setSoTimeout((int) config.handshakeTimeout().toMillis());
-        in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 64 * 1024));
+        input = new Input(socket.getInputStream(), 64 * 1024);
+        in = new DataInputStream(input);
         out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 64 * 1024));
     }
 
@@ -103,8 +105,20 @@ public final class Connection implements Closeable {
         }
     }
 
-    /** True when a frame can be read without waiting (buffered here or already received). */
-    public boolean hasBuffered() throws IOException { return in.available() > 0; }
+    /**
+     * True when a frame can be read without waiting (buffered here or already received). Asks the
+     * socket (a syscall) only once our buffer is empty: BufferedInputStream.available() asks it
+     * every time, and a subscriber calls this before every frame.
+     */
+    public boolean hasBuffered() throws IOException { return input.buffered() > 0 || in.available() > 0; }
+
+    /** The read buffer, which can tell what it holds without asking the socket. */
+    private static final class Input extends BufferedInputStream {
+        Input(java.io.InputStream in, int size) { super(in, size); }
+
+        /** Only the reading thread calls this, and only it moves pos and count. */
+        int buffered() { return count - pos; }
+    }
 
     /** Writes one command and flushes. */
     public void write(byte[] command) throws IOException {

@@ -10,9 +10,17 @@ import java.nio.charset.StandardCharsets;
  * One frame from nsqd (go-nsq's protocol.go): 4-byte size, 4-byte type, data. Reading refuses
  * what nsqd never sends, so a peer that is not nsqd is named as such within one read instead of
  * being taken for a 1.2 GB frame ("HTTP" read as a size is 1,213,486,160).
+ *
+ * <p>A message frame is read in two parts, so its body lands in an array of its own and is never
+ * copied again: {@code data} is the 26-byte message header (timestamp, attempts, id) and
+ * {@code body} the body. For other frames {@code body} is null.
  */
-public record Frame(int type, byte[] data) {
+public record Frame(int type, byte[] data, byte[] body) {
     public static final int RESPONSE = 0, ERROR = 1, MESSAGE = 2;
+    /** A message's header before its body: 8-byte timestamp (ns), 2-byte attempts, 16-byte ASCII id. */
+    public static final int MESSAGE_HEADER = 26;
+
+    public Frame(int type, byte[] data) { this(type, data, null); }
     private static final String HEARTBEAT = "_heartbeat_";
     /** Up to this size a frame is allocated at once; a larger one grows as its bytes arrive, so a lying size costs nothing. */
     private static final int TRUSTED_SIZE = 16 << 20;
@@ -23,12 +31,14 @@ public record Frame(int type, byte[] data) {
 
     /** Reads the next frame; {@code limit} is the largest data size this peer may send now. */
     public static Frame read(DataInputStream in, int limit, HostPort peer) throws IOException {
-        int size;
+        // readFully, not readInt: one call into the (synchronized) buffered stream instead of four.
+        byte[] head = new byte[4];
         try {
-            size = in.readInt();
+            in.readFully(head);
         } catch (EOFException e) {
             throw new EOFException("nsqd " + peer + " closed the connection");
         }
+        int size = toInt(head);
         if (size == ('H' << 24 | 'T' << 16 | 'T' << 8 | 'P')) {
             throw new NsqException.NotNsqd(peer, "it answered HTTP (\"HTTP" + restOfLine(in) + "\"); nsqd's TCP port is 4150 by default, 4151 is its HTTP port");
         }
@@ -36,11 +46,20 @@ public record Frame(int type, byte[] data) {
             throw new NsqException.NotNsqd(peer, "it sent a frame of " + Integer.toUnsignedString(size) + " bytes (at most "
                 + (limit + 4) + " expected now" + printable(size) + ")");
         }
-        int type = in.readInt();
+        in.readFully(head);
+        int type = toInt(head);
         if (type != RESPONSE && type != ERROR && type != MESSAGE) {
             throw new NsqException.NotNsqd(peer, "it sent a frame of unknown type " + type);
         }
-        return new Frame(type, readData(in, size - 4));
+        if (type != MESSAGE) return new Frame(type, readData(in, size - 4));
+        if (size - 4 < MESSAGE_HEADER) throw new NsqException.NotNsqd(peer, "it sent a message frame of " + (size - 4) + " bytes, shorter than a message header");
+        byte[] header = new byte[MESSAGE_HEADER];
+        in.readFully(header);
+        return new Frame(type, header, readData(in, size - 4 - MESSAGE_HEADER));
+    }
+
+    private static int toInt(byte[] b) {
+        return (b[0] & 0xff) << 24 | (b[1] & 0xff) << 16 | (b[2] & 0xff) << 8 | (b[3] & 0xff);
     }
 
     private static byte[] readData(DataInputStream in, int n) throws IOException {

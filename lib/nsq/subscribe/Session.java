@@ -103,7 +103,7 @@ final class Session implements Message.Delegate {
                     throw new IOException("no heartbeat from nsqd " + address() + " for " + Durations.format(owner.config().readTimeout()), e);
                 }
                 switch (f.type()) {
-                    case Frame.MESSAGE -> deliver(Message.decode(this, f.data()));
+                    case Frame.MESSAGE -> deliver(Message.decode(this, f));
                     case Frame.ERROR -> onError(new NsqException.ErrorResponse(address(), f.text()));
                     default -> {
                         if ("CLOSE_WAIT".equals(f.text())) {
