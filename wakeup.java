@@ -1,5 +1,9 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
+// Idle at scale (1,000 groups, 200 push connections: bench/RESULTS.md): C2 kept compiling the 5 s scan for minutes
+// (~3 % of a core), and G1 grew the heap to ~120 MB around a live set of 15-40 MB. C1 only, a serial collector
+// in a small heap, and no 64 KiB direct read buffer cached per push thread.
+//RUNTIME_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xms8m -Xmx48m -Djdk.nio.maxCachedBufferSize=4096
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
 //DEPS com.kohlschutter.junixsocket:junixsocket-common:2.10.1
@@ -194,7 +198,7 @@ public class wakeup implements Callable<Integer> {
         long start = System.nanoTime();
         List<Backlog.NodeStats> stats = nodes.stats(io);
         Backlog backlog = Backlog.of(stats);
-        Map<String, List<String>> backed = backlog.backed(waker::hasSocket);
+        Map<String, List<String>> backed = backlog.backed(waker.listed()); // the socket itself is checked when woken
         List<Backlog.Waiting> waiting = backlog.waiting(backed);
         for (Backlog.Waiting w : waiting) {
             Log.debug("%s/%s: %d waiting", w.stream(), w.group(), w.messages());

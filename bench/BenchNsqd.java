@@ -22,7 +22,7 @@ import java.util.regex.Pattern;
  * not the bottleneck of a client comparison. Stats and the few HTTP calls the bench needs.
  */
 final class BenchNsqd implements AutoCloseable {
-    /** Messages per topic and channel kept in memory; nsqd allocates 8 bytes per slot up front. */
+    /** Messages per topic and channel kept in memory; nsqd allocates 8 bytes per slot up front (80 MB per channel). */
     static final long MEM_QUEUE = 10_000_000;
     static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -45,10 +45,13 @@ final class BenchNsqd implements AutoCloseable {
         return Files.isDirectory(shm) && Files.isWritable(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
     }
 
-    static BenchNsqd start(Path bin) throws IOException, InterruptedException {
+    static BenchNsqd start(Path bin) throws IOException, InterruptedException { return start(bin, MEM_QUEUE); }
+
+    /** {@code memQueue}: nsqd's default (10,000) where there are many channels, each allocating its queue up front. */
+    static BenchNsqd start(Path bin, long memQueue) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory(tmpfs(), "mqueue-bench-nsqd-");
         List<String> cmd = List.of(bin.toString(), "--tcp-address=127.0.0.1:0", "--http-address=127.0.0.1:0",
-            "--data-path=" + dir, "--mem-queue-size=" + MEM_QUEUE);
+            "--data-path=" + dir, "--mem-queue-size=" + memQueue);
         Path log = dir.resolve("nsqd.log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         Pattern tcpLine = Pattern.compile("TCP: listening on ([0-9.:]+)"), httpLine = Pattern.compile("HTTP: listening on ([0-9.:]+)");

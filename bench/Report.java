@@ -174,7 +174,8 @@ final class Report {
             ## How it is measured
 
             - Every case starts its own nsqd (ports chosen by the OS, data dir on tmpfs, `--mem-queue-size=%d`), so
-              nothing goes to nsqd's disk queue and nsqd is not the bottleneck of a client comparison.
+              nothing goes to nsqd's disk queue and nsqd is not the bottleneck of a client comparison. The wakeup case
+              keeps nsqd's default memory queue: it queues nothing, and 2,200 channels of 10M slots would not fit.
             - NSQ's Go tool and mqueue take turns on that nsqd, A B A B, in pairs; the table shows medians with min-max.
             - Rates come from nsqd's `/stats`, sampled every %d ms on the bench's clock: a topic's `message_count`
               (publish) or a channel's `message_count - depth - deferred_count`, what it handed out (consume: TCP flow

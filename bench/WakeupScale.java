@@ -38,16 +38,21 @@ final class WakeupScale {
         List<String> groups = new ArrayList<>();
         for (int s = 0; s < streams; s++) for (int g = 0; g < groupsPerStream; g++) groups.add(group(s, g));
         String what = String.format(Locale.ROOT, "wakeup idle, %,d socket-backed groups over %d streams on 2 nsqd", groups.size(), streams);
-        try (BenchNsqd a = BenchNsqd.start(Bench.NSQ_BIN.resolve("nsqd")); BenchNsqd b = BenchNsqd.start(Bench.NSQ_BIN.resolve("nsqd"));
+        // nsqd's default memory queue: 2,200 channels of 10M slots would be 176 GB; nothing is queued here anyway.
+        try (BenchNsqd a = BenchNsqd.start(Bench.NSQ_BIN.resolve("nsqd"), 10_000); BenchNsqd b = BenchNsqd.start(Bench.NSQ_BIN.resolve("nsqd"), 10_000);
              WakeSockets helper = new WakeSockets(sockets, groups)) {
+            long created = System.nanoTime();
             for (BenchNsqd n : List.of(a, b)) {
                 for (int s = 0; s < streams; s++) {
                     n.createTopic(stream(s));
                     for (int g = 0; g < groupsPerStream; g++) n.createChannel(stream(s), group(s, g));
                 }
             }
+            Bench.log(String.format(Locale.ROOT, "  created %d streams x %d groups on 2 nsqd in %.1f s", streams, groupsPerStream, (System.nanoTime() - created) / 1e9));
             List<String> cmd = new ArrayList<>(Bench.ours("wakeup", "--nsqd-http", a.http, "--nsqd-http", b.http, "--socket-dir", sockets.toString(), "-v"));
             if (bench.smoke) cmd.addAll(List.of("--scan-interval", "500ms")); // a few scans within the short idle window
+            String extra = System.getenv("BENCH_WAKEUP_OPTS"); // for experiments, e.g. --scan-interval 10m
+            if (extra != null && !extra.isBlank()) cmd.addAll(List.of(extra.trim().split("\\s+")));
             long spawn = System.nanoTime();
             Process p = bench.spawn(cmd, "wakeup", null);
             Path log = bench.logs.get(p);
