@@ -43,16 +43,16 @@ down: ## stop what `make up` started
 producer: ## publish to STREAM (PAYLOAD_KEYS, GOROUTINES, …; see --help)
 	@$(RUN) producer
 
-bench: install ## every benchmark next to NSQ's Go tools (~12 min); writes bench/RESULTS.md
+bench: install ## every benchmark next to NSQ's Go tools (~8 min; alone on the machine: flock -x /tmp/mqueue-cpu.lock make bench); writes bench/RESULTS.md
 	@$(JBANG) bench/Bench.java
 
-bench-producer: install ## publish 200 B: producer --rate max vs NSQ's bench_writer, 3 pairs on a private nsqd (~1 min)
+bench-producer: install ## publish 200 B: producer --rate max vs NSQ's bench_writer, 3 pairs on a private nsqd (~2 min)
 	@bench/producer.sh
 
 consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
 	@$(RUN) consumer
 
-bench-consumer: install ## consume 200 B: consumer vs NSQ's bench_reader, 3 pairs on a private nsqd (~1 min)
+bench-consumer: install ## consume 200 B: consumer vs NSQ's bench_reader, 3 pairs on a private nsqd (~2 min)
 	@bench/consumer.sh
 
 wakeup: ## wake socket-activated groups that have messages waiting

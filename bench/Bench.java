@@ -46,7 +46,7 @@ public class Bench {
 
     public static void main(String[] args) throws Exception {
         boolean smoke = false;
-        int pairs = 3;
+        int pairs = 5; // the machine is shared and noisy: medians of 5 hold better than of 3
         String out = null;
         List<String> cases = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
@@ -171,6 +171,7 @@ public class Bench {
         r = withBytes(r, (double) bytes / count);
         checkExit(p, tool);
         nsqd.deleteTopic(topic); // nsqd would keep every message in memory
+        nsqd.settle();
         runs.computeIfAbsent(tool, k -> new ArrayList<>()).add(r);
         log(String.format(Locale.ROOT, "  %-32s %,12.0f msg/s %8.1f MB/s  start-up %.2f s  cpu %.2f + nsqd %.2f cores",
             tool, r.rate(), r.bytesPerSec() / 1e6, r.startupSec(), r.toolCores(), r.nsqdCores()));
@@ -210,6 +211,7 @@ public class Bench {
     private void consumeRun(BenchNsqd nsqd, Map<String, List<Sampler.Run>> runs, Map<String, List<String>> commands, String tool,
                             String topic, String channel, long n, int size, List<String> cmd) throws Exception {
         commands.putIfAbsent(tool, cmd);
+        nsqd.settle();
         long base = nsqd.handedOut(topic, channel), spawn = System.nanoTime();
         Process p = spawn(cmd, tool, ProcessBuilder.Redirect.DISCARD);
         Sampler.Run r = Sampler.watch(tool, p, spawn, base, () -> nsqd.handedOut(topic, channel), n, nsqd.pid(), warmup(), size, 300);
