@@ -46,13 +46,13 @@ producer: ## publish to STREAM (PAYLOAD_KEYS, GOROUTINES, …; see --help)
 bench: install ## every benchmark next to NSQ's Go tools (~8 min; alone on the machine: flock -x /tmp/mqueue-cpu.lock make bench); writes bench/RESULTS.md
 	@$(JBANG) bench/Bench.java
 
-bench-producer: install ## publish 200 B: producer --rate max vs NSQ's bench_writer, 3 pairs on a private nsqd (~2 min)
+bench-producer: install ## publish 200 B: producer --rate max vs NSQ's bench_writer, 5 pairs on a private nsqd (~2 min)
 	@bench/producer.sh
 
 consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
 	@$(RUN) consumer
 
-bench-consumer: install ## consume 200 B: consumer vs NSQ's bench_reader, 3 pairs on a private nsqd (~2 min)
+bench-consumer: install ## consume 200 B: consumer vs NSQ's bench_reader, 5 pairs on a private nsqd (~2 min)
 	@bench/consumer.sh
 
 wakeup: ## wake socket-activated groups that have messages waiting
