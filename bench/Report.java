@@ -42,6 +42,7 @@ final class Report {
             goName, median(go, Sampler.Run::startupSec), ourName.split(" ")[0], median(ours, Sampler.Run::startupSec),
             goName, median(go, Sampler.Run::toolCores), median(go, Sampler.Run::nsqdCores),
             ourName.split(" ")[0], median(ours, Sampler.Run::toolCores), median(ours, Sampler.Run::nsqdCores));
+        if (ratio < target) notes += "; " + limit(median(ours, Sampler.Run::toolCores), median(ours, Sampler.Run::nsqdCores), ourName.split(" ")[0]);
         rows.add(row(what, goName + " " + spread(go, v, unit), ourName + " " + spread(ours, v, unit),
             String.format(Locale.ROOT, "%.2f", ratio), String.format(Locale.ROOT, ">= %.1f", target), ratio >= target ? "yes" : "**no**", notes));
         details.add("### " + what + "\n");
@@ -58,6 +59,14 @@ final class Report {
             commands.forEach((tool, cmd) -> details.add(String.join(" ", cmd) + "\n"));
             details.add("```\n\n");
         }
+    }
+
+    /** What held a run back, from where the CPU went (2 cores on the bench machine). */
+    static String limit(double toolCores, double nsqdCores, String tool) {
+        if (toolCores + nsqdCores >= Bench.CORES * 0.9) return "limit: the machine (both cores busy)";
+        if (toolCores >= 0.9) return String.format(Locale.ROOT, "limit: %s, CPU-bound at %.2f cores while nsqd used %.2f (its work is on one thread per connection)", tool, toolCores, nsqdCores);
+        if (nsqdCores >= 0.9) return String.format(Locale.ROOT, "limit: nsqd at %.2f cores", nsqdCores);
+        return "limit: neither process saturated a core (round trips, or another load on the machine)";
     }
 
     void rss(String what, List<Sampler.Run> go, List<Sampler.Run> ours) {

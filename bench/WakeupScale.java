@@ -96,7 +96,7 @@ final class WakeupScale {
                 bench.report.target(what + ": RSS", String.format(Locale.ROOT, "%.0f MB", rss / 1024.0), "< 150 MB", rss < 150 * 1024,
                     "VmRSS at the end of the idle window");
                 bench.report.target(what + ": one scan", String.format(Locale.ROOT, "median %.0f ms, max %.0f ms", Report.median(scan), scanMax),
-                    "< 1 s", scanMax < 1000, "/stats of both nsqd, " + groups.size() + " sockets checked (wakeup's own debug line)");
+                    "< 1 s", scanMax < 1000, "/stats of both nsqd and one listing of the " + groups.size() + " sockets (the wakeup's own debug line)");
                 bench.report.target(what + ": publish -> wake", String.format(Locale.ROOT, "median %.0f ms, max %.0f ms", Report.median(lat), latMax),
                     "< 1 s", latMax < 1000, String.format(Locale.ROOT, "%d publishes (HTTP /pub), every group of the stream: %d wakes", samples, lat.length));
                 bench.report.detail("### " + what + "\n\n```\n" + String.join(" ", cmd) + "\n```\n\nScan times in the idle window (ms): "
