@@ -44,13 +44,16 @@ down: ## stop what `make up` started
 producer: ## publish to STREAM (STREAM_GROUPS=a,b creates groups first; PAYLOAD_KEYS, GOROUTINES, …; see --help)
 	@$(RUN) producer
 
-bench-producer: install ## producer --rate max vs NSQ's bench_writer on a private nsqd (~30 s)
+bench: install ## every benchmark next to NSQ's Go tools (~8 min; alone on the machine: flock -x /tmp/mqueue-cpu.lock make bench); writes bench/RESULTS.md
+	@$(JBANG) bench/Bench.java
+
+bench-producer: install ## publish 200 B: producer --rate max vs NSQ's bench_writer, 5 pairs on a private nsqd (~2 min)
 	@bench/producer.sh
 
 consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
 	@$(RUN) consumer
 
-bench-consumer: install ## consumer msg/s next to NSQ's bench_reader on a private nsqd (N=1000000)
+bench-consumer: install ## consume 200 B: consumer vs NSQ's bench_reader, 5 pairs on a private nsqd (~2 min)
 	@bench/consumer.sh
 
 wakeup: ## wake socket-activated groups that have messages waiting

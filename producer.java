@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import nsq.Batch;
 import nsq.NsqConfig;
 import nsq.publish.ReliablePublisher;
 import picocli.CommandLine.Command;
@@ -254,8 +255,8 @@ public class producer implements Callable<Integer> {
                 if (n == 0) return;
                 if (pacer.paced() && !pacer.awaitTurn(seq + n - 1, () -> stopping)) return;
                 if (pacer.pastDeadline()) return;
-                List<byte[]> bodies = new ArrayList<>(n);
-                for (int i = 0; i < n; i++) bodies.add(events.event(++seq));
+                Batch bodies = events.batch(seq + 1, n); // written into the connection as it is sent
+                seq += n;
                 sent.add(n);
                 pub.send(bodies);
             }

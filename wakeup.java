@@ -1,5 +1,9 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
+// Idle at scale (1,000 groups, 200 push connections: bench/RESULTS.md): C2 kept compiling the 5 s scan for minutes
+// (~3 % of a core), and G1 grew the heap to ~120 MB around a live set of 15-40 MB. C1 only, a serial collector
+// in a small heap, and no 64 KiB direct read buffer cached per push thread. bin/mqueue-run passes //JVM_OPTIONS.
+//JVM_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xms8m -Xmx48m -Djdk.nio.maxCachedBufferSize=4096
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
 //DEPS io.airlift:aircompressor:2.0.3
@@ -237,9 +241,12 @@ public class wakeup implements Callable<Integer> {
      * nsqd puts them back into depth, which the next scan sees.
      */
     synchronized void scanOnce() {
-        Backlog backlog = Backlog.of(nodes.stats(io));
-        Map<String, List<String>> backed = backlog.backed(waker::hasSocket);
-        for (Backlog.Waiting w : backlog.waiting(backed)) {
+        long start = System.nanoTime();
+        List<Backlog.NodeStats> stats = nodes.stats(io);
+        Backlog backlog = Backlog.of(stats);
+        Map<String, List<String>> backed = backlog.backed(waker.listed()); // the socket itself is checked when woken
+        List<Backlog.Waiting> waiting = backlog.waiting(backed);
+        for (Backlog.Waiting w : waiting) {
             Log.debug("%s/%s: %d waiting", w.stream(), w.group(), w.messages());
             waker.request(w.stream(), w.group(), GroupWaker.Reason.scan);
         }
@@ -247,6 +254,9 @@ public class wakeup implements Callable<Integer> {
         push.follow(backlog.toFollow(backed));
         channelless.check(backlog);
         scans.incrementAndGet();
+        // The bench (bench/WakeupScale.java) reads this line's time.
+        Log.debug("scan: %d node(s), %d socket-backed group(s), %d waiting, push on %d in %d ms", stats.size(),
+            backed.values().stream().mapToInt(List::size).sum(), waiting.size(), push.size(), (System.nanoTime() - start) / 1_000_000);
     }
 
     /** A peer that is not nsqd, or an nsqd that refuses us: retrying cannot fix it, so the run ends with exit 1. */

@@ -12,6 +12,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import events.ProducerEvents;
+import nsq.Batch;
 import nsq.Command;
 import nsq.Frame;
 import nsq.FrameReader;
@@ -64,6 +66,45 @@ class WireTest {
 
     static Frame read(byte[] wire, int limit) throws Exception {
         return new FrameReader(new ByteArrayInputStream(wire), PEER, 64).read(limit);
+    }
+
+    /** producer.java's batches are written into the connection as they go; the wire must be what arrays of the events would give. */
+    @Test void generatedBatchesAreFramedLikeTheirEvents() throws Exception {
+        for (Integer size : java.util.Arrays.asList(null, 200, 10, 100_000)) {
+            for (int keys : List.of(10, 100)) {
+                ProducerEvents events = new ProducerEvents("s", 1, keys, size);
+                Batch batch = events.batch(98, 5); // seq 98..102: the digits grow inside the batch
+                ByteArrayOutputStream b = new ByteArrayOutputStream();
+                Command.mpub(new DataOutputStream(b), "t", batch);
+                ByteBuffer wire = ByteBuffer.wrap(b.toByteArray());
+                byte[] line = new byte[7];
+                wire.get(line);
+                assertEquals("MPUB t\n", ascii(line));
+                assertEquals(Command.mpubBodySize(batch), wire.getInt(), "MPUB's size field");
+                assertEquals(5, wire.getInt());
+                long bytes = 0;
+                for (int i = 0; i < 5; i++) {
+                    byte[] body = new byte[wire.getInt()];
+                    wire.get(body);
+                    bytes += body.length;
+                    assertEquals(ascii(batch.body(i)), ascii(body), "message " + i + " as body(i) gives it");
+                    if (size != null) assertEquals((int) size, body.length, "--size is exact");
+                    if (size == null || size > 100) assertEquals(98 + i, Json.MAPPER.readTree(body).get("seq").asLong(), ascii(body));
+                }
+                assertEquals(batch.bytes(), bytes);
+                assertFalse(wire.hasRemaining(), "nothing after the last message");
+            }
+        }
+    }
+
+    @Test void aMessageFrameKeepsItsBodyApart() throws Exception {
+        byte[] header = ByteBuffer.allocate(Frame.MESSAGE_HEADER).putLong(123).putShort((short) 2).put(ID).array();
+        byte[] data = ByteBuffer.allocate(header.length + 3).put(header).put(new byte[] {'a', 'b', 'c'}).array();
+        Frame f = read(frame(Frame.MESSAGE, data), 100);
+        assertEquals(Frame.MESSAGE, f.type());
+        assertEquals(ascii(header), ascii(f.data()), "the header");
+        assertEquals("abc", ascii(f.body()), "the body, in its own array");
+        assertThrows(NsqException.NotNsqd.class, () -> read(frame(Frame.MESSAGE, new byte[10]), 100), "shorter than a message header");
     }
 
     @Test void framesDecodeAndHeartbeatsAreRecognised() throws Exception {

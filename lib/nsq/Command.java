@@ -50,23 +50,23 @@ public final class Command {
 
     /** MPUB's body: 4-byte count, then 4-byte size and bytes per message. */
     public static void mpub(DataOutputStream out, String topic, List<byte[]> bodies) throws IOException {
-        long size = mpubBodySize(bodies);
+        mpub(out, topic, Batch.of(bodies));
+    }
+
+    /** MPUB of a batch whose messages are written as they go out (never gathered into one array first). */
+    public static void mpub(DataOutputStream out, String topic, Batch batch) throws IOException {
+        long size = mpubBodySize(batch);
         if (size > Integer.MAX_VALUE) throw new IllegalArgumentException("MPUB body of " + size + " bytes cannot be framed");
         out.write(ascii("MPUB " + topic + "\n"));
         out.writeInt((int) size);
-        out.writeInt(bodies.size());
-        for (byte[] b : bodies) {
-            out.writeInt(b.length);
-            out.write(b);
-        }
+        out.writeInt(batch.size());
+        batch.writeTo(out);
     }
 
     /** The size of MPUB's body for these messages (nsqd compares it with --max-body-size). */
-    public static long mpubBodySize(List<byte[]> bodies) {
-        long size = 4;
-        for (byte[] b : bodies) size += 4 + b.length;
-        return size;
-    }
+    public static long mpubBodySize(List<byte[]> bodies) { return mpubBodySize(Batch.of(bodies)); }
+
+    public static long mpubBodySize(Batch batch) { return 4 + 4L * batch.size() + batch.bytes(); }
 
     private static byte[] withBody(String line, byte[] body) {
         ByteArrayOutputStream b = new ByteArrayOutputStream(line.length() + 4 + body.length);
@@ -79,12 +79,15 @@ public final class Command {
         return b.toByteArray();
     }
 
+    private static final byte[] FIN = ascii("FIN "), REQ = ascii("REQ "), TOUCH = ascii("TOUCH ");
+
     private static byte[] withId(String verb, byte[] id, String rest) {
-        byte[] tail = rest == null ? new byte[0] : ascii(rest);
-        byte[] out = new byte[verb.length() + id.length + tail.length + 1];
-        System.arraycopy(ascii(verb), 0, out, 0, verb.length());
-        System.arraycopy(id, 0, out, verb.length(), id.length);
-        System.arraycopy(tail, 0, out, verb.length() + id.length, tail.length);
+        byte[] v = verb.equals("FIN ") ? FIN : verb.equals("REQ ") ? REQ : verb.equals("TOUCH ") ? TOUCH : ascii(verb);
+        int tail = rest == null ? 0 : rest.length();
+        byte[] out = new byte[v.length + id.length + tail + 1];
+        System.arraycopy(v, 0, out, 0, v.length);
+        System.arraycopy(id, 0, out, v.length, id.length);
+        for (int i = 0; i < tail; i++) out[v.length + id.length + i] = (byte) rest.charAt(i); // ASCII digits and a space
         out[out.length - 1] = '\n';
         return out;
     }

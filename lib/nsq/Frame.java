@@ -7,9 +7,20 @@ import java.util.function.Supplier;
  * One frame from nsqd (go-nsq's protocol.go): 4-byte size, 4-byte type, data. What nsqd never
  * sends is refused at once, so a peer that is not nsqd is named as such instead of being taken
  * for a 1.2 GB frame ("HTTP" read as a size is 1,213,486,160). {@link FrameReader} reads them.
+ *
+ * <p>A message frame comes in two parts, so its body lands in an array of its own and is never
+ * copied again: {@code data} is the 26-byte message header (timestamp, attempts, id) and
+ * {@code body} the body. For other frames {@code body} is null.
  */
-public record Frame(int type, byte[] data) {
+public record Frame(int type, byte[] data, byte[] body) {
     public static final int RESPONSE = 0, ERROR = 1, MESSAGE = 2;
+    /** A message's header before its body: 8-byte timestamp (ns), 2-byte attempts, 16-byte ASCII id. */
+    public static final int MESSAGE_HEADER = 26;
+
+    public Frame(int type, byte[] data) { this(type, data, null); }
+
+    /** Bytes it took on the wire, size and type included. */
+    public int wireBytes() { return 8 + data.length + (body == null ? 0 : body.length); }
     private static final String HEARTBEAT = "_heartbeat_";
 
     public String text() { return new String(data, StandardCharsets.UTF_8); }
@@ -31,6 +42,12 @@ public record Frame(int type, byte[] data) {
     static void checkType(int type, HostPort peer) throws NsqException {
         if (type != RESPONSE && type != ERROR && type != MESSAGE) {
             throw new NsqException.NotNsqd(peer, "it sent a frame of unknown type " + type);
+        }
+    }
+
+    static void checkMessage(int dataSize, HostPort peer) throws NsqException {
+        if (dataSize < MESSAGE_HEADER) {
+            throw new NsqException.NotNsqd(peer, "it sent a message frame of " + dataSize + " bytes, shorter than a message header");
         }
     }
 

@@ -47,17 +47,25 @@ public final class FrameReader {
         Frame.checkType(type, peer);
         int n = size - 4;
         pos += HEADER;
+        if (type != Frame.MESSAGE) return new Frame(type, take(n));
+        Frame.checkMessage(n, peer);
+        byte[] header = take(Frame.MESSAGE_HEADER);
+        return new Frame(type, header, take(n - Frame.MESSAGE_HEADER));
+    }
+
+    /** The next {@code n} bytes of the current frame, in an array of their own. */
+    private byte[] take(int n) throws IOException {
         int have = Math.min(n, lim - pos);
-        if (n > TRUSTED_SIZE) return new Frame(type, readGrowing(n, have));
+        if (n > TRUSTED_SIZE) return readGrowing(n, have);
         byte[] data = new byte[n];
         System.arraycopy(buf, pos, data, 0, have);
         pos += have;
-        for (int off = have; off < n; ) { // a frame larger than what is buffered: straight into its array
+        for (int off = have; off < n; ) { // more than is buffered: straight into its array
             int r = in.read(data, off, n - off);
             if (r < 0) throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame of " + n + " bytes");
             off += r;
         }
-        return new Frame(type, data);
+        return data;
     }
 
     private byte[] readGrowing(int n, int have) throws IOException {

@@ -4,19 +4,23 @@ import activation.WakeSocket;
 import cli.Log;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 import util.Backoff;
 import util.Durations;
 import util.Errors;
@@ -56,6 +60,30 @@ public final class GroupWaker {
 
     /** True when G.sock exists and is a socket; a regular file or a directory there is skipped with a log. */
     public boolean hasSocket(String group) { return group(group).hasSocket(); }
+
+    /**
+     * Which groups have a G.sock entry now, from one listing of the directory: a scan asks this of
+     * every group (1,000 stat calls a scan otherwise). Whether an entry really is a socket is checked
+     * when it is woken; a group without an entry is marked "no socket".
+     */
+    public Predicate<String> listed() {
+        Set<String> names = new HashSet<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, "*.sock")) {
+            for (Path p : entries) {
+                String f = p.getFileName().toString();
+                names.add(f.substring(0, f.length() - ".sock".length()));
+            }
+        } catch (NoSuchFileException missing) {
+            // no socket dir (yet): no group is socket-backed
+        } catch (IOException e) {
+            Log.warn("cannot list %s (%s): no group is socket-backed this scan", dir, Errors.oneLine(e));
+        }
+        return group -> {
+            if (names.contains(group)) return true;
+            group(group).state("no socket", null);
+            return false;
+        };
+    }
 
     /** Successful wakes (the consumer answered ok) of {@code group} so far. */
     public long wakes(String group) { Group g = groups.get(group); return g == null ? 0 : g.wakes.get(); }

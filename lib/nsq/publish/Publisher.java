@@ -4,6 +4,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import nsq.Batch;
 import nsq.Command;
 import nsq.Connection;
 import nsq.Frame;
@@ -38,7 +39,12 @@ public final class Publisher implements Closeable {
 
     /** MPUB: all or nothing, one OK for the batch. */
     public void publish(String topic, List<byte[]> bodies) throws IOException {
-        roundTrip(out -> Command.mpub(out, topic, bodies));
+        publish(topic, Batch.of(bodies));
+    }
+
+    /** MPUB of a batch written as it goes out. */
+    public void publish(String topic, Batch batch) throws IOException {
+        roundTrip(out -> Command.mpub(out, topic, batch));
     }
 
     /** DPUB: delivered after {@code defer}; nsqd refuses more than its --max-req-timeout. */

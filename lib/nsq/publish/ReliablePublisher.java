@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import nsq.Batch;
 import nsq.HostPort;
 import nsq.NsqConfig;
 import nsq.NsqException;
@@ -65,7 +66,10 @@ public final class ReliablePublisher implements AutoCloseable {
     }
 
     /** Returns once nsqd acknowledged every message of {@code batch} (PUB, DPUB or MPUB). */
-    public void send(List<byte[]> batch) throws Failure {
+    public void send(List<byte[]> batch) throws Failure { send(Batch.of(batch)); }
+
+    /** The same for a batch written as it goes out (producer.java's generated events). */
+    public void send(Batch batch) throws Failure {
         long failingSince = 0;
         while (true) {
             HostPort address = nsqds.get(next);
@@ -73,13 +77,11 @@ public final class ReliablePublisher implements AutoCloseable {
             long streakStart = failingSince != 0 ? failingSince : System.nanoTime();
             try {
                 if (connection == null) connection = connect(address, streakStart);
-                if (defer != null) connection.publishDeferred(topic, defer, batch.get(0));
-                else if (batch.size() == 1) connection.publish(topic, batch.get(0));
+                if (defer != null) connection.publishDeferred(topic, defer, batch.body(0));
+                else if (batch.size() == 1) connection.publish(topic, batch.body(0));
                 else connection.publish(topic, batch);
-                long bytes = 0;
-                for (byte[] b : batch) bytes += b.length;
                 counters.acked.add(batch.size());
-                counters.ackedBytes.add(bytes);
+                counters.ackedBytes.add(batch.bytes());
                 if (backoff.failures() > 0) config.logger().info("nsqd " + address + ": publishing again");
                 backoff.reset();
                 return;
@@ -103,13 +105,13 @@ public final class ReliablePublisher implements AutoCloseable {
     }
 
     /** Handles nsqd errors no retry can fix; returns true when the batch got through another way. */
-    private boolean refusedForGood(NsqException.ErrorResponse e, List<byte[]> batch) throws Failure {
+    private boolean refusedForGood(NsqException.ErrorResponse e, Batch batch) throws Failure {
         Matcher big = TOO_BIG.matcher(e.text());
         if (e.code().equals("E_BAD_MESSAGE") && big.find()) {
             long limit = Long.parseLong(big.group(2));
             // MPUB is all or nothing: the batch's other messages were refused with it; send them alone.
             List<byte[]> fit = new ArrayList<>();
-            for (byte[] b : batch) if (b.length <= limit) fit.add(b);
+            for (byte[] b : batch.toList()) if (b.length <= limit) fit.add(b);
             if (!fit.isEmpty() && fit.size() < batch.size()) send(fit);
             throw new Failure("a message of " + big.group(1) + " bytes is larger than nsqd's --max-msg-size ("
                 + limit + " bytes): start nsqd with a larger --max-msg-size or send smaller messages (" + e.getMessage() + ")", true, e);
@@ -117,8 +119,9 @@ public final class ReliablePublisher implements AutoCloseable {
         if (e.code().equals("E_BAD_BODY") && batch.size() > 1 && e.text().contains("body too big")) {
             // Batch over nsqd's --max-body-size: halve it until it fits.
             config.logger().debug(e.getMessage() + "; splitting the batch of " + batch.size());
-            send(batch.subList(0, batch.size() / 2));
-            send(batch.subList(batch.size() / 2, batch.size()));
+            List<byte[]> all = batch.toList();
+            send(all.subList(0, all.size() / 2));
+            send(all.subList(all.size() / 2, all.size()));
             return true;
         }
         if (e.code().equals("E_INVALID") && defer != null && e.text().contains("DPUB")) {

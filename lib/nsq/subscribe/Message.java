@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicBoolean;
+import nsq.Frame;
 import nsq.HostPort;
 
 /**
@@ -45,11 +46,12 @@ public final class Message {
         this.body = body;
     }
 
-    static Message decode(Delegate delegate, byte[] data) {
-        ByteBuffer b = ByteBuffer.wrap(data);
+    /** A message frame as {@link nsq.FrameReader#read} split it: header in {@code data}, the body (kept, not copied) in {@code body}. */
+    static Message decode(Delegate delegate, Frame f) {
+        ByteBuffer b = ByteBuffer.wrap(f.data());
         long ts = b.getLong();
         int attempts = Short.toUnsignedInt(b.getShort());
-        return new Message(delegate, Arrays.copyOfRange(data, 10, 26), attempts, ts, Arrays.copyOfRange(data, 26, data.length));
+        return new Message(delegate, Arrays.copyOfRange(f.data(), 10, 26), attempts, ts, f.body());
     }
 
     public byte[] body() { return body; }

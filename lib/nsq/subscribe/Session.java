@@ -129,8 +129,8 @@ final class Session implements Message.Delegate {
                 switch (f.type()) {
                     case Frame.MESSAGE -> {
                         startOfBatch();
-                        deliver(Message.decode(this, f.data()));
-                        afterMessage(f.data().length + 8);
+                        deliver(Message.decode(this, f));
+                        afterMessage(f.wireBytes());
                     }
                     case Frame.ERROR -> onError(new NsqException.ErrorResponse(address(), f.text()));
                     default -> {
