@@ -17,6 +17,15 @@ import java.util.regex.Pattern;
 public final class Identify {
     private Identify() {}
 
+    /**
+     * How long nsqd may hold messages it wrote to us in its output buffer (nsqd's default: 250 ms).
+     * nsqd flushes that buffer only on its ticker, when it is full, or when we have no RDY left; with
+     * RDY > 1 a lone message (a socket-activated consumer's backlog of one, a quiet stream) waited for
+     * the ticker: a cold wake measured 230 ms from RDY to the message, 2-16 ms with 25 (nsqd's default
+     * --min-output-buffer-timeout; an nsqd whose minimum was raised above it refuses the IDENTIFY).
+     */
+    public static final int OUTPUT_BUFFER_TIMEOUT_MS = 25;
+
     /** The fields of IDENTIFY for this config. */
     public static Map<String, Object> fields(NsqConfig c) {
         Map<String, Object> f = new LinkedHashMap<>();
@@ -24,6 +33,7 @@ public final class Identify {
         f.put("hostname", c.hostname());
         f.put("user_agent", c.userAgent());
         f.put("feature_negotiation", true);
+        f.put("output_buffer_timeout", OUTPUT_BUFFER_TIMEOUT_MS);
         if (c.heartbeatInterval() != null) f.put("heartbeat_interval", c.heartbeatInterval().isZero() ? -1 : c.heartbeatInterval().toMillis());
         if (c.msgTimeout() != null) f.put("msg_timeout", c.msgTimeout().toMillis());
         return f;
