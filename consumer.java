@@ -27,19 +27,12 @@ import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import nsq.Connection;
-import nsq.Frame;
-import nsq.Identify;
 import nsq.Names;
 import nsq.NsqConfig;
 import nsq.NsqException;
@@ -49,7 +42,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import util.Durations;
-import util.Threads;
 
 @Command(name = "consumer", mixinStandardHelpOptions = true, version = "mqueue 0.1", sortOptions = false,
     usageHelpWidth = 100,
@@ -170,30 +162,8 @@ public class consumer implements Callable<Integer> {
     private CommandRunner runner;           // with --exec
 
     public static void main(String... args) {
-        // Woken by systemd, a message waits for us: while picocli builds its model (~100 ms of cold
-        // code on one core), the other core loads what the path from options to that message needs.
-        if (WakeSocket.activated(System.getenv(), ProcessHandle.current().pid())) Threads.start("warm-up", consumer::warmUp);
         consumer c = new consumer();
         DrainOnSignal.main(c, c::stop, () -> (c.drainTimeout != null ? c.drainTimeout : Duration.ofSeconds(15)).plusSeconds(10), args);
-    }
-
-    /** Loads and initialises, off the main thread, what a socket-activated start needs after parsing. */
-    static void warmUp() {
-        try {
-            WakeSocket.Listener.loadLibrary();
-            NsqConfig config = NsqConfig.defaults(); // the host name lookup for IDENTIFY
-            Identify.Answer.parse(new String(Identify.json(Identify.fields(config)), StandardCharsets.UTF_8));
-            nsq.Command.sub("warm-up", "warm-up");
-            Log.line(Log.Level.INFO, String.format(Locale.ROOT, "%s %d %.1f", "warm-up", 1, 1.0), false);
-            InetAddress.getByName("127.0.0.1");
-            new Socket().close();
-            for (Class<?> c : new Class<?>[] {Subscriber.class, MessageLifecycle.class, MessageOutput.class, DeadLetters.class,
-                    Connection.class, Frame.class, Message.class}) {
-                Class.forName(c.getName(), true, c.getClassLoader());
-            }
-        } catch (Exception | LinkageError e) {
-            Log.debug("warm-up: %s", e); // only time was to be saved; the main path meets the same problem and says so
-        }
     }
 
     /** Stops the way SIGTERM does: drain, requeue the rest, close, return 0. */

@@ -104,18 +104,6 @@ public final class WakeSocket {
             server.setDeleteOnClose(false); // the socket belongs to systemd: never unlink it
         }
 
-        /**
-         * Loads junixsocket's native library and the classes {@link #fromSystemd()} needs, ahead of it
-         * (a socket-activated consumer does this on a second thread while its options are parsed).
-         * bin/mqueue names the library extracted once at packaging, so no start writes it to a temp dir.
-         */
-        public static void loadLibrary() throws ClassNotFoundException {
-            if (!AFUNIXSocket.isSupported()) return; // fromSystemd() says why, on the main path
-            for (Class<?> c : new Class<?>[] {AFUNIXServerSocket.class, FileDescriptorCast.class, Listener.class}) {
-                Class.forName(c.getName(), true, c.getClassLoader());
-            }
-        }
-
         /** The listening socket systemd passed as fd 3. */
         public static Listener fromSystemd() throws IOException {
             return new Listener(FileDescriptorCast.unsafeUsing(SD_LISTEN_FDS_START).as(AFUNIXServerSocket.class));
