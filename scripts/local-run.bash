@@ -1,4 +1,4 @@
-# Sourced by scripts/demo and bench/wake-latency: a private nsqd on ports the OS picks (never
+# Sourced by scripts/demo, bench/latency and scripts/package-train: a private nsqd on ports the OS picks (never
 # the default ones) with a temp data dir, the fastest way to start our scripts, and a cleanup
 # trap that leaves nothing running. Sets: repo, work, launcher, NSQD_TCP, NSQD_HTTP (start_nsqd).
 
