@@ -1,15 +1,15 @@
 # mqueue developer tasks. `make` alone lists them.
 JBANG ?= ./jbang
-# Scripts start through bin/mqueue-run: java on JBang's cached classpath, JBang itself only
-# when a source changed (one JVM instead of two per start; concurrent first starts build once).
-RUN ?= bin/mqueue-run
+# The tools start through bin/mqueue: one JVM on the package scripts/package made (jars, AOT cache
+# or CDS archive), never JBang; `package` rebuilds it when a source changed.
+RUN ?= bin/mqueue
 NSQ_RUN := .nsq/run
 # Docker is used only when a daemon answers; otherwise NSQ runs as local processes.
 DOCKER_OK = $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .DEFAULT_GOAL := help
 .PHONY: help install test up down producer consumer wakeup demo bench bench-producer bench-consumer \
-	systemd-socket-activate-consumer reload-systemd-consumer
+	systemd-socket-activate-consumer reload-systemd-consumer package
 
 # The seed's variables pass straight through the environment (STREAM, GROUP, TIMEOUT,
 # PAYLOAD_KEYS, …); only GOROUTINES is renamed, to the producer's THREADS.
@@ -21,6 +21,9 @@ help: ## list targets
 install: ## build or locate the NSQ v1.3.0 binaries in .nsq/bin and fetch JBang
 	@scripts/install-nsq
 	@$(JBANG) version >/dev/null
+
+package: install ## package producer, consumer, wakeup into build/ for bin/mqueue (jars + AOT cache/CDS archive; quick when up to date)
+	@scripts/package
 
 test: install ## run the whole test suite against real nsqd (TESTS="Class Class#method" for some)
 	@scripts/need curl:curl systemd-socket-activate:systemd systemd-analyze:systemd
@@ -41,7 +44,7 @@ down: ## stop what `make up` started
 	if [ "$$mode" = docker ]; then docker compose down; else scripts/nsq-local down; fi; \
 	rm -f $(NSQ_RUN)/mode
 
-producer: ## publish to STREAM (STREAM_GROUPS=a,b creates groups first; PAYLOAD_KEYS, GOROUTINES, …; see --help)
+producer: package ## publish to STREAM (STREAM_GROUPS=a,b creates groups first; PAYLOAD_KEYS, GOROUTINES, …; see --help)
 	@$(RUN) producer
 
 bench: install ## every benchmark next to NSQ's Go tools (~8 min; alone on the machine: flock -x /tmp/mqueue-cpu.lock make bench); writes bench/RESULTS.md
@@ -50,13 +53,13 @@ bench: install ## every benchmark next to NSQ's Go tools (~8 min; alone on the m
 bench-producer: install ## publish 200 B: producer --rate max vs NSQ's bench_writer, 5 pairs on a private nsqd (~2 min)
 	@bench/producer.sh
 
-consumer: ## consume STREAM as GROUP (TIMEOUT, …; see --help)
+consumer: package ## consume STREAM as GROUP (TIMEOUT, …; see --help)
 	@$(RUN) consumer
 
 bench-consumer: install ## consume 200 B: consumer vs NSQ's bench_reader, 5 pairs on a private nsqd (~2 min)
 	@bench/consumer.sh
 
-wakeup: ## wake socket-activated groups that have messages waiting
+wakeup: package ## wake socket-activated groups that have messages waiting
 	@$(RUN) wakeup
 
 demo: install ## the whole flow on a private nsqd: groups 1, 2, 3 (split) and a socket-activated group woken by wakeup

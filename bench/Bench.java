@@ -91,7 +91,7 @@ public class Bench {
     void run(List<String> cases, String[] args) throws Exception {
         report.machine(NSQ_BIN.resolve("nsqd"));
         long built = System.nanoTime();
-        for (String tool : List.of("producer", "consumer", "wakeup")) build(tool);
+        packageTools();
         log(String.format(Locale.ROOT, "built the tools in %.0f s", (System.nanoTime() - built) / 1e9));
         for (String c : cases) {
             log("case " + c);
@@ -263,22 +263,18 @@ public class Bench {
 
     // ---- processes
 
-    /** One of our tools, started the shipped way (bin/mqueue-run: java on JBang's cached classpath). */
+    /** One of our tools, started the shipped way: bin/mqueue on the package scripts/package made. */
     static List<String> ours(String tool, String... args) {
-        List<String> cmd = new ArrayList<>(launcher(tool));
+        List<String> cmd = new ArrayList<>(List.of("bin/mqueue", tool));
         cmd.addAll(List.of(args));
         return cmd;
     }
 
-    static List<String> launcher(String tool) {
-        return Files.isExecutable(ROOT.resolve("bin/mqueue-run")) ? List.of("bin/mqueue-run", tool) : List.of("./jbang", tool + ".java");
-    }
-
-    void build(String tool) throws Exception {
-        List<String> cmd = Files.isExecutable(ROOT.resolve("bin/mqueue-run")) ? List.of("bin/mqueue-run", "--build", tool)
-            : List.of("./jbang", "build", tool + ".java");
-        Process p = new ProcessBuilder(cmd).directory(ROOT.toFile()).redirectErrorStream(true).redirectOutput(work.resolve("build-" + tool).toFile()).start();
-        if (p.waitFor() != 0) throw new IOException(String.join(" ", cmd) + " failed: " + Files.readString(work.resolve("build-" + tool)));
+    /** scripts/package, before any timing: quick when the package is up to date. */
+    void packageTools() throws Exception {
+        Path log = work.resolve("package.err");
+        Process p = new ProcessBuilder("scripts/package").directory(ROOT.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        if (p.waitFor() != 0) throw new IOException("scripts/package failed: " + Files.readString(log));
     }
 
     private int spawned;

@@ -193,7 +193,7 @@ final class Report {
               JVM start for mqueue) is reported apart.
             - CPU (utime + stime from `/proc/PID/stat`) of the tool and of nsqd over that same window shows who was
               busy: 2.0 cores between them is a saturated machine. RSS is VmRSS from `/proc/PID/status`.
-            - mqueue's tools start the shipped way (`bin/mqueue-run`, java on JBang's cached classpath), built first.
+            - mqueue's tools start the shipped way (`bin/mqueue` on the package `scripts/package` made: one JVM, AOT cache or CDS archive).
 
             """.formatted(BenchNsqd.MEM_QUEUE, Sampler.EVERY_MS));
         b.append("## Runs and commands\n\n").append(String.join("", details));

@@ -49,7 +49,7 @@ public class StartupBench {
             String label = args[v].substring(0, args[v].indexOf('='));
             List<String> command = Arrays.asList(args[v].substring(label.length() + 1).split(" "));
             List<Long> toMessage = new ArrayList<>(), toOk = new ArrayList<>();
-            for (int i = -2; i < runs; i++) { // two uncounted runs warm caches (JBang build; CDS: dump, then promote)
+            for (int i = -2; i < runs; i++) { // two uncounted runs warm the page cache
                 long[] t = wakeToFirstMessage(dir, tcp, http, label.replaceAll("[^a-z0-9]", "") + (i + 2), command);
                 if (i >= 0) { toOk.add(t[0]); toMessage.add(t[1]); }
             }
@@ -94,7 +94,7 @@ public class StartupBench {
             "-E", "HOME", "-E", "LANG", "-E", "PATH"));
         // Only variables that are set: "-E NAME" of an unset one passes it empty, and JBang
         // then takes an empty JBANG_REPO as the working directory.
-        for (String name : List.of("JAVA_HOME", "JBANG_REPO", "JBANG_CACHE_DIR", "MQUEUE_RUN_CACHE")) {
+        for (String name : List.of("JAVA_HOME", "JBANG_REPO", "JBANG_CACHE_DIR", "MQUEUE_APP")) {
             if (System.getenv(name) != null) cmd.addAll(List.of("-E", name));
         }
         cmd.add("--");

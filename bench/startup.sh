@@ -4,6 +4,7 @@
 # RUNS cold starts each (p50/min/max), next to `java Hello` measured in the same run.
 #   bench/startup.sh [SCRIPT] [RUNS]      SCRIPT defaults to consumer.java, RUNS to 10
 # Uses a private nsqd on free ports (never the default ones). Needs systemd-socket-activate.
+# bench/latency measures the shipped path end to end (publish -> handled, woken by the wakeup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 script="${1:-consumer.java}"
@@ -20,15 +21,16 @@ nsqd_pid=$!
 trap 'kill "$nsqd_pid" 2>/dev/null; wait "$nsqd_pid" 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf "http://$http/ping" >/dev/null 2>&1 && break; sleep 0.1; done
 
-# Warm every path once (builds, caches) so the measured starts are cache hits.
-bin/mqueue-run --build "$script" 2>/dev/null
-bin/mqueue-run --build bench/StartupBench.java 2>/dev/null
+# Build every path once (package, JBang's cache) so the measured starts are cache hits.
+scripts/package
+./jbang build "$script" >/dev/null 2>&1
+./jbang build bench/StartupBench.java >/dev/null 2>&1
+jdk17="$(ls -d /usr/lib/jvm/*17* 2>/dev/null | head -n 1)"
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(java -version 2>&1 | head -1), script $script, nsqd $("$nsqd" --version | head -1)"
 # Not exec: the EXIT trap must still stop nsqd.
-bin/mqueue-run bench/StartupBench.java "$tcp" "$http" "$runs" \
+./jbang bench/StartupBench.java "$tcp" "$http" "$runs" \
   "jbang=./jbang $script" \
-  "jbang --cds=./jbang --cds $script" \
-  "bin/mqueue-run=bin/mqueue-run $script" \
-  "bin/mqueue-run + AppCDS=env MQUEUE_CDS=true bin/mqueue-run $script" \
+  "bin/mqueue (package)=bin/mqueue $script" \
+  ${jdk17:+"bin/mqueue on JDK 17=env JAVA_HOME=$jdk17 bin/mqueue $script"} \
   ${EXTRA_VARIANTS:-}

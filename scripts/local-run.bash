@@ -1,4 +1,4 @@
-# Sourced by scripts/demo and bench/wake-latency: a private nsqd on ports the OS picks (never
+# Sourced by scripts/demo, bench/latency and scripts/package-train: a private nsqd on ports the OS picks (never
 # the default ones) with a temp data dir, the fastest way to start our scripts, and a cleanup
 # trap that leaves nothing running. Sets: repo, work, launcher, NSQD_TCP, NSQD_HTTP (start_nsqd).
 
@@ -78,17 +78,15 @@ wait_for() {
   die "timed out after ${secs}s waiting for $what"
 }
 
-# Our scripts through bin/mqueue-run (java on JBang's cached classpath: no second JVM) when the
-# systemd work is there, else through ./jbang. `launch_build` compiles each once, up front, so
-# parallel starts never race on a cold cache.
-# MQUEUE_LAUNCHER=jbang forces ./jbang; any other value names an mqueue-run-like launcher (for measurements).
-mqueue_run="${MQUEUE_LAUNCHER:-$repo/bin/mqueue-run}"
-if [ "$mqueue_run" != jbang ] && [ -x "$mqueue_run" ]; then
-  launcher=("$mqueue_run")
-  launch_build() { local s; for s in "$@"; do "$mqueue_run" --build "$repo/$s.java" 2>/dev/null || die "cannot build $s.java"; done; }
-else
+# Our tools start as the units start them: bin/mqueue on the package scripts/package made (one JVM,
+# no JBang). `launch_build` packages once, up front (quick when up to date), so parallel starts never
+# race on a build. MQUEUE_LAUNCHER=jbang runs them through ./jbang instead (for comparisons).
+if [ "${MQUEUE_LAUNCHER:-}" = jbang ]; then
   launcher=("$repo/jbang")
   launch_build() { local s; for s in "$@"; do "$repo/jbang" build "$repo/$s.java" >/dev/null 2>&1 || die "cannot build $s.java (try: ./jbang build $s.java)"; done; }
+else
+  launcher=("$repo/bin/mqueue")
+  launch_build() { [ -n "${MQUEUE_APP:-}" ] || "$repo/scripts/package" || die "cannot package the tools (scripts/package)"; }
 fi
 launch() { "${launcher[@]}" "$repo/$1.java" "${@:2}"; }
 

@@ -20,6 +20,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import nsq.http.NsqHttp;
+import nsq.subscribe.Subscriber;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -101,6 +102,41 @@ class FaultTest {
         ConsumerRun audit = new ConsumerRun(args("between", "audit", "--expect", "3000", "--timeout", "3"));
         assertEquals(0, audit.await(BOUND), "--expect 3000: seq 1..3000 of the producer arrived");
         assertEquals(0, audit.c.verifier.missing());
+    }
+
+    /**
+     * The crash window. nsqd keeps what it has in flight in memory only, so a SIGKILL takes what it
+     * sent that has not reached our side. A consumer that stops reading (its stdout stuck) lets nsqd
+     * put a few in flight, not its 2,500 (the RDY window starts at 16 and grows only while batches
+     * come back at once), and those few are already in our socket buffer: nsqd SIGKILLed and
+     * restarted under it, the stdout released, every acknowledged seq arrives.
+     */
+    @Test void nsqdSigkillUnderAStalledConsumerTakesNothing() throws Exception {
+        nsq.prepare("crash", "g");
+        produce("crash", 5000);
+        CountDownLatch release = new CountDownLatch(1);
+        OutputStream stuck = new OutputStream() { // a stdout nobody reads until nsqd is back
+            @Override public void write(int b) throws IOException { write(new byte[] {(byte) b}, 0, 1); }
+            @Override public void write(byte[] b, int off, int len) throws IOException {
+                try {
+                    release.await(BOUND.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    throw new IOException(e);
+                }
+            }
+        };
+        ConsumerRun r = new ConsumerRun(c -> c.out = stuck, args("crash", "g", "--expect", "5000", "--timeout", "5"));
+        Await.until("nsqd has sent more than the consumer printed", BOUND, () -> nsq.channel("crash", "g").inFlightCount() > 1);
+        long most = 0;
+        for (long end = System.nanoTime() + Duration.ofSeconds(1).toNanos(); System.nanoTime() < end; ) { // a second of samples
+            most = Math.max(most, nsq.channel("crash", "g").inFlightCount());
+        }
+        assertTrue(most <= 2 * Subscriber.DEFAULT_FLOOR, "in flight while stalled: " + most + ", not thousands");
+        nsq.nsqd().sigkill();
+        nsq.nsqd().start();
+        release.countDown();
+        assertEquals(0, r.await(BOUND), "--expect 5000: seq 1..5000 arrived");
+        assertEquals(0, r.c.verifier.missing());
     }
 
     /** nsqd SIGTERMed while a slow consumer holds messages: it writes them to disk, and they come back after the restart. */

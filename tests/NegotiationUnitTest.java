@@ -43,9 +43,11 @@ class NegotiationUnitTest {
 
     @Test void identifyAsksForWhatIsConfigured() {
         Map<String, Object> plain = Identify.fields(NsqConfig.defaults());
-        for (String f : new String[] {"tls_v1", "snappy", "deflate", "output_buffer_size", "output_buffer_timeout", "msg_timeout"}) {
+        for (String f : new String[] {"tls_v1", "snappy", "deflate", "output_buffer_size", "msg_timeout"}) {
             assertFalse(plain.containsKey(f), "nothing asked by default: " + f);
         }
+        // nsqd's 250 ms would hold a lone message while RDY > 1; 25 ms is the least its default minimum allows.
+        assertEquals((long) Identify.OUTPUT_BUFFER_TIMEOUT_MS, ((Number) plain.get("output_buffer_timeout")).longValue());
         NsqConfig c = NsqConfig.defaults().withTls(Tls.load(CERTS.ca, null, null, false)).withCompression(Compression.parse("deflate:3"))
             .withMsgTimeout(Duration.ofSeconds(90)).withOutputBuffer(4096, Duration.ofMillis(50));
         Map<String, Object> f = Identify.fields(c);

@@ -94,8 +94,8 @@ class SystemdUnitsTest {
             for (Path service : files.filter(p -> p.toString().endsWith(".service")).toList()) {
                 String text = Files.readString(service);
                 assertFalse(text.contains("RuntimeDirectory="), service + ": the socket's directory must outlive the service");
-                assertTrue(text.contains("\nCacheDirectory=mqueue\n") && text.contains("JBANG_OFFLINE=true"), service.toString());
-                assertTrue(text.contains("ExecStart=/opt/mqueue/bin/mqueue-run "), service + ": starts through bin/mqueue-run");
+                assertFalse(text.contains("JBANG") || text.contains("jbang "), service + ": a start runs no JBang");
+                assertTrue(text.contains("ExecStart=/opt/mqueue/bin/mqueue "), service + ": starts through bin/mqueue");
             }
         }
     }
@@ -126,18 +126,17 @@ class SystemdUnitsTest {
         for (String f : List.of("etc/systemd/system/mqueue-consumer-nsq.socket", "etc/systemd/system/mqueue-consumer-nsq.service",
                 "etc/systemd/system/mqueue-consumer-nsq@.socket", "etc/systemd/system/mqueue-consumer-nsq@.service",
                 "etc/systemd/system/mqueue-wakeup.service", "etc/sysusers.d/mqueue.conf", "etc/mqueue/sa-consumer.env",
-                "opt/mqueue/bin/mqueue-run", "opt/mqueue/consumer.java", "opt/mqueue/wakeup.java", "opt/mqueue/lib/activation/WakeSocket.java")) {
+                "opt/mqueue/bin/mqueue", "opt/mqueue/build/current/consumer.jar", "opt/mqueue/build/current/wakeup.jar",
+                "opt/mqueue/build/current/producer.jar")) {
             assertTrue(Files.isRegularFile(root.resolve(f)), f + " installed");
         }
         String env = Files.readString(root.resolve("etc/mqueue/sa-consumer.env"));
         assertTrue(env.contains("\nSTREAM=sa-stream\n") && env.contains("\nNSQD_TCP_ADDRESS=" + nsq.tcp() + "\n"), env);
 
-        // Prebuilt: a launcher record per script in the units' cache, so a start needs no network.
-        try (Stream<Path> records = Files.list(root.resolve("var/cache/mqueue/run"))) {
-            List<String> names = records.map(p -> p.getFileName().toString()).toList();
-            assertTrue(names.stream().anyMatch(n -> n.startsWith("consumer-") && n.endsWith(".run")), names.toString());
-            assertTrue(names.stream().anyMatch(n -> n.startsWith("wakeup-") && n.endsWith(".run")), names.toString());
-        }
+        // Packaged: the installed launcher starts the installed jar, no build and no JBang.
+        Result version = run(tmp, Map.of(), root.resolve("opt/mqueue/bin/mqueue").toString(), "consumer", "--version");
+        assertEquals(0, version.code(), version.stderr());
+        assertEquals("mqueue 0.1", version.stdout().strip(), version.stderr());
 
         // The group's channel exists before any consumer ran, so the backlog waits for it.
         NsqHttp.TopicStats topic = nsq.http().stats().topic("sa-stream");
@@ -154,24 +153,63 @@ class SystemdUnitsTest {
         assertTrue(Files.readString(root.resolve("etc/mqueue/sa-consumer.env")).endsWith("# edited\n"), "env file kept");
     }
 
-    @Test void launcherRebuildsWhenASourceChanges() throws Exception {
-        // A small project of its own (launcher + one lib file), so editing the lib file touches nothing real.
-        Path copy = tmp.resolve("copy");
-        Files.createDirectories(copy.resolve("bin"));
-        Files.createDirectories(copy.resolve("lib"));
-        Files.copy(ROOT.resolve("bin/mqueue-run"), copy.resolve("bin/mqueue-run"));
-        Files.copy(ROOT.resolve("jbang"), copy.resolve("jbang"));
-        Files.writeString(copy.resolve("hello.java"), "//SOURCES lib/*.java\n"
-            + "public class hello { public static void main(String[] a) { System.out.println(Greeting.TEXT); } }\n");
-        Files.writeString(copy.resolve("lib/Greeting.java"), "final class Greeting { static final String TEXT = \"one\"; }\n");
-        Map<String, String> env = Map.of("MQUEUE_RUN_CACHE", tmp.resolve("run").toString());
-        Result first = run(tmp, env, copy.resolve("bin/mqueue-run").toString(), copy.resolve("hello.java").toString());
-        assertEquals("one", first.stdout().strip(), first.stderr());
-        Files.writeString(copy.resolve("lib/Greeting.java"), "final class Greeting { static final String TEXT = \"two\"; }\n");
-        Result second = run(tmp, env, copy.resolve("bin/mqueue-run").toString(), copy.resolve("hello.java").toString());
-        assertEquals("two", second.stdout().strip(), "a changed //SOURCES file is a cache miss: " + second.stderr());
-        try (Stream<Path> records = Files.list(tmp.resolve("run"))) {
-            assertEquals(2, records.filter(p -> p.toString().endsWith(".run")).count(), "one record per source state");
+    /**
+     * scripts/package racing itself, a `jbang build` of the same script and starts of the packaged tool
+     * (once a `jbang build` beside a launcher's build left a jar without producer.class, and every start
+     * failed after it): every packaging succeeds, every start answers, and the package still works after.
+     * An outdated package (a stamp older than the sources) is packaged again; a fresh one is left alone.
+     */
+    @Test void packagingIsSafeWhenItRacesBuildsAndStarts() throws Exception {
+        Path out = tmp.resolve("build");
+        Map<String, String> env = Map.of("MQUEUE_TRAIN", "false", "MQUEUE_PACKAGE_FORCE", "1");
+        Result first = run(tmp.resolve("."), env, ROOT.resolve("scripts/package").toString(), out.toString());
+        assertEquals(0, first.code(), "first packaging: " + first.stderr());
+        Map<String, String> app = Map.of("MQUEUE_APP", out.resolve("current").toString());
+
+        List<Process> builds = new ArrayList<>();
+        // One packaging forced, one that waits for it and then finds the package up to date, and a jbang build beside them.
+        for (int i = 0; i < 2; i++) {
+            builds.add(start(tmp.resolve("package" + i), i == 0 ? env : Map.of("MQUEUE_TRAIN", "false"),
+                ROOT.resolve("scripts/package").toString(), out.toString()));
         }
+        builds.add(start(tmp.resolve("jbang"), Map.of("JBANG_CACHE_DIR", tmp.resolve("jbang-cache").toString()),
+            ROOT.resolve("jbang").toString(), "build", ROOT.resolve("producer.java").toString()));
+        int starts = 0;
+        try {
+            while (builds.stream().anyMatch(Process::isAlive)) {
+                Result r = run(tmp, app, ROOT.resolve("bin/mqueue").toString(), "producer", "--version");
+                assertEquals(0, r.code(), "a start while packaging failed: " + r.stderr());
+                assertEquals("mqueue 0.1", r.stdout().strip(), r.stderr());
+                starts++;
+            }
+            for (Process b : builds) assertEquals(0, b.waitFor(), "every packaging and build succeeded; logs in " + tmp);
+        } finally {
+            for (Process b : builds) {
+                b.descendants().forEach(ProcessHandle::destroyForcibly);
+                b.destroyForcibly();
+            }
+        }
+        assertTrue(starts > 0, "the tool was started while packaging ran");
+        for (String tool : List.of("producer", "consumer", "wakeup")) {
+            Result r = run(tmp, app, ROOT.resolve("bin/mqueue").toString(), tool, "--version");
+            assertEquals(0, r.code(), tool + " after the race: " + r.stderr());
+        }
+
+        Path current = out.resolve("current").toRealPath();
+        Result fresh = run(tmp, Map.of("MQUEUE_TRAIN", "false"), ROOT.resolve("scripts/package").toString(), out.toString());
+        assertEquals(0, fresh.code(), fresh.stderr());
+        assertEquals(current, out.resolve("current").toRealPath(), "an up-to-date package is left alone");
+        Files.setLastModifiedTime(current.resolve("stamp"), java.nio.file.attribute.FileTime.fromMillis(0));
+        Result stale = run(tmp, Map.of("MQUEUE_TRAIN", "false"), ROOT.resolve("scripts/package").toString(), out.toString());
+        assertEquals(0, stale.code(), stale.stderr());
+        assertFalse(current.equals(out.resolve("current").toRealPath()), "sources newer than the package: packaged again");
+    }
+
+    static Process start(Path dir, Map<String, String> env, String... command) throws IOException {
+        Files.createDirectories(dir);
+        ProcessBuilder pb = new ProcessBuilder(command).directory(ROOT.toFile())
+            .redirectOutput(dir.resolve("out.txt").toFile()).redirectError(dir.resolve("err.txt").toFile());
+        pb.environment().putAll(env);
+        return pb.start();
     }
 }

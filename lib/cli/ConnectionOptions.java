@@ -173,7 +173,7 @@ public final class ConnectionOptions {
 
         @Option(names = "--output-buffer-timeout", paramLabel = "DURATION", defaultValue = "${env:NSQ_OUTPUT_BUFFER_TIMEOUT}",
             description = "How long nsqd may hold buffered messages when more than one may be in flight (env NSQ_OUTPUT_BUFFER_TIMEOUT, "
-                + "default: nsqd's, 250ms; from its --min-output-buffer-timeout, 25ms). 0: no buffering, each message is written at once.")
+                + "default 25ms, nsqd's --min-output-buffer-timeout; nsqd's own default is 250ms). 0: no buffering, each message is written at once.")
         public Duration outputBufferTimeout;
 
         /** {@code c} with these asked for. */

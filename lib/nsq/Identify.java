@@ -17,6 +17,15 @@ import java.util.regex.Pattern;
 public final class Identify {
     private Identify() {}
 
+    /**
+     * How long nsqd may hold messages it wrote to us in its output buffer (nsqd's default: 250 ms).
+     * nsqd flushes that buffer only on its ticker, when it is full, or when we have no RDY left; with
+     * RDY > 1 a lone message (a socket-activated consumer's backlog of one, a quiet stream) waited for
+     * the ticker: a cold wake measured 230 ms from RDY to the message, 2-16 ms with 25 (nsqd's default
+     * --min-output-buffer-timeout; an nsqd whose minimum was raised above it refuses the IDENTIFY).
+     */
+    public static final int OUTPUT_BUFFER_TIMEOUT_MS = 25;
+
     /** The fields of IDENTIFY for this config. */
     public static Map<String, Object> fields(NsqConfig c) {
         Map<String, Object> f = new LinkedHashMap<>();
@@ -32,7 +41,7 @@ public final class Identify {
             f.put("output_buffer_size", -1); // nsqd: no buffer, each message written at once (a timeout of -1 alone would hold them)
         } else {
             if (c.outputBufferSize() != null) f.put("output_buffer_size", c.outputBufferSize());
-            if (c.outputBufferTimeout() != null) f.put("output_buffer_timeout", c.outputBufferTimeout().toMillis());
+            f.put("output_buffer_timeout", c.outputBufferTimeout() != null ? c.outputBufferTimeout().toMillis() : OUTPUT_BUFFER_TIMEOUT_MS);
         }
         return f;
     }

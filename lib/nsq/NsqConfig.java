@@ -19,7 +19,7 @@ import java.util.function.Consumer;
  * @param authSecret          sent with AUTH when nsqd requires it (its --auth-http-address); null: none
  * @param compression         null: none; snappy or deflate when nsqd grants it (it may not)
  * @param outputBufferSize    bytes nsqd may buffer before writing to us; null: nsqd's (16 KiB)
- * @param outputBufferTimeout how long nsqd may hold buffered messages; null: nsqd's (250ms); ZERO: nsqd writes each at once
+ * @param outputBufferTimeout how long nsqd may hold buffered messages; null: 25 ms (Identify.OUTPUT_BUFFER_TIMEOUT_MS); ZERO: nsqd writes each at once
  */
 public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Duration heartbeatInterval, Duration msgTimeout,
                         int maxFrameSize, String clientId, String hostname, String userAgent, NsqLogger logger,

@@ -146,10 +146,29 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
         return p;
     }
 
+    /**
+     * A free port below the kernel's ephemeral range: a port the kernel hands out (bind to 0) can be
+     * taken by any outgoing connection before nsqd binds it, and was ("address already in use").
+     */
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            s.setReuseAddress(true);
-            return s.getLocalPort();
+        int below = ephemeralLow();
+        for (int tries = 0; tries < 200; tries++) {
+            int port = 10_000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(Math.max(1, below - 10_000));
+            try (ServerSocket s = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+                return s.getLocalPort();
+            } catch (java.net.BindException taken) {
+                // another test's or service's port: try the next
+            }
+        }
+        throw new IOException("no free port between 10000 and " + below + " after 200 tries");
+    }
+
+    private static int ephemeralLow() {
+        try {
+            int low = Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim().split("\\s+")[0]);
+            return low > 11_000 ? low : 32_768;
+        } catch (IOException | RuntimeException unreadable) {
+            return 32_768; // Linux's default range starts there
         }
     }
 
