@@ -2,7 +2,7 @@
 //JAVA 17+
 // Parallel GC, not G1 (bench/RESULTS.md, same nsqd, 2 pairs each): consume ~1 MiB 513 -> 1,218 MB/s (1 MiB bodies are
 // humongous objects to G1), 200 B 345k -> 433k msg/s, RSS at full speed 284 -> 157 MB (200 B), 1.8 GB -> 0.96 GB (1 MiB).
-// bin/mqueue-run passes //JVM_OPTIONS (JBang's //RUNTIME_OPTIONS would reach every script that sources this one).
+// scripts/package records //JVM_OPTIONS and bin/mqueue passes them (JBang's //RUNTIME_OPTIONS would reach every script that sources this one).
 //JVM_OPTIONS -XX:+UseParallelGC
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2

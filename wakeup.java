@@ -2,7 +2,7 @@
 //JAVA 17+
 // Idle at scale (1,000 groups, 200 push connections: bench/RESULTS.md): C2 kept compiling the 5 s scan for minutes
 // (~3 % of a core), and G1 grew the heap to ~120 MB around a live set of 15-40 MB. C1 only, a serial collector
-// in a small heap, and no 64 KiB direct read buffer cached per push thread. bin/mqueue-run passes //JVM_OPTIONS.
+// in a small heap, and no 64 KiB direct read buffer cached per push thread. bin/mqueue passes //JVM_OPTIONS.
 //JVM_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xms8m -Xmx48m -Djdk.nio.maxCachedBufferSize=4096
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2

@@ -69,6 +69,20 @@ class FaultTest {
             "--count", String.valueOf(n)));
     }
 
+    /** A stdout whose every write blocks until {@code release} (at most BOUND), then discards. */
+    static OutputStream stuckUntil(CountDownLatch release) {
+        return new OutputStream() {
+            @Override public void write(int b) throws IOException { write(new byte[] {(byte) b}, 0, 1); }
+            @Override public void write(byte[] b, int off, int len) throws IOException {
+                try {
+                    release.await(BOUND.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    throw new IOException(e);
+                }
+            }
+        };
+    }
+
     static Set<Long> seqs(List<String> lines) throws IOException {
         Set<Long> out = new HashSet<>();
         for (String l : lines) if (!l.isBlank()) out.add(Json.MAPPER.readTree(l).get("seq").asLong());
@@ -115,16 +129,7 @@ class FaultTest {
         nsq.prepare("crash", "g");
         produce("crash", 5000);
         CountDownLatch release = new CountDownLatch(1);
-        OutputStream stuck = new OutputStream() { // a stdout nobody reads until nsqd is back
-            @Override public void write(int b) throws IOException { write(new byte[] {(byte) b}, 0, 1); }
-            @Override public void write(byte[] b, int off, int len) throws IOException {
-                try {
-                    release.await(BOUND.toMillis(), TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    throw new IOException(e);
-                }
-            }
-        };
+        OutputStream stuck = stuckUntil(release); // a stdout nobody reads until nsqd is back
         ConsumerRun r = new ConsumerRun(c -> c.out = stuck, args("crash", "g", "--expect", "5000", "--timeout", "5"));
         Await.until("nsqd has sent more than the consumer printed", BOUND, () -> nsq.channel("crash", "g").inFlightCount() > 1);
         long most = 0;
@@ -289,16 +294,7 @@ class FaultTest {
         nsq.prepare("count", "g");
         produce("count", 5000);
         CountDownLatch release = new CountDownLatch(1);
-        OutputStream stuck = new OutputStream() { // a stdout nobody reads until the drain has begun
-            @Override public void write(int b) throws IOException { write(new byte[] {(byte) b}, 0, 1); }
-            @Override public void write(byte[] b, int off, int len) throws IOException {
-                try {
-                    release.await(BOUND.toMillis(), TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    throw new IOException(e);
-                }
-            }
-        };
+        OutputStream stuck = stuckUntil(release); // a stdout nobody reads until the drain has begun
         ConsumerRun r = new ConsumerRun(c -> c.out = stuck, args("count", "g"));
         // The first line blocks on stdout; nsqd has sent what the window allows (a few, not thousands: the crash window).
         Await.until("nsqd sent more than the consumer read", BOUND, () -> nsq.channel("count", "g").inFlightCount() > 1);

@@ -46,6 +46,15 @@ class SystemdUnitsTest {
                 units.add(copy);
             }
         }
+        // The drop-ins beside them (the shared sandbox): systemd-analyze reads those of the unit's directory.
+        try (Stream<Path> dirs = Files.list(from)) {
+            for (Path dropIns : dirs.filter(p -> p.toString().endsWith(".d") && Files.isDirectory(p)).toList()) {
+                Path copy = Files.createDirectories(to.resolve(dropIns.getFileName().toString()));
+                try (Stream<Path> confs = Files.list(dropIns)) {
+                    for (Path conf : confs.toList()) Files.copy(conf, copy.resolve(conf.getFileName()));
+                }
+            }
+        }
         return units;
     }
 
@@ -96,6 +105,7 @@ class SystemdUnitsTest {
                 assertFalse(text.contains("RuntimeDirectory="), service + ": the socket's directory must outlive the service");
                 assertFalse(text.contains("JBANG") || text.contains("jbang "), service + ": a start runs no JBang");
                 assertTrue(text.contains("ExecStart=/opt/mqueue/bin/mqueue "), service + ": starts through bin/mqueue");
+                assertFalse(text.contains("ProtectSystem=") || text.contains("User="), service + ": the sandbox lives in its one drop-in");
             }
         }
     }
@@ -125,7 +135,7 @@ class SystemdUnitsTest {
 
         for (String f : List.of("etc/systemd/system/mqueue-consumer-nsq.socket", "etc/systemd/system/mqueue-consumer-nsq.service",
                 "etc/systemd/system/mqueue-consumer-nsq@.socket", "etc/systemd/system/mqueue-consumer-nsq@.service",
-                "etc/systemd/system/mqueue-wakeup.service", "etc/sysusers.d/mqueue.conf", "etc/mqueue/sa-consumer.env",
+                "etc/systemd/system/mqueue-wakeup.service", "etc/systemd/system/mqueue-.service.d/sandbox.conf", "etc/sysusers.d/mqueue.conf", "etc/mqueue/sa-consumer.env",
                 "opt/mqueue/bin/mqueue", "opt/mqueue/build/current/consumer.jar", "opt/mqueue/build/current/wakeup.jar",
                 "opt/mqueue/build/current/producer.jar")) {
             assertTrue(Files.isRegularFile(root.resolve(f)), f + " installed");
