@@ -25,7 +25,7 @@ install: ## build or locate the NSQ v1.3.0 binaries in .nsq/bin and fetch JBang
 package: install ## package producer, consumer, wakeup into build/ for bin/mqueue (jars + AOT cache/CDS archive; quick when up to date)
 	@scripts/package
 
-test: install ## run the whole test suite against real nsqd (TESTS="Class Class#method" for some)
+test: install package ## run the whole test suite against real nsqd (TESTS="Class Class#method" for some)
 	@scripts/need curl:curl systemd-socket-activate:systemd systemd-analyze:systemd
 	@$(JBANG) tests/RunTests.java $(TESTS)
 

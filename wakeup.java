@@ -244,7 +244,8 @@ public class wakeup implements Callable<Integer> {
         long start = System.nanoTime();
         List<Backlog.NodeStats> stats = nodes.stats(io);
         Backlog backlog = Backlog.of(stats);
-        Map<String, List<String>> backed = backlog.backed(waker.listed()); // the socket itself is checked when woken
+        Set<String> listing = waker.listing(); // one listing of the socket dir a scan; a socket itself is checked when woken
+        Map<String, List<String>> backed = backlog.backed(waker.listed(listing));
         List<Backlog.Waiting> waiting = backlog.waiting(backed);
         for (Backlog.Waiting w : waiting) {
             Log.debug("%s/%s: %d waiting", w.stream(), w.group(), w.messages());
@@ -252,7 +253,7 @@ public class wakeup implements Callable<Integer> {
         }
         socketGroups = backed;
         push.follow(backlog.toFollow(backed));
-        channelless.check(backlog);
+        channelless.check(backlog, listing);
         scans.incrementAndGet();
         // The bench (bench/WakeupScale.java) reads this line's time.
         Log.debug("scan: %d node(s), %d socket-backed group(s), %d waiting, push on %d in %d ms", stats.size(),

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -31,6 +32,9 @@ class BadInputProcessTest {
         cmd.addAll(command);
         return cmd;
     }
+
+    /** The make rows check stderr line by line: a first packaging's lines are not the tools'. */
+    @BeforeAll static void packaged() throws Exception { Packaged.ensure(); }
 
     @Test void wrongPortsEnvironmentAndMakefile() throws Exception {
         String tcp = nsq.tcp().toString(), http = nsq.httpAddress().toString();

@@ -264,6 +264,7 @@ class ConsumerTest {
 
     /** The seed's command: `STREAM=foo GROUP=1 TIMEOUT=... make consumer`, everything from the environment. */
     @Test void makeConsumerTakesStreamGroupAndTimeoutFromTheEnvironment() throws Exception {
+        Packaged.ensure();
         nsq.prepare("foo", "1");
         nsq.publish("foo", NsqFixture.bodies("f", 5));
         Spawned make = nsq.spawn(List.of("make", "-s", "consumer"), Map.of("STREAM", "foo", "GROUP", "1", "TIMEOUT", "2",

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -27,6 +28,9 @@ class MakeTargetsTest {
     static final Duration BOUND = Duration.ofMinutes(3); // a cold cache builds the script first
     static final String TIME = "\\d\\d:\\d\\d:\\d\\d\\.\\d{3} ";
     private Path sockets;
+
+    /** The lines checked here are the tools' own, not a first packaging's. */
+    @BeforeAll static void packaged() throws Exception { Packaged.ensure(); }
 
     @BeforeEach void dirs() throws Exception { sockets = Files.createTempDirectory("mq-mk-"); } // short: socket paths <= 108 bytes
 

@@ -345,6 +345,7 @@ class ProducerTest {
     }
 
     @Test void makeProducerMapsGoroutinesToThreads() throws Exception {
+        Packaged.ensure();
         try (ChannelReader reader = channel("mk")) {
             Spawned make = nsq.spawn(List.of("make", "-s", "producer"), Map.of("STREAM", "mk", "GOROUTINES", "2",
                 "NSQD_TCP_ADDRESS", nsq.tcp().toString(), "COUNT", "4", "INTERVAL", "100ms", "PAYLOAD_KEYS", "3"));

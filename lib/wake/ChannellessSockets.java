@@ -2,8 +2,6 @@ package wake;
 
 import cli.Log;
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
 import java.util.TreeSet;
@@ -29,12 +27,16 @@ public final class ChannellessSockets {
         this.nsqdHttp = nsqdHttp;
     }
 
-    /** After a scan: logs each socket whose group is not among {@code backlog}'s groups (nothing when no nsqd answered). */
-    public void check(Backlog backlog) {
+    /**
+     * After a scan: logs each socket whose group is not among {@code backlog}'s groups (nothing when no
+     * nsqd answered). {@code listing} is the scan's one listing of the socket dir; only an entry whose
+     * group has no channel is looked at closer (a regular file there is GroupWaker's to report).
+     */
+    public void check(Backlog backlog, Set<String> listing) {
         if (!backlog.answered()) return;
         Set<String> now = new TreeSet<>();
-        for (String group : sockets()) {
-            boolean lonely = !backlog.groups().contains(group);
+        for (String group : new TreeSet<>(listing)) {
+            boolean lonely = !backlog.groups().contains(group) && isSocket(group);
             Object before = states.get(group);
             if (lonely) now.add(group);
             if (!states.changed(group, lonely ? "no channel" : "channel")) continue;
@@ -62,21 +64,13 @@ public final class ChannellessSockets {
             socket, group, base, base, group.replace("#", "%23"));
     }
 
-    /** The groups G with a socket G.sock in the directory (regular files there are GroupWaker's to report). */
-    private Set<String> sockets() {
-        Set<String> out = new TreeSet<>();
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, "*.sock")) {
-            for (Path p : entries) {
-                String name = p.getFileName().toString();
-                try {
-                    if (name.length() > ".sock".length() && GroupWaker.isSocket(p)) out.add(name.substring(0, name.length() - ".sock".length()));
-                } catch (IOException | UnsupportedOperationException gone) {
-                    Log.debug("%s: %s", p, Errors.oneLine(gone)); // removed while listing; GroupWaker reports the rest
-                }
-            }
-        } catch (IOException e) {
-            Log.debug("cannot list %s: %s", dir, Errors.oneLine(e)); // a missing socket dir is warned about at start
+    private boolean isSocket(String group) {
+        Path p = dir.resolve(group + ".sock");
+        try {
+            return GroupWaker.isSocket(p);
+        } catch (IOException | UnsupportedOperationException gone) {
+            Log.debug("%s: %s", p, Errors.oneLine(gone)); // removed since the listing; GroupWaker reports the rest
+            return false;
         }
-        return out;
     }
 }

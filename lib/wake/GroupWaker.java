@@ -62,11 +62,11 @@ public final class GroupWaker {
     public boolean hasSocket(String group) { return group(group).hasSocket(); }
 
     /**
-     * Which groups have a G.sock entry now, from one listing of the directory: a scan asks this of
+     * The groups that have a G.sock entry now, from one listing of the directory: a scan asks this of
      * every group (1,000 stat calls a scan otherwise). Whether an entry really is a socket is checked
-     * when it is woken; a group without an entry is marked "no socket".
+     * when it is woken.
      */
-    public Predicate<String> listed() {
+    public Set<String> listing() {
         Set<String> names = new HashSet<>();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, "*.sock")) {
             for (Path p : entries) {
@@ -78,6 +78,11 @@ public final class GroupWaker {
         } catch (IOException e) {
             Log.warn("cannot list %s (%s): no group is socket-backed this scan", dir, Errors.oneLine(e));
         }
+        return names;
+    }
+
+    /** Whether a group is in {@code names} (a {@link #listing}); one that is not is marked "no socket". */
+    public Predicate<String> listed(Set<String> names) {
         return group -> {
             if (names.contains(group)) return true;
             group(group).state("no socket", null);
