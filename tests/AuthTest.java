@@ -166,8 +166,8 @@ class AuthTest {
     /** systemd/: the secret reaches every service as a credential (a missing file is the empty default), never through an env file. */
     @Test void unitsHandTheSecretOverAsACredential() throws Exception {
         Path systemd = NsqBinaries.repoRoot().resolve("systemd");
-        try (var files = Files.list(systemd)) {
-            for (Path f : files.toList()) {
+        try (var files = Files.walk(systemd)) { // the drop-ins too
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
                 String text = Files.readString(f);
                 if (f.toString().endsWith(".service")) {
                     for (String line : List.of("LoadCredential=nsq-auth-secret:/etc/mqueue/nsq-auth-secret", "SetCredential=nsq-auth-secret:\\n",
