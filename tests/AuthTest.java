@@ -105,12 +105,7 @@ class AuthTest {
         try (WakeupRun run = new WakeupRun()) {
             WakeSocket.Listener sa = run.listen("sa");
             wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--auth-secret", "good", "--scan-interval", "10m", "--debounce", "0s");
-            Await.until("a scan (nsqd's HTTP needs no secret) wakes sa", WAIT, () -> sa.wakes() == 1);
-            Await.until("push subscribed after AUTH", WAIT, () -> nsq.channel("authed", wakeup.OWN_CHANNEL) != null
-                && nsq.channel("authed", wakeup.OWN_CHANNEL).clientCount() == 1);
-            nsq.publish("authed", List.of("more"));
-            Await.until("the pushed message wakes sa", WAIT, () -> sa.wakes() == 2);
-            assertEquals(null, w.failure());
+            WakeupRun.assertScanThenPushWake(nsq, "authed", sa, w, WAIT);
         }
     }
 

@@ -49,12 +49,7 @@ class TlsClientCertTest {
             WakeSocket.Listener sa = run.listen("sa");
             wakeup w = run.start(TlsTest.with(new String[] {"--nsqd-http", nsq.httpAddress().toString(), "--tls-ca", CERTS.ca.toString(),
                 "--scan-interval", "10m", "--debounce", "0s"}, cert(CERTS.clientCert, CERTS.clientKey)));
-            Await.until("a scan over HTTPS with our certificate wakes sa", WAIT, () -> sa.wakes() == 1);
-            Await.until("push subscribed", WAIT, () -> nsq.channel("mtls", wakeup.OWN_CHANNEL) != null
-                && nsq.channel("mtls", wakeup.OWN_CHANNEL).clientCount() == 1);
-            nsq.publish("mtls", List.of("more"));
-            Await.until("the pushed message wakes sa", WAIT, () -> sa.wakes() == 2);
-            assertEquals(null, w.failure());
+            WakeupRun.assertScanThenPushWake(nsq, "mtls", sa, w, WAIT);
         }
     }
 

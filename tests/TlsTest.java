@@ -61,12 +61,7 @@ class TlsTest {
         try (WakeupRun run = new WakeupRun()) {
             WakeSocket.Listener sa = run.listen("sa");
             wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), ca(CERTS.ca), "--scan-interval", "10m", "--debounce", "0s");
-            Await.until("the first scan (over HTTPS) wakes sa for its 3 messages", WAIT, () -> sa.wakes() == 1);
-            Await.until("push subscribed over TLS", WAIT, () -> nsq.channel("tls", wakeup.OWN_CHANNEL) != null
-                && nsq.channel("tls", wakeup.OWN_CHANNEL).clientCount() == 1);
-            nsq.publish("tls", List.of("more"));
-            Await.until("the pushed message wakes sa again", WAIT, () -> sa.wakes() == 2);
-            assertEquals(null, w.failure());
+            WakeupRun.assertScanThenPushWake(nsq, "tls", sa, w, WAIT);
         }
     }
 

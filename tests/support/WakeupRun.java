@@ -49,6 +49,19 @@ final class WakeupRun implements AutoCloseable {
         return code[0];
     }
 
+    /**
+     * Both of the wakeup's paths to {@code sa}, which has messages waiting on {@code stream}: its first
+     * scan wakes it, push then follows the stream, and one more message wakes it again; no failure.
+     */
+    static void assertScanThenPushWake(NsqFixture nsq, String stream, WakeSocket.Listener sa, wakeup w, Duration bound) throws Exception {
+        Await.until("the first scan wakes " + stream + "'s group", bound, () -> sa.wakes() == 1);
+        Await.until("push follows " + stream, bound, () -> nsq.channel(stream, wakeup.OWN_CHANNEL) != null
+            && nsq.channel(stream, wakeup.OWN_CHANNEL).clientCount() == 1);
+        nsq.publish(stream, List.of("more"));
+        Await.until("the pushed message wakes the group again", bound, () -> sa.wakes() == 2);
+        org.junit.jupiter.api.Assertions.assertNull(w.failure());
+    }
+
     /** A group's socket, as systemd would listen on it: counts its wakes. */
     WakeSocket.Listener listen(String group) throws IOException {
         WakeSocket.Listener l = WakeSocket.Listener.bind(sockets.resolve(group + ".sock"));

@@ -46,6 +46,8 @@ final class Session implements Message.Delegate {
     private static final long REFILL_NANOS = 2_000_000;
     /** Batches that nsqd did not have waiting and that used at most half the window, before it halves: traffic got light. */
     private static final int QUIET_BATCHES = 16;
+    /** How long to read on after CLOSE_WAIT for a message nsqd sent as it took our CLS. */
+    private static final Duration STRAGGLERS = Duration.ofMillis(100);
 
     /** The most this connection should have in flight now; RDY is this or less (the budget's share). */
     volatile int window;
@@ -135,7 +137,7 @@ final class Session implements Message.Delegate {
                     case Frame.ERROR -> onError(new NsqException.ErrorResponse(address(), f.text()));
                     default -> {
                         if ("CLOSE_WAIT".equals(f.text())) {
-                            closeWait.countDown();
+                            readStragglers();
                             return;
                         }
                     }
@@ -149,6 +151,23 @@ final class Session implements Message.Delegate {
             throw e;
         } finally {
             closeWait.countDown();
+        }
+    }
+
+    /**
+     * nsqd's message pump can take one more message from the channel while its reader handles our CLS,
+     * and send it after CLOSE_WAIT (seen: one message left to nsqd's msg-timeout). Read a moment
+     * longer; what comes is requeued at once (we are closing).
+     */
+    private void readStragglers() throws IOException {
+        conn.setReadTimeout(STRAGGLERS);
+        try {
+            while (!closed) {
+                Frame f = conn.next();
+                if (f.type() == Frame.MESSAGE) deliver(Message.decode(this, f));
+            }
+        } catch (SocketTimeoutException quiet) {
+            // nothing more came: the connection is done
         }
     }
 
