@@ -29,11 +29,11 @@ public final class Command {
     public static byte[] rdy(long count) { return ascii("RDY " + count + "\n"); }
 
     /** A message id is the 16 ASCII bytes nsqd sent with the message. */
-    public static byte[] fin(byte[] id) { return withId("FIN ", id, null); }
+    public static byte[] fin(byte[] id) { return withId(FIN, id, null); }
 
-    public static byte[] req(byte[] id, long delayMs) { return withId("REQ ", id, " " + delayMs); }
+    public static byte[] req(byte[] id, long delayMs) { return withId(REQ, id, " " + delayMs); }
 
-    public static byte[] touch(byte[] id) { return withId("TOUCH ", id, null); }
+    public static byte[] touch(byte[] id) { return withId(TOUCH, id, null); }
 
     public static void pub(DataOutputStream out, String topic, byte[] body) throws IOException {
         out.write(ascii("PUB " + topic + "\n"));
@@ -81,8 +81,7 @@ public final class Command {
 
     private static final byte[] FIN = ascii("FIN "), REQ = ascii("REQ "), TOUCH = ascii("TOUCH ");
 
-    private static byte[] withId(String verb, byte[] id, String rest) {
-        byte[] v = verb.equals("FIN ") ? FIN : verb.equals("REQ ") ? REQ : verb.equals("TOUCH ") ? TOUCH : ascii(verb);
+    private static byte[] withId(byte[] v, byte[] id, String rest) {
         int tail = rest == null ? 0 : rest.length();
         byte[] out = new byte[v.length + id.length + tail + 1];
         System.arraycopy(v, 0, out, 0, v.length);

@@ -17,11 +17,12 @@ public record Frame(int type, byte[] data, byte[] body) {
     /** A message's header before its body: 8-byte timestamp (ns), 2-byte attempts, 16-byte ASCII id. */
     public static final int MESSAGE_HEADER = 26;
 
+    private static final String HEARTBEAT = "_heartbeat_";
+
     public Frame(int type, byte[] data) { this(type, data, null); }
 
     /** Bytes it took on the wire, size and type included. */
     public int wireBytes() { return 8 + data.length + (body == null ? 0 : body.length); }
-    private static final String HEARTBEAT = "_heartbeat_";
 
     public String text() { return new String(data, StandardCharsets.UTF_8); }
 

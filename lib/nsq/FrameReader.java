@@ -85,11 +85,7 @@ public final class FrameReader {
     /** True when a complete frame can be read without waiting. Asks the socket only when the buffer does not hold one. */
     public boolean frameReady() throws IOException {
         if (complete()) return true;
-        int available = in.available();
-        if (available <= 0) return false;
-        compact();
-        int r = in.read(buf, lim, Math.min(available, buf.length - lim)); // arrived already: does not block
-        if (r > 0) lim += r;
+        if (!readArrived()) return false;
         if (complete()) return true;
         // A frame larger than the buffer: compare with what the socket holds besides.
         return lim - pos >= 4 && lim - pos + (long) in.available() >= 4L + intAt(pos);
@@ -98,6 +94,16 @@ public final class FrameReader {
     private boolean complete() {
         int buffered = lim - pos;
         return buffered >= 4 && buffered >= 4L + intAt(pos);
+    }
+
+    /** Moves into the buffer what the socket already holds (a read that does not block); false when it held nothing. */
+    private boolean readArrived() throws IOException {
+        int available = in.available();
+        if (available <= 0) return false;
+        compact();
+        int r = in.read(buf, lim, Math.min(available, buf.length - lim));
+        if (r > 0) lim += r;
+        return true;
     }
 
     /** Bytes received and not read yet: here and in the socket's receive buffer. */
@@ -132,12 +138,7 @@ public final class FrameReader {
     /** After "HTTP" where a size was due: the status line's rest, as far as it arrived (the connection is done for). */
     private String restOfLine() {
         try {
-            int available = in.available();
-            if (available > 0) {
-                compact();
-                int r = in.read(buf, lim, Math.min(available, buf.length - lim));
-                if (r > 0) lim += r;
-            }
+            readArrived();
         } catch (IOException e) {
             // only a detail of an error message is missing
         }

@@ -1,3 +1,5 @@
+import static org.junit.jupiter.api.Assertions.assertNull;
+
 import activation.WakeSocket;
 import cli.Cli;
 import java.io.IOException;
@@ -59,7 +61,7 @@ final class WakeupRun implements AutoCloseable {
             && nsq.channel(stream, wakeup.OWN_CHANNEL).clientCount() == 1);
         nsq.publish(stream, List.of("more"));
         Await.until("the pushed message wakes the group again", bound, () -> sa.wakes() == 2);
-        org.junit.jupiter.api.Assertions.assertNull(w.failure());
+        assertNull(w.failure());
     }
 
     /** A group's socket, as systemd would listen on it: counts its wakes. */
