@@ -1,9 +1,11 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-// Parallel GC, not G1 (bench/RESULTS.md, same nsqd, 2 pairs each): consume ~1 MiB 513 -> 1,218 MB/s (1 MiB bodies are
-// humongous objects to G1), 200 B 345k -> 433k msg/s, RSS at full speed 284 -> 157 MB (200 B), 1.8 GB -> 0.96 GB (1 MiB).
+// Parallel GC, not G1 (same nsqd, 2 pairs each): consume ~1 MiB 513 -> 1,218 MB/s (1 MiB bodies are humongous objects to
+// G1), 200 B 345k -> 433k msg/s. Generations kept at their initial sizes (young: a third of the initial heap, 1/64 of RAM):
+// left adaptive the heap kept growing, and a third of the CPU went to the kernel zeroing new pages (perf: clear_page_erms);
+// 4,000 x 1 MiB: 811 -> 1,647 msg/s, RSS 1.17 GB -> 180 MB.
 // scripts/package records //JVM_OPTIONS and bin/mqueue passes them (JBang's //RUNTIME_OPTIONS would reach every script that sources this one).
-//JVM_OPTIONS -XX:+UseParallelGC
+//JVM_OPTIONS -XX:+UseParallelGC -XX:-UseAdaptiveSizePolicy
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
 //DEPS io.airlift:aircompressor:2.0.3
@@ -93,6 +95,11 @@ public class consumer implements Callable<Integer> {
         description = "Messages nsqd may hand us before we answer (env MAX_IN_FLIGHT; default 2500 (nsqd's max-rdy-count) when printing, "
             + "--concurrency with --exec so none waits toward nsqd's msg-timeout).")
     Integer maxInFlight;
+
+    @Option(names = "--connections", paramLabel = "N", defaultValue = "${env:NSQD_CONNECTIONS:-1}",
+        description = "Connections to each nsqd per stream, sharing --max-in-flight: nsqd sends on each from one goroutine, "
+            + "so a second one lets a fast reader take a second core of nsqd's (env NSQD_CONNECTIONS, default ${DEFAULT-VALUE}).")
+    int connections;
 
     @Option(names = "--count", paramLabel = "N", defaultValue = "${env:COUNT:-0}",
         description = "Exit after N messages handled; 0 = no limit (env COUNT, default ${DEFAULT-VALUE}).")
@@ -204,8 +211,9 @@ public class consumer implements Callable<Integer> {
                 acceptWakes();
             }
             if (!subscribe()) return Cli.FAILURE;
-            Log.info("reading %s as group %s from %s%s%s", String.join(",", streams), group,
+            Log.info("reading %s as group %s from %s%s%s%s", String.join(",", streams), group,
                 lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqd,
+                connections > 1 ? " (" + connections + " connections each)" : "",
                 exec != null ? ", running '" + exec + "' (" + concurrency + " at once)" : "",
                 idleTimeout.isZero() ? "" : ", exiting after " + Durations.format(idleTimeout) + " idle");
             if (runner != null && execTimeout.compareTo(subscriber.maxMsgTimeout()) > 0) {
@@ -238,6 +246,7 @@ public class consumer implements Callable<Integer> {
         Cli.require(exec == null || !exec.isBlank(), "--exec needs a command");
         Cli.require(concurrency >= 1 && concurrency <= 1000, "--concurrency %d: must be 1 to 1000", concurrency);
         Cli.require(maxInFlight == null || maxInFlight >= 1 && maxInFlight <= 100_000, "--max-in-flight %s: must be 1 to 100000", maxInFlight);
+        Cli.require(connections >= 1 && connections <= 16, "--connections %d: must be 1 to 16", connections);
         Cli.require(count >= 0, "--count %d: must be 0 (no limit) or more", count);
         Cli.require(expect == null || expect >= 1, "--expect %d: must be at least 1 (seq numbers start at 1)", expect);
         if (expect != null) verify = true;
@@ -285,6 +294,7 @@ public class consumer implements Callable<Integer> {
         }).maxReqTimeout(maxReqTimeout);
         // Commands: what is in flight is small by design (--concurrency by default) and each worker should have its
         // message at once, so the window is all of it. Printing adapts from a few in flight (see Session).
+        subscriber.connectionsPerNode(connections);
         if (runner != null) subscriber.windowFloor(inFlight);
         if (lookupd.enabled()) subscriber.discoverWith(lookupd.lookupd, lookupdInterval);
         else subscriber.connectTo(nsqd.nsqd);

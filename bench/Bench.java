@@ -101,7 +101,7 @@ public class Bench {
                     case "publish-200" -> publish200();
                     case "publish-1m" -> publish1m();
                     case "consume-200" -> consume("consume-200", 200, smoke ? 5_000 : 2_000_000);
-                    case "consume-1m" -> consume("consume-1m", MIB_EVENT, smoke ? 8 : 2_000);
+                    case "consume-1m" -> consume("consume-1m", MIB_EVENT, smoke ? 8 : 6_000);
                     case "wakeup" -> new WakeupScale(this).run();
                     case "latency" -> latency();
                     default -> throw new IllegalArgumentException(c);
@@ -199,10 +199,12 @@ public class Bench {
                 String goCh = "c" + (2 * i), mqCh = "c" + (2 * i + 1);
                 consumeRun(nsqd, runs, commands, "bench_reader", topic, goCh, n, size, List.of(NSQ_BIN.resolve("bench_reader").toString(),
                     "-nsqd-tcp-address", nsqd.tcp, "-topic", topic, "-channel", goCh, "-size", String.valueOf(size), "-runfor", "300s"));
+                // bench_reader opens one connection per core (GOMAXPROCS); nsqd sends on each from one goroutine, so both get as many.
                 consumeRun(nsqd, runs, commands, "consumer", topic, mqCh, n, size, ours("consumer", "-s", topic, "-g", mqCh,
-                    "--nsqd", nsqd.tcp, "--count", String.valueOf(n), "--format", "raw"));
+                    "--nsqd", nsqd.tcp, "--connections", String.valueOf(CORES), "--count", String.valueOf(n), "--format", "raw"));
             }
-            String what = (size == 200 ? "consume 200 B" : "consume ~1 MiB") + String.format(Locale.ROOT, " (%,d messages, output to /dev/null)", n);
+            String what = (size == 200 ? "consume 200 B" : "consume ~1 MiB")
+                + String.format(Locale.ROOT, " (%,d messages, %d connections each, output to /dev/null)", n, CORES);
             report.compare(what, runs.get("bench_reader"), runs.get("consumer"), size == 200 ? Report.Unit.MSGS : Report.Unit.MBS, 1.0, commands, nsqd);
             report.rss("consumer RSS at full speed, " + (size == 200 ? "200 B" : "~1 MiB"), runs.get("bench_reader"), runs.get("consumer"));
         }

@@ -76,6 +76,7 @@ class BadInputTest {
         row("consumer", c + "--timeout 99999999999h", "'99999999999h'", "365 days");
         row("consumer", c + "--max-in-flight 100001", "--max-in-flight 100001", "1 to 100000");
         row("consumer", c + "--concurrency 1001", "--concurrency 1001", "1 to 1000");
+        row("consumer", c + "--connections 0", "--connections 0", "1 to 16");
         row("consumer", c + "--max-attempts 70000", "--max-attempts 70000", "0 (forever) to 65535");
         row("consumer", c + "--expect 0", "--expect 0", "at least 1");
         row("consumer", c + "--backoff 1s/2h", "'1s/2h'", "MAX at most 1h");

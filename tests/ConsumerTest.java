@@ -66,6 +66,20 @@ class ConsumerTest {
         assertEquals(0, nsq.channel("split", "g").inFlightCount());
     }
 
+    @Test void connectionsOpensSeveralToEachNsqdAndLosesNothing() throws Exception {
+        nsq.prepare("conns", "g");
+        ConsumerRun c = new ConsumerRun(args("conns", "g", "--connections", "3"));
+        Await.until("3 connections to the one nsqd", Duration.ofSeconds(20), () -> nsq.channel("conns", "g").clientCount() == 3);
+        List<String> sent = NsqFixture.bodies("conns-", 3000);
+        nsq.publish("conns", sent);
+        Await.until("3000 printed", Duration.ofSeconds(30), () -> c.lines().size() >= 3000);
+        assertEquals(0, c.stop());
+        assertEquals(sent.size(), c.lines().size(), "each once");
+        assertEquals(new HashSet<>(sent), new HashSet<>(c.lines()));
+        NsqHttp.ChannelStats stats = nsq.channel("conns", "g");
+        assertEquals(0, stats.requeueCount() + stats.timeoutCount() + stats.inFlightCount() + stats.depth(), "all finished, first time: " + stats);
+    }
+
     @Test void idleTimeoutExitsButNotWhileAHandlerRuns() throws Exception {
         nsq.prepare("idle", "g");
         ConsumerRun quiet = new ConsumerRun(args("idle", "g", "--timeout", "2"));

@@ -154,7 +154,7 @@ class NsqClientTest {
         assertFalse(second.contains(text(held.get(0))), "the finished one is gone");
     }
 
-    @Test void maxInFlightHoldsAcrossNodesAndTopics() throws Exception {
+    @Test void maxInFlightHoldsAcrossNodesTopicsAndConnections() throws Exception {
         for (int i = 0; i < 2; i++) {
             nsq.nsqd(i).publish("rdy-a", NsqFixture.bodies("a" + i + "-", 15));
             nsq.nsqd(i).publish("rdy-b", NsqFixture.bodies("b" + i + "-", 15));
@@ -162,12 +162,13 @@ class NsqClientTest {
         Set<String> got = ConcurrentHashMap.newKeySet();
         AtomicInteger holding = new AtomicInteger(), most = new AtomicInteger();
         List<Message> held = new CopyOnWriteArrayList<>();
-        // Four connections (2 topics x 2 nsqd), one slot: a message is held 20 ms, then finished by another thread.
+        // Eight connections (2 topics x 2 nsqd x 2 each), one slot: a message is held 20 ms, then finished by another thread.
         try (Subscriber sub = new Subscriber(CONFIG, List.of("rdy-a", "rdy-b"), "g", 1, m -> {
             most.accumulateAndGet(holding.incrementAndGet(), Math::max);
             held.add(m);
-        }).connectTo(List.of(nsq.nsqd(0).tcp(), nsq.nsqd(1).tcp()))) {
+        }).connectionsPerNode(2).connectTo(List.of(nsq.nsqd(0).tcp(), nsq.nsqd(1).tcp()))) {
             sub.start();
+            Await.until("8 connections", Duration.ofSeconds(10), () -> sub.connections() == 8);
             Await.until("all 60 messages, one at a time", Duration.ofSeconds(60), () -> {
                 for (Message m : held) {
                     Thread.sleep(20);

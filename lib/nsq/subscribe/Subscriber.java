@@ -70,6 +70,7 @@ public final class Subscriber implements Closeable {
     /** A window this small keeps a lone message fast (nsqd flushes at RDY) and still keeps a slow reader's pipe full. */
     public static final int DEFAULT_FLOOR = 16;
     private int windowFloor;
+    private int connectionsPerNode = 1;
 
     private final Map<Node.Key, Node> nodes = new ConcurrentHashMap<>();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
@@ -121,6 +122,17 @@ public final class Subscriber implements Closeable {
     public Subscriber windowFloor(int floor) {
         if (floor < 1) throw new IllegalArgumentException("window floor " + floor + ": must be at least 1");
         this.windowFloor = Math.min(floor, maxInFlight);
+        return this;
+    }
+
+    /**
+     * Connections to each nsqd for each topic (default 1). nsqd serves a connection from one goroutine that
+     * sends and one that reads our answers, so a consumer faster than that takes a second core of nsqd's
+     * with a second connection (as NSQ's bench_reader does, one per core). The RDY budget spans them all.
+     */
+    public Subscriber connectionsPerNode(int n) {
+        if (n < 1) throw new IllegalArgumentException("connections per nsqd " + n + ": must be at least 1");
+        this.connectionsPerNode = n;
         return this;
     }
 
@@ -320,22 +332,25 @@ public final class Subscriber implements Closeable {
 
     // ---- nodes and their reader threads
 
-    /** Starts (or keeps) following one topic on one nsqd. {@code direct} nodes are reconnected forever. */
+    /** Starts (or keeps) following one topic on one nsqd, over each of its connections. {@code direct} nodes are reconnected forever. */
     private synchronized void follow(String topic, HostPort address, boolean isDirect) {
         if (closing) return;
-        Node.Key key = new Node.Key(topic, address);
-        Node n = nodes.get(key);
-        if (n != null && n.thread.isAlive()) {
-            n.wanted = true;
-            return;
+        for (int i = 0; i < connectionsPerNode; i++) {
+            Node.Key key = new Node.Key(topic, address, i);
+            Node n = nodes.get(key);
+            if (n != null && n.thread.isAlive()) {
+                n.wanted = true;
+                continue;
+            }
+            n = new Node(key, isDirect);
+            nodes.put(key, n);
+            n.thread.start();
         }
-        n = new Node(key, isDirect);
-        nodes.put(key, n);
-        n.thread.start();
     }
 
+    /** One connection's reader thread: one topic on one nsqd, the {@code connection}th of {@link #connectionsPerNode}. */
     private final class Node {
-        record Key(String topic, HostPort address) {}
+        record Key(String topic, HostPort address, int connection) {}
 
         final Key key;
         final boolean isDirect;
@@ -346,7 +361,7 @@ public final class Subscriber implements Closeable {
         Node(Key key, boolean isDirect) {
             this.key = key;
             this.isDirect = isDirect;
-            this.thread = Threads.daemon("nsq-sub-" + key.topic() + "-" + key.address(), this::run);
+            this.thread = Threads.daemon("nsq-sub-" + key.topic() + "-" + key.address() + "-" + key.connection(), this::run);
         }
 
         private void run() {
@@ -367,8 +382,8 @@ public final class Subscriber implements Closeable {
                     lastError = NsqException.describe(e);
                     refused = NsqException.isRefusal(e);
                     if (s != null) config.logger().warn("nsqd " + key.address() + ": connection lost (" + lastError + "); reconnecting");
-                    else if (backoff.failures() == 0) config.logger().warn(lastError + "; retrying");
-                    else config.logger().debug(lastError + "; retrying"); // a down nsqd must not flood the log
+                    else if (backoff.failures() == 0 && key.connection() == 0) config.logger().warn(lastError + "; retrying");
+                    else config.logger().debug(lastError + "; retrying"); // a down nsqd must not flood the log (one line per node)
                 } catch (RuntimeException | Error e) {
                     // A bug or an OutOfMemoryError on this reader: said once, and the run cannot end in exit 0.
                     if (!closing) stopForGood(new NsqException("nsqd " + key.address() + ": " + e.getClass().getSimpleName() + ": "
