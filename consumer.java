@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 // Parallel GC, not G1 (same nsqd, 2 pairs each): consume ~1 MiB 513 -> 1,218 MB/s (1 MiB bodies are humongous objects to
-// G1), 200 B 345k -> 433k msg/s. Generations kept at their initial sizes (young: a third of the initial heap, 1/64 of RAM):
+// G1), 200 B 345k -> 433k msg/s. Generations kept at their initial sizes (young: a third of the initial heap, itself 1/64 of RAM):
 // left adaptive the heap kept growing, and a third of the CPU went to the kernel zeroing new pages (perf: clear_page_erms);
 // 4,000 x 1 MiB: 811 -> 1,647 msg/s, RSS 1.17 GB -> 180 MB.
 // scripts/package records //JVM_OPTIONS and bin/mqueue passes them (JBang's //RUNTIME_OPTIONS would reach every script that sources this one).
