@@ -47,7 +47,7 @@ down: ## stop what `make up` started
 producer: package ## publish to STREAM (STREAM_GROUPS=a,b creates groups first; PAYLOAD_KEYS, GOROUTINES, …; see --help)
 	@$(RUN) producer
 
-bench: install ## every benchmark next to NSQ's Go tools (~8 min; alone on the machine: flock -x /tmp/mqueue-cpu.lock make bench); writes bench/RESULTS.md
+bench: install ## every benchmark next to NSQ's Go tools (~9 min; alone on the machine: flock -x /tmp/mqueue-cpu.lock make bench); writes bench/RESULTS.md
 	@$(JBANG) bench/Bench.java
 
 bench-producer: install ## publish 200 B: producer --rate max vs NSQ's bench_writer, 5 pairs on a private nsqd (~2 min)

@@ -23,7 +23,8 @@ import java.util.concurrent.TimeUnit;
  *   CASE: publish-200 publish-1m consume-200 consume-1m wakeup latency (default: all)
  *
  * --smoke runs every case at a tiny size (the test that keeps these scripts alive); its numbers
- * mean nothing. The bench itself takes no lock: wrap it in `flock -x /tmp/mqueue-cpu.lock` on a
+ * mean nothing. BENCH_CONSUMER_CONNECTIONS sets the consumer's --connections (default: one per
+ * core, as bench_reader opens). The bench itself takes no lock: wrap it in `flock -x /tmp/mqueue-cpu.lock` on a
  * shared machine.
  */
 public class Bench {
@@ -32,6 +33,8 @@ public class Bench {
     static final int CORES = Runtime.getRuntime().availableProcessors();
     /** The seed's PAYLOAD_KEYS=1000 event is ~1,024,1xx bytes; the Go tool and --size use this many. */
     static final int MIB_EVENT = 1_024_100;
+    /** bench_reader opens one connection per core (GOMAXPROCS); nsqd sends on each from one goroutine, so the consumer gets as many. */
+    static final int CONSUMER_CONNECTIONS = Integer.parseInt(System.getenv().getOrDefault("BENCH_CONSUMER_CONNECTIONS", String.valueOf(CORES)));
 
     final boolean smoke;
     final int pairs;
@@ -199,12 +202,12 @@ public class Bench {
                 String goCh = "c" + (2 * i), mqCh = "c" + (2 * i + 1);
                 consumeRun(nsqd, runs, commands, "bench_reader", topic, goCh, n, size, List.of(NSQ_BIN.resolve("bench_reader").toString(),
                     "-nsqd-tcp-address", nsqd.tcp, "-topic", topic, "-channel", goCh, "-size", String.valueOf(size), "-runfor", "300s"));
-                // bench_reader opens one connection per core (GOMAXPROCS); nsqd sends on each from one goroutine, so both get as many.
                 consumeRun(nsqd, runs, commands, "consumer", topic, mqCh, n, size, ours("consumer", "-s", topic, "-g", mqCh,
-                    "--nsqd", nsqd.tcp, "--connections", String.valueOf(CORES), "--count", String.valueOf(n), "--format", "raw"));
+                    "--nsqd", nsqd.tcp, "--connections", String.valueOf(CONSUMER_CONNECTIONS), "--count", String.valueOf(n), "--format", "raw"));
             }
-            String what = (size == 200 ? "consume 200 B" : "consume ~1 MiB")
-                + String.format(Locale.ROOT, " (%,d messages, %d connections each, output to /dev/null)", n, CORES);
+            String what = (size == 200 ? "consume 200 B" : "consume ~1 MiB") + String.format(Locale.ROOT,
+                " (%,d messages, %s, output to /dev/null)", n, CONSUMER_CONNECTIONS == CORES ? CORES + " connections each"
+                    : "bench_reader " + CORES + " connections, consumer " + CONSUMER_CONNECTIONS);
             report.compare(what, runs.get("bench_reader"), runs.get("consumer"), size == 200 ? Report.Unit.MSGS : Report.Unit.MBS, 1.0, commands, nsqd);
             report.rss("consumer RSS at full speed, " + (size == 200 ? "200 B" : "~1 MiB"), runs.get("bench_reader"), runs.get("consumer"));
         }
