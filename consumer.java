@@ -292,9 +292,9 @@ public class consumer implements Callable<Integer> {
                 stop();
             }
         }).maxReqTimeout(maxReqTimeout);
+        subscriber.connectionsPerNode(connections);
         // Commands: what is in flight is small by design (--concurrency by default) and each worker should have its
         // message at once, so the window is all of it. Printing adapts from a few in flight (see Session).
-        subscriber.connectionsPerNode(connections);
         if (runner != null) subscriber.windowFloor(inFlight);
         if (lookupd.enabled()) subscriber.discoverWith(lookupd.lookupd, lookupdInterval);
         else subscriber.connectTo(nsqd.nsqd);

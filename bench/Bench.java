@@ -24,8 +24,8 @@ import java.util.concurrent.TimeUnit;
  *
  * --smoke runs every case at a tiny size (the test that keeps these scripts alive); its numbers
  * mean nothing. BENCH_CONSUMER_CONNECTIONS sets the consumer's --connections (default: one per
- * core, as bench_reader opens). The bench itself takes no lock: wrap it in `flock -x /tmp/mqueue-cpu.lock` on a
- * shared machine.
+ * core, as bench_reader opens). The bench itself takes no lock: wrap it in
+ * `flock -x /tmp/mqueue-cpu.lock` on a shared machine.
  */
 public class Bench {
     static final Path ROOT = Path.of("").toAbsolutePath();

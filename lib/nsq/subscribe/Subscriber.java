@@ -26,10 +26,11 @@ import util.Threads;
 
 /**
  * Reads one channel of one or more topics from one or more nsqd (go-nsq's consumer.go), found
- * directly or through nsqlookupd. Each (topic, nsqd) gets a reader thread that connects (retrying
- * transient failures with backoff), subscribes and hands every message to the {@link Handler} on
- * that thread. Written here instead of using nsq-j because draining needs FIN/REQ/TOUCH on the
- * wire at once (nsq-j buffers them up to 2 s) and a CLS on close (nsq-j sends none).
+ * directly or through nsqlookupd. Each (topic, nsqd) gets a reader thread per connection (one
+ * unless {@link #connectionsPerNode}) that connects (retrying transient failures with backoff),
+ * subscribes and hands every message to the {@link Handler} on that thread. Written here instead
+ * of using nsq-j because draining needs FIN/REQ/TOUCH on the wire at once (nsq-j buffers them up
+ * to 2 s) and a CLS on close (nsq-j sends none).
  *
  * <p>RDY: {@code maxInFlight} bounds what nsqd may have in flight for us across every connection
  * and topic. Each connection gets an even share, capped by its nsqd's max_rdy_count; with more
