@@ -151,6 +151,19 @@ class BadInputProcessTest {
         assertTrue(p.stderr().lines().noneMatch(l -> l.contains(" error: ")), "no error: " + p.stderr());
     }
 
+    /**
+     * --nsqd on the command line wins over NSQLOOKUPD_HTTP_ADDRESS (it was ignored for it); both on the
+     * command line are refused (BadInputTest).
+     */
+    @Test void commandLineNsqdWinsOverLookupdFromTheEnvironment() throws Exception {
+        nsq.prepare("given", "g");
+        nsq.publish("given", 1);
+        Spawned c = nsq.spawn(java("consumer", "-s", "given", "-g", "g", "--nsqd", nsq.tcp().toString(), "--count", "1"),
+            Map.of("NSQLOOKUPD_HTTP_ADDRESS", "127.0.0.1:1"));
+        assertEquals(0, c.waitFor(BOUND), c.stderr());
+        assertEquals("m0", c.stdout().strip(), "read from the nsqd named on the command line");
+    }
+
     /** `consumer | head -1`: stdout goes away; one error line (there were two), exit 1. */
     @Test void consumerIntoHeadSaysOneErrorLine() throws Exception {
         nsq.prepare("head", "g");

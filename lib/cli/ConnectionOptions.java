@@ -58,9 +58,9 @@ public final class ConnectionOptions {
          * --lookupd or --nsqd, for a tool that reads through one of them. Both on the command line is
          * refused, as nsq_tail refuses it: discovery would make the explicit list moot, and using both
          * would read from an nsqd nsqlookupd does not list. One on the command line wins over the
-         * other's environment variable (NSQD_TCP_ADDRESS has a default, so it is always "given"); both
-         * from the environment: nsqlookupd, as documented. {@code spec}: the command (null in tests
-         * that build the object by hand).
+         * other's environment variable; with neither on it, nsqlookupd (an nsqd address is always
+         * there, from NSQD_TCP_ADDRESS or the default, so only NSQLOOKUPD_HTTP_ADDRESS says a choice).
+         * {@code spec}: the command (null in tests that build the object by hand).
          */
         public void orNsqd(CommandSpec spec, NsqdTcp nsqd) {
             if (!enabled() || spec == null || spec.commandLine() == null || spec.commandLine().getParseResult() == null) return;
