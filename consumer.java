@@ -47,7 +47,9 @@ import nsq.subscribe.Message;
 import nsq.subscribe.Subscriber;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 import util.Durations;
 
 @Command(name = "consumer", mixinStandardHelpOptions = true, version = "mqueue 0.1", sortOptions = false,
@@ -165,6 +167,7 @@ public class consumer implements Callable<Integer> {
     Duration maxReqTimeout;
 
     @Mixin ConnectionOptions.Verbosity verbosity;
+    @Spec CommandSpec spec; // what the command line said, as opposed to the environment (--nsqd with --lookupd)
 
     // ---- what tests inject and read
     OutputStream out;                       // data; stdout when null
@@ -259,10 +262,14 @@ public class consumer implements Callable<Integer> {
         Converters.requireDuration("--drain-timeout", drainTimeout, Duration.ZERO, Duration.ofHours(1), "");
         Converters.requireDuration("--lookupd-interval", lookupdInterval, Duration.ofMillis(100), Duration.ofHours(1),
             "every poll asks each nsqlookupd for each stream");
-        for (String s : streams) {
+        lookupd.orNsqd(spec, nsqd);
+        // Dead letters happen only when a command can fail, and only then is their stream's name a rule to keep.
+        for (String s : exec != null && maxAttempts > 0 ? streams : List.<String>of()) {
             String dead = DeadLetters.streamFor(deadLetter, s);
-            Cli.require(Names.isValid(dead), "dead-letter stream '%s' for stream '%s' is not a valid name "
-                + "(%s): use a shorter stream name or --dead-letter NAME", dead, s, Names.RULE);
+            Cli.require(Names.isValid(dead), "dead-letter stream %s for stream %s is not a valid name "
+                + "(%s): use a shorter stream name or --dead-letter NAME", Cli.quote(dead), Cli.quote(s), Names.RULE);
+            Cli.require(!streams.contains(dead), "dead-letter stream %s for stream %s is a stream this consumer reads: each "
+                + "dead letter would come back to it and fail again, forever; give --dead-letter another stream", Cli.quote(dead), Cli.quote(s));
         }
         activated = listener != null || WakeSocket.activated(env, ProcessHandle.current().pid());
         Cli.require(!socketActivation || activated, "--socket-activation: no socket was passed (LISTEN_PID is not this "

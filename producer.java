@@ -120,7 +120,8 @@ public class producer implements Callable<Integer> {
     final LongAdder sent = stats.sent, skipped = stats.skipped;
     InputStream stdin = System.in; // tests substitute their own bytes
     private final AtomicLong budget = new AtomicLong(Long.MAX_VALUE);
-    private volatile boolean stopping, waitingForStdin;
+    private volatile boolean stopping;
+    private volatile DelimitedReader stdinReader; // with '-': stop() ends its input
     private volatile String failure;
     private NsqConfig config;
 
@@ -129,8 +130,12 @@ public class producer implements Callable<Integer> {
         DrainOnSignal.main(p, p::stop, () -> SHUTDOWN_GRACE, p::gaveUpWaiting, args);
     }
 
-    /** Stops generating; call() returns once the outstanding messages are acknowledged (or given up on). */
-    void stop() { stopping = true; }
+    /** Stops generating (stdin: what was read so far still goes out); call() returns once it is acknowledged (or given up on). */
+    void stop() {
+        stopping = true;
+        DelimitedReader r = stdinReader;
+        if (r != null) r.stop();
+    }
 
     String failure() { return failure; }
 
@@ -138,7 +143,13 @@ public class producer implements Callable<Integer> {
 
     /** SIGINT/SIGTERM and nsqd still had not acknowledged everything after SHUTDOWN_GRACE: say how much. */
     private void gaveUpWaiting() {
-        Log.error("stopped after waiting %s for nsqd: %d message(s) not acknowledged", Durations.format(SHUTDOWN_GRACE), stats.notAcked());
+        long notAcked = stats.notAcked();
+        if (notAcked > 0) {
+            Log.error("stopped after waiting %s for nsqd: %d message(s) not acknowledged", Durations.format(SHUTDOWN_GRACE), notAcked);
+        } else {
+            Log.error("stopped after waiting %s for the publishing thread(s) to end; nothing sent was left unacknowledged",
+                Durations.format(SHUTDOWN_GRACE));
+        }
         stats.summary("summary");
     }
 
@@ -147,7 +158,7 @@ public class producer implements Callable<Integer> {
         // ---- options
         Log.init("producer", verbosity.verbose);
         boolean fromStdin = stdinFlag || input != null;
-        Cli.require(input == null || input.equals("-"), "unexpected argument '%s': the only argument is '-' (read stdin)", input);
+        Cli.require(input == null || input.equals("-"), "unexpected argument %s: the only argument is '-' (read stdin)", Cli.quote(input));
         Cli.require(threads >= 1 && threads <= 1000, "--threads %d: must be from 1 to 1000", threads);
         Cli.require(count == null || count >= 1, "--count %d: must be at least 1", count);
         Cli.require(duration == null || !duration.isZero(), "--duration 0: must be positive");
@@ -164,19 +175,20 @@ public class producer implements Callable<Integer> {
         Cli.require(!fromStdin || threads == 1, "--threads %d with stdin: stdin is published in order over one connection", threads);
         Cli.require(!fromStdin || size == null, "--size with stdin: the lines are the messages");
         Cli.require(groups == null || groups.stream().noneMatch(g -> g.endsWith("#ephemeral")),
-            "--groups %s: an #ephemeral group keeps no messages for later consumers", groups);
-        config = client.config();
-        if (groups != null && !groups.isEmpty()) GroupSetup.create(nsqdHttp.nsqdHttp, nsqd.nsqd, stream, groups);
+            "--groups %s: an #ephemeral group keeps no messages for later consumers", Cli.quote(String.join(",", groups == null ? List.of() : groups)));
         long periodNs = Pacer.periodNanos(rate, interval, threads, fromStdin);
-        Cli.require(periodNs <= MAX_INTERVAL.toNanos(), "--rate %s: too slow, at least one message per thread every %s", rate,
+        Cli.require(periodNs <= MAX_INTERVAL.toNanos(), "--rate %s: too slow, at least one message per thread every %s", Cli.quote(rate),
             Durations.format(MAX_INTERVAL));
         byte delim = DelimitedReader.parseDelimiter(delimiter);
+        config = client.config();
 
         // ---- wiring: one connection per thread, paced from a common start
         int eventSize = new ProducerEvents(stream, 0, payloadKeys, size).event(1).length;
         int perBatch = defer != null ? 1 : batch != null ? batch : periodNs > 0 ? 1 : AUTO_BATCH;
         if (!fromStdin) perBatch = Math.max(1, Math.min(perBatch, MAX_BATCH_BYTES / eventSize));
         requireHeap(fromStdin ? MAX_BATCH_BYTES : (long) perBatch * eventSize, fromStdin ? 1 : threads);
+        // The last check done, the first effect: nothing is created on nsqd while an option may still be refused.
+        if (groups != null && !groups.isEmpty()) GroupSetup.create(nsqdHttp.nsqdHttp, nsqd.nsqd, stream, groups, config.tls());
         if (count != null) budget.set(count);
         stats.start();
         Pacer pacer = new Pacer(periodNs, System.nanoTime(), duration);
@@ -188,7 +200,7 @@ public class producer implements Callable<Integer> {
         List<Thread> workers = new ArrayList<>();
         for (int i = 0; i < (fromStdin ? 1 : threads); i++) {
             int index = i, n = perBatch;
-            // Daemons: a thread blocked reading stdin must not keep the JVM alive.
+            // Daemons, as every thread of ours: none may keep the JVM alive once call() returned.
             workers.add(Threads.start("producer-" + i, () -> work(() -> {
                 if (fromStdin) publishStdin(delim, pacer, n);
                 else publishEvents(index, pacer, n);
@@ -196,10 +208,12 @@ public class producer implements Callable<Integer> {
         }
         Thread progress = stats.startProgress(PROGRESS_EVERY);
 
-        // ---- the loop: wait for the workers (their loops are below)
+        // ---- the loop: wait for the workers (their loops are below); --duration ends a stdin that has nothing to say
         for (Thread t : workers) {
-            // stdin may block forever; after stop() a reader waiting for its next line holds nothing unacknowledged.
-            while (t.isAlive() && !(stopping && waitingForStdin)) t.join(100);
+            while (t.isAlive()) {
+                t.join(Math.max(1, Math.min(pacer.nanosToDeadline() / 1_000_000, 60_000)));
+                if (pacer.pastDeadline()) stop();
+            }
         }
         progress.interrupt();
         stats.summary("done");
@@ -263,33 +277,34 @@ public class producer implements Callable<Integer> {
         }
     }
 
-    /** stdin: a batch holds what can be read without waiting, so a slow pipe is published line by line. */
+    /**
+     * stdin: each batch is the lines that have arrived (a line goes out as soon as its delimiter
+     * did), at most --batch of them. Lines already read are published even when stopping, the
+     * last partial one too: a pipe cannot give them back.
+     */
     private void publishStdin(byte delim, Pacer pacer, int perBatch) throws Exception {
-        DelimitedReader reader = new DelimitedReader(stdin, delim);
+        DelimitedReader reader = new DelimitedReader(stdin, delim, MAX_SIZE).start();
+        stdinReader = reader;
+        if (stopping) reader.stop(); // a stop() that came before the reader existed
         try (ReliablePublisher pub = new ReliablePublisher(config, nsqd.nsqd, 0, stream, defer, retryTimeout, counters)) {
             long published = 0;
-            boolean eof = false;
-            while (!eof && !stopping && !pacer.pastDeadline()) {
-                List<byte[]> bodies = new ArrayList<>();
-                long bytes = 0;
-                while (bodies.size() < perBatch && bytes < MAX_BATCH_BYTES && (bodies.isEmpty() || reader.ready())) {
-                    if (budget.get() <= 0 || (bodies.isEmpty() && stopping)) { eof = true; break; }
-                    waitingForStdin = bodies.isEmpty();
-                    byte[] record = reader.next();
-                    waitingForStdin = false;
-                    if (record == null) { eof = true; break; }
-                    if (record.length == 0) { skipped.increment(); continue; } // NSQ refuses empty bodies
-                    budget.decrementAndGet();
-                    bodies.add(record);
-                    bytes += record.length;
+            List<byte[]> records;
+            while (budget.get() > 0 && (records = reader.nextBatch((int) Math.min(perBatch, budget.get()), MAX_BATCH_BYTES)) != null) {
+                List<byte[]> bodies = new ArrayList<>(records.size());
+                for (byte[] r : records) {
+                    if (r.length == 0) skipped.increment(); // NSQ refuses empty bodies
+                    else bodies.add(r);
                 }
                 if (bodies.isEmpty()) continue;
-                // Lines already read are published even when stopping: a pipe cannot give them back.
+                budget.addAndGet(-bodies.size());
                 if (pacer.paced()) pacer.awaitTurn(published + bodies.size() - 1, () -> stopping);
                 sent.add(bodies.size());
                 pub.send(bodies);
                 published += bodies.size();
             }
+        }
+        if (reader.lostAfterStop() > 0) {
+            Log.warn("stdin: %d byte(s) arrived as the stop was taken in and were not published", reader.lostAfterStop());
         }
     }
 

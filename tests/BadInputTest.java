@@ -7,10 +7,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
+import nsq.Names;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
@@ -26,15 +28,25 @@ class BadInputTest {
 
     /** One row: the command's args, the exit code, and words its first error line must contain. */
     record Row(String tool, List<String> args, int code, List<String> mentions) {
-        String name() { return tool + " " + String.join(" ", args); }
+        String name() { return cli.Cli.escape(tool + " " + String.join(" ", args.subList(1, args.size()))); }
     }
 
     static Path dir, regularFile;
     static final List<Row> ROWS = new ArrayList<>();
+    static final TestCerts CERTS = TestCerts.shared();
 
     static void row(String tool, String args, String... mentions) {
         ROWS.add(new Row(tool, args.isEmpty() ? List.of() : List.of(args.split(" ")), 2, List.of(mentions)));
     }
+
+    /** A row whose arguments are given one by one (a value with a space or a control byte in it). */
+    static void rowOf(String tool, List<String> args, String... mentions) {
+        List<String> all = new ArrayList<>(List.of(tool));
+        all.addAll(args);
+        ROWS.add(new Row(tool, all, 2, List.of(mentions)));
+    }
+
+    static final String LONG_62 = "s".repeat(62); // a valid stream whose "<stream>.dead" (67) is not
 
     @BeforeAll static void files() throws Exception {
         dir = Files.createTempDirectory("mq-bad-");
@@ -47,7 +59,7 @@ class BadInputTest {
         row("producer", p + "--duration 0", "--duration 0", "positive");
         row("producer", p + "--interval 25h", "--interval 25h", "must be 1ms to 24h");
         row("producer", p + "--interval soon", "'soon'", "not a duration");
-        row("producer", p + "--rate 0.00001", "--rate 0.00001", "at least one message per thread every 24h");
+        row("producer", p + "--rate 0.00001", "--rate '0.00001'", "at least one message per thread every 24h");
         row("producer", p + "--rate fast", "'fast'", "positive number");
         row("producer", p + "--threads 0", "--threads 0", "1 to 1000");
         row("producer", p + "--threads 1001", "--threads 1001", "1 to 1000");
@@ -85,6 +97,41 @@ class BadInputTest {
         row("consumer", c + "--format xml", "xml", "raw");
         row("consumer", "consumer --nsqd " + NOWHERE + " -s s -g x#other", "'x#other'", "#ephemeral");
 
+        // Lists with no address (or no value) in them: "/ by zero" once, or quietly "not given".
+        row("producer", "producer --nsqd , -s s", "--nsqd ','", "no address in it", "HOST:PORT");
+        row("producer", "producer --nsqd " + NOWHERE + " -s s --groups ,", "--groups ','", "no value in it");
+        row("consumer", "consumer --nsqd " + NOWHERE + " --lookupd , -s s -g g", "--lookupd ','", "no address in it");
+        row("wakeup", "wakeup --nsqd-http ,, --socket-dir " + dir, "--nsqd-http ',,'", "no address in it");
+        // --nsqd and --lookupd both given: one of them would be ignored.
+        row("consumer", "consumer --nsqd " + NOWHERE + " --lookupd 127.0.0.1:2 -s s -g g", "--nsqd '" + NOWHERE + "' with --lookupd '127.0.0.1:2'",
+            "give one of them");
+        // Dead letters into a stream this consumer reads: each would come back and fail again, forever.
+        row("consumer", "consumer --nsqd " + NOWHERE + " -s loop -g g --exec false --max-attempts 1 --dead-letter loop",
+            "dead-letter stream 'loop' for stream 'loop'", "a stream this consumer reads");
+        row("consumer", "consumer --nsqd " + NOWHERE + " -s a,a.dead -g g --exec false", "dead-letter stream 'a.dead' for stream 'a'",
+            "a stream this consumer reads");
+        // The dead-letter name is a rule only where dead letters can happen (--exec): see deadLetterNamesOnlyWithExec.
+        row("consumer", "consumer --nsqd " + NOWHERE + " -s " + LONG_62 + " -g g --exec false", "'" + LONG_62 + ".dead'", "not a valid name");
+        // Values echoed in errors: quoted, control bytes escaped, one line whatever the input.
+        rowOf("consumer", List.of("--nsqd", NOWHERE, "-s", "a\nb", "-g", "g"), "'a\\nb'", "^[.a-zA-Z0-9_-]+");
+        rowOf("consumer", List.of("--nsqd", NOWHERE, "-s", "s", "-g", "\u001b[31mred"), "'\\e[31mred'", "invalid group name");
+        rowOf("producer", List.of("--nsqd", NOWHERE, "-s", "s", "--compression", "x\r\u202eevil"), "--compression 'x\\r\\u202eevil'");
+        rowOf("producer", List.of("--nsqd", "host:1\n2", "-s", "s"), "'host:1\\n2'", "HOST:PORT");
+        // Files an option names: read with a bound, and the reason named when they cannot be read.
+        Path missing = dir.resolve("missing.pem");
+        row("consumer", c + "--tls-ca /dev/zero", "--tls-ca '/dev/zero'", "too large: more than 1 MiB");
+        row("producer", p + "--auth-secret-file /dev/zero", "--auth-secret-file '/dev/zero'", "too large: more than 64 KiB");
+        row("consumer", c + "--tls-ca " + missing, "--tls-ca '" + missing + "'", "no such file");
+        row("producer", p + "--auth-secret-file " + missing, "--auth-secret-file '" + missing + "'", "no such file");
+        row("consumer", c + "--tls-ca " + dir, "--tls-ca '" + dir + "'", "a directory");
+        row("producer", p + "--auth-secret-file " + dir, "--auth-secret-file '" + dir + "'", "a directory");
+        row("consumer", c + "--tls-cert " + regularFile + "/x --tls-key " + CERTS.clientKey, "--tls-cert '" + regularFile + "/x'", "not a directory");
+        // A client key that is not its certificate's: at start, naming both files (nsqd would only refuse the handshake).
+        row("producer", p + "--tls-cert " + CERTS.clientCert + " --tls-key " + CERTS.otherClientKey,
+            "--tls-key '" + CERTS.otherClientKey + "' does not match --tls-cert '" + CERTS.clientCert + "'", "another EC key");
+        row("consumer", c + "--tls-cert " + CERTS.rsaClientCert + " --tls-key " + CERTS.clientKey,
+            "--tls-key '" + CERTS.clientKey + "' does not match --tls-cert '" + CERTS.rsaClientCert + "'", "the key is EC, the certificate's RSA");
+
         String w = "wakeup --nsqd-http " + NOWHERE + " --socket-dir " + dir + " ";
         row("wakeup", w + "--wake-timeout 600h", "--wake-timeout 600h", "must be 1ms to 10m");
         row("wakeup", w + "--wake-timeout 0ms", "--wake-timeout 0ms", "must be 1ms to 10m");
@@ -111,7 +158,7 @@ class BadInputTest {
     }
 
     @TestFactory Stream<DynamicTest> everyRowIsExit2WithOneLineNamingTheValueAndTheRule() {
-        assertTrue(ROWS.size() >= 45, "the table has its rows: " + ROWS.size());
+        assertTrue(ROWS.size() >= 70, "the table has its rows: " + ROWS.size());
         return ROWS.stream().map(r -> DynamicTest.dynamicTest(r.name(), () -> check(r, () -> {
             List<String> args = new ArrayList<>(r.args());
             args.remove(0); // the tool's name
@@ -127,5 +174,32 @@ class BadInputTest {
         List<String> lines = res.err().lines().filter(l -> !l.isBlank()).toList();
         assertTrue(lines.size() == 1 || lines.size() == 2 && lines.get(1).startsWith("Try '"), r.name() + ": " + res.err());
         assertEquals("", res.out(), "nothing on stdout");
+        assertTrue(res.err().chars().noneMatch(ch -> ch < 0x20 && ch != '\n' || ch == 0x7f || ch == 0x202e),
+            r.name() + ": a control byte reached stderr raw: " + cli.Cli.escape(res.err()));
+    }
+
+    /**
+     * "<stream>.dead" must be a valid name, and not a stream read, only when a dead letter can
+     * happen (--exec, --max-attempts above 0): a 62-character stream is fine to print.
+     */
+    @Test void deadLetterNamesAreRulesOnlyWhereDeadLettersCanHappen() {
+        for (String[] args : List.of(
+                new String[] {"-s", LONG_62, "-g", "v"},
+                new String[] {"-s", LONG_62, "-g", "v", "--exec", "true", "--max-attempts", "0"},
+                new String[] {"-s", "loop", "-g", "v", "--dead-letter", "loop"})) {
+            List<String> all = new ArrayList<>(List.of(args));
+            all.addAll(List.of("--nsqd", NOWHERE, "--connect-timeout", "200ms"));
+            InProcess r = InProcess.run(new consumer(), all.toArray(String[]::new));
+            assertEquals(1, r.code(), String.join(" ", all) + ": past the checks, it fails only to connect: " + r.err());
+        }
+    }
+
+    /** scripts/socket-activate-consumer checks names in bash before it creates anything: with nsqd's rule, as Names states it. */
+    @Test void theSocketActivationScriptChecksNamesByNsqdsRule() throws Exception {
+        String script = Files.readString(NsqBinaries.repoRoot().resolve("scripts/socket-activate-consumer"));
+        String regex = Names.RULE.replaceAll("^NSQ names match (\\S+) and are .*$", "$1");
+        assertTrue(script.contains("name_rule='" + regex + "'"), "the script's name_rule is " + regex);
+        assertTrue(script.contains("NSQ names match $name_rule and are 1-64 characters including the suffix"), "and its words are Names.RULE's");
+        assertEquals(Names.RULE, "NSQ names match " + regex + " and are 1-64 characters including the suffix");
     }
 }

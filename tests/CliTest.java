@@ -49,6 +49,7 @@ class CliTest {
         assertEquals(new HostPort("::1", 4150), HostPort.parse("[::1]:4150"));
         assertEquals("[::1]:4150", HostPort.parse("[::1]:4150").toString());
         assertEquals(List.of(new HostPort("a", 1), new HostPort("b", 2)), HostPort.parseList("a:1, b:2"));
+        assertThrows(IllegalArgumentException.class, () -> HostPort.parseList(" , "), "a list with no address in it");
         for (String bad : List.of("nsqd", "nsqd:", ":4150", "nsqd:0", "nsqd:65536", "nsqd:http", "::1:4150")) {
             var e = assertThrows(IllegalArgumentException.class, () -> HostPort.parse(bad), bad);
             assertTrue(e.getMessage().contains("'" + bad + "'"), e.getMessage());

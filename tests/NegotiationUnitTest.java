@@ -138,11 +138,11 @@ class NegotiationUnitTest {
     /** Bad TLS, compression and buffering options: exit 2 with one line naming the value and the rule, before any connection. */
     @Test void badOptionsAreUsageErrors(@TempDir Path tmp) {
         String[][] cases = {
-            {"--compression lz4: " + Compression.RULE, "--compression", "lz4"},
+            {"--compression 'lz4': " + Compression.RULE, "--compression", "lz4"},
             {"--tls-cert and --tls-key: a client certificate needs both (got only --tls-cert)", "--tls-cert", CERTS.clientCert.toString()},
             {"--tls-insecure with --tls-ca: the CA would not be used", "--tls-insecure", "--tls-ca", CERTS.ca.toString()},
-            {"TLS: " + tmp.resolve("missing.pem") + ": cannot read it", "--tls-ca", tmp.resolve("missing.pem").toString()},
-            {"TLS: " + CERTS.clientKey + ": no PEM certificate", "--tls-ca", CERTS.clientKey.toString()},
+            {"--tls-ca '" + tmp.resolve("missing.pem") + "': no such file", "--tls-ca", tmp.resolve("missing.pem").toString()},
+            {"--tls-ca '" + CERTS.clientKey + "': no PEM certificate", "--tls-ca", CERTS.clientKey.toString()},
             {"--heartbeat-interval 500ms: must be 1s to 60s", "--heartbeat-interval", "500ms"},
         };
         for (String[] c : cases) {

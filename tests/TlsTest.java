@@ -102,6 +102,14 @@ class TlsTest {
         }
     }
 
+    /** producer --groups with TLS options: its HTTP calls (/info, topic and channel create) follow nsqd to HTTPS too. */
+    @Test void producerGroupsGoOverHttpsWhenNsqdRequiresTls() throws Exception {
+        producer p = new producer();
+        assertEquals(0, Cli.run(p, producerArgs("grouped", ca(CERTS.ca), "--nsqd-http", nsq.httpAddress().toString(), "--groups", "a,b",
+            "--count", "3", "--rate", "max")), "producer: " + p.failure());
+        for (String g : List.of("a", "b")) assertEquals(3, nsq.channel("grouped", g).depth(), "group " + g + " made first, holds all 3");
+    }
+
     @Test void insecureSkipsTheCertificateCheck() throws Exception {
         nsq.prepare("insecure", "g");
         producer p = new producer();

@@ -12,15 +12,21 @@ import nsq.Compression;
 import nsq.HostPort;
 import nsq.NsqConfig;
 import nsq.Tls;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
 import util.Durations;
 import util.Errors;
+import util.SmallFile;
 
 /**
  * The connection options every tool shares, declared once as picocli mixins. Each takes its
  * default from the environment variable NSQ's own tooling conventions use.
  */
 public final class ConnectionOptions {
+    /** nsqd sends the secret to its auth server in a URL: a few hundred bytes at most in practice. */
+    static final int MAX_SECRET_BYTES = 64 << 10;
+
     private ConnectionOptions() {}
 
     /** nsqd TCP addresses (publish and subscribe). */
@@ -47,6 +53,28 @@ public final class ConnectionOptions {
         public List<HostPort> lookupd;
 
         public boolean enabled() { return lookupd != null && !lookupd.isEmpty(); }
+
+        /**
+         * --lookupd or --nsqd, for a tool that reads through one of them. Both on the command line is
+         * refused, as nsq_tail refuses it: discovery would make the explicit list moot, and using both
+         * would read from an nsqd nsqlookupd does not list. One on the command line wins over the
+         * other's environment variable; with neither on it, nsqlookupd (an nsqd address is always
+         * there, from NSQD_TCP_ADDRESS or the default, so only NSQLOOKUPD_HTTP_ADDRESS says a choice).
+         * {@code spec}: the command (null in tests that build the object by hand).
+         */
+        public void orNsqd(CommandSpec spec, NsqdTcp nsqd) {
+            if (!enabled() || spec == null || spec.commandLine() == null || spec.commandLine().getParseResult() == null) return;
+            ParseResult parsed = spec.commandLine().getParseResult();
+            boolean nsqdGiven = parsed.hasMatchedOption("--nsqd");
+            Cli.require(!(nsqdGiven && parsed.hasMatchedOption("--lookupd")), "--nsqd %s with --lookupd %s: give one of them "
+                + "(--lookupd finds every nsqd that has the stream, --nsqd names the nsqd to read)", Cli.quote(list(nsqd.nsqd)), Cli.quote(list(lookupd)));
+            if (nsqdGiven) lookupd = null; // the command line's --nsqd over NSQLOOKUPD_HTTP_ADDRESS
+        }
+    }
+
+    /** Addresses as given: a,b. */
+    static String list(List<HostPort> addresses) {
+        return String.join(",", addresses.stream().map(HostPort::toString).toList());
     }
 
     /** How the NSQ client talks to nsqd: what IDENTIFY negotiates (TLS, AUTH, compression, heartbeats). */
@@ -110,7 +138,7 @@ public final class ConnectionOptions {
                 try {
                     c = c.withCompression(Compression.parse(compression));
                 } catch (IllegalArgumentException e) {
-                    throw new Cli.UsageException("--compression " + compression + ": " + Compression.RULE);
+                    throw new Cli.UsageException("--compression " + Cli.quote(compression) + ": " + Compression.RULE);
                 }
             }
             built = c;
@@ -125,6 +153,14 @@ public final class ConnectionOptions {
             Tls t;
             try {
                 t = Tls.load(tlsCa, tlsCert, tlsKey, tlsInsecure);
+            } catch (Tls.BadFile e) {
+                String option = switch (e.input) {
+                    case CA -> "--tls-ca";
+                    case CERT -> "--tls-cert";
+                    case KEY -> "--tls-key";
+                };
+                throw new Cli.UsageException(option + " " + Cli.quote(e.file) + (e.other != null ? " does not match --tls-cert "
+                    + Cli.quote(e.other) : "") + ": " + e.reason);
             } catch (IllegalArgumentException e) {
                 throw new Cli.UsageException("TLS: " + e.getMessage());
             }
@@ -143,18 +179,22 @@ public final class ConnectionOptions {
             if (authSecretFile == null) return authSecret == null || authSecret.isEmpty() ? null : authSecret;
             String text;
             try {
-                text = Files.readString(authSecretFile, StandardCharsets.UTF_8);
+                text = new String(SmallFile.read(authSecretFile, MAX_SECRET_BYTES), StandardCharsets.UTF_8);
+            } catch (SmallFile.Unreadable e) {
+                throw new Cli.UsageException("--auth-secret-file " + Cli.quote(authSecretFile) + ": " + e.reason());
+            }
+            try {
                 if (Files.getFileStore(authSecretFile).supportsFileAttributeView("posix")
                         && Files.getPosixFilePermissions(authSecretFile).contains(PosixFilePermission.OTHERS_READ)) {
                     Log.warn("--auth-secret-file %s is readable by every user: chmod o-r it (or hand it over with systemd's LoadCredential=)",
-                        authSecretFile);
+                        Cli.quote(authSecretFile));
                 }
             } catch (IOException e) {
-                throw new Cli.UsageException("--auth-secret-file " + authSecretFile + ": cannot read it (" + Errors.oneLine(e) + ")");
+                Log.debug("--auth-secret-file %s: cannot see who may read it (%s)", Cli.quote(authSecretFile), Errors.oneLine(e));
             }
             if (text.endsWith("\n")) text = text.substring(0, text.length() - 1);
             if (text.endsWith("\r")) text = text.substring(0, text.length() - 1);
-            Cli.require(!text.contains("\n"), "--auth-secret-file %s: the secret must be one line", authSecretFile);
+            Cli.require(!text.contains("\n"), "--auth-secret-file %s: the secret must be one line", Cli.quote(authSecretFile));
             return text.isEmpty() ? null : text;
         }
     }

@@ -77,7 +77,8 @@ public final class Log {
         };
     }
 
+    /** Every line escaped (Cli.escape): a value from input or a peer cannot split it or reach the terminal raw. */
     private static void emit(Level level, String message) {
-        out.println(line(level, message, JOURNAL));
+        out.println(line(level, Cli.escape(message), JOURNAL));
     }
 }

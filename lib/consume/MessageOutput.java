@@ -89,8 +89,9 @@ public final class MessageOutput {
         }
     }
 
-    /** The last flush on the way out; false when stdout failed at any time. */
+    /** The last flush on the way out; false when stdout failed at any time (said once: a pipe closed by `head` fails every flush). */
     public boolean close() {
+        if (failed) return false;
         try {
             out.flush();
         } catch (IOException e) {

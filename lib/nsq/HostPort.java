@@ -25,10 +25,11 @@ public record HostPort(String host, int port) {
         return new HostPort(host, port);
     }
 
-    /** Comma- or space-separated addresses, as in NSQD_TCP_ADDRESS="a:4150,b:4150". */
+    /** Comma- or space-separated addresses, as in NSQD_TCP_ADDRESS="a:4150,b:4150"; at least one. */
     public static List<HostPort> parseList(String text) {
         List<HostPort> out = new ArrayList<>();
         for (String part : text.split("[,\\s]+")) if (!part.isBlank()) out.add(parse(part));
+        if (out.isEmpty()) throw new IllegalArgumentException("no address in '" + text + "': " + RULE);
         return out;
     }
 

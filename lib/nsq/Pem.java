@@ -1,9 +1,7 @@
 package nsq;
 
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
@@ -17,15 +15,20 @@ import java.util.Base64;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import util.SmallFile;
 
 /**
  * PEM files as nsqd and openssl write them: certificates, and an unencrypted private key in
  * PKCS#8 ("BEGIN PRIVATE KEY": RSA, EC or Ed25519) or PKCS#1 ("BEGIN RSA PRIVATE KEY", wrapped
  * into PKCS#8 here). Encrypted keys and SEC1 EC keys ("BEGIN EC PRIVATE KEY") are refused with
- * the openssl command that converts them. Errors are IllegalArgumentException naming the file.
+ * the openssl command that converts them. Files are read with a bound ({@link #MAX_BYTES}). Errors
+ * are IllegalArgumentException saying what is wrong with the file, without its name: the caller
+ * knows which option named it.
  */
 final class Pem {
     static final String CONVERT = "convert it with: openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8";
+    /** A key or a certificate chain is a few KiB; Mozilla's whole CA bundle ~220 KiB. */
+    static final int MAX_BYTES = 1 << 20;
     private static final Pattern BLOCK = Pattern.compile("-----BEGIN ([A-Z0-9 ]+)-----([^-]*)-----END \\1-----");
 
     private Pem() {}
@@ -37,12 +40,12 @@ final class Pem {
         try {
             CertificateFactory f = CertificateFactory.getInstance("X.509");
             while (m.find()) {
-                if (m.group(1).equals("CERTIFICATE")) out.add((X509Certificate) f.generateCertificate(new ByteArrayInputStream(base64(file, m))));
+                if (m.group(1).equals("CERTIFICATE")) out.add((X509Certificate) f.generateCertificate(new ByteArrayInputStream(base64(m))));
             }
         } catch (CertificateException e) {
-            throw new IllegalArgumentException(file + ": not a valid certificate (" + e.getMessage() + ")", e);
+            throw new IllegalArgumentException("not a valid certificate (" + e.getMessage() + ")", e);
         }
-        if (out.isEmpty()) throw new IllegalArgumentException(file + ": no PEM certificate (-----BEGIN CERTIFICATE-----) in it");
+        if (out.isEmpty()) throw new IllegalArgumentException("no PEM certificate (-----BEGIN CERTIFICATE-----) in it");
         return out;
     }
 
@@ -51,21 +54,21 @@ final class Pem {
         Matcher m = BLOCK.matcher(read(file));
         while (m.find()) {
             String type = m.group(1);
-            byte[] der = base64(file, m);
+            byte[] der = base64(m);
             switch (type) {
-                case "PRIVATE KEY": return pkcs8(file, der);
-                case "RSA PRIVATE KEY": return pkcs8(file, rsaPkcs1ToPkcs8(der));
+                case "PRIVATE KEY": return pkcs8(der);
+                case "RSA PRIVATE KEY": return pkcs8(rsaPkcs1ToPkcs8(der));
                 case "ENCRYPTED PRIVATE KEY":
-                    throw new IllegalArgumentException(file + ": the key is encrypted; give an unencrypted one (readable only by its user): " + CONVERT);
+                    throw new IllegalArgumentException("the key is encrypted; give an unencrypted one (readable only by its user): " + CONVERT);
                 case "EC PRIVATE KEY":
-                    throw new IllegalArgumentException(file + ": SEC1 EC keys are not read; " + CONVERT);
+                    throw new IllegalArgumentException("SEC1 EC keys are not read; " + CONVERT);
                 default: // a certificate next to the key, parameters: skip
             }
         }
-        throw new IllegalArgumentException(file + ": no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----) in it");
+        throw new IllegalArgumentException("no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----) in it");
     }
 
-    private static PrivateKey pkcs8(Path file, byte[] der) {
+    private static PrivateKey pkcs8(byte[] der) {
         for (String algorithm : List.of("RSA", "EC", "Ed25519", "Ed448", "RSASSA-PSS")) {
             try {
                 return KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(der));
@@ -73,7 +76,7 @@ final class Pem {
                 // the next algorithm; PKCS#8 names its own, but KeyFactory needs one to start with
             }
         }
-        throw new IllegalArgumentException(file + ": a PKCS#8 key of an algorithm this JDK does not read (RSA, EC, Ed25519 are)");
+        throw new IllegalArgumentException("a PKCS#8 key of an algorithm this JDK does not read (RSA, EC, Ed25519 are)");
     }
 
     /** PKCS#8 PrivateKeyInfo around a PKCS#1 RSAPrivateKey: SEQUENCE { 0, SEQUENCE { rsaEncryption, NULL }, OCTET STRING }. */
@@ -102,19 +105,19 @@ final class Pem {
         return out;
     }
 
-    private static byte[] base64(Path file, Matcher block) {
+    private static byte[] base64(Matcher block) {
         try {
             return Base64.getMimeDecoder().decode(block.group(2).strip());
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file + ": its " + block.group(1) + " block is not base64", e);
+            throw new IllegalArgumentException("its " + block.group(1) + " block is not base64", e);
         }
     }
 
     private static String read(Path file) {
         try {
-            return Files.readString(file, StandardCharsets.ISO_8859_1);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot read it (" + e.getMessage() + ")", e);
+            return new String(SmallFile.read(file, MAX_BYTES), StandardCharsets.ISO_8859_1);
+        } catch (SmallFile.Unreadable e) {
+            throw new IllegalArgumentException(e.reason(), e);
         }
     }
 }

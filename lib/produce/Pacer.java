@@ -51,6 +51,9 @@ public final class Pacer {
 
     public boolean pastDeadline() { return System.nanoTime() >= deadlineNs; }
 
+    /** Nanoseconds until the --duration deadline (Long.MAX_VALUE without one), 0 once past it. */
+    public long nanosToDeadline() { return deadlineNs == Long.MAX_VALUE ? Long.MAX_VALUE : Math.max(0, deadlineNs - System.nanoTime()); }
+
     /** For the start-up line: the rate all threads together aim at. */
     public String describe(int threads) {
         return periodNs == 0 ? "as fast as acknowledged" : String.format(Locale.ROOT, "%.1f msg/s", threads * 1e9 / periodNs);
