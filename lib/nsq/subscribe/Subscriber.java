@@ -23,6 +23,7 @@ import nsq.NsqConfig;
 import nsq.NsqException;
 import nsq.http.NsqHttp;
 import util.Backoff;
+import util.Durations;
 import util.Threads;
 
 /**
@@ -418,6 +419,7 @@ public final class Subscriber implements Closeable {
 
         private void run() {
             Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5));
+            long downSince = 0; // when the outage this node is riding out began; 0: none
             while (!closing && (isDirect || wanted)) {
                 Session s = null;
                 long attemptStart = System.nanoTime();
@@ -425,6 +427,11 @@ public final class Subscriber implements Closeable {
                     s = subscribe();
                     backoff.reset();
                     lastError = null;
+                    if (downSince != 0 && key.connection() == 0) {
+                        config.logger().info("nsqd " + key.address() + ": reading " + key.topic() + "/" + channel + " again after "
+                            + Durations.format(Duration.ofNanos(System.nanoTime() - downSince)));
+                    }
+                    downSince = 0;
                     read(s);
                 } catch (IOException e) {
                     if (closing) break;
@@ -434,6 +441,7 @@ public final class Subscriber implements Closeable {
                     }
                     lastError = NsqException.describe(e);
                     refused = NsqException.isRefusal(e);
+                    if (downSince == 0) downSince = System.nanoTime();
                     if (s != null) config.logger().warn("nsqd " + key.address() + ": connection lost (" + lastError + "); reconnecting");
                     else if (backoff.failures() == 0 && key.connection() == 0) config.logger().warn(lastError + "; retrying");
                     else config.logger().debug(lastError + "; retrying"); // a down nsqd must not flood the log (one line per node)
