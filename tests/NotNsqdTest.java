@@ -15,6 +15,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * Peers that are not nsqd, at the process level: producer, consumer and wakeup started as JVMs
  * with a 64 MiB heap (so a lying frame size cannot be allocated and a retry loop shows) exit 1
  * within 2 s of their start-up, with one error line naming the peer and no stack trace.
+ * A silent peer is not among them: silence is what a SIGSTOPped nsqd gives, so it is waited for
+ * within each tool's bound (aSilentPortIsWaitedForWithinTheBounds).
  * Start-up is measured by a `--version` run of the same JVM, so only the client's time counts.
  */
 @Tag("process")

@@ -472,7 +472,10 @@ public final class Subscriber implements Closeable {
             Connection c = Connection.to(key.address(), config);
             opening = c;
             try {
-                if (closing) throw new IOException("closing"); // close() may have looked for `opening` before it was set
+                if (closing) { // close() may have looked for `opening` before it was set
+                    c.close();
+                    throw new IOException("closing");
+                }
                 return new Session(Subscriber.this, key.topic(), c.open());
             } finally {
                 opening = null;
