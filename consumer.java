@@ -327,8 +327,9 @@ public class consumer implements Callable<Integer> {
             if (subscriber.fatal() != null) return false; // the client logged it, naming the peer
             Duration waited = Duration.ofNanos(System.nanoTime() - start);
             if (waited.compareTo(connectTimeout) >= 0 || subscriber.refused() && waited.compareTo(REFUSED_WAIT) >= 0) {
-                Log.error("cannot read %s: %s", String.join(",", streams), subscriber.lastError() != null ? subscriber.lastError()
-                    : "no answer within " + Durations.format(connectTimeout) + " (--connect-timeout)");
+                String last = subscriber.lastError();
+                Log.error("cannot read %s: %s", String.join(",", streams), subscriber.refused() && last != null ? last
+                    : "no answer within " + Durations.format(connectTimeout) + " (--connect-timeout)" + (last != null ? ": " + last : ""));
                 return false;
             }
         }
@@ -352,7 +353,9 @@ public class consumer implements Callable<Integer> {
         while (!stopping) {
             stopSignal.await(100, TimeUnit.MILLISECONDS);
             if (stopping || messages.limitReached()) return;
-            long lastActivity = activated ? Math.max(messages.lastActivityNanos(), listener.lastWakeNanos()) : messages.lastActivityNanos();
+            // Idle counts from the last message, wake, or (re)subscription: a connection made again gets its turn first.
+            long lastActivity = Math.max(activated ? Math.max(messages.lastActivityNanos(), listener.lastWakeNanos()) : messages.lastActivityNanos(),
+                subscriber.listeningSinceNanos());
             if (idleTimeout.isZero() || System.nanoTime() - lastActivity < idleTimeout.toNanos() || busy()) continue;
             if (activated) {
                 // A wake that came in while we decided to go keeps us running.
@@ -371,7 +374,8 @@ public class consumer implements Callable<Integer> {
 
     private void acceptWakes() throws IOException { listener.start(w -> Log.debug("woken: %s", w.line())); }
 
-    private boolean busy() { return runner != null && runner.busy() || subscriber.inFlight() > 0; }
+    /** Not idle: a command runs, a message is unanswered, or a connection is down, stalled or overdue (it may hold messages). */
+    private boolean busy() { return runner != null && runner.busy() || subscriber.inFlight() > 0 || !subscriber.listening(); }
 
     /** RDY 0, let commands finish what runs (within --drain-timeout); closing the subscriber requeues the rest. */
     private void drain() throws InterruptedException {

@@ -15,6 +15,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * Peers that are not nsqd, at the process level: producer, consumer and wakeup started as JVMs
  * with a 64 MiB heap (so a lying frame size cannot be allocated and a retry loop shows) exit 1
  * within 2 s of their start-up, with one error line naming the peer and no stack trace.
+ * A silent peer is not among them: silence is what a SIGSTOPped nsqd gives, so it is waited for
+ * within each tool's bound (aSilentPortIsWaitedForWithinTheBounds).
  * Start-up is measured by a `--version` run of the same JVM, so only the client's time counts.
  */
 @Tag("process")
@@ -61,10 +63,35 @@ class NotNsqdTest {
         assertProducerAndConsumerFail(nsq.httpAddress(), "is not nsqd's TCP port: it answered HTTP (\"HTTP/1.1 400 Bad Request\")");
     }
 
-    @Test void aSilentPort() throws Exception {
+    /**
+     * A port that takes the connection and says nothing is what a SIGSTOPped nsqd looks like: no proof of a wrong peer.
+     * Each tool waits its bound (--retry-timeout, --connect-timeout), then exits 1 with one line saying what it waited for.
+     */
+    @Test void aSilentPortIsWaitedForWithinTheBounds() throws Exception {
         try (FakePeer silent = FakePeer.silent()) {
-            assertProducerAndConsumerFail(silent.address(), "no answer to IDENTIFY within 1000 ms");
+            HostPort peer = silent.address();
+            assertWaitedThenFailed("producer", peer, "(retry timeout 3s)", "-s", "t", "--nsqd", peer.toString(),
+                "--count", "1", "--retry-timeout", "3s");
+            assertWaitedThenFailed("consumer", peer, "no answer within 3s (--connect-timeout)", "-s", "t", "-g", "g", "--nsqd", peer.toString(),
+                "--connect-timeout", "3s");
         }
+    }
+
+    /** Exit 1 no sooner than the 3 s bound, one error line naming the peer, what was waited for and the bound, no stack trace. */
+    void assertWaitedThenFailed(String tool, HostPort peer, String bound, String... args) throws Exception {
+        long t0 = System.nanoTime();
+        Spawned s = nsq.spawn(Spawned.java(SMALL_HEAP, tool, args), Map.of());
+        int code = s.waitFor(Duration.ofSeconds(60));
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        String err = s.stderr(), what = tool + " against a silent " + peer + ":\n" + err;
+        assertEquals(1, code, what);
+        assertTrue(ms >= 3_000, "waited its bound of 3 s, not " + ms + " ms: " + what);
+        List<String> errors = err.lines().filter(l -> l.contains("error:")).toList();
+        assertEquals(1, errors.size(), "one error line: " + what);
+        assertTrue(errors.get(0).contains(bound) && errors.get(0).contains(peer.toString())
+            && errors.get(0).contains("IDENTIFY"), what);
+        assertFalse(err.contains("is not nsqd"), "silence is not called a wrong peer: " + what);
+        assertFalse(err.contains("\tat ") || err.contains("Exception in thread"), "no stack trace: " + what);
     }
 
     @Test void garbage() throws Exception {

@@ -238,12 +238,9 @@ class NsqClientTest {
         }
     }
 
-    /** What nsqd never sends is named at once, fatal, never retried: its HTTP port, silence, garbage, an impossible frame. */
+    /** What nsqd never sends is named at once, fatal, never retried: its HTTP port, garbage, an impossible frame. */
     @Test void peersThatAreNotNsqdFailFastAndForGood() throws Exception {
         assertNotNsqd(nsq.httpAddress(), "it answered HTTP (\"HTTP/1.1 400 Bad Request\")");
-        try (FakePeer silent = FakePeer.silent()) {
-            assertNotNsqd(silent.address(), "no answer to IDENTIFY within 1000 ms");
-        }
         try (FakePeer garbage = FakePeer.answering("\u0001\u0002garbage\u0000\u0000\u0000\u0000".getBytes(StandardCharsets.ISO_8859_1))) {
             assertNotNsqd(garbage.address(), "it sent a frame of");
         }
@@ -258,6 +255,29 @@ class NsqClientTest {
                 Await.until("the impossible frame is fatal", Duration.ofSeconds(2), () -> sub.fatal() != null);
                 assertTrue(sub.fatal().getMessage().contains("2147483647"), sub.fatal().getMessage());
                 assertEquals(1, fatal.get(), "reported once, not retried");
+            }
+        }
+    }
+
+    /**
+     * Silence proves nothing: a SIGSTOPped nsqd takes connections in its kernel and says nothing. A peer that does not
+     * answer IDENTIFY is a transient failure that names what was waited for, and a subscriber keeps trying it.
+     */
+    @Test void aSilentPeerIsAnOutageNotAWrongPeer() throws Exception {
+        try (FakePeer silent = FakePeer.silent()) {
+            NsqConfig quick = CONFIG.withHandshakeTimeout(Duration.ofMillis(300));
+            IOException e = assertThrows(IOException.class, () -> Connection.open(silent.address(), quick).close());
+            assertFalse(NsqException.isFatal(e), "silence is not fatal: " + e);
+            assertTrue(e.getMessage().contains(silent.address().toString()) && e.getMessage().contains("did not answer IDENTIFY within 300 ms"),
+                e.getMessage());
+
+            try (Subscriber sub = new Subscriber(quick, List.of("t"), "g", 1, m -> m.finish()).connectTo(List.of(silent.address()))) {
+                int before = silent.connections();
+                sub.start();
+                Await.until("a second try at the silent peer", Duration.ofSeconds(10), () -> silent.connections() >= before + 2);
+                assertEquals(null, sub.fatal(), "retried, not given up");
+                assertFalse(sub.listening(), "a connection that never subscribed cannot show a message: not idle");
+                assertTrue(sub.lastError().contains("did not answer IDENTIFY"), sub.lastError());
             }
         }
     }

@@ -123,6 +123,49 @@ class WireTest {
         assertTrue(e.getMessage().contains("HTTP/1.1 400 Bad Request") && e.getMessage().contains(PEER.toString()), e.getMessage());
     }
 
+    /**
+     * A peer that stops half-way through a frame is stalled, not quiet: the reader tells the connection which reads wait
+     * inside a frame (they get a shorter timeout), shows the stall to other threads while it lasts, and names it when the
+     * timeout comes. A wait between frames is a plain timeout (a missed heartbeat), as before.
+     */
+    @Test void aReadThatStopsHalfWayThroughAFrameIsAStallNotAQuietSpell() throws Exception {
+        byte[] wire = frame(Frame.RESPONSE, "_heartbeat_".getBytes(StandardCharsets.US_ASCII));
+        List<Boolean> told = new java.util.ArrayList<>();
+        long[] stalledDuringTheRead = {0};
+        FrameReader[] reader = {null};
+        java.io.InputStream sevenBytesThenSilence = new java.io.InputStream() {
+            int sent;
+            @Override public int read() { throw new UnsupportedOperationException(); }
+            @Override public int read(byte[] b, int off, int len) throws java.io.IOException {
+                if (sent < 7) {
+                    int n = Math.min(len, 7 - sent);
+                    System.arraycopy(wire, sent, b, off, n);
+                    sent += n;
+                    return n;
+                }
+                stalledDuringTheRead[0] = reader[0].stalledSinceNanos();
+                throw new java.net.SocketTimeoutException("Read timed out");
+            }
+        };
+        reader[0] = new FrameReader(sevenBytesThenSilence, PEER, 64, midFrame -> {
+            told.add(midFrame);
+            return midFrame ? 5025 : 65_000;
+        });
+        long before = System.nanoTime();
+        var e = assertThrows(java.io.IOException.class, () -> reader[0].read(1 << 20));
+        assertFalse(e instanceof java.net.SocketTimeoutException, "a stall, not a missed heartbeat: " + e);
+        assertTrue(e.getMessage().contains("stopped half-way through a frame") && e.getMessage().contains("5025 ms"), e.getMessage());
+        assertEquals(List.of(false, true), told, "the first read waits between frames, the next inside one");
+        assertTrue(stalledDuringTheRead[0] - before >= 0, "the stall showed while the read waited");
+        assertEquals(0, reader[0].stalledSinceNanos(), "and not after");
+        assertTrue(reader[0].lastBytesNanos() - before >= 0, "bytes came");
+
+        FrameReader silent = new FrameReader(new java.io.InputStream() {
+            @Override public int read() throws java.io.IOException { throw new java.net.SocketTimeoutException("Read timed out"); }
+        }, PEER, 64, midFrame -> 65_000);
+        assertThrows(java.net.SocketTimeoutException.class, () -> silent.read(1 << 20), "between frames: a plain timeout");
+    }
+
     @Test void impossibleFramesAreNotNsqd() throws Exception {
         byte[] huge = ByteBuffer.allocate(8).putInt(Integer.MAX_VALUE).putInt(0).array();
         var big = assertThrows(NsqException.NotNsqd.class, () -> read(huge, 1 << 20));

@@ -19,9 +19,16 @@ import java.util.Map;
  * One TCP connection to nsqd speaking protocol V2 (go-nsq's conn.go): connects, sends the magic,
  * negotiates with IDENTIFY, then carries commands out and frames in. Heartbeats are answered here
  * and nowhere else. Writes are synchronized, so several threads may send; one thread reads.
+ * {@link #close()} may come from any thread, also while {@link #open()} waits: that ends the wait.
  *
- * <p>Failures: a refused, reset or timed-out connection is a plain IOException (transient); a
- * peer that does not answer like nsqd, or an nsqd that refuses us, is a fatal {@link NsqException}.
+ * <p>Failures: only an answer proves a wrong peer. A refused, reset or silent connection is a plain
+ * IOException (transient: an nsqd SIGSTOPped, overloaded or cut off by the network still takes TCP
+ * connections in the kernel and then says nothing); a peer that answers what nsqd never sends, or an
+ * nsqd that refuses us (an error frame, TLS refused), is a fatal {@link NsqException}.
+ *
+ * <p>Reads time out between frames after {@link #setReadTimeout} (the heartbeat window for a
+ * subscriber), and inside a frame sooner: nsqd finishes a frame it began at its next flush of the
+ * output buffer, so a peer stalled half-way is dropped in seconds instead of being taken for an idle one.
  */
 public final class Connection implements Closeable {
     private final HostPort address;
@@ -38,25 +45,43 @@ public final class Connection implements Closeable {
     private DataOutputStream out;
     private Identify.Answer answer;
     private int frameLimit = NsqConfig.HANDSHAKE_FRAME_LIMIT;
+    /** The TLS layer, once IDENTIFY granted it: what its handshake showed explains a refusal on the read after it. */
+    private Socket tlsSocket;
+    /** Read timeouts in ms (0: none): between frames as set by {@link #setReadTimeout}, inside one at most {@link #midFrameMillis}. */
+    private volatile int betweenFramesMillis;
+    private final int midFrameMillis;
+    /** While {@link #open()} (or the caller's first command) waits: for what, for a report from another thread. */
+    private volatile String waitingFor = "connecting";
+    /** A frame nsqd began arrives whole by its next flush (its output buffer timeout); this much more is its margin. */
+    static final Duration MID_FRAME_MARGIN = Duration.ofSeconds(5);
 
     private Connection(HostPort address, NsqConfig config) {
         this.address = address;
         this.config = config;
         this.socket = new Socket();
+        Duration flush = config.outputBufferTimeout() != null ? config.outputBufferTimeout() : Duration.ofMillis(Identify.OUTPUT_BUFFER_TIMEOUT_MS);
+        this.midFrameMillis = (int) Math.min(Integer.MAX_VALUE, flush.plus(MID_FRAME_MARGIN).toMillis());
     }
 
     /** Connects and identifies; the returned connection is ready for SUB or PUB. */
     public static Connection open(HostPort address, NsqConfig config) throws IOException {
-        Connection c = new Connection(address, config);
+        return to(address, config).open();
+    }
+
+    /** A connection not made yet: {@link #open()} makes it, and {@link #close()} from another thread ends that early. */
+    public static Connection to(HostPort address, NsqConfig config) { return new Connection(address, config); }
+
+    /** Connects and identifies (once); ready for SUB or PUB when it returns. Closed when it throws. */
+    public Connection open() throws IOException {
         try {
-            c.connect();
-            c.identify();
+            connect();
+            identify();
         } catch (IOException | RuntimeException e) {
-            c.close();
+            close();
             if (e instanceof NsqException) throw e;
             throw new IOException("cannot connect to nsqd " + address + ": " + NsqException.describe(e), e);
         }
-        return c;
+        return this;
     }
 
     /**
@@ -66,6 +91,7 @@ public final class Connection implements Closeable {
     private static final int RECEIVE_BUFFER = 1 << 20;
 
     private void connect() throws IOException {
+        waitingFor = "connecting";
         socket.setTcpNoDelay(true);
         socket.setReceiveBufferSize(RECEIVE_BUFFER);
         socket.connect(new InetSocketAddress(address.host(), address.port()), (int) config.connectTimeout().toMillis());
@@ -89,6 +115,7 @@ public final class Connection implements Closeable {
      * deflate, each confirmed by an OK through the new layer, then AUTH when nsqd requires it.
      */
     private void identify() throws IOException {
+        waitingFor = "it took the connection, no answer to IDENTIFY yet";
         out.write(Command.MAGIC_V2);
         out.write(Command.identify(Identify.json(Identify.fields(config))));
         out.flush();
@@ -98,8 +125,9 @@ public final class Connection implements Closeable {
             if (!answer.flag("tls_v1")) {
                 throw new NsqException("nsqd " + address + " does not offer TLS (it needs --tls-cert and --tls-key) and TLS was asked for", true, null);
             }
-            Socket tls = config.tls().handshake(socket, address, upgradeTimeout);
-            layers(tls.getInputStream(), tls.getOutputStream());
+            waitingFor = "TLS handshake under way";
+            tlsSocket = config.tls().handshake(socket, address, upgradeTimeout);
+            layers(tlsSocket.getInputStream(), tlsSocket.getOutputStream());
             upgraded("TLS", upgradeTimeout);
         }
         Compression c = config.compression();
@@ -113,9 +141,17 @@ public final class Connection implements Closeable {
         if (answer.authRequired()) auth();
         else if (config.authSecret() != null) config.logger().debug("nsqd " + address + " does not require AUTH: the secret is not sent");
         // Bootstrapped: from here reads are buffered, and frames may be as large as nsqd's messages.
-        in = new FrameReader(rawIn, address, 64 * 1024);
+        in = new FrameReader(rawIn, address, 64 * 1024, this::waiting);
         frameLimit = config.maxFrameSize();
-        socket.setSoTimeout((int) config.readTimeout().toMillis());
+        setReadTimeout(config.readTimeout());
+    }
+
+    /** The reader's next blocking read waits between frames or inside one: its timeout follows (see the class comment). */
+    private int waiting(boolean midFrame) throws IOException {
+        int between = betweenFramesMillis;
+        int ms = !midFrame ? between : between == 0 ? midFrameMillis : Math.min(between, midFrameMillis);
+        socket.setSoTimeout(ms);
+        return ms;
     }
 
     /** nsqd confirms each upgrade with OK through the new layer; a certificate refused shows here with TLS 1.3. */
@@ -127,7 +163,8 @@ public final class Connection implements Closeable {
         } catch (SocketTimeoutException e) {
             throw new IOException("nsqd " + address + ": no OK within " + timeoutMillis + " ms after the " + what + " upgrade", e);
         } catch (IOException e) {
-            throw config.tls() != null ? config.tls().failure(address, e) : e;
+            // A reset or an alert right after the TLS handshake is nsqd refusing our certificate (TLS 1.3 says so here).
+            throw what.equals("TLS") ? config.tls().refusal(address, tlsSocket, e) : e;
         }
         if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(address, f.text());
         if (f.type() != Frame.RESPONSE || !f.text().equals("OK")) {
@@ -140,6 +177,7 @@ public final class Connection implements Closeable {
         if (config.authSecret() == null) {
             throw new NsqException("nsqd " + address + " requires AUTH (it runs with --auth-http-address) and no secret was given", true, null);
         }
+        waitingFor = "no answer to AUTH yet";
         write(Command.auth(config.authSecret().getBytes(StandardCharsets.UTF_8)));
         socket.setSoTimeout((int) AUTH_TIMEOUT.toMillis());
         Frame f;
@@ -156,13 +194,17 @@ public final class Connection implements Closeable {
             + (url.isEmpty() ? "" : " (" + url + ")") + " with " + who.getOrDefault("permission_count", "?") + " permission(s)");
     }
 
-    /** The answer to a handshake command; silence there means the peer does not speak NSQ. */
+    /**
+     * The answer to a handshake command. Silence is not proof of a wrong peer: a stopped (SIGSTOP), overloaded or cut-off
+     * nsqd takes the connection in its kernel and says nothing, and answers the moment it runs again. Transient.
+     */
     private Frame handshakeResponse(String command) throws IOException {
         Frame f;
         try {
             f = next();
         } catch (SocketTimeoutException e) {
-            throw new NsqException.NotNsqd(address, "no answer to " + command + " within " + config.handshakeTimeout().toMillis() + " ms");
+            throw new SocketTimeoutException("it took the connection but did not answer " + command + " within "
+                + config.handshakeTimeout().toMillis() + " ms (a stopped, overloaded or cut-off nsqd, or not nsqd)");
         }
         if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(address, f.text());
         if (f.type() != Frame.RESPONSE) throw new NsqException.NotNsqd(address, "it sent a message before " + command + " was answered");
@@ -171,15 +213,32 @@ public final class Connection implements Closeable {
 
     public HostPort address() { return address; }
 
+    /** While it is being made: what it waits for, e.g. "nsqd 127.0.0.1:4150: it took the connection, no answer to IDENTIFY yet". Any thread. */
+    public String waitingFor() { return "nsqd " + address + ": " + waitingFor; }
+
+    /** The caller's first command waits for its answer, e.g. "no answer to SUB yet": for {@link #waitingFor()}. */
+    public void waitingFor(String what) { waitingFor = what; }
+
     public NsqConfig config() { return config; }
 
     /** What nsqd granted in its IDENTIFY answer. */
     public Identify.Answer negotiated() { return answer; }
 
-    /** How long a blocked read may wait (ZERO: forever); publishers bound each answer, subscribers the heartbeat gap. */
+    /**
+     * How long a blocked read may wait for the next frame (ZERO: forever); publishers bound each answer, subscribers the
+     * heartbeat gap. Inside a frame the wait is shorter (see the class comment).
+     */
     public void setReadTimeout(Duration timeout) throws IOException {
-        socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        betweenFramesMillis = (int) Math.min(Integer.MAX_VALUE, timeout.toMillis());
+        socket.setSoTimeout(betweenFramesMillis);
+        in.resetWaits();
     }
+
+    /** When bytes last came from nsqd (System.nanoTime()): a heartbeat is due every interval. Any thread may ask. */
+    public long lastHeardNanos() { return in.lastBytesNanos(); }
+
+    /** Since when the reader has been waiting with part of a frame in hand (System.nanoTime()), or 0. Any thread may ask. */
+    public long stalledSinceNanos() { return in.stalledSinceNanos(); }
 
     /**
      * The next frame that is not a heartbeat (heartbeats are answered with NOP on the way).

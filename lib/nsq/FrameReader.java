@@ -4,6 +4,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.SocketTimeoutException;
 
 /**
  * Reads frames from nsqd through a buffer of its own, so the subscriber can ask "is another
@@ -11,8 +12,21 @@ import java.io.InputStream;
  * batch ends (flush output, send FINs), and a partial frame must not count (nsqd's 16 KiB output
  * flushes end mid-frame; counting any buffered byte held a lone message until nsqd's next flush).
  * Frame sizes are checked as {@link Frame} describes: a peer that is not nsqd is named at once.
+ *
+ * <p>A peer that stops half-way through a frame is stalled, not idle: nsqd finishes a frame it began
+ * at its next flush. So a read that blocks with part of a frame in hand is told apart ({@link Waits}
+ * gives it a shorter timeout, {@link #stalledSinceNanos()} shows it to other threads), and the time
+ * bytes last arrived is kept ({@link #lastBytesNanos()}): what an idle check needs to tell a quiet
+ * connection from a dead one. Thread model: one reader thread calls everything but those two
+ * getters, which any thread may read.
  */
 public final class FrameReader {
+    /** Told before a read blocks whether it waits between frames or inside one; the connection sets its timeout from that. */
+    public interface Waits {
+        /** Returns the timeout now set, in ms (0: none). */
+        int waiting(boolean midFrame) throws IOException;
+    }
+
     private static final int HEADER = 8; // size + type
     /** Up to this size a frame is allocated at once; a larger one grows as its bytes arrive, so a lying size costs nothing. */
     private static final int TRUSTED_SIZE = 16 << 20;
@@ -21,21 +35,41 @@ public final class FrameReader {
     private final byte[] buf;
     /** Reads no byte past the frame: during the handshake nsqd may send the next layer's bytes (TLS, compression) right behind an answer. */
     private final boolean exact;
+    private final Waits waits;
     private int pos, lim;
+    /** Which kind of wait {@link #waits} was last told of (a change costs a call; most reads repeat the last kind). */
+    private Boolean waitingMidFrame;
+    private int midFrameTimeoutMillis;
+    private volatile long lastBytesNanos = System.nanoTime(), stalledSinceNanos;
 
     public FrameReader(InputStream in, HostPort peer, int bufferSize) {
-        this(in, peer, bufferSize, false);
+        this(in, peer, bufferSize, false, null);
     }
 
-    private FrameReader(InputStream in, HostPort peer, int bufferSize, boolean exact) {
+    /** {@code waits}: told which kind of wait each blocking read is (null: all alike). */
+    public FrameReader(InputStream in, HostPort peer, int bufferSize, Waits waits) {
+        this(in, peer, bufferSize, false, waits);
+    }
+
+    private FrameReader(InputStream in, HostPort peer, int bufferSize, boolean exact, Waits waits) {
         this.in = in;
         this.peer = peer;
         this.buf = new byte[bufferSize];
         this.exact = exact;
+        this.waits = waits;
     }
 
     /** A reader for the handshake: unbuffered, it takes exactly each frame's bytes. */
-    static FrameReader exact(InputStream in, HostPort peer) { return new FrameReader(in, peer, 64, true); }
+    static FrameReader exact(InputStream in, HostPort peer) { return new FrameReader(in, peer, 64, true, null); }
+
+    /** The connection changed its timeouts: tell {@link #waits} again before the next blocking read. Reader thread only. */
+    void resetWaits() { waitingMidFrame = null; }
+
+    /** When bytes last arrived from the peer (System.nanoTime()); any thread may ask. */
+    public long lastBytesNanos() { return lastBytesNanos; }
+
+    /** Since when a read has been blocked with part of a frame in hand (System.nanoTime()), or 0; any thread may ask. */
+    public long stalledSinceNanos() { return stalledSinceNanos; }
 
     /** The next frame; {@code limit} is the largest data size this peer may send now. */
     public Frame read(int limit) throws IOException {
@@ -61,7 +95,7 @@ public final class FrameReader {
         System.arraycopy(buf, pos, data, 0, have);
         pos += have;
         for (int off = have; off < n; ) { // more than is buffered: straight into its array
-            int r = in.read(data, off, n - off);
+            int r = blockingRead(data, off, n - off, true);
             if (r < 0) throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame of " + n + " bytes");
             off += r;
         }
@@ -74,7 +108,7 @@ public final class FrameReader {
         pos += have;
         byte[] chunk = new byte[64 * 1024];
         for (int left = n - have; left > 0; ) {
-            int r = in.read(chunk, 0, Math.min(chunk.length, left));
+            int r = blockingRead(chunk, 0, Math.min(chunk.length, left), true);
             if (r < 0) throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame of " + n + " bytes");
             grown.write(chunk, 0, r);
             left -= r;
@@ -102,7 +136,10 @@ public final class FrameReader {
         if (available <= 0) return false;
         compact();
         int r = in.read(buf, lim, Math.min(available, buf.length - lim));
-        if (r > 0) lim += r;
+        if (r > 0) {
+            lim += r;
+            lastBytesNanos = System.nanoTime();
+        }
         return true;
     }
 
@@ -114,7 +151,7 @@ public final class FrameReader {
         if (lim - pos >= n) return true;
         compact();
         while (lim < n) {
-            int r = in.read(buf, lim, (exact ? n : buf.length) - lim);
+            int r = blockingRead(buf, lim, (exact ? n : buf.length) - lim, lim > 0 || n > 4);
             if (r < 0) {
                 if (lim == 0) return false;
                 throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame");
@@ -122,6 +159,34 @@ public final class FrameReader {
             lim += r;
         }
         return true;
+    }
+
+    /**
+     * A read that may block: between frames it waits for the next one (a heartbeat is due every interval), inside one
+     * it waits for nsqd's next flush, and a timeout there says so instead of blaming heartbeats.
+     */
+    private int blockingRead(byte[] b, int off, int len, boolean midFrame) throws IOException {
+        if (waits != null && (waitingMidFrame == null || waitingMidFrame != midFrame)) {
+            int timeout = waits.waiting(midFrame);
+            if (midFrame) midFrameTimeoutMillis = timeout;
+            waitingMidFrame = midFrame;
+        }
+        int r;
+        if (!midFrame) {
+            r = in.read(b, off, len);
+        } else {
+            stalledSinceNanos = System.nanoTime();
+            try {
+                r = in.read(b, off, len);
+            } catch (SocketTimeoutException e) {
+                throw new IOException("nsqd " + peer + " stopped half-way through a frame: nothing more of it came "
+                    + (midFrameTimeoutMillis > 0 ? "for " + midFrameTimeoutMillis + " ms" : "in time") + " (a stalled connection, not an idle one)", e);
+            } finally {
+                stalledSinceNanos = 0;
+            }
+        }
+        if (r > 0) lastBytesNanos = System.nanoTime();
+        return r;
     }
 
     private void compact() {

@@ -10,8 +10,10 @@ import java.util.function.Consumer;
  * IDENTIFY wins over what was asked ({@link Identify.Answer}).
  *
  * @param connectTimeout      TCP connect
- * @param handshakeTimeout    each read of the handshake (magic, IDENTIFY, upgrades): nsqd answers at once, so silence
- *                            this long before IDENTIFY's answer means the peer is not nsqd
+ * @param handshakeTimeout    each read of the handshake (magic, IDENTIFY, upgrades). Silence there is an outage, not a
+ *                            wrong peer (a stopped nsqd takes connections in its kernel and answers once it runs
+ *                            again), so the wait is as long as a retry's backoff (5s): a retry loop is then nearly
+ *                            always waiting on a connection that nsqd answers the moment it resumes
  * @param heartbeatInterval   asked of nsqd; null: nsqd's default (30s); ZERO: no heartbeats (an idle publisher)
  * @param msgTimeout          asked of nsqd for this connection's messages; null: nsqd's --msg-timeout
  * @param maxFrameSize        the largest frame accepted once identified (nsqd's --max-msg-size plus a little)
@@ -29,7 +31,7 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
     public static final int HANDSHAKE_FRAME_LIMIT = 64 * 1024;
 
     public static NsqConfig defaults() {
-        return new NsqConfig(Duration.ofSeconds(3), Duration.ofSeconds(1), null, null, 256 << 20,
+        return new NsqConfig(Duration.ofSeconds(3), Duration.ofSeconds(5), null, null, 256 << 20,
             "mqueue-" + ProcessHandle.current().pid(), Identify.hostname(), "mqueue/1.0", NsqLogger.STDERR,
             null, null, null, null, null);
     }

@@ -11,9 +11,9 @@ import util.Errors;
 
 /**
  * A failure the NSQ client recognised, and whether retrying can fix it (go-nsq's fatal errors).
- * Fatal: nsqd refused us (E_INVALID, E_BAD_*, E_AUTH_*, E_UNAUTHORIZED) or the peer is not nsqd.
- * Everything else that goes wrong on the network (refused, reset, timed-out connections) is a plain
- * IOException and transient.
+ * Fatal: nsqd refused us (E_INVALID, E_BAD_*, E_AUTH_*, E_UNAUTHORIZED, TLS refused) or the peer
+ * answered what nsqd never sends. Only an answer proves that: everything else that goes wrong on the
+ * network (refused, reset, silent or timed-out connections) is a plain IOException and transient.
  */
 public class NsqException extends IOException {
     private final boolean fatal;
@@ -58,7 +58,7 @@ public class NsqException extends IOException {
         }
     }
 
-    /** The peer does not speak NSQ's TCP protocol (an HTTP port, garbage, silence, an impossible frame). */
+    /** The peer answered what nsqd never sends (HTTP, garbage, an impossible frame); silence is not proof of it. */
     public static final class NotNsqd extends NsqException {
         public NotNsqd(HostPort peer, String what) {
             super(peer + " is not nsqd's TCP port: " + what, true, null);

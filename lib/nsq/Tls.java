@@ -10,14 +10,23 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.InvalidKeyException;
 import java.security.KeyStore;
+import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.Signature;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.RSAPrivateKey;
 import java.security.interfaces.RSAPublicKey;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
 import java.util.function.Supplier;
+import java.util.regex.Pattern;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -27,7 +36,9 @@ import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedKeyManager;
 import javax.net.ssl.X509ExtendedTrustManager;
+import javax.net.ssl.X509KeyManager;
 
 /**
  * TLS to nsqd with the JDK's own TLS (go-nsq's tls_v1): after IDENTIFY grants it, the open TCP
@@ -43,12 +54,14 @@ public final class Tls {
     private final boolean insecure;
     private final String description;
     private final String clientCertificate; // its subject, or null
+    private final CertificateRequests requests;
 
-    private Tls(SSLContext context, boolean insecure, String description, String clientCertificate) {
+    private Tls(SSLContext context, boolean insecure, String description, String clientCertificate, CertificateRequests requests) {
         this.context = context;
         this.insecure = insecure;
         this.description = description;
         this.clientCertificate = clientCertificate;
+        this.requests = requests;
     }
 
     /** The files TLS is set up from, so an error can name the option that named the file. */
@@ -114,9 +127,10 @@ public final class Tls {
                 trust = tmf.getTrustManagers();
             }
             SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(keys, trust, null);
+            CertificateRequests requests = new CertificateRequests(keys == null ? null : (X509KeyManager) keys[0]);
+            ctx.init(new KeyManager[] {requests}, trust, null);
             String server = insecure ? "nsqd's certificate NOT checked" : ca != null ? "CA " + ca : "the JDK's trusted CAs";
-            return new Tls(ctx, insecure, "TLS (" + server + client + ")", subject);
+            return new Tls(ctx, insecure, "TLS (" + server + client + ")", subject, requests);
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalArgumentException("cannot set up TLS: " + NsqException.describe(e), e);
         }
@@ -186,7 +200,8 @@ public final class Tls {
 
     /**
      * Upgrades an identified connection in place (nsqd starts its side right after its IDENTIFY
-     * answer). A certificate either side refuses is fatal; a peer that went away is not.
+     * answer). A certificate either side refuses, and any end of the connection but silence, is
+     * nsqd refusing us ({@link #refusal}); silence is transient.
      */
     Socket handshake(Socket plain, HostPort peer, int timeoutMillis) throws IOException {
         SSLSocket s = (SSLSocket) context.getSocketFactory().createSocket(plain, peer.host(), peer.port(), true);
@@ -196,32 +211,94 @@ public final class Tls {
         try {
             s.startHandshake();
         } catch (IOException e) {
-            throw failure(peer, e);
+            throw refusal(peer, s, e);
         }
         return s;
     }
 
     /**
-     * What a failure during or right after the TLS handshake means: a certificate refused (by us
-     * or by nsqd) is fatal and says which option to look at; a connection that broke is transient.
+     * What a failure during the TLS handshake on {@code tls}, or on the read of nsqd's OK right after it, means. nsqd
+     * completed TCP and granted TLS in its IDENTIFY answer, so a certificate refused (by us or by nsqd), a TLS alert,
+     * and also a reset, an end of stream or a broken pipe there are nsqd refusing us: fatal, one line that says which
+     * option to look at, never retried. nsqd v1.2.1 speaks TLS 1.2, where a client certificate it refuses ends the
+     * handshake with a reset as often as with an alert (the reset overtakes the alert: 19 of 20 tries here ended in
+     * "Broken pipe", one in "handshake_failure"), so the refusal is explained from what the handshake showed: whether
+     * nsqd asked for a client certificate, and whether we had one it would take. Only silence (a timeout) is an outage.
+     */
+    IOException refusal(HostPort peer, Socket tls, IOException e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof SocketTimeoutException) return e; // silence: an outage
+            // Our check of nsqd's certificate failed: that is about nsqd's certificate, whatever it asked of us.
+            if (c instanceof CertificateException || c instanceof CertPathValidatorException) return failure(peer, e);
+        }
+        SSLException ssl = sslCause(e);
+        String jdk = NsqException.describe(e);
+        if (ssl != null && !(ssl.getCause() instanceof IOException) && !REFUSING_ALERT.matcher(jdk).find()) {
+            return failure(peer, e); // another alert (a TLS version or cipher nsqd does not take): the JDK's words say which
+        }
+        String asked = requests.asked(tls), why;
+        if (asked == null) {
+            why = "it ended the TLS handshake (" + jdk + "); its log says why";
+        } else if (asked.isEmpty()) {
+            // The JDK sends only a certificate whose issuer is among the CAs nsqd names, so a stranger's shows up as none.
+            why = clientCertificate == null ? "it requires a client certificate (--tls-cert and --tls-key) (" + jdk + ")"
+                : "it requires a client certificate signed by a CA it trusts (its --tls-root-ca-file), and ours (" + clientCertificate
+                    + ") is not (" + jdk + ")";
+        } else {
+            why = "it refused our client certificate (" + clientCertificate + "): not signed by a CA it trusts (its --tls-root-ca-file), "
+                + "expired, or not for client authentication; its log says which (" + jdk + ")";
+        }
+        NsqException fatal = new NsqException("TLS with nsqd " + peer + " failed: " + why, true, null);
+        fatal.addSuppressed(e); // the JDK's exception, for -v's stack trace
+        return fatal;
+    }
+
+    /** Alerts a TLS server sends when it will not take the client (its certificate, or the lack of one). */
+    private static final Pattern REFUSING_ALERT =
+        Pattern.compile("handshake_failure|bad_certificate|certificate_required|unknown_ca|certificate_unknown|access_denied");
+
+    /**
+     * What a TLS failure means where only the JDK's exception is known (HTTPS): a certificate refused (by us or by nsqd)
+     * is fatal and says which option to look at; a connection that broke is transient.
      */
     public IOException failure(HostPort peer, IOException e) {
-        SSLException tls = null;
-        for (Throwable c = e; c != null && tls == null; c = c.getCause()) if (c instanceof SSLException s) tls = s;
+        SSLException tls = sslCause(e);
         if (tls == null || tls.getCause() instanceof EOFException || tls.getCause() instanceof SocketException
             || tls.getCause() instanceof SocketTimeoutException) {
             return e;
         }
         // The JDK's words are in the message already; its exception rides along suppressed, for -v's stack trace.
-        NsqException fatal = new NsqException("TLS with nsqd " + peer + " failed: " + explain(NsqException.describe(tls)), true, null);
+        NsqException fatal = new NsqException("TLS with nsqd " + peer + " failed: " + explain(tls), true, null);
         fatal.addSuppressed(e);
         return fatal;
     }
 
+    private static SSLException sslCause(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) if (c instanceof SSLException s) return s;
+        return null;
+    }
+
+    /** The JDK's words, with what they mean and what to do about them. */
+    String explain(SSLException e) {
+        String jdk = NsqException.describe(e).replace("sun.security.provider.certpath.SunCertPathBuilderException: ", "")
+            .replace("sun.security.validator.ValidatorException: ", "").replace("java.security.cert.CertPathValidatorException: ", "");
+        // Signed by a CA we trust, but not valid now: the PKIX words ("path validation failed") do not say that.
+        int at = -1;
+        for (Throwable c = e; c != null; c = c.getCause()) if (c instanceof CertPathValidatorException v) at = v.getIndex();
+        String which = at > 0 ? "a CA certificate in its chain" : "its certificate";
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof CertificateExpiredException) {
+                return which + " has expired: nsqd needs a renewed --tls-cert (" + jdk + ")";
+            }
+            if (c instanceof CertificateNotYetValidException) {
+                return which + " is not valid yet: nsqd's clock or ours is wrong (" + jdk + ")";
+            }
+        }
+        return explain(jdk);
+    }
+
     /** The JDK's words, with what to do about them. */
-    String explain(String jdkWords) {
-        String jdk = jdkWords.replace("sun.security.provider.certpath.SunCertPathBuilderException: ", "")
-            .replace("sun.security.validator.ValidatorException: ", "");
+    String explain(String jdk) {
         if (jdk.contains("PKIX path") || jdk.contains("unable to find valid certification path")) {
             return "its certificate is not signed by a CA we trust; give the CA that signed it with --tls-ca (" + jdk + ")";
         }
@@ -238,6 +315,42 @@ public final class Tls {
             return "it refused our client certificate (--tls-cert): not signed by a CA it trusts, or expired (" + jdk + ")";
         }
         return jdk;
+    }
+
+    /**
+     * Our client certificate (if any), and a record, per connection, of whether nsqd asked for one and which the JDK
+     * chose: "" none it would take, else its alias. With TLS 1.2 that is all a refusal that ends in a reset tells.
+     */
+    private static final class CertificateRequests extends X509ExtendedKeyManager {
+        private final X509KeyManager keys; // null: no client certificate
+        private final Map<Socket, String> asked = Collections.synchronizedMap(new WeakHashMap<>());
+
+        CertificateRequests(X509KeyManager keys) { this.keys = keys; }
+
+        /** null: nsqd did not ask for a client certificate on {@code tls}; "": it did and we sent none; else the alias sent. */
+        String asked(Socket tls) { return asked.get(tls); }
+
+        @Override public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
+            String alias = keys == null ? null : keys.chooseClientAlias(keyType, issuers, socket);
+            if (socket != null) asked.merge(socket, alias == null ? "" : alias, (was, now) -> was.isEmpty() ? now : was);
+            return alias;
+        }
+
+        @Override public String chooseEngineClientAlias(String[] keyType, Principal[] issuers, SSLEngine engine) {
+            return keys instanceof X509ExtendedKeyManager k ? k.chooseEngineClientAlias(keyType, issuers, engine) : null;
+        }
+
+        @Override public String[] getClientAliases(String keyType, Principal[] issuers) {
+            return keys == null ? null : keys.getClientAliases(keyType, issuers);
+        }
+
+        @Override public X509Certificate[] getCertificateChain(String alias) { return keys == null ? null : keys.getCertificateChain(alias); }
+
+        @Override public PrivateKey getPrivateKey(String alias) { return keys == null ? null : keys.getPrivateKey(alias); }
+
+        // A client only: no server side.
+        @Override public String[] getServerAliases(String keyType, Principal[] issuers) { return null; }
+        @Override public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) { return null; }
     }
 
     /** --tls-insecure: accepts any certificate for any name (the checks are this manager's job, so none are done). */

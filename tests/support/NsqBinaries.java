@@ -43,4 +43,29 @@ final class NsqBinaries {
     static void require() {
         path("nsqd");
     }
+
+    /**
+     * nsqd of an older NSQ release (e.g. v1.2.1) for interop tests: .nsq/VERSION/bin/nsqd, built once by
+     * {@code scripts/install-nsq VERSION} (Go, ~10 s with a warm module cache; never committed).
+     */
+    static synchronized Path release(String version) {
+        Path nsqd = repoRoot().resolve(".nsq").resolve(version).resolve("bin/nsqd");
+        if (Files.isExecutable(nsqd)) return nsqd;
+        try {
+            Process p = new ProcessBuilder(repoRoot().resolve("scripts/install-nsq").toString(), version).inheritIO().start();
+            if (!p.waitFor(10, java.util.concurrent.TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("scripts/install-nsq " + version + " did not finish within 10 minutes");
+            }
+            if (p.exitValue() != 0 || !Files.isExecutable(nsqd)) {
+                throw new IllegalStateException("scripts/install-nsq " + version + " exited " + p.exitValue() + " without " + nsqd);
+            }
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("cannot run scripts/install-nsq " + version + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while building nsqd " + version, e);
+        }
+        return nsqd;
+    }
 }

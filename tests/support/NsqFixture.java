@@ -31,6 +31,7 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
     private final List<String> flags = new ArrayList<>();
     private NsqConfig client = NsqConfig.defaults();
     private int nsqdCount = 1;
+    private String nsqdRelease; // null: v1.3 from NsqBinaries
     private boolean withLookupd;
     private Path dir;
     private Daemon lookupd;
@@ -51,6 +52,9 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
     /** Also start nsqlookupd and register every nsqd with it. */
     NsqFixture withLookupd() { withLookupd = true; return this; }
 
+    /** nsqd of this older release instead (e.g. "v1.2.1"), built once into .nsq/RELEASE/bin (see NsqBinaries.release). */
+    NsqFixture nsqdRelease(String release) { nsqdRelease = release; return this; }
+
     /** Start {@code n} nsqd (all on loopback, each with its own data dir). */
     NsqFixture nsqds(int n) { nsqdCount = n; return this; }
 
@@ -59,7 +63,7 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
         dir = Files.createTempDirectory("mqueue-test-");
         if (NsqBinaries.find("nsqd") == null && NsqContainer.dockerAvailable()) {
             // No local binaries but a Docker engine: nsqd in a container (no fault injection there).
-            Assumptions.assumeTrue(!withLookupd && nsqdCount == 1, "lookupd and several nsqd need local binaries");
+            Assumptions.assumeTrue(!withLookupd && nsqdCount == 1 && nsqdRelease == null, "lookupd, several nsqd and older releases need local binaries");
             nsqds.add(NsqContainer.start(flags));
             return;
         }
@@ -77,7 +81,8 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
             int tcp = freePort(), http = freePort();
             Path data = dir.resolve("nsqd" + i);
             Files.createDirectories(data);
-            List<String> cmd = new ArrayList<>(List.of(NsqBinaries.path("nsqd").toString(),
+            Path binary = nsqdRelease != null ? NsqBinaries.release(nsqdRelease) : NsqBinaries.path("nsqd");
+            List<String> cmd = new ArrayList<>(List.of(binary.toString(),
                 "--tcp-address=127.0.0.1:" + tcp, "--http-address=127.0.0.1:" + http,
                 "--data-path=" + data, "--broadcast-address=127.0.0.1"));
             if (lookupd != null) cmd.add("--lookupd-tcp-address=" + lookupd.tcp());

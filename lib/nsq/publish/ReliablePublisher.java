@@ -74,7 +74,8 @@ public final class ReliablePublisher implements AutoCloseable {
         while (true) {
             HostPort address = nsqds.get(next);
             // A streak of failures starts with the attempt that failed first, connect time included (a connect can hang).
-            long streakStart = failingSince != 0 ? failingSince : System.nanoTime();
+            long attemptStart = System.nanoTime();
+            long streakStart = failingSince != 0 ? failingSince : attemptStart;
             try {
                 if (connection == null) connection = connect(address, streakStart);
                 if (defer != null) connection.publishDeferred(topic, defer, batch.body(0));
@@ -88,19 +89,20 @@ public final class ReliablePublisher implements AutoCloseable {
             } catch (NsqException.ErrorResponse e) {
                 disconnect(); // nsqd closes the connection after E_BAD_* and E_INVALID anyway
                 if (refusedForGood(e, batch)) return;
-                failingSince = retryLater(address, e, streakStart);
+                failingSince = retryLater(address, e, streakStart, attemptStart);
             } catch (IOException e) {
                 disconnect();
                 if (e instanceof NsqException n && n.fatal()) throw new Failure(NsqException.describe(e), true, e);
-                failingSince = retryLater(address, e, streakStart);
+                failingSince = retryLater(address, e, streakStart, attemptStart);
             }
         }
     }
 
-    /** A connect attempt never outlasts what is left of the retry timeout. */
+    /** A connect attempt (its TCP connect, then its wait for IDENTIFY's answer) never outlasts what is left of the retry timeout. */
     private Publisher connect(HostPort address, long streakStart) throws IOException {
         long left = retryTimeout.toMillis() - (System.nanoTime() - streakStart) / 1_000_000;
-        NsqConfig c = config.withConnectTimeout(Duration.ofMillis(Math.max(1, Math.min(config.connectTimeout().toMillis(), left))));
+        NsqConfig c = config.withConnectTimeout(Duration.ofMillis(Math.max(1, Math.min(config.connectTimeout().toMillis(), left))))
+            .withHandshakeTimeout(Duration.ofMillis(Math.max(1, Math.min(config.handshakeTimeout().toMillis(), left))));
         return new Publisher(address, c);
     }
 
@@ -132,15 +134,20 @@ public final class ReliablePublisher implements AutoCloseable {
         return false; // E_PUB_FAILED and friends: nsqd is exiting or its disk failed; another try may work
     }
 
-    /** Logs the failure, waits the next backoff delay and moves to the next address; throws past the retry timeout. */
-    private long retryLater(HostPort address, IOException e, long failingSince) throws Failure {
+    /**
+     * Logs the failure, waits out the next backoff delay and moves to the next address; throws past the retry timeout.
+     * The delay counts from the attempt's start: an attempt that waited on a silent nsqd (a stopped one answers the
+     * moment it resumes) already waited, so the next goes out at once and nsqd's resumption is seen without delay.
+     */
+    private long retryLater(HostPort address, IOException e, long failingSince, long attemptStart) throws Failure {
         long now = System.nanoTime();
         Duration failing = Duration.ofNanos(now - failingSince);
         if (failing.compareTo(retryTimeout) >= 0) {
             throw new Failure("no nsqd acknowledged for " + Durations.format(failing) + " (retry timeout "
                 + Durations.format(retryTimeout) + "); last error: " + NsqException.describe(e), false, e);
         }
-        Duration delay = backoff.next();
+        Duration delay = backoff.next().minusNanos(now - attemptStart);
+        if (delay.isNegative()) delay = Duration.ZERO;
         Duration left = retryTimeout.minus(failing);
         if (delay.compareTo(left) > 0) delay = left; // one last try right at the retry timeout
         counters.retries.increment();

@@ -58,18 +58,27 @@ final class Session implements Message.Delegate {
     volatile int rdy;
     volatile int settlingRdy;
     volatile long settleUntil;
-    volatile long lastMessageNanos;
+    /** When the subscriber counted this connection in (System.nanoTime()); set once, before any other thread sees it. */
+    long subscribedNanos;
+    /** nsqd heartbeats every interval whatever else it sends: past this much longer without a byte, one is overdue. */
+    private final long heardWithinNanos;
+    private static final Duration HEARTBEAT_MARGIN = Duration.ofSeconds(2);
     private volatile boolean closed;
 
-    Session(Subscriber owner, String topic, HostPort address) throws IOException {
+    /** SUB on {@code conn}, an identified connection; closed if that fails. */
+    Session(Subscriber owner, String topic, Connection conn) throws IOException {
         this.owner = owner;
         this.topic = topic;
-        this.conn = Connection.open(address, owner.config());
+        this.conn = conn;
         this.window = owner.windowFloor();
+        Duration hb = owner.config().heartbeatInterval() != null ? owner.config().heartbeatInterval() : Duration.ofSeconds(30);
+        this.heardWithinNanos = hb.isZero() ? Long.MAX_VALUE : hb.plus(HEARTBEAT_MARGIN).toNanos();
+        HostPort address = conn.address();
         try {
             maxRdy = conn.negotiated().maxRdyCount();
             msgTimeout = conn.negotiated().msgTimeout();
             maxMsgTimeout = conn.negotiated().maxMsgTimeout();
+            conn.waitingFor("no answer to SUB yet");
             conn.write(Command.sub(topic, owner.channel()));
             Frame f = conn.next();
             if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(address, f.text());
@@ -83,6 +92,14 @@ final class Session implements Message.Delegate {
     }
 
     @Override public String topic() { return topic; }
+
+    /**
+     * Whether this connection could show us a message nsqd has for us now: it was heard from (a message or a heartbeat)
+     * within its heartbeat interval and a margin, and is not stalled half-way through a frame. Any thread may ask.
+     */
+    boolean live(long now) {
+        return !closed && conn.stalledSinceNanos() == 0 && now - conn.lastHeardNanos() <= heardWithinNanos;
+    }
 
     @Override public HostPort address() { return conn.address(); }
 
@@ -227,7 +244,6 @@ final class Session implements Message.Delegate {
         inFlight.incrementAndGet();
         owner.delivered();
         unanswered.add(m);
-        lastMessageNanos = System.nanoTime();
         if (owner.closing()) {
             if (m.requeue(Duration.ZERO) != null) owner.countRequeuedUnread(); // arrived after CLS: not ours to handle
             return;

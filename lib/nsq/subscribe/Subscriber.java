@@ -16,12 +16,14 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import nsq.Connection;
 import nsq.HostPort;
 import nsq.Names;
 import nsq.NsqConfig;
 import nsq.NsqException;
 import nsq.http.NsqHttp;
 import util.Backoff;
+import util.Durations;
 import util.Threads;
 
 /**
@@ -36,6 +38,12 @@ import util.Threads;
  * and topic. Each connection gets an even share, capped by its nsqd's max_rdy_count; with more
  * connections than slots, the slots rotate (go-nsq's redistribution). A connection's claim on the
  * budget is the larger of its RDY and what it holds, so moving a slot waits for the old holder.
+ *
+ * <p>Outages: a connection that is refused, reset or silent (a SIGSTOPped nsqd, a partition) is made
+ * again with backoff for as long as the subscriber runs; only a refusal (an error frame, TLS refused, an
+ * answer nsqd never sends) stops it, through {@link Handler#onFatal}. Whether the subscriber could see a
+ * message if there were one ({@link #listening()}) is what an idle timeout must ask before it believes
+ * the quiet: a dead connection is not an idle one.
  */
 public final class Subscriber implements Closeable {
     /** Called on a connection's reader thread. */
@@ -87,6 +95,7 @@ public final class Subscriber implements Closeable {
     private volatile boolean refused;
     private volatile NsqException fatal;
     private volatile Duration msgTimeout, maxMsgTimeout;
+    private volatile long startedNanos = System.nanoTime();
     private Thread poller;
 
     public Subscriber(NsqConfig config, List<String> topics, String channel, int maxInFlight, Handler handler) {
@@ -171,8 +180,16 @@ public final class Subscriber implements Closeable {
     /** Successful subscriptions so far, reconnects included. */
     public int subscriptions() { return subscriptions.get(); }
 
-    /** The last connection or lookup failure; null if none. */
-    public String lastError() { return lastError; }
+    /** The last connection or lookup failure, else what a connection being made waits for (silence is no failure yet); null if none. */
+    public String lastError() {
+        String e = lastError;
+        if (e != null) return e;
+        for (Node n : nodes.values()) {
+            Connection c = n.opening;
+            if (c != null) return c.waitingFor();
+        }
+        return null;
+    }
 
     /** True when that failure was a refusal (connection refused, unknown host): nothing listens there now. */
     public boolean refused() { return refused; }
@@ -186,10 +203,41 @@ public final class Subscriber implements Closeable {
     /** nsqd's --max-msg-timeout (from IDENTIFY): TOUCH keeps a message at most this long; nsqd's default until one connected. */
     public Duration maxMsgTimeout() { return maxMsgTimeout != null ? maxMsgTimeout : Duration.ofMinutes(15); }
 
+    /**
+     * True when every connection this subscriber keeps is subscribed, has been heard from (a message or a heartbeat)
+     * within its heartbeat interval and a margin, and is not stalled half-way through a frame: then no message nsqd
+     * has for us can be out of sight, and a quiet spell means there is none. Otherwise a connection is down, dead or
+     * dying (its reader drops it: mid-frame after seconds, silent after two heartbeat intervals) and is being made
+     * again. Any thread may ask; an idle timeout must.
+     */
+    public boolean listening() {
+        long now = System.nanoTime();
+        for (Node n : nodes.values()) {
+            Session s = n.session;
+            if (s == null || !s.live(now)) return false;
+        }
+        return true;
+    }
+
+    /**
+     * Since when every connection has been subscribed without a break (System.nanoTime()): the latest subscription, or
+     * the start. An idle timeout counts from here at the earliest, so a connection just made again has its turn to
+     * deliver what nsqd kept for us while it was down.
+     */
+    public long listeningSinceNanos() {
+        long since = startedNanos;
+        for (Node n : nodes.values()) {
+            Session s = n.session;
+            if (s != null && s.subscribedNanos - since > 0) since = s.subscribedNanos;
+        }
+        return since;
+    }
+
     /** Starts connecting; transient failures are logged and retried. */
     public synchronized void start() {
         if (started) throw new IllegalStateException("already started");
         started = true;
+        startedNanos = System.nanoTime();
         for (HostPort a : direct) for (String t : topics) follow(t, a, true);
         if (!lookupd.isEmpty()) poller = Threads.start("nsq-lookup", this::pollLoop);
     }
@@ -248,6 +296,7 @@ public final class Subscriber implements Closeable {
             paused = true;
         }
         if (poller != null) poller.interrupt();
+        for (Node n : nodes.values()) n.abandonOpening(); // a connect or handshake waiting on a silent nsqd ends now
         List<Session> open = new ArrayList<>(sessions);
         for (Session s : open) requeuedOnClose.addAndGet(s.requeueAllAndClose());
         long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
@@ -358,6 +407,9 @@ public final class Subscriber implements Closeable {
         /** Lookup-found nodes stop reconnecting once nsqlookupd no longer lists them. */
         volatile boolean wanted = true;
         final Thread thread;
+        /** The connection being made (until subscribed), for close() to end its wait; then the subscribed session. */
+        private volatile Connection opening;
+        volatile Session session;
 
         Node(Key key, boolean isDirect) {
             this.key = key;
@@ -367,12 +419,19 @@ public final class Subscriber implements Closeable {
 
         private void run() {
             Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5));
+            long downSince = 0; // when the outage this node is riding out began; 0: none
             while (!closing && (isDirect || wanted)) {
                 Session s = null;
+                long attemptStart = System.nanoTime();
                 try {
-                    s = new Session(Subscriber.this, key.topic(), key.address());
+                    s = subscribe();
                     backoff.reset();
                     lastError = null;
+                    if (downSince != 0 && key.connection() == 0) {
+                        config.logger().info("nsqd " + key.address() + ": reading " + key.topic() + "/" + channel + " again after "
+                            + Durations.format(Duration.ofNanos(System.nanoTime() - downSince)));
+                    }
+                    downSince = 0;
                     read(s);
                 } catch (IOException e) {
                     if (closing) break;
@@ -382,6 +441,7 @@ public final class Subscriber implements Closeable {
                     }
                     lastError = NsqException.describe(e);
                     refused = NsqException.isRefusal(e);
+                    if (downSince == 0) downSince = System.nanoTime();
                     if (s != null) config.logger().warn("nsqd " + key.address() + ": connection lost (" + lastError + "); reconnecting");
                     else if (backoff.failures() == 0 && key.connection() == 0) config.logger().warn(lastError + "; retrying");
                     else config.logger().debug(lastError + "; retrying"); // a down nsqd must not flood the log (one line per node)
@@ -395,7 +455,10 @@ public final class Subscriber implements Closeable {
                 }
                 if (closing) break;
                 try {
-                    Thread.sleep(backoff.next().toMillis());
+                    // The delay counts from the attempt's start: one that waited on a silent nsqd (a stopped one answers the
+                    // moment it resumes) already waited, so the next goes out at once and a resumed nsqd is read without delay.
+                    long wait = backoff.next().toMillis() - (System.nanoTime() - attemptStart) / 1_000_000;
+                    if (wait > 0) Thread.sleep(wait);
                 } catch (InterruptedException e) {
                     if (closing) break;
                     config.logger().debug("nsqd " + key.address() + ": reconnect wait interrupted; reconnecting now");
@@ -404,11 +467,34 @@ public final class Subscriber implements Closeable {
             nodes.remove(key, this);
         }
 
+        /** Connects, identifies and subscribes; close() can end each wait on the way. */
+        private Session subscribe() throws IOException {
+            Connection c = Connection.to(key.address(), config);
+            opening = c;
+            try {
+                if (closing) { // close() may have looked for `opening` before it was set
+                    c.close();
+                    throw new IOException("closing");
+                }
+                return new Session(Subscriber.this, key.topic(), c.open());
+            } finally {
+                opening = null;
+            }
+        }
+
+        /** close(): ends a connect or handshake in progress (the thread then sees `closing`). */
+        void abandonOpening() {
+            Connection c = opening;
+            if (c != null) c.close();
+        }
+
         private void read(Session s) throws IOException {
             synchronized (Subscriber.this) {
                 if (closing) return; // close() has taken its snapshot of the sessions
                 sessions.add(s);
                 subscriptions.incrementAndGet();
+                s.subscribedNanos = System.nanoTime();
+                session = s;
             }
             msgTimeout = s.msgTimeout;
             maxMsgTimeout = s.maxMsgTimeout;
@@ -417,6 +503,7 @@ public final class Subscriber implements Closeable {
             try {
                 s.readLoop();
             } finally {
+                session = null;
                 sessions.remove(s);
                 if (!closing) rebalance();
             }
