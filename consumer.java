@@ -278,7 +278,7 @@ public class consumer implements Callable<Integer> {
             verify ? verifier::record : body -> {});
         output = new MessageOutput(out != null ? out : new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024),
             format, group, new MessageOutput.Listener() {
-                @Override public void printed(Message m) { messages.finished(m); }
+                @Override public void printed(List<Message> ms) { messages.finished(ms); }
                 @Override public void notPrinted(Message m) { messages.requeueNow(m); }
                 @Override public void outputFailed() { stop(); }
             });
@@ -306,6 +306,7 @@ public class consumer implements Callable<Integer> {
             @Override public void pause() { subscriber.pause(); }
             @Override public void resume() { subscriber.resume(); }
         });
+        messages.onLimitReached(stopSignal::countDown); // runUntilDone's wait ends on stop() or --count
     }
 
     /**
@@ -340,13 +341,18 @@ public class consumer implements Callable<Integer> {
         }
     }
 
-    /** Waits for stop, --count, or the idle timeout. */
+    /** Waits for stop or --count (signals), or the idle timeout (a timer, checked when it can first have run out). */
     private void runUntilDone() throws Exception {
+        long wait = idleTimeout.isZero() ? Long.MAX_VALUE : idleTimeout.toNanos();
         while (!stopping) {
-            stopSignal.await(100, TimeUnit.MILLISECONDS);
-            if (stopping || messages.limitReached()) return;
+            if (stopSignal.await(wait, TimeUnit.NANOSECONDS) || stopping || messages.limitReached()) return;
+            if (idleTimeout.isZero()) continue;
             long lastActivity = activated ? Math.max(messages.lastActivityNanos(), listener.lastWakeNanos()) : messages.lastActivityNanos();
-            if (idleTimeout.isZero() || System.nanoTime() - lastActivity < idleTimeout.toNanos() || busy()) continue;
+            wait = lastActivity + idleTimeout.toNanos() - System.nanoTime();
+            if (wait > 0) continue;
+            // Busy: what ends it (an answer) counts as activity, so looking again one timeout later is on time.
+            wait = idleTimeout.toNanos();
+            if (busy()) continue;
             if (activated) {
                 // A wake that came in while we decided to go keeps us running.
                 long wakes = listener.wakes();
@@ -392,8 +398,7 @@ public class consumer implements Callable<Integer> {
     private void dispatch(Message m) {
         try {
             messages.received(m);
-            if (messages.draining()) messages.requeueNow(m);
-            else if (runner == null) print(m);
+            if (runner == null) print(m); // admit() turns it away when draining
             else if (!runner.submit(m.topic(), subscriber, m, this::runCommand)) messages.requeueNow(m);
         } catch (Error e) {
             broke(e, m);
@@ -414,27 +419,23 @@ public class consumer implements Callable<Integer> {
         stop();
     }
 
+    /** Queued for stdout; the burst's end flushes it (onBatchEnd), and a full batch sooner. */
     private void print(Message m) {
-        try {
-            if (messages.admit(m)) output.print(m.topic(), m);
-        } finally {
-            output.flush(false);
-        }
+        if (messages.admit(m)) output.print(m.topic(), m);
     }
 
+    /** On a worker; whatever happens, the message's --count slot goes back (release is a no-op after an answer). */
     private void runCommand(CommandRunner.Job j) {
         try {
-            if (!messages.admit(j.m)) return;
+            if (!messages.admit(j.m)) return; // draining, or --count is taken: requeued
             String error = runner.run(j);
-            if (error == null) {
-                if (j.m.finish()) messages.finished(j.m);
-            } else if (j.killedForDrain) {
-                messages.requeueNow(j.m);
-            } else {
-                messages.failed(j.stream, j.m, error);
-            }
+            if (error == null) messages.finish(j.m);
+            else if (j.killedForDrain) messages.requeueNow(j.m);
+            else messages.failed(j.stream, j.m, error);
         } catch (Error e) {
             broke(e, j.m);
+        } finally {
+            messages.release(j.m);
         }
     }
 }

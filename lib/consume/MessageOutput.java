@@ -8,9 +8,14 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 import nsq.subscribe.Message;
 import nsq.subscribe.Subscriber;
 import util.Json;
@@ -20,17 +25,34 @@ import util.Json;
  * object per line (json). A message is finished only after the write that carried its line was
  * flushed; lines are batched (every 256, and at the end of each burst from nsqd) so stdout gets
  * few large writes and nsqd few FIN rounds. When stdout fails, what it held is handed back to be
- * requeued. Several reader threads (streams, nsqd nodes) share one instance.
+ * requeued.
+ *
+ * <p>Thread model: the subscriber's reader threads (one per connection) print and flush; the drain
+ * flushes once more at the end. One lock guards state only: the lines waiting to be written, which
+ * thread is writing, and the messages whose lines were written but whose FIN is still to be sent,
+ * by the thread that printed them. No I/O happens under it. The writes go in this order:
+ * <ol>
+ *   <li>one thread at a time (the one that set {@code writing}) writes every waiting line and
+ *       flushes stdout, so lines stay whole and in the order they were queued, and one flush
+ *       carries what several readers queued;</li>
+ *   <li>it clears {@code writing} and wakes a forced flush that waits for stdout;</li>
+ *   <li>each message's FIN is sent by the reader that printed it, on its own connection, at its next
+ *       print or flush: a reader never writes to another nsqd's socket, so one nsqd that stops reading
+ *       stalls nobody else's answers. The drain, which prints nothing, sends whatever is left;</li>
+ *   <li>then it is counted ({@link Listener#printed}).</li>
+ * </ol>
+ * A reader's forced flush (the end of its burst) returns only when its lines are on stdout and their
+ * FINs sent, so a reader that waits for nsqd owes nothing.
  */
 public final class MessageOutput {
     public enum Format { raw, json }
 
-    /** What became of each message given to {@link #print}. */
+    /** What became of each message given to {@link #print}. Called with no lock held. */
     public interface Listener {
-        /** Its line was flushed and its FIN sent. */
-        void printed(Message m);
+        /** Their lines were flushed and their FINs sent. */
+        void printed(List<Message> ms);
 
-        /** Stdout failed: requeue it. */
+        /** Stdout failed, or it was answered elsewhere meanwhile (the drain): requeue it if it is still ours. */
         void notPrinted(Message m);
 
         /** Stdout failed for the first time: stop reading. */
@@ -39,12 +61,23 @@ public final class MessageOutput {
 
     private static final int BATCH = 256;
 
-    private final OutputStream out;
+    private record Line(Thread owner, Message m, byte[] bytes) {}
+
+    private final OutputStream out;         // written only by the thread that set `writing`
     private final Format format;
     private final String group;
     private final Listener listener;
-    private final List<Message> unflushed = new ArrayList<>();
-    private volatile boolean failed;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition writeDone = lock.newCondition();
+    // ---- guarded by lock
+    private List<Line> pending = new ArrayList<>();
+    private boolean writing;
+    /** Written to stdout, FIN not sent yet: by the thread that printed them (each sends its own). */
+    private final Map<Thread, List<Message>> written = new HashMap<>();
+    /** Threads that printed: a flush from any other thread (the drain) sends every FIN still owed. */
+    private final Set<Thread> printers = new HashSet<>();
+    private volatile boolean failed;        // written under lock; read without it to turn messages away early
 
     public MessageOutput(OutputStream out, Format format, String group, Listener listener) {
         this.out = out;
@@ -55,42 +88,79 @@ public final class MessageOutput {
 
     public boolean failed() { return failed; }
 
+    /** Queues {@code m}'s line; writes when a batch is full, and sends FINs this thread owes. */
     public void print(String stream, Message m) {
         if (failed) {
             listener.notPrinted(m);
             return;
         }
-        synchronized (unflushed) {
-            try {
-                out.write(format == Format.raw ? m.body() : json(stream, m));
-                out.write('\n');
-                unflushed.add(m);
-            } catch (IOException e) {
-                failed(e);
-                listener.notPrinted(m);
-            }
+        byte[] line;
+        try {
+            line = format == Format.raw ? m.body() : json(stream, m);
+        } catch (IOException e) { // Jackson on a map of strings and numbers: a bug, not the output
+            throw new IllegalStateException("cannot encode " + m + " as JSON", e);
         }
+        Thread me = Thread.currentThread();
+        boolean refused = false, full = false, owed = false;
+        lock.lock();
+        try {
+            if (failed) {
+                refused = true;
+            } else {
+                if (printers.add(me)) printers.removeIf(t -> !t.isAlive()); // a new reader (a reconnect): forget the dead
+                pending.add(new Line(me, m, line));
+                full = pending.size() >= BATCH && !writing;
+                owed = written.containsKey(me);
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (refused) listener.notPrinted(m);
+        else if (full) flush(false);
+        else if (owed) finishOwed();
     }
 
-    /** Flushes and FINs what the flush carried: when {@code force} (the reader has nothing buffered), or a batch is full. */
+    /**
+     * Writes every waiting line when {@code force} (the reader has nothing buffered, or the drain) or a
+     * batch is full, then sends this thread's FINs. A forced flush waits for a write in progress (stdout
+     * is one stream) and returns when this thread's lines are out and answered.
+     */
     public void flush(boolean force) {
-        synchronized (unflushed) {
-            if (unflushed.isEmpty() || !force && unflushed.size() < BATCH) return;
-            try {
-                out.flush();
-                Subscriber.finishAll(new ArrayList<>(unflushed));
-                for (Message m : unflushed) listener.printed(m);
-            } catch (IOException e) {
-                failed(e);
-                for (Message m : unflushed) listener.notPrinted(m);
-            } finally {
-                unflushed.clear();
+        List<Line> batch = null;
+        lock.lock();
+        try {
+            while (!failed && !pending.isEmpty() && (force || pending.size() >= BATCH)) {
+                if (!writing) {
+                    batch = pending;
+                    pending = new ArrayList<>();
+                    writing = true;
+                    break;
+                }
+                if (!force) break; // the writer, or this thread's next flush, takes them
+                writeDone.awaitUninterruptibly();
             }
+        } finally {
+            lock.unlock();
         }
+        if (batch != null) write(batch);
+        finishOwed();
     }
 
-    /** The last flush on the way out; false when stdout failed at any time. */
+    /** The last flush on the way out (the subscriber is closed): false when stdout failed at any time. */
     public boolean close() {
+        List<Message> back = new ArrayList<>();
+        lock.lock();
+        try {
+            while (writing) writeDone.awaitUninterruptibly();
+            for (Line l : pending) back.add(l.m());
+            pending.clear();
+            for (List<Message> ms : written.values()) back.addAll(ms);
+            written.clear();
+        } finally {
+            lock.unlock();
+        }
+        // Left here only by a reader that died mid-burst: the close requeued them, and their slots go back.
+        for (Message m : back) listener.notPrinted(m);
         try {
             out.flush();
         } catch (IOException e) {
@@ -100,11 +170,87 @@ public final class MessageOutput {
         return !failed;
     }
 
-    private void failed(IOException e) {
-        if (failed) return;
-        Log.error("cannot write to stdout (%s): stopping", e.getMessage());
-        failed = true;
+    /** Steps 1 and 2: the batch to stdout, then lets go of {@code writing}. On failure everything waiting goes back. */
+    private void write(List<Line> batch) {
+        Exception error = null;
+        boolean ok = false;
+        List<Message> back = new ArrayList<>();
+        try {
+            for (Line l : batch) {
+                out.write(l.bytes());
+                out.write('\n');
+            }
+            out.flush();
+            ok = true;
+        } catch (IOException | RuntimeException e) {
+            error = e;
+        } finally {
+            lock.lock();
+            try {
+                writing = false;
+                if (ok) {
+                    fileWritten(batch);
+                } else {
+                    failed = true; // nobody writes after a failure, and print turns messages away
+                    if (error != null) {
+                        for (Line l : batch) back.add(l.m());
+                        for (Line l : pending) back.add(l.m());
+                        pending.clear();
+                    } else { // an Error is on its way up (the run stops): close() gives these back
+                        batch.addAll(pending);
+                        pending = batch;
+                    }
+                }
+                writeDone.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+        if (ok) return;
+        Log.error("cannot write to stdout (%s): stopping", error.getMessage());
         listener.outputFailed();
+        back.forEach(listener::notPrinted);
+    }
+
+    /** Under the lock: the batch's messages, by the thread that printed them, now owe their FIN. */
+    private void fileWritten(List<Line> batch) {
+        Thread owner = null;
+        List<Message> theirs = null;
+        for (Line l : batch) {
+            if (l.owner() != owner) {
+                owner = l.owner();
+                theirs = written.computeIfAbsent(owner, k -> new ArrayList<>());
+            }
+            theirs.add(l.m());
+        }
+    }
+
+    /** Steps 3 and 4: FIN what this thread printed and stdout has; the drain (not a printer) does everyone's. */
+    private void finishOwed() {
+        Thread me = Thread.currentThread();
+        List<Message> owed = null;
+        lock.lock();
+        try {
+            if (printers.contains(me)) {
+                owed = written.remove(me);
+            } else if (!written.isEmpty()) {
+                owed = new ArrayList<>();
+                for (List<Message> ms : written.values()) owed.addAll(ms);
+                written.clear();
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (owed == null || owed.isEmpty()) return;
+        List<Message> fin = new ArrayList<>(owed.size());
+        for (Message m : owed) {
+            // Requeued meanwhile (the drain's close): not ours to finish, only its slot to give back. (A close between this
+            // check and the FIN below leaves the message finished and requeued both: nsqd ignores the later answer.)
+            if (m.answered()) listener.notPrinted(m);
+            else fin.add(m);
+        }
+        Subscriber.finishAll(fin);
+        listener.printed(fin);
     }
 
     private byte[] json(String stream, Message m) throws IOException {
