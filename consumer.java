@@ -421,7 +421,13 @@ public class consumer implements Callable<Integer> {
 
     /** Queued for stdout; the burst's end flushes it (onBatchEnd), and a full batch sooner. */
     private void print(Message m) {
-        if (messages.admit(m)) output.print(m.topic(), m);
+        if (!messages.admit(m)) return;
+        try {
+            output.print(m.topic(), m);
+        } catch (RuntimeException e) {
+            messages.requeueNow(m); // its slot back; the reader logs the bug
+            throw e;
+        }
     }
 
     /** On a worker; whatever happens, the message's --count slot goes back (release is a no-op after an answer). */

@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import nsq.HostPort;
@@ -28,12 +30,12 @@ import org.junit.jupiter.api.Test;
 class MessageOutputTest {
     static final Duration BOUND = Duration.ofSeconds(30);
 
-    /** Stdout: what was flushed so far; a flush can be held at a gate, or fail. */
+    /** Stdout: what was flushed so far; flushes can be held at gates (the first flush at the first, ...), or fail. */
     static final class Stdout extends OutputStream {
         private final ByteArrayOutputStream buffered = new ByteArrayOutputStream();
         private final StringBuilder flushed = new StringBuilder();
-        volatile CountDownLatch gate;              // when set, flush() waits for it
-        final CountDownLatch flushing = new CountDownLatch(1);
+        final LinkedBlockingQueue<CountDownLatch> gates = new LinkedBlockingQueue<>();
+        final Semaphore entered = new Semaphore(0);  // a permit per flush begun
         volatile boolean broken;
         final AtomicInteger flushes = new AtomicInteger();
 
@@ -48,8 +50,8 @@ class MessageOutputTest {
         }
 
         @Override public void flush() throws IOException {
-            flushing.countDown();
-            CountDownLatch g = gate;
+            entered.release();
+            CountDownLatch g = gates.poll();
             if (g != null) await(g);
             if (broken) throw new IOException("Broken pipe");
             synchronized (this) {
@@ -62,6 +64,10 @@ class MessageOutputTest {
         synchronized List<String> lines() {
             return flushed.length() == 0 ? List.of() : List.of(flushed.toString().split("\n"));
         }
+
+        void awaitFlushBegun() throws InterruptedException {
+            assertTrue(entered.tryAcquire(BOUND.toMillis(), TimeUnit.MILLISECONDS), "a flush of stdout began");
+        }
     }
 
     /** One connection: FIN and REQ recorded, each FIN checked against what stdout had flushed; a FIN can be held at a gate. */
@@ -72,7 +78,7 @@ class MessageOutputTest {
         volatile CountDownLatch gate;
         final CountDownLatch finishing = new CountDownLatch(1);
         private final AtomicInteger next = new AtomicInteger();
-        private final String name;
+        final String name;
 
         Connection(String name, Stdout stdout) {
             this.name = name;
@@ -189,17 +195,25 @@ class MessageOutputTest {
     /** Stdout that blocks stops every reader's output (it is one stream), but queueing a line never waits for it. */
     @Test void printingNeverWaitsForAWriteInProgress() throws Exception {
         Stdout out = new Stdout();
-        out.gate = new CountDownLatch(1);
+        CountDownLatch gate = new CountDownLatch(1);
+        out.gates.add(gate);
         Connection a = new Connection("a", out), b = new Connection("b", out);
         MessageOutput output = new MessageOutput(out, MessageOutput.Format.raw, "g", new Outcome());
         Thread writer = start("reader-a", () -> {
             output.print("s", a.message());
             output.flush(true);
         });
-        assertTrue(out.flushing.await(BOUND.toMillis(), TimeUnit.MILLISECONDS));
-        onReader("reader-b", () -> output.print("s", b.message()));
-        Thread waiting = start("reader-b-end", () -> output.flush(true));
-        out.gate.countDown();
+        out.awaitFlushBegun();
+        CountDownLatch queued = new CountDownLatch(1), burstEnds = new CountDownLatch(1);
+        Thread waiting = start("reader-b", () -> {
+            output.print("s", b.message());
+            queued.countDown();
+            await(burstEnds);
+            output.flush(true);
+        });
+        assertTrue(queued.await(BOUND.toMillis(), TimeUnit.MILLISECONDS), "b queued its line while a's write is stuck in stdout");
+        burstEnds.countDown();
+        gate.countDown();
         writer.join(BOUND.toMillis());
         waiting.join(BOUND.toMillis());
         assertFalse(writer.isAlive() || waiting.isAlive());
@@ -226,6 +240,49 @@ class MessageOutputTest {
         assertEquals(List.of("p0"), one.fins);
         assertEquals(2, o.printed.size());
         assertTrue(output.close());
+    }
+
+    /**
+     * Two readers wait for a write; one of them writes both their lines next. The other must not return
+     * (and then wait for nsqd) until its line is on stdout and its FIN sent.
+     */
+    @Test void aReadersBurstEndReturnsOnlyOnceItsLinesAreAnswered() throws Exception {
+        Stdout out = new Stdout();
+        CountDownLatch firstWrite = new CountDownLatch(1), secondWrite = new CountDownLatch(1);
+        out.gates.add(firstWrite);
+        out.gates.add(secondWrite);
+        Connection a = new Connection("a", out), b = new Connection("b", out), c = new Connection("c", out);
+        MessageOutput output = new MessageOutput(out, MessageOutput.Format.raw, "g", new Outcome());
+        Thread ta = start("reader-a", () -> {
+            output.print("s", a.message());
+            output.flush(true);
+        });
+        out.awaitFlushBegun();
+        CountDownLatch queued = new CountDownLatch(2);
+        List<Thread> waiting = new ArrayList<>();
+        for (Connection conn : List.of(b, c)) {
+            waiting.add(start("reader-" + conn.name, () -> {
+                output.print("s", conn.message());
+                queued.countDown();
+                output.flush(true);
+            }));
+        }
+        assertTrue(queued.await(BOUND.toMillis(), TimeUnit.MILLISECONDS));
+        firstWrite.countDown();
+        out.awaitFlushBegun(); // b or c writes both lines, and is held in stdout
+        for (Thread t : waiting) {
+            t.join(200); // a thread that returned early would be gone by now; one that waits stays, whatever the machine's speed
+            assertTrue(t.isAlive(), t.getName() + " returned before its line was on stdout and its FIN sent");
+        }
+        assertEquals(List.of(), b.fins);
+        assertEquals(List.of(), c.fins);
+        secondWrite.countDown();
+        for (Thread t : waiting) t.join(BOUND.toMillis());
+        ta.join(BOUND.toMillis());
+        assertEquals(List.of("b0"), b.fins);
+        assertEquals(List.of("c0"), c.fins);
+        assertEquals(List.of(), b.finBeforeItsLine);
+        assertEquals(List.of(), c.finBeforeItsLine);
     }
 
     @Test void stdoutFailingHandsEverythingBackOnce() throws Exception {

@@ -8,12 +8,9 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import nsq.subscribe.Message;
@@ -28,9 +25,10 @@ import util.Json;
  * requeued.
  *
  * <p>Thread model: the subscriber's reader threads (one per connection) print and flush; the drain
- * flushes once more at the end. One lock guards state only: the lines waiting to be written, which
- * thread is writing, and the messages whose lines were written but whose FIN is still to be sent,
- * by the thread that printed them. No I/O happens under it. The writes go in this order:
+ * flushes once more at the end. One lock guards state only: the lines waiting to be written (numbered
+ * as they are queued), which thread is writing and how far stdout has got, and each reader's messages
+ * whose lines were written but whose FIN is still to be sent. No I/O happens under it. The writes go
+ * in this order:
  * <ol>
  *   <li>one thread at a time (the one that set {@code writing}) writes every waiting line and
  *       flushes stdout, so lines stay whole and in the order they were queued, and one flush
@@ -61,23 +59,30 @@ public final class MessageOutput {
 
     private static final int BATCH = 256;
 
-    private record Line(Thread owner, Message m, byte[] bytes) {}
+    /** One thread that prints (a connection's reader) and what it owes. Its fields are guarded by the lock. */
+    private static final class Reader {
+        final Thread thread = Thread.currentThread();
+        long lastQueued;                                   // the seq of its latest line
+        List<Message> written = new ArrayList<>();         // lines on stdout, FIN not sent yet
+    }
+
+    private record Line(Reader reader, Message m, byte[] bytes) {}
 
     private final OutputStream out;         // written only by the thread that set `writing`
     private final Format format;
     private final String group;
     private final Listener listener;
+    private final ThreadLocal<Reader> self = new ThreadLocal<>();
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition writeDone = lock.newCondition();
     // ---- guarded by lock
+    private final List<Reader> readers = new ArrayList<>();
     private List<Line> pending = new ArrayList<>();
+    /** Lines are numbered as they are queued; every line up to writtenSeq is on stdout (they are written in order). */
+    private long queuedSeq, writtenSeq;
     private boolean writing;
-    /** Written to stdout, FIN not sent yet: by the thread that printed them (each sends its own). */
-    private final Map<Thread, List<Message>> written = new HashMap<>();
-    /** Threads that printed: a flush from any other thread (the drain) sends every FIN still owed. */
-    private final Set<Thread> printers = new HashSet<>();
-    private volatile boolean failed;        // written under lock; read without it to turn messages away early
+    private volatile boolean failed;        // written under the lock; read without it to turn messages away early
 
     public MessageOutput(OutputStream out, Format format, String group, Listener listener) {
         this.out = out;
@@ -100,50 +105,58 @@ public final class MessageOutput {
         } catch (IOException e) { // Jackson on a map of strings and numbers: a bug, not the output
             throw new IllegalStateException("cannot encode " + m + " as JSON", e);
         }
-        Thread me = Thread.currentThread();
+        Reader me = self.get();
         boolean refused = false, full = false, owed = false;
         lock.lock();
         try {
             if (failed) {
                 refused = true;
             } else {
-                if (printers.add(me)) printers.removeIf(t -> !t.isAlive()); // a new reader (a reconnect): forget the dead
+                if (me == null) me = register();
                 pending.add(new Line(me, m, line));
+                me.lastQueued = ++queuedSeq;
                 full = pending.size() >= BATCH && !writing;
-                owed = written.containsKey(me);
+                owed = !me.written.isEmpty();
             }
         } finally {
             lock.unlock();
         }
         if (refused) listener.notPrinted(m);
         else if (full) flush(false);
-        else if (owed) finishOwed();
+        else if (owed) finishOwed(me);
     }
 
     /**
-     * Writes every waiting line when {@code force} (the reader has nothing buffered, or the drain) or a
-     * batch is full, then sends this thread's FINs. A forced flush waits for a write in progress (stdout
-     * is one stream) and returns when this thread's lines are out and answered.
+     * Writes every waiting line when {@code force} or a batch is full, then sends this thread's FINs.
+     * Forced (a reader's burst ended, or the drain), it returns only once this thread's lines (the
+     * drain: every line) are on stdout and their FINs sent, waiting for a write in progress if it
+     * carries them: stdout is one stream.
      */
     public void flush(boolean force) {
+        Reader me = self.get();
         List<Line> batch = null;
+        long upTo = 0;
         lock.lock();
         try {
-            while (!failed && !pending.isEmpty() && (force || pending.size() >= BATCH)) {
-                if (!writing) {
+            long target = !force ? 0 : me != null ? me.lastQueued : queuedSeq;
+            while (!failed) {
+                boolean due = force ? writtenSeq < target : pending.size() >= BATCH;
+                if (!due) break;
+                if (!writing) { // then what is not written yet is all in pending
                     batch = pending;
                     pending = new ArrayList<>();
+                    upTo = queuedSeq;
                     writing = true;
                     break;
                 }
-                if (!force) break; // the writer, or this thread's next flush, takes them
+                if (!force) break; // the writer, or this thread's burst end, takes them
                 writeDone.awaitUninterruptibly();
             }
         } finally {
             lock.unlock();
         }
-        if (batch != null) write(batch);
-        finishOwed();
+        if (batch != null) write(batch, upTo);
+        finishOwed(me);
     }
 
     /** The last flush on the way out (the subscriber is closed): false when stdout failed at any time. */
@@ -154,8 +167,10 @@ public final class MessageOutput {
             while (writing) writeDone.awaitUninterruptibly();
             for (Line l : pending) back.add(l.m());
             pending.clear();
-            for (List<Message> ms : written.values()) back.addAll(ms);
-            written.clear();
+            for (Reader r : readers) {
+                back.addAll(r.written);
+                r.written = new ArrayList<>();
+            }
         } finally {
             lock.unlock();
         }
@@ -170,8 +185,17 @@ public final class MessageOutput {
         return !failed;
     }
 
-    /** Steps 1 and 2: the batch to stdout, then lets go of {@code writing}. On failure everything waiting goes back. */
-    private void write(List<Line> batch) {
+    /** Under the lock: the calling thread is a reader from now on (a reconnect brings a new one; the dead that owe nothing go). */
+    private Reader register() {
+        readers.removeIf(r -> !r.thread.isAlive() && r.lastQueued <= writtenSeq && r.written.isEmpty());
+        Reader r = new Reader();
+        readers.add(r);
+        self.set(r);
+        return r;
+    }
+
+    /** Steps 1 and 2: the batch (lines up to seq {@code upTo}) to stdout, then lets go of {@code writing}. On failure everything waiting goes back. */
+    private void write(List<Line> batch, long upTo) {
         Exception error = null;
         boolean ok = false;
         List<Message> back = new ArrayList<>();
@@ -189,7 +213,8 @@ public final class MessageOutput {
             try {
                 writing = false;
                 if (ok) {
-                    fileWritten(batch);
+                    for (Line l : batch) l.reader().written.add(l.m());
+                    writtenSeq = upTo;
                 } else {
                     failed = true; // nobody writes after a failure, and print turns messages away
                     if (error != null) {
@@ -212,40 +237,24 @@ public final class MessageOutput {
         back.forEach(listener::notPrinted);
     }
 
-    /** Under the lock: the batch's messages, by the thread that printed them, now owe their FIN. */
-    private void fileWritten(List<Line> batch) {
-        Thread owner = null;
-        List<Message> theirs = null;
-        for (Line l : batch) {
-            if (l.owner() != owner) {
-                owner = l.owner();
-                theirs = written.computeIfAbsent(owner, k -> new ArrayList<>());
-            }
-            theirs.add(l.m());
-        }
-    }
-
-    /** Steps 3 and 4: FIN what this thread printed and stdout has; the drain (not a printer) does everyone's. */
-    private void finishOwed() {
-        Thread me = Thread.currentThread();
-        List<Message> owed = null;
+    /** Steps 3 and 4: FIN what this reader printed and stdout has; the drain ({@code me} null) does every reader's. */
+    private void finishOwed(Reader me) {
+        List<Message> owed = new ArrayList<>();
         lock.lock();
         try {
-            if (printers.contains(me)) {
-                owed = written.remove(me);
-            } else if (!written.isEmpty()) {
-                owed = new ArrayList<>();
-                for (List<Message> ms : written.values()) owed.addAll(ms);
-                written.clear();
+            for (Reader r : me != null ? List.of(me) : readers) {
+                if (r.written.isEmpty()) continue;
+                owed.addAll(r.written);
+                r.written = new ArrayList<>();
             }
         } finally {
             lock.unlock();
         }
-        if (owed == null || owed.isEmpty()) return;
+        if (owed.isEmpty()) return;
         List<Message> fin = new ArrayList<>(owed.size());
         for (Message m : owed) {
             // Requeued meanwhile (the drain's close): not ours to finish, only its slot to give back. (A close between this
-            // check and the FIN below leaves the message finished and requeued both: nsqd ignores the later answer.)
+            // check and the FIN below leaves the message finished and requeued both: nsqd takes the first answer.)
             if (m.answered()) listener.notPrinted(m);
             else fin.add(m);
         }
