@@ -12,6 +12,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import nsq.subscribe.Message;
 import nsq.subscribe.Subscriber;
@@ -51,6 +52,9 @@ public final class CommandRunner implements AutoCloseable {
             this.sub = sub;
         }
     }
+
+    /** How late the timer may be with a kill (it runs kill(1), up to 5 s each) before the worker kills the command itself. */
+    private static final Duration LATE_KILL = Duration.ofSeconds(10);
 
     private final String command, group;
     private final Duration timeout;
@@ -119,17 +123,24 @@ public final class CommandRunner implements AutoCloseable {
         }
         groups.started(p);
         j.process = p;
-        // The kill at the timeout also ends a stdin write that the command does not read.
-        ScheduledFuture<?> kill = timer.schedule(() -> groups.kill(p), timeout.toMillis(), TimeUnit.MILLISECONDS);
+        // The kill at the timeout also ends a stdin write that the command does not read. Whichever comes first, the
+        // command's end or its timeout, decides what this run was (a running task can still be cancelled: no use here).
+        AtomicBoolean decided = new AtomicBoolean();
+        ScheduledFuture<?> kill = timer.schedule(() -> {
+            if (decided.compareAndSet(false, true)) groups.kill(p);
+        }, timeout.toMillis(), TimeUnit.MILLISECONDS);
         try {
             try (OutputStream stdin = p.getOutputStream()) {
                 stdin.write(j.m.body());
             } catch (IOException e) {
                 Log.debug("command did not read all of %s: %s", j.m, e.getMessage());
             }
-            int status = p.waitFor();
-            // Cancelled before it ran: the command ended by itself. Otherwise the kill ran, or is running.
-            if (!kill.cancel(false)) return "timed out after " + Durations.format(timeout);
+            if (!p.waitFor(timeout.toMillis() + LATE_KILL.toMillis(), TimeUnit.MILLISECONDS)) { // the timer is late, or closed
+                if (decided.compareAndSet(false, true)) groups.kill(p);
+                p.waitFor();
+            }
+            int status = p.exitValue();
+            if (!decided.compareAndSet(false, true)) return "timed out after " + Durations.format(timeout);
             return status == 0 ? null : "exit status " + status;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
