@@ -33,7 +33,7 @@ import util.Threads;
  * and waiting for it; one timer thread sends the TOUCHes and kills commands at their timeout, each
  * job's on its own schedule (nothing polls). {@code jobs}, a concurrent map, is what {@link #busy}
  * reports and {@link #drain} kills; a job's process is published through a volatile field. Threads:
- * {@code concurrency} + 1, whatever the load.
+ * {@code concurrency} + 1 of ours whatever the load (and the JDK's reaper for each running command).
  */
 public final class CommandRunner implements AutoCloseable {
     /** One message queued or running. */

@@ -9,7 +9,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import nsq.publish.ReliablePublisher;
@@ -63,7 +62,6 @@ public final class MessageLifecycle {
     private boolean draining, deadLettersRefused, limitSignalled;
     /** What the subscriber should be, what it was last told, and whether a thread is telling it now. */
     private boolean pauseWanted, pauseApplied, applyingFlow;
-    private final Condition limitReached = lock.newCondition();
     // ---- statistics and the idle clock
     private final AtomicLong received = new AtomicLong(), requeued = new AtomicLong();
     private volatile long lastActivity = System.nanoTime(), firstReceived;
@@ -268,22 +266,6 @@ public final class MessageLifecycle {
         applyFlow();
     }
 
-    /** Waits until --count messages were handled; false on timeout (or when there is no --count). */
-    public boolean awaitLimit(Duration timeout) throws InterruptedException {
-        if (limit == 0) return false;
-        long left = timeout.toNanos();
-        lock.lock();
-        try {
-            while (!reachedLocked()) {
-                if (left <= 0) return false;
-                left = limitReached.awaitNanos(left);
-            }
-            return true;
-        } finally {
-            lock.unlock();
-        }
-    }
-
     // ---- under the lock
 
     private boolean reachedLocked() { return limit > 0 && finished + deadLettered >= limit; }
@@ -311,10 +293,7 @@ public final class MessageLifecycle {
         lock.lock();
         try {
             signal = reachedLocked() && !limitSignalled;
-            if (signal) {
-                limitSignalled = true;
-                limitReached.signalAll();
-            }
+            if (signal) limitSignalled = true;
         } finally {
             lock.unlock();
         }
