@@ -194,45 +194,42 @@ public final class MessageOutput {
         return r;
     }
 
-    /** Steps 1 and 2: the batch (lines up to seq {@code upTo}) to stdout, then lets go of {@code writing}. On failure everything waiting goes back. */
+    /**
+     * Steps 1 and 2: the batch (lines up to seq {@code upTo}) to stdout, then lets go of {@code writing}. On failure
+     * every line waiting goes back to be requeued.
+     */
     private void write(List<Line> batch, long upTo) {
-        Exception error = null;
-        boolean ok = false;
-        List<Message> back = new ArrayList<>();
+        Throwable error = null;
         try {
             for (Line l : batch) {
                 out.write(l.bytes());
                 out.write('\n');
             }
             out.flush();
-            ok = true;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             error = e;
-        } finally {
-            lock.lock();
-            try {
-                writing = false;
-                if (ok) {
-                    for (Line l : batch) l.reader().written.add(l.m());
-                    writtenSeq = upTo;
-                } else {
-                    failed = true; // nobody writes after a failure, and print turns messages away
-                    if (error != null) {
-                        for (Line l : batch) back.add(l.m());
-                        for (Line l : pending) back.add(l.m());
-                        pending.clear();
-                    } else { // an Error is on its way up (the run stops): close() gives these back
-                        batch.addAll(pending);
-                        pending = batch;
-                    }
-                }
-                writeDone.signalAll();
-            } finally {
-                lock.unlock();
-            }
         }
-        if (ok) return;
-        Log.error("cannot write to stdout (%s): stopping", error.getMessage());
+        List<Message> back = new ArrayList<>();
+        lock.lock();
+        try {
+            writing = false;
+            if (error == null) {
+                for (Line l : batch) l.reader().written.add(l.m());
+                writtenSeq = upTo;
+            } else {
+                failed = true; // nobody writes after a failure, and print turns messages away
+                for (Line l : batch) back.add(l.m());
+                for (Line l : pending) back.add(l.m());
+                pending.clear();
+            }
+            writeDone.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        if (error == null) return;
+        // An Error (out of memory) is the output failing too: said, everything goes back, the run drains and exits 1.
+        // Thrown on, it would end the reader before the drain could requeue what nsqd sends next.
+        Log.error("cannot write to stdout (%s): stopping", error instanceof IOException ? error.getMessage() : error.toString());
         listener.outputFailed();
         back.forEach(listener::notPrinted);
     }
