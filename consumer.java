@@ -65,6 +65,8 @@ import util.Durations;
 public class consumer implements Callable<Integer> {
     /** A host that refuses connections this long is not coming up (a restarting nsqd takes less). */
     static final Duration REFUSED_WAIT = Duration.ofSeconds(5);
+    /** How soon a run that was busy when its idle time ran out looks again. */
+    static final Duration BUSY_RECHECK = Duration.ofSeconds(1);
 
     @Option(names = {"-s", "--stream"}, paramLabel = "NAME", split = ",", converter = Converters.Stream.class,
         defaultValue = "${env:STREAM}", description = "Stream to read; repeat or comma-separate for several (env STREAM).")
@@ -285,7 +287,7 @@ public class consumer implements Callable<Integer> {
             verify ? verifier::record : body -> {});
         output = new MessageOutput(out != null ? out : new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024),
             format, group, new MessageOutput.Listener() {
-                @Override public void printed(Message m) { messages.finished(m); }
+                @Override public void printed(List<Message> ms) { messages.finished(ms); }
                 @Override public void notPrinted(Message m) { messages.requeueNow(m); }
                 @Override public void outputFailed() { stop(); }
             });
@@ -313,6 +315,7 @@ public class consumer implements Callable<Integer> {
             @Override public void pause() { subscriber.pause(); }
             @Override public void resume() { subscriber.resume(); }
         });
+        messages.onLimitReached(stopSignal::countDown); // runUntilDone's wait ends on stop() or --count
     }
 
     /**
@@ -348,15 +351,21 @@ public class consumer implements Callable<Integer> {
         }
     }
 
-    /** Waits for stop, --count, or the idle timeout. */
+    /** Waits for stop or --count (signals), or the idle timeout (a timer, checked when it can first have run out). */
     private void runUntilDone() throws Exception {
+        long wait = idleTimeout.isZero() ? Long.MAX_VALUE : idleTimeout.toNanos();
         while (!stopping) {
-            stopSignal.await(100, TimeUnit.MILLISECONDS);
-            if (stopping || messages.limitReached()) return;
+            if (stopSignal.await(wait, TimeUnit.NANOSECONDS) || stopping || messages.limitReached()) return;
+            if (idleTimeout.isZero()) continue;
             // Idle counts from the last message, wake, or (re)subscription: a connection made again gets its turn first.
             long lastActivity = Math.max(activated ? Math.max(messages.lastActivityNanos(), listener.lastWakeNanos()) : messages.lastActivityNanos(),
                 subscriber.listeningSinceNanos());
-            if (idleTimeout.isZero() || System.nanoTime() - lastActivity < idleTimeout.toNanos() || busy()) continue;
+            wait = lastActivity + idleTimeout.toNanos() - System.nanoTime();
+            if (wait > 0) continue;
+            // Busy: an answer that ends it counts as activity, but a connection that is heard from again does not: look
+            // again within a second, not a whole timeout later.
+            wait = Math.min(idleTimeout.toNanos(), BUSY_RECHECK.toNanos());
+            if (busy()) continue;
             if (activated) {
                 // A wake that came in while we decided to go keeps us running.
                 long wakes = listener.wakes();
@@ -403,8 +412,7 @@ public class consumer implements Callable<Integer> {
     private void dispatch(Message m) {
         try {
             messages.received(m);
-            if (messages.draining()) messages.requeueNow(m);
-            else if (runner == null) print(m);
+            if (runner == null) print(m); // admit() turns it away when draining
             else if (!runner.submit(m.topic(), subscriber, m, this::runCommand)) messages.requeueNow(m);
         } catch (Error e) {
             broke(e, m);
@@ -425,27 +433,29 @@ public class consumer implements Callable<Integer> {
         stop();
     }
 
+    /** Queued for stdout; the burst's end flushes it (onBatchEnd), and a full batch sooner. */
     private void print(Message m) {
+        if (!messages.admit(m)) return;
         try {
-            if (messages.admit(m)) output.print(m.topic(), m);
-        } finally {
-            output.flush(false);
+            output.print(m.topic(), m);
+        } catch (RuntimeException e) {
+            messages.requeueNow(m); // its slot back; the reader logs the bug
+            throw e;
         }
     }
 
+    /** On a worker; whatever happens, the message's --count slot goes back (release is a no-op after an answer). */
     private void runCommand(CommandRunner.Job j) {
         try {
-            if (!messages.admit(j.m)) return;
+            if (!messages.admit(j.m)) return; // draining, or --count is taken: requeued
             String error = runner.run(j);
-            if (error == null) {
-                if (j.m.finish()) messages.finished(j.m);
-            } else if (j.killedForDrain) {
-                messages.requeueNow(j.m);
-            } else {
-                messages.failed(j.stream, j.m, error);
-            }
+            if (error == null) messages.finish(j.m);
+            else if (j.killedForDrain) messages.requeueNow(j.m);
+            else messages.failed(j.stream, j.m, error);
         } catch (Error e) {
             broke(e, j.m);
+        } finally {
+            messages.release(j.m);
         }
     }
 }

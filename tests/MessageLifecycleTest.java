@@ -6,8 +6,16 @@ import consume.MessageLifecycle;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import nsq.HostPort;
 import nsq.subscribe.Message;
 import nsq.subscribe.RdyShares;
@@ -55,11 +63,9 @@ class MessageLifecycleTest {
         assertEquals(1, r.pauses.get(), "the message that takes the last slot asks for no more");
         assertFalse(l.admit(c), "past --count");
         assertEquals(List.of("REQ " + c.id() + " 0"), r.sent, "sent straight back for the next consumer");
-        a.finish();
-        l.finished(a);
+        l.finish(a);
         assertFalse(l.limitReached());
-        b.finish();
-        l.finished(b);
+        l.finish(b);
         assertTrue(l.limitReached());
         assertEquals(2, l.handled());
         assertEquals(1, l.requeued());
@@ -89,6 +95,131 @@ class MessageLifecycleTest {
         assertEquals(List.of("REQ " + m.id() + " 0"), r.sent);
         assertFalse(m.finish(), "answered once only");
         assertEquals(1, r.sent.size());
+    }
+
+    @Test void aMessageTurnedAwayHoldsNoSlot() {
+        Recorder r = new Recorder();
+        MessageLifecycle l = lifecycle(1, r);
+        Message first = r.message(1), late = r.message(1), next = r.message(1);
+        assertTrue(l.admit(first));
+        assertFalse(l.admit(late), "it was on its way when the pause went out: sent back");
+        l.failed("s", first, "exit status 1");
+        assertEquals(1, r.resumes.get(), "the failed one's slot is free again");
+        assertTrue(l.admit(next), "and the next message takes it");
+        l.finish(next);
+        assertTrue(l.limitReached());
+    }
+
+    @Test void everyWayOutGivesTheSlotBackOnce() {
+        Recorder r = new Recorder();
+        MessageLifecycle l = lifecycle(3, r);
+        Message a = r.message(1), b = r.message(1), c = r.message(1);
+        for (Message m : List.of(a, b, c)) assertTrue(l.admit(m));
+        assertEquals(1, r.pauses.get());
+        l.requeueNow(a); // output gone, or killed for the drain
+        assertEquals(1, r.resumes.get());
+        Message d = r.message(1);
+        assertTrue(l.admit(d));
+        assertEquals(2, r.pauses.get());
+        b.requeue(Duration.ZERO); // answered elsewhere (the subscriber's close)
+        l.release(b);
+        l.release(b);
+        l.finish(b);
+        assertEquals(2, r.resumes.get(), "released once, however often it is said");
+        Message e = r.message(1);
+        assertTrue(l.admit(e));
+        assertFalse(l.admit(r.message(1)), "three held: c, d, e");
+        for (Message m : List.of(c, d, e)) l.finish(m);
+        assertEquals(3, l.handled());
+        assertTrue(l.limitReached());
+        assertFalse(l.admit(r.message(1)), "--count reached: nothing more");
+    }
+
+    /** A resume still on its way must not land after the pause a later admit asked for. */
+    @Test void pauseAndResumeReachTheSubscriberInTheOrderTheyWereDecided() throws Exception {
+        Recorder r = new Recorder();
+        CountDownLatch resuming = new CountDownLatch(1), letResumeLand = new CountDownLatch(1);
+        List<String> calls = Collections.synchronizedList(new ArrayList<>());
+        MessageLifecycle l = lifecycle(1, r);
+        l.flow(new MessageLifecycle.Flow() {
+            @Override public void pause() { calls.add("pause"); }
+            @Override public void resume() {
+                resuming.countDown();
+                try {
+                    assertTrue(letResumeLand.await(30, TimeUnit.SECONDS));
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+                calls.add("resume");
+            }
+        });
+        Message first = r.message(1), second = r.message(1);
+        assertTrue(l.admit(first));
+        Thread worker = new Thread(() -> l.failed("s", first, "exit status 1"), "worker");
+        worker.start();
+        assertTrue(resuming.await(30, TimeUnit.SECONDS), "the failure's resume is on its way");
+        assertTrue(l.admit(second), "the freed slot");
+        letResumeLand.countDown();
+        worker.join(30_000);
+        assertFalse(worker.isAlive());
+        assertEquals(List.of("pause", "resume", "pause"), calls, "the last word is the pause the second message asked for");
+    }
+
+    /** Eight threads admit, finish, requeue and release at once: exactly --count are handled, and the subscriber ends paused. */
+    @Test void countHoldsUnderContention() throws Exception {
+        int limit = 10_000, threads = 8;
+        AtomicLong fins = new AtomicLong(), reqs = new AtomicLong(), elsewhere = new AtomicLong();
+        AtomicInteger ids = new AtomicInteger();
+        List<String> calls = Collections.synchronizedList(new ArrayList<>());
+        Message.Delegate counting = new Message.Delegate() {
+            @Override public void finish(Message m) { fins.incrementAndGet(); }
+            @Override public void requeue(Message m, Duration d) { reqs.incrementAndGet(); }
+            @Override public void touch(Message m) {}
+            @Override public String topic() { return "s"; }
+            @Override public HostPort address() { return new HostPort("127.0.0.1", 4150); }
+        };
+        MessageLifecycle l = new MessageLifecycle(limit, 0, new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(2)), "g", null, b -> {});
+        l.flow(new MessageLifecycle.Flow() {
+            @Override public void pause() { calls.add("pause"); }
+            @Override public void resume() { calls.add("resume"); }
+        });
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                done.add(pool.submit(() -> {
+                    ThreadLocalRandom rnd = ThreadLocalRandom.current();
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (!l.limitReached()) {
+                        if (System.nanoTime() > deadline) throw new AssertionError("stuck at handled=" + l.handled());
+                        byte[] id = String.format("%016d", ids.incrementAndGet()).getBytes(StandardCharsets.US_ASCII);
+                        Message m = new Message(counting, id, 1, 0, id);
+                        if (!l.admit(m)) {
+                            Thread.yield();
+                            continue;
+                        }
+                        int way = rnd.nextInt(10);
+                        if (way < 6) {
+                            l.finish(m);
+                        } else if (way < 9) {
+                            l.requeueNow(m);
+                        } else {
+                            m.requeue(Duration.ZERO); // answered by someone else
+                            elsewhere.incrementAndGet();
+                            l.release(m);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) f.get(90, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(limit, l.handled());
+        assertEquals(limit, fins.get(), "FIN for exactly --count messages");
+        assertEquals(reqs.get(), l.requeued() + elsewhere.get(), "every REQ it sent is counted");
+        assertEquals("pause", calls.get(calls.size() - 1), "it ends paused: every slot used");
     }
 
     @Test void rdySharesNeverExceedTheBudget() {

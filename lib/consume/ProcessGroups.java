@@ -23,6 +23,10 @@ import util.Errors;
  * exits, whatever any of its commands left running in the background. SIGKILL of the consumer
  * leaves them running: under systemd the unit's control group (KillMode=control-group) takes them.
  * Without setsid(1) (util-linux) commands share the consumer's group and only their descendants are killed.
+ *
+ * <p>Thread model: workers call {@link #started} and {@link #kill}, the runner's timer {@link #kill} (a
+ * timeout), the drain and the close {@link #kill} and {@link #killLeftovers}. {@code started} is guarded
+ * by its own monitor, held for the bit only: kill(1) runs and /proc is read outside it.
  */
 final class ProcessGroups {
     private static final Path SETSID = onPath("setsid");

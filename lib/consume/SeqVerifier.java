@@ -17,6 +17,10 @@ import util.Json;
  * ("missing-at-start"): counting only between the lowest and the highest would call a run that
  * lost 1..600 clean. consumer.java --verify feeds it every handled message; --expect N checks that
  * seq 1..N of every producer arrived.
+ *
+ * <p>Thread model: {@link #record} runs on whichever thread finished a message (a reader, a worker),
+ * the reports on the main thread at the end. The counts are guarded by the instance's monitor; a body is
+ * parsed before it is taken.
  */
 public final class SeqVerifier {
     /** seq numbers above this are not producer.java's and are not tracked. */
@@ -79,27 +83,32 @@ public final class SeqVerifier {
     private final Map<String, Track> producers = new TreeMap<>();
     private long unparsed;
 
-    public synchronized void record(byte[] body) {
-        JsonNode e;
+    /** Parsed outside the monitor (two readers can parse at once), counted under it. */
+    public void record(byte[] body) {
+        String producer = null;
+        long seq = 0;
         try {
-            e = Json.MAPPER.readTree(body);
+            JsonNode e = Json.MAPPER.readTree(body);
+            JsonNode p = e == null ? null : e.path(ProducerEvents.PRODUCER), s = e == null ? null : e.path(ProducerEvents.SEQ);
+            if (p != null && p.isTextual() && s.canConvertToLong() && s.asLong() >= 1 && s.asLong() <= MAX_SEQ) {
+                producer = p.asText();
+                seq = s.asLong();
+            }
         } catch (IOException notJson) {
             Log.debug("verify: not JSON (%s)", notJson.getMessage());
+        }
+        count(producer, seq);
+    }
+
+    /** {@code producer} null: not a producer.java event. */
+    private synchronized void count(String producer, long seq) {
+        if (producer == null) {
             unparsed++;
             return;
         }
-        if (e == null) {
-            unparsed++;
-            return;
-        }
-        JsonNode producer = e.path(ProducerEvents.PRODUCER), seqNode = e.path(ProducerEvents.SEQ);
-        if (!producer.isTextual() || !seqNode.canConvertToLong() || seqNode.asLong() < 1 || seqNode.asLong() > MAX_SEQ) {
-            unparsed++;
-            return;
-        }
-        Track t = producers.computeIfAbsent(producer.asText(), p -> new Track());
+        Track t = producers.computeIfAbsent(producer, k -> new Track());
         t.count++;
-        if (!t.add(seqNode.asLong())) t.duplicates++;
+        if (!t.add(seq)) t.duplicates++;
     }
 
     public synchronized long duplicates() {
