@@ -31,9 +31,9 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import nsq.NsqConfig;
@@ -50,8 +50,11 @@ import wake.GroupWaker;
 import wake.NsqdNodes;
 import wake.PushFollower;
 import wake.SdNotify;
+import wake.StatusReport;
+import wake.StatusServer;
 
 @Command(name = "wakeup", mixinStandardHelpOptions = true, version = "mqueue 0.1", sortOptions = false,
+    subcommands = wakeup.Status.class,
     description = {
         "Wakes socket-activated consumer groups the moment nsqd holds messages for them. A group G is "
             + "socket-backed when <socket-dir>/G.sock exists and is a socket; waking it means connecting there "
@@ -63,10 +66,18 @@ import wake.SdNotify;
         ""},
     footer = {"", "Examples:",
         "  wakeup.java --nsqd-http 127.0.0.1:4151 --socket-dir /run/mqueue",
-        "  NSQLOOKUPD_HTTP_ADDRESS=127.0.0.1:4161 wakeup.java --scan-interval 2s"})
+        "  NSQLOOKUPD_HTTP_ADDRESS=127.0.0.1:4161 wakeup.java --scan-interval 2s",
+        "  wakeup.java status          # every group behind a socket: its messages, consumer, last wake"})
 public class wakeup implements Callable<Integer> {
     /** Our copy of each stream: ephemeral, so it vanishes with us and never holds a backlog. */
     static final String OWN_CHANNEL = "mqueue-wakeup#ephemeral";
+    /**
+     * Wakes under way at once; the rest wait their turn. Each is an open socket and, under systemd, a consumer
+     * starting. Threads do not grow with it: every wake is on the one wake loop (GroupWaker).
+     */
+    static final int MAX_WAKES = 64;
+    /** Threads that read nsqd's /stats at once; more nodes wait their turn within a scan. */
+    static final int STATS_THREADS = 4;
 
     @Mixin ConnectionOptions.NsqdHttp nsqd;
     @Mixin ConnectionOptions.LookupdHttp lookupd;
@@ -91,6 +102,8 @@ public class wakeup implements Callable<Integer> {
     @Mixin ConnectionOptions.Verbosity verbosity;
 
     private final AtomicLong scans = new AtomicLong();
+    private final long startedAtMillis = System.currentTimeMillis();
+    private volatile long lastScanAtMillis;
     private final CountDownLatch firstScan = new CountDownLatch(1);
     private final Semaphore kick = new Semaphore(0);
     private volatile Map<String, List<String>> socketGroups = Map.of(); // stream -> its socket-backed groups
@@ -100,8 +113,8 @@ public class wakeup implements Callable<Integer> {
     private NsqdNodes nodes;
     private ChannellessSockets channelless;
     private PushFollower push;
-    private ExecutorService wakers, io;
-    private ScheduledExecutorService retries;
+    private ExecutorService io;
+    private StatusServer status;
     private Thread loop;
     private SdNotify sd = SdNotify.fromEnv(Map.of(), 0);
 
@@ -137,10 +150,12 @@ public class wakeup implements Callable<Integer> {
             lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqdHttp, socketDir,
             Durations.format(scanInterval), Durations.format(debounce));
         stopping = false;
-        wakers = Executors.newCachedThreadPool(Threads.daemons("wakeup-wake"));
-        retries = Executors.newSingleThreadScheduledExecutor(Threads.daemons("wakeup-retry"));
-        io = Executors.newCachedThreadPool(Threads.daemons("wakeup-stats"));
-        waker = new GroupWaker(socketDir, debounce, wakeTimeout, wakers, retries);
+        ThreadPoolExecutor stats = new ThreadPoolExecutor(STATS_THREADS, STATS_THREADS, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+            Threads.daemons("wakeup-stats"));
+        stats.allowCoreThreadTimeOut(true);
+        io = stats;
+        waker = new GroupWaker(socketDir, debounce, wakeTimeout, MAX_WAKES).start();
+        status = new StatusServer(socketDir, this::live);
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd, config.tls());
         channelless = new ChannellessSockets(socketDir, lookupd.enabled() ? null : nsqd.nsqdHttp.get(0));
         push = new PushFollower(config, OWN_CHANNEL, this::onPush, this::failed);
@@ -181,10 +196,9 @@ public class wakeup implements Callable<Integer> {
         }
         l.join(10_000);
         push.close();
-        retries.shutdownNow();
-        wakers.shutdown();
+        status.close();
+        waker.close();
         io.shutdownNow();
-        wakers.awaitTermination(wakeTimeout.toMillis() + 1_000, TimeUnit.MILLISECONDS);
     }
 
     /** What ended the run with exit 1 (a peer that is not nsqd, TLS or AUTH refused); null if nothing did. */
@@ -196,6 +210,14 @@ public class wakeup implements Callable<Integer> {
     long wakes(String group) { GroupWaker w = waker; return w == null ? 0 : w.wakes(group); }
     /** Why the last attempt to wake {@code group} did or did not reach it: "ok", "no socket", "not a socket", ... */
     String state(String group) { GroupWaker w = waker; return w == null ? null : w.state(group); }
+    GroupWaker waker() { return waker; }
+    Path statusSocket() { return status.path(); }
+
+    /** What `wakeup status` reads from us: immutable snapshots only. */
+    private StatusReport.Live live() {
+        return new StatusReport.Live(ProcessHandle.current().pid(), startedAtMillis, socketDir.toString(), scanInterval.toMillis(),
+            scans.get(), lastScanAtMillis, push.size(), List.copyOf(waker.status()));
+    }
     int subscriptions() { return push == null ? 0 : push.size(); }
     /** Groups whose socket has no channel on any stream, as of the last scan; and how many warnings said so. */
     Set<String> channelless() { return channelless.current(); }
@@ -214,6 +236,11 @@ public class wakeup implements Callable<Integer> {
                 failed(nodes.fatal());
                 return;
             }
+            if (waker.died() != null) { // logged by the loop; the unit restarts us
+                failed(new NsqException("the wake loop stopped: " + Errors.oneLine(waker.died()), true, waker.died()));
+                return;
+            }
+            status.bind(); // once the socket dir exists
             if (firstScan.getCount() > 0) {
                 firstScan.countDown();
                 notifySystemd("READY=1");
@@ -245,7 +272,7 @@ public class wakeup implements Callable<Integer> {
         List<Backlog.NodeStats> stats = nodes.stats(io);
         Backlog backlog = Backlog.of(stats);
         Set<String> listing = waker.listing(); // one listing of the socket dir a scan; a socket itself is checked when woken
-        Map<String, List<String>> backed = backlog.backed(waker.listed(listing));
+        Map<String, List<String>> backed = backlog.backed(listing::contains);
         List<Backlog.Waiting> waiting = backlog.waiting(backed);
         for (Backlog.Waiting w : waiting) {
             Log.debug("%s/%s: %d waiting", w.stream(), w.group(), w.messages());
@@ -254,6 +281,7 @@ public class wakeup implements Callable<Integer> {
         socketGroups = backed;
         push.follow(backlog.toFollow(backed));
         channelless.check(backlog, listing);
+        lastScanAtMillis = System.currentTimeMillis();
         scans.incrementAndGet();
         // The bench (bench/WakeupScale.java) reads this line's time.
         Log.debug("scan: %d node(s), %d socket-backed group(s), %d waiting, push on %d in %d ms", stats.size(),
@@ -275,6 +303,38 @@ public class wakeup implements Callable<Integer> {
             sd.send(state);
         } catch (IOException e) {
             Log.warn("sd_notify %s to %s failed: %s", state, System.getenv("NOTIFY_SOCKET"), Errors.oneLine(e));
+        }
+    }
+
+    /** `wakeup status`: one row per group behind a socket; works whether or not the wakeup runs, and says which. */
+    @Command(name = "status", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"One row per group behind a socket in --socket-dir: its stream(s); its socket (listening, refused: nothing "
+            + "listens, missing, symlink (refused), not a socket); whether a consumer reads it; depth, in flight and deferred summed "
+            + "over nsqd nodes; and, from the running wakeup over its status socket (<socket-dir>/wakeup/status.sock), the last wake "
+            + "(when, why: push, scan or deferred, its round trip), wakes since it started, the last error. Exit 1 when no nsqd answered."},
+        footer = {"", "Examples:", "  wakeup.java status --socket-dir /run/mqueue", "  wakeup.java status --json | jq '.groups[] | select(.depth > 0)'"})
+    static final class Status implements Callable<Integer> {
+        @Mixin ConnectionOptions.NsqdHttp nsqd;
+        @Mixin ConnectionOptions.LookupdHttp lookupd;
+        @Mixin ConnectionOptions.Client client;
+
+        @Option(names = "--socket-dir", paramLabel = "DIR", defaultValue = "${env:MQUEUE_SOCKET_DIR:-/run/mqueue}",
+            description = "Where group G's socket G.sock lives (env MQUEUE_SOCKET_DIR, default ${DEFAULT-VALUE}).")
+        Path socketDir;
+
+        @Option(names = "--json", description = "The same rows as JSON, for scripts.")
+        boolean json;
+
+        @Override
+        public Integer call() throws IOException {
+            Log.init("wakeup", false);
+            NsqConfig config = client.config();
+            StatusReport.Report r = StatusReport.collect(socketDir, nsqd.nsqdHttp, lookupd.lookupd, config.tls());
+            System.out.write(json ? StatusReport.json(r) : StatusReport.table(r, System.currentTimeMillis(), java.time.ZoneId.systemDefault())
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            if (json) System.out.println();
+            System.out.flush();
+            return r.nsqd().stream().anyMatch(n -> n.error() == null) ? Cli.OK : Cli.FAILURE;
         }
     }
 }

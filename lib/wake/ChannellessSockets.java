@@ -1,13 +1,11 @@
 package wake;
 
 import cli.Log;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicLong;
 import nsq.HostPort;
-import util.Errors;
 
 /**
  * Sockets no message can reach: {@code <dir>/G.sock} is a socket, but no stream on any nsqd has a
@@ -65,12 +63,6 @@ public final class ChannellessSockets {
     }
 
     private boolean isSocket(String group) {
-        Path p = dir.resolve(group + ".sock");
-        try {
-            return GroupWaker.isSocket(p);
-        } catch (IOException | UnsupportedOperationException gone) {
-            Log.debug("%s: %s", p, Errors.oneLine(gone)); // removed since the listing; GroupWaker reports the rest
-            return false;
-        }
+        return SocketDir.kind(dir.resolve(group + SocketDir.SUFFIX)) == SocketDir.Kind.SOCKET; // GroupWaker reports the rest
     }
 }
