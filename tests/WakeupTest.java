@@ -46,10 +46,7 @@ class WakeupTest {
     @AfterEach void stopAll() throws Exception {
         for (wakeup w : running) w.stop();
         for (WakeSocket.Listener l : listeners) l.close();
-        try (var files = Files.list(sockets)) {
-            for (Path p : files.toList()) Files.deleteIfExists(p);
-        }
-        Files.deleteIfExists(sockets);
+        TestCerts.delete(sockets); // a killed wakeup leaves its status socket in wakeup/
     }
 
     /** A wakeup running in this JVM; stopped after the test. */
@@ -338,6 +335,49 @@ class WakeupTest {
                 + java.util.regex.Pattern.quote(ChannellessSockets.warning(sockets.resolve("lonely.sock"), "lonely", nsq.httpAddress())))).count(),
                 "the channelless socket, once, labelled wakeup: " + p.stderr());
         }
+    }
+
+    /**
+     * A thousand groups woken at once (one message on each of 10 streams of 100 groups; the sockets
+     * answer after 100 ms, as a consumer's start would, so the wakes overlap): the wakeup process
+     * stays under the thread bound it states, a fixed set plus one reader per push subscription,
+     * and has at most MAX_WAKES wakes under way at once. The cached pool it had ran 888 threads for
+     * this at bench scale (bench/WakeupScale, 1,000 groups over 100 streams).
+     */
+    @Test void aThousandGroupsWokenAtOnceKeepTheWakeupUnderItsThreadBound() throws Exception {
+        int streams = 10, perStream = 100;
+        List<String> groups = new ArrayList<>();
+        for (int s = 0; s < streams; s++) {
+            nsq.http().createTopic("herd" + s);
+            for (int g = 0; g < perStream; g++) {
+                nsq.http().createChannel("herd" + s, "h" + s + "-" + g);
+                groups.add("h" + s + "-" + g);
+            }
+        }
+        try (WakeSockets stand = new WakeSockets(sockets, groups, Duration.ofMillis(100))) {
+            Spawned p = nsq.spawn(javaWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m"), Map.of());
+            for (int s = 0; s < streams; s++) awaitPush(nsq.http(), "herd" + s);
+            long idle = threads(p.pid()), bound = wakeup.threadBound(streams);
+            assertTrue(idle <= bound, "idle: " + idle + " threads, bound " + bound);
+            for (int s = 0; s < streams; s++) nsq.publish("herd" + s, 1);
+            long[] peak = {idle};
+            Await.until("every group woken", WAIT, () -> {
+                peak[0] = Math.max(peak[0], threads(p.pid()));
+                return groups.stream().allMatch(g -> stand.lastWake(g) > 0);
+            });
+            System.err.printf("thousand woken at once: threads idle %d, peak %d, bound %d; %d wakes under way at most%n",
+                idle, peak[0], bound, stand.maxOpen());
+            assertTrue(peak[0] <= bound, "peak " + peak[0] + " threads while a thousand were woken, bound " + bound + " (idle " + idle + ")");
+            assertTrue(stand.maxOpen() <= wakeup.MAX_WAKES, "wakes under way at once: " + stand.maxOpen());
+            assertEquals(groups.size(), stand.wakes(), "each group woken once");
+        }
+    }
+
+    static long threads(long pid) throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (line.startsWith("Threads:")) return Long.parseLong(line.substring("Threads:".length()).trim());
+        }
+        throw new AssertionError("no Threads: line for pid " + pid);
     }
 
     @Test void badInputIsUsageError() {
