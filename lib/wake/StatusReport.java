@@ -1,11 +1,10 @@
 package wake;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -55,7 +54,7 @@ public final class StatusReport {
      */
     public record Row(String group, List<String> streams, String socket, Integer consumers, Long depth, Long inFlight, Long deferred,
                       GroupWaker.Wake lastWake, Long wakes, GroupWaker.Failure lastError) {
-        public Boolean consumerRunning() { return consumers == null ? null : consumers > 0; }
+        @JsonProperty public Boolean consumerRunning() { return consumers == null ? null : consumers > 0; }
     }
 
     public record Report(Wakeup wakeup, List<Node> nsqd, List<Row> groups) {}
@@ -79,24 +78,29 @@ public final class StatusReport {
 
     /** The running wakeup's document, or why there is none. */
     public static Wakeup live(Path socket) {
+        switch (SocketDir.kind(socket)) {
+            case MISSING -> { return new Wakeup(false, "not running (no status socket " + socket + ")", null); }
+            case SOCKET -> { }
+            case UNREADABLE -> { return new Wakeup(false, "unknown: " + socket + ": " + PERMISSION, null); }
+            default -> { return new Wakeup(false, "unknown: " + socket + " is not a socket", null); }
+        }
         try {
             Live live = Json.MAPPER.readValue(StatusServer.fetch(socket, LIVE_TIMEOUT), Live.class);
             return new Wakeup(true, "running, pid " + live.pid(), live);
-        } catch (NoSuchFileException e) {
-            return new Wakeup(false, "not running (no status socket " + socket + ")", null);
         } catch (ConnectException e) {
-            return new Wakeup(false, "not running (nothing listens on " + socket + ")", null);
-        } catch (AccessDeniedException e) {
-            return new Wakeup(false, "unknown: " + socket + ": permission denied (readable by the wakeup's group, mqueue under systemd: "
-                + "run this as a member of it, or as root)", null);
+            return new Wakeup(false, "not running (nothing listens on " + socket + ": a wakeup that did not stop cleanly left it)", null);
         } catch (SocketTimeoutException e) {
             return new Wakeup(false, "not answering: " + e.getMessage() + " (stopped, or overloaded)", null);
         } catch (JsonMappingException e) {
             return new Wakeup(false, "unknown: " + socket + " answered something that is not a wakeup's status: " + Errors.oneLine(e), null);
         } catch (IOException e) {
-            return new Wakeup(false, "unknown: " + socket + ": " + Errors.oneLine(e), null);
+            boolean denied = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT).contains("permission denied");
+            return new Wakeup(false, "unknown: " + socket + ": " + (denied ? PERMISSION : Errors.oneLine(e)), null);
         }
     }
+
+    private static final String PERMISSION = "permission denied (the wakeup's group may read it, mqueue under systemd: run this as "
+        + "a member of that group, or as root)";
 
     private static List<NsqHttp.Stats> stats(List<HostPort> nsqdHttp, List<HostPort> lookupd, Tls tls, List<Node> nodes) {
         List<HostPort> targets = new ArrayList<>();
@@ -194,7 +198,7 @@ public final class StatusReport {
         out.append("wakeup: ").append(r.wakeup().detail());
         Live l = r.wakeup().live();
         if (l != null) {
-            out.append(String.format(Locale.ROOT, ", up %s, %d scans (every %s, the last %s ago), push on %d stream(s)",
+            out.append(String.format(Locale.ROOT, ", up %s, %d scans (every %s, the last %s ago), %d push subscription(s)",
                 ago(nowMillis - l.startedAtMillis()), l.scans(), Durations.format(Duration.ofMillis(l.scanIntervalMillis())),
                 l.lastScanAtMillis() == 0 ? "never" : ago(nowMillis - l.lastScanAtMillis()), l.pushSubscriptions()));
         }
@@ -210,7 +214,7 @@ public final class StatusReport {
                 w.lastWake() == null ? (l == null ? "?" : "-") : time(w.lastWake().atMillis(), nowMillis, zone) + " " + w.lastWake().reason()
                     + " " + Durations.format(Duration.ofMillis(w.lastWake().latencyMillis())),
                 w.wakes() == null ? "?" : w.wakes().toString(),
-                w.lastError() == null ? (l == null ? "?" : "-") : time(w.lastError().atMillis(), nowMillis, zone) + " " + w.lastError().message()});
+                w.lastError() == null ? (l == null ? "?" : "-") : time(w.lastError().atMillis(), nowMillis, zone) + " " + cap(w.lastError().message())});
         }
         int[] width = new int[cells.get(0).length];
         for (String[] c : cells) for (int i = 0; i < c.length; i++) width[i] = Math.max(width[i], c[i].length());
@@ -228,6 +232,9 @@ public final class StatusReport {
     }
 
     private static String num(Long n) { return n == null ? "?" : n.toString(); }
+
+    /** A table cell's error: the first 100 characters (--json has it whole). */
+    private static String cap(String s) { return s.length() <= 100 ? s : s.substring(0, 97) + "..."; }
 
     /** HH:mm:ss today, the date before that. */
     private static String time(long atMillis, long nowMillis, ZoneId zone) {
