@@ -26,6 +26,7 @@ import cli.DrainOnSignal;
 import cli.Log;
 import consume.CommandRunner;
 import consume.DeadLetters;
+import consume.DeferredWakes;
 import consume.MessageLifecycle;
 import consume.MessageOutput;
 import consume.SeqVerifier;
@@ -182,6 +183,7 @@ public class consumer implements Callable<Integer> {
     private MessageOutput output;
     private Subscriber subscriber;
     private CommandRunner runner;           // with --exec
+    private DeferredWakes deferredWakes;    // socket-activated: wakes left in nsqd for what it requeues with a delay
 
     public static void main(String... args) {
         consumer c = new consumer();
@@ -231,6 +233,7 @@ public class consumer implements Callable<Integer> {
                 if (ownListener) listener.close(); // our descriptor only: systemd keeps the socket
             }
             deadLetters.close();
+            deferredWakes.close();
         }
         boolean printed = output.close();
         logSummary();
@@ -283,6 +286,7 @@ public class consumer implements Callable<Integer> {
                 @Override public void outputFailed() { stop(); }
             });
         if (exec != null) runner = new CommandRunner(exec, group, concurrency, execTimeout);
+        deferredWakes = DeferredWakes.of(activated, client.config(), group, backoffSpec, maxAttempts, maxReqTimeout, idleTimeout);
         NsqConfig config = delivery.apply(client.config());
         subscriber = new Subscriber(config, streams, group, inFlight, new Subscriber.Handler() {
             @Override public void onMessage(Message m) { dispatch(m); }
@@ -432,6 +436,7 @@ public class consumer implements Callable<Integer> {
                 messages.requeueNow(j.m);
             } else {
                 messages.failed(j.stream, j.m, error);
+                deferredWakes.failed(j.stream, j.m);
             }
         } catch (Error e) {
             broke(e, j.m);

@@ -15,6 +15,8 @@
 //SOURCES lib/activation/*.java
 //SOURCES lib/wake/*.java
 
+import activation.DeferredWake;
+import activation.WakeSocket;
 import cli.Cli;
 import cli.ConnectionOptions;
 import cli.Converters;
@@ -63,6 +65,9 @@ import wake.StatusServer;
         "Scan: at start and every --scan-interval, /stats of every nsqd; a socket-backed group with messages "
             + "waiting is woken. Push: on each nsqd and stream that already has a socket-backed group, its own "
             + "channel " + wakeup.OWN_CHANNEL + " gets a copy of each message, FINs it and wakes that stream's groups.",
+        "",
+        "Deferred: a socket-activated consumer that requeues a message with a delay it may not outlive leaves a note in nsqd "
+            + "(DPUB to " + DeferredWake.TOPIC + ") that comes due shortly before the message; the wakeup receives it and wakes the group.",
         ""},
     footer = {"", "Examples:",
         "  wakeup.java --nsqd-http 127.0.0.1:4151 --socket-dir /run/mqueue",
@@ -120,7 +125,7 @@ public class wakeup implements Callable<Integer> {
     private volatile GroupWaker waker;
     private NsqdNodes nodes;
     private ChannellessSockets channelless;
-    private PushFollower push;
+    private PushFollower push, notes;
     private ExecutorService io;
     private StatusServer status;
     private Thread loop;
@@ -165,7 +170,8 @@ public class wakeup implements Callable<Integer> {
         status = new StatusServer(socketDir, this::live);
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd, config.tls());
         channelless = new ChannellessSockets(socketDir, lookupd.enabled() ? null : nsqd.nsqdHttp.get(0));
-        push = new PushFollower(config, OWN_CHANNEL, this::onPush, this::failed);
+        push = new PushFollower(config, OWN_CHANNEL, (stream, body) -> onPush(stream), this::failed);
+        notes = new PushFollower(config, OWN_CHANNEL, (topic, body) -> onNote(body), this::failed);
         loop = Threads.start("wakeup-scan", this::runLoop);
     }
 
@@ -203,6 +209,7 @@ public class wakeup implements Callable<Integer> {
         }
         l.join(10_000);
         push.close();
+        notes.close();
         status.close();
         waker.close();
         io.shutdownNow();
@@ -225,7 +232,8 @@ public class wakeup implements Callable<Integer> {
         return new StatusReport.Live(ProcessHandle.current().pid(), startedAtMillis, socketDir.toString(), scanInterval.toMillis(),
             scans.get(), lastScanAtMillis, push.size(), List.copyOf(waker.status()));
     }
-    int subscriptions() { return push == null ? 0 : push.size(); }
+    /** Push subscriptions: each followed (nsqd, stream), and the deferred-wake notes on each nsqd. */
+    int subscriptions() { return push == null ? 0 : push.size() + notes.size(); }
     /** Groups whose socket has no channel on any stream, as of the last scan; and how many warnings said so. */
     Set<String> channelless() { return channelless.current(); }
     long channellessWarnings() { return channelless.warnings(); }
@@ -271,8 +279,8 @@ public class wakeup implements Callable<Integer> {
     /**
      * One pass: the stats of every nsqd that is due, summed per (stream, group); every
      * socket-backed group with messages waiting is woken, and push follows the streams found.
-     * Deferred and in-flight messages need no wake of their own: when they come due (or time out)
-     * nsqd puts them back into depth, which the next scan sees.
+     * A message deferred or in flight is seen here once it comes due (or times out) and is back in
+     * depth; a consumer's note wakes its group sooner for one it requeued with a delay.
      */
     synchronized void scanOnce() {
         long start = System.nanoTime();
@@ -287,6 +295,9 @@ public class wakeup implements Callable<Integer> {
         }
         socketGroups = backed;
         push.follow(backlog.toFollow(backed));
+        // Where socket-activated consumers leave notes for messages they requeued with a delay (DeferredWake).
+        notes.follow(backed.isEmpty() ? Set.of() : backlog.nodes().stream().map(tcp -> new Backlog.Follow(tcp, DeferredWake.TOPIC))
+            .collect(java.util.stream.Collectors.toSet()));
         channelless.check(backlog, listing);
         lastScanAtMillis = System.currentTimeMillis();
         scans.incrementAndGet();
@@ -303,6 +314,16 @@ public class wakeup implements Callable<Integer> {
 
     private void onPush(String stream) {
         for (String group : socketGroups.getOrDefault(stream, List.of())) waker.request(stream, group, GroupWaker.Reason.push);
+    }
+
+    /** A consumer's note: a message it requeued with a delay comes due now; woken when the group is socket-backed here. */
+    private void onNote(byte[] body) {
+        WakeSocket.Wake w = DeferredWake.parse(body);
+        if (w != null && socketGroups.getOrDefault(w.stream(), List.of()).contains(w.group())) {
+            waker.request(w.stream(), w.group(), GroupWaker.Reason.deferred);
+        } else {
+            Log.debug("deferred-wake note %s: no such socket-backed group here", w == null ? "(not a wake line)" : w.line());
+        }
     }
 
     private void notifySystemd(String state) {

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.newsclub.net.unix.AFUNIXDatagramSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import wake.ChannellessSockets;
+import wake.GroupWaker;
 import wake.SdNotify;
 
 /**
@@ -107,6 +108,50 @@ class WakeupTest {
         }
         assertTrue(w.wakes("sa") >= 2, "woken for each message: " + w.wakes("sa"));
         assertEquals(0, nsq.channel("e2e", "sa").depth());
+    }
+
+    /**
+     * A message the consumer requeues with --backoff 8s after a failed command: the consumer exits idle
+     * (3 s) while it waits, and no scan comes for 10 minutes; the note it left in nsqd wakes the group
+     * shortly before the message comes due, and the message is handled within 1 s of coming due. The
+     * consumer starts from a lead (three times its own start-up) before the due time, so how fast this
+     * machine starts a JVM is not what the second is spent on.
+     */
+    @Test void aRequeuedMessageIsHandledWithinASecondOfComingDueWithNoConsumerWhileItWaits() throws Exception {
+        nsq.prepare("later", "sa");
+        Path sock = sockets.resolve("sa.sock"), exits = sockets.resolve("exits"), failed = sockets.resolve("failed"), handled = sockets.resolve("handled");
+        String handler = "if [ \"$MQ_ATTEMPTS\" -ge 2 ]; then date +%s%N >> " + handled + "; else date +%s%N >> " + failed + "; exit 1; fi";
+        String consumer = javaCommand("consumer", "--stream", "later", "--group", "sa", "--nsqd", nsq.tcp().toString(), "--timeout", "3s",
+            "--exec", handler, "--backoff", "8s/8s").stream().map(a -> "'" + a.replace("'", "'\\''") + "'").collect(java.util.stream.Collectors.joining(" "));
+        Spawned sa = nsq.spawn(List.of("bash", "-c", "while :; do systemd-socket-activate -l " + sock + " " + consumer
+            + "; echo $? $(date +%s%N) >> " + exits + "; done"), Map.of());
+        Await.until("systemd-socket-activate listens", WAIT, () -> Files.exists(sock));
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
+        awaitPush(nsq.http(), "later");
+        Await.until("the wakeup follows the notes", WAIT, () -> nsqChannel(nsq.http(), activation.DeferredWake.TOPIC, wakeup.OWN_CHANNEL) != null);
+
+        nsq.publish("later", 1);
+        Await.until("the first attempt failed", WAIT, () -> lines(failed) == 1);
+        long due = Long.parseLong(Files.readAllLines(failed).get(0)) + Duration.ofSeconds(8).toNanos(); // the REQ follows the command's exit
+        Await.until("the consumer exited idle", WAIT, () -> lines(exits) == 1);
+        String[] exit = Files.readAllLines(exits).get(0).split(" ");
+        assertEquals("0", exit[0], "exit code");
+        assertTrue(Long.parseLong(exit[1]) < due, "it exited before the message came due");
+        Await.until("no consumer process while the message waits", WAIT, () -> javaProcesses(sa) == 0);
+        assertEquals(1, nsq.channel("later", "sa").deferredCount(), "the message waits in nsqd");
+
+        Await.until("the requeued message handled", Duration.ofSeconds(40), () -> lines(handled) == 1);
+        long late = Long.parseLong(Files.readAllLines(handled).get(0)) - due;
+        System.err.printf("requeued message handled %+d ms from its due time%n", late / 1_000_000);
+        assertTrue(late < Duration.ofSeconds(1).toNanos(), "handled " + late / 1_000_000 + " ms after it came due");
+        assertEquals(GroupWaker.Reason.deferred, w.waker().status().stream().filter(s -> s.group().equals("sa")).findFirst().orElseThrow()
+            .lastWake().reason(), "woken by the note, not by push or a scan");
+        assertEquals(1, w.scans(), "no scan since the first");
+    }
+
+    /** Complete lines in {@code file} (0 while it does not exist): a line is counted once its newline is written. */
+    static long lines(Path file) throws java.io.IOException {
+        return Files.exists(file) ? Files.readString(file).chars().filter(c -> c == '\n').count() : 0;
     }
 
     static long javaProcesses(Spawned p) {
