@@ -88,7 +88,8 @@ public class wakeup implements Callable<Integer> {
      * The most threads a wakeup runs, whatever the number of groups and of wakes under way: a fixed set
      * (the JVM's own, main, the scan loop, the wake loop, the status server, up to STATS_THREADS reading
      * /stats, the HTTP client's, the NSQ client's timer: 24 measured on JDK 25 with C1, ~30 on JDK 17 with
-     * C2 and G1) plus one reader per push subscription (each nsqd and stream with a socket-backed group).
+     * C2 and G1) plus one reader per push subscription: each nsqd and stream with a socket-backed group,
+     * and each nsqd's deferred-wake notes.
      */
     static int threadBound(int pushSubscriptions) { return 40 + pushSubscriptions; }
 
@@ -232,8 +233,9 @@ public class wakeup implements Callable<Integer> {
         return new StatusReport.Live(ProcessHandle.current().pid(), startedAtMillis, socketDir.toString(), scanInterval.toMillis(),
             scans.get(), lastScanAtMillis, push.size(), List.copyOf(waker.status()));
     }
-    /** Push subscriptions: each followed (nsqd, stream), and the deferred-wake notes on each nsqd. */
-    int subscriptions() { return push == null ? 0 : push.size() + notes.size(); }
+    /** Push subscriptions: each followed (nsqd, stream); and the deferred-wake notes', one per nsqd. */
+    int subscriptions() { return push == null ? 0 : push.size(); }
+    int noteSubscriptions() { return notes == null ? 0 : notes.size(); }
     /** Groups whose socket has no channel on any stream, as of the last scan; and how many warnings said so. */
     Set<String> channelless() { return channelless.current(); }
     long channellessWarnings() { return channelless.warnings(); }
