@@ -37,6 +37,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import nsq.NsqConfig;
 import nsq.NsqException;
@@ -73,6 +74,12 @@ import wake.StatusServer;
         "  wakeup.java --nsqd-http 127.0.0.1:4151 --socket-dir /run/mqueue",
         "  NSQLOOKUPD_HTTP_ADDRESS=127.0.0.1:4161 wakeup.java --scan-interval 2s",
         "  wakeup.java status          # every group behind a socket: its messages, consumer, last wake"})
+/*
+ * Threads (at most threadBound(subscriptions)): the scan loop owns the nodes, the socket listing, what push
+ * and the notes follow, and the stream -> groups map it publishes for the push readers; the wake loop
+ * (GroupWaker) owns every wake; each push reader hands requests to the wake loop; the status server reads
+ * only what the two loops published.
+ */
 public class wakeup implements Callable<Integer> {
     /** Our copy of each stream: ephemeral, so it vanishes with us and never holds a backlog. */
     static final String OWN_CHANNEL = "mqueue-wakeup#ephemeral";
@@ -122,6 +129,7 @@ public class wakeup implements Callable<Integer> {
     private final Semaphore kick = new Semaphore(0);
     private volatile Map<String, List<String>> socketGroups = Map.of(); // stream -> its socket-backed groups
     private volatile boolean stopping;
+    private final AtomicBoolean notesRefused = new AtomicBoolean();
     private volatile NsqException failure; // what no retry can fix: exit 1
     private volatile GroupWaker waker;
     private NsqdNodes nodes;
@@ -172,7 +180,7 @@ public class wakeup implements Callable<Integer> {
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd, config.tls());
         channelless = new ChannellessSockets(socketDir, lookupd.enabled() ? null : nsqd.nsqdHttp.get(0));
         push = new PushFollower(config, OWN_CHANNEL, (stream, body) -> onPush(stream), this::failed);
-        notes = new PushFollower(config, OWN_CHANNEL, (topic, body) -> onNote(body), this::failed);
+        notes = new PushFollower(config, OWN_CHANNEL, (topic, body) -> onNote(body), this::notesRefused);
         loop = Threads.start("wakeup-scan", this::runLoop);
     }
 
@@ -298,7 +306,7 @@ public class wakeup implements Callable<Integer> {
         socketGroups = backed;
         push.follow(backlog.toFollow(backed));
         // Where socket-activated consumers leave notes for messages they requeued with a delay (DeferredWake).
-        notes.follow(backed.isEmpty() ? Set.of() : backlog.nodes().stream().map(tcp -> new Backlog.Follow(tcp, DeferredWake.TOPIC))
+        notes.follow(backed.isEmpty() || notesRefused.get() ? Set.of() : backlog.nodes().stream().map(tcp -> new Backlog.Follow(tcp, DeferredWake.TOPIC))
             .collect(java.util.stream.Collectors.toSet()));
         channelless.check(backlog, listing);
         lastScanAtMillis = System.currentTimeMillis();
@@ -312,6 +320,24 @@ public class wakeup implements Callable<Integer> {
     private void failed(NsqException e) {
         if (failure == null) failure = e;
         stopRequested.countDown();
+    }
+
+    /**
+     * nsqd refused our subscription to the notes. Not allowed that topic (E_UNAUTHORIZED): wakes go on
+     * without the notes, said once. Anything else (a wrong secret, TLS) refuses push too: the run ends.
+     */
+    private void notesRefused(NsqException e) {
+        boolean topicOnly = false;
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof NsqException.ErrorResponse r && "E_UNAUTHORIZED".equals(r.code())) topicOnly = true;
+        }
+        if (!topicOnly) {
+            failed(e);
+            return;
+        }
+        if (notesRefused.getAndSet(true)) return;
+        Log.warn("deferred-wake notes refused (%s): a message a consumer requeues with a delay is woken by a scan once it is due; "
+            + "allow subscribing to %s to wake it on time", Errors.oneLine(e), DeferredWake.TOPIC);
     }
 
     private void onPush(String stream) {

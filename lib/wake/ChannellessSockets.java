@@ -12,6 +12,9 @@ import nsq.HostPort;
  * channel G, so G never has messages waiting and is never woken (its consumer, which would create
  * the channel, starts only on a wake). Each such socket is logged once, with the commands that
  * create the channel; once the channel exists, that is logged too.
+ *
+ * <p>Thread model: {@link #check} is the scan's (under wakeup's scan lock); what it found is
+ * published as an immutable set, and the count of warnings is atomic, for any thread to read.
  */
 public final class ChannellessSockets {
     private final Path dir;
@@ -45,7 +48,7 @@ public final class ChannellessSockets {
                 Log.info("group %s has a channel now: it is woken when messages wait", group);
             }
         }
-        current = now;
+        current = java.util.Collections.unmodifiableSet(now);
     }
 
     /** The groups flagged by the last check. */
