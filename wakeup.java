@@ -384,6 +384,7 @@ public class wakeup implements Callable<Integer> {
         @Override
         public Integer call() throws IOException {
             Log.init("wakeup", false);
+            Cli.require(!Files.exists(socketDir) || Files.isDirectory(socketDir), "--socket-dir %s: exists and is not a directory", socketDir);
             NsqConfig config = client.config();
             StatusReport.Report r = StatusReport.collect(socketDir, nsqd.nsqdHttp, lookupd.lookupd, config.tls());
             System.out.write(json ? StatusReport.json(r) : StatusReport.table(r, System.currentTimeMillis(), java.time.ZoneId.systemDefault())

@@ -431,6 +431,8 @@ class WakeupTest {
         assertEquals(2, Cli.run(new wakeup(), "--debounce", "soon"));
         assertEquals(2, Cli.run(new wakeup(), "--nsqd-http", "nohost"));
         assertEquals(2, Cli.run(new wakeup(), "--wake-timeout", "0ms"));
+        assertEquals(2, Cli.run(new wakeup(), "status", "--socket-dir", "/etc/hostname"), "status: a file as the socket dir");
+        assertEquals(2, Cli.run(new wakeup(), "status", "--nsqd-http", "nohost"));
     }
 
     @Test void sdNotifyDatagramsAndWatchdog() throws Exception {

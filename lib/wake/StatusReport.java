@@ -57,7 +57,7 @@ public final class StatusReport {
         @JsonProperty public Boolean consumerRunning() { return consumers == null ? null : consumers > 0; }
     }
 
-    public record Report(Wakeup wakeup, List<Node> nsqd, List<Row> groups) {}
+    public record Report(String socketDir, Wakeup wakeup, List<Node> nsqd, List<Row> groups) {}
 
     private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(3), LIVE_TIMEOUT = Duration.ofSeconds(3);
 
@@ -157,7 +157,7 @@ public final class StatusReport {
                 n == null ? null : n.clients, n == null ? null : n.depth, n == null ? null : n.inFlight, n == null ? null : n.deferred,
                 l == null ? null : l.lastWake(), running ? (Long) (l == null ? 0L : l.wakes()) : null, l == null ? null : l.lastError()));
         }
-        return new Report(wakeup, nodes, rows);
+        return new Report(dir.dir().toString(), wakeup, nodes, rows);
     }
 
     private static String socket(Path path, SocketDir.Kind kind, Set<String> listening) {
@@ -205,7 +205,7 @@ public final class StatusReport {
         out.append('\n');
         for (Node n : r.nsqd()) out.append("nsqd ").append(n.address()).append(": ").append(n.error() == null ? "ok" : n.error()).append('\n');
         if (r.nsqd().isEmpty()) out.append("nsqd: none given\n");
-        if (r.groups().isEmpty()) return out.append("no group has a socket in this socket dir\n").toString();
+        if (r.groups().isEmpty()) return out.append("no group has a socket in ").append(r.socketDir()).append('\n').toString();
         List<String[]> cells = new ArrayList<>();
         cells.add(new String[] {"GROUP", "STREAMS", "SOCKET", "CONSUMER", "DEPTH", "IN FLIGHT", "DEFERRED", "LAST WAKE", "WAKES", "LAST ERROR"});
         for (Row w : r.groups()) {
