@@ -243,5 +243,6 @@ public final class StatusReport {
         return at.format(DateTimeFormatter.ofPattern(today ? "HH:mm:ss" : "yyyy-MM-dd HH:mm:ss", Locale.ROOT));
     }
 
-    private static String ago(long millis) { return Durations.format(Duration.ofSeconds(Math.max(0, millis / 1000))); }
+    /** Whole seconds past one, so an uptime reads "3h2m", not "3h2m17.4s". */
+    private static String ago(long millis) { return millis < 1000 ? Math.max(0, millis) + "ms" : Durations.format(Duration.ofSeconds(millis / 1000)); }
 }

@@ -72,7 +72,11 @@ public final class StatusServer implements AutoCloseable {
             lastProblem = null;
             Log.info("status on %s (wakeup status)", path);
         } catch (IOException | UnsupportedOperationException e) {
-            problem(path + ": " + Errors.oneLine(e));
+            // Under systemd's ProtectSystem=strict /run is read-only but for the unit's RuntimeDirectory=.
+            String why = e instanceof java.nio.file.FileSystemException f && f.getReason() == null
+                ? e.getClass().getSimpleName() + " " + f.getFile() : Errors.oneLine(e); // AccessDeniedException says only the path
+            problem(path + ": cannot make it (" + why + "); under systemd, mqueue-wakeup.service needs RuntimeDirectory="
+                + "mqueue/wakeup (with RuntimeDirectoryMode=0750) when the socket dir is /run/mqueue");
         }
     }
 
