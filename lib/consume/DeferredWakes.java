@@ -60,6 +60,7 @@ public final class DeferredWakes implements AutoCloseable {
     private final long wiredAtMillis = System.currentTimeMillis();
     private final BlockingQueue<Note> queue = new ArrayBlockingQueue<>(QUEUE);
     private Thread sender;       // under this
+    private boolean closed;      // under this
     private Duration lead;       // under this; measured at the first note, off the start path
     private long dropped;        // under this
     // The sender thread's own.
@@ -92,6 +93,7 @@ public final class DeferredWakes implements AutoCloseable {
         if (note == null) return;
         Note n = new Note(m.from(), stream, System.currentTimeMillis() + delay.toMillis(), note);
         synchronized (this) {
+            if (closed) return; // the run is over: the scan has what is left
             if (sender == null) sender = Threads.start("deferred-wakes", this::send);
             if (!queue.offer(n)) dropped++;
         }
@@ -158,9 +160,9 @@ public final class DeferredWakes implements AutoCloseable {
         Thread t;
         long lost;
         synchronized (this) {
+            closed = true;
             t = sender;
             lost = dropped;
-            sender = null;
         }
         if (t == null) return;
         if (!queue.offer(STOP, CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS)) t.interrupt();

@@ -131,16 +131,26 @@ public final class StatusServer implements AutoCloseable {
     private void serve() {
         try (Selector writes = Selector.open()) {
             while (!closed) {
-                try (SocketChannel client = server.accept()) {
-                    answer(client, writes);
+                SocketChannel client;
+                try {
+                    client = server.accept();
                 } catch (ClosedChannelException stopped) { // close(): AsynchronousCloseException is one
                     return;
+                } catch (IOException e) {
+                    Log.warn("status on %s: accept failed: %s", path, Errors.oneLine(e));
+                    Thread.sleep(100); // a failure that persists (out of file descriptors) must not spin
+                    continue;
+                }
+                try (client) {
+                    answer(client, writes);
                 } catch (IOException | RuntimeException e) {
                     Log.debug("status: a client was dropped: %s", Errors.oneLine(e));
                 }
             }
         } catch (IOException e) {
             Log.warn("status on %s stopped: %s", path, Errors.oneLine(e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
