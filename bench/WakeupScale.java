@@ -120,10 +120,9 @@ final class WakeupScale {
                 if (!p.waitFor(15, TimeUnit.SECONDS)) p.destroyForcibly();
             }
         } finally {
-            try (var files = Files.list(sockets)) {
-                for (Path f : files.toList()) Files.deleteIfExists(f);
+            try (var files = Files.walk(sockets)) { // the wakeup's status socket dir, wakeup/, included
+                for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
             }
-            Files.deleteIfExists(sockets);
         }
     }
 
