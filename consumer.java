@@ -26,6 +26,7 @@ import cli.DrainOnSignal;
 import cli.Log;
 import consume.CommandRunner;
 import consume.DeadLetters;
+import consume.DeferredWakes;
 import consume.MessageLifecycle;
 import consume.MessageOutput;
 import consume.SeqVerifier;
@@ -187,6 +188,7 @@ public class consumer implements Callable<Integer> {
     private MessageOutput output;
     private Subscriber subscriber;
     private CommandRunner runner;           // with --exec
+    private DeferredWakes deferredWakes;    // socket-activated: wakes left in nsqd for what it requeues with a delay
 
     public static void main(String... args) {
         consumer c = new consumer();
@@ -236,6 +238,7 @@ public class consumer implements Callable<Integer> {
                 if (ownListener) listener.close(); // our descriptor only: systemd keeps the socket
             }
             deadLetters.close();
+            deferredWakes.close();
         }
         boolean printed = output.close();
         logSummary();
@@ -292,6 +295,7 @@ public class consumer implements Callable<Integer> {
                 @Override public void outputFailed() { stop(); }
             });
         if (exec != null) runner = new CommandRunner(exec, group, concurrency, execTimeout);
+        deferredWakes = DeferredWakes.of(activated, client.config(), group, backoffSpec, maxAttempts, maxReqTimeout, idleTimeout);
         NsqConfig config = delivery.apply(client.config());
         subscriber = new Subscriber(config, streams, group, inFlight, new Subscriber.Handler() {
             @Override public void onMessage(Message m) { dispatch(m); }
@@ -451,7 +455,10 @@ public class consumer implements Callable<Integer> {
             String error = runner.run(j);
             if (error == null) messages.finish(j.m);
             else if (j.killedForDrain) messages.requeueNow(j.m);
-            else messages.failed(j.stream, j.m, error);
+            else {
+                messages.failed(j.stream, j.m, error);
+                deferredWakes.failed(j.stream, j.m);
+            }
         } catch (Error e) {
             broke(e, j.m);
         } finally {

@@ -15,6 +15,8 @@
 //SOURCES lib/activation/*.java
 //SOURCES lib/wake/*.java
 
+import activation.DeferredWake;
+import activation.WakeSocket;
 import cli.Cli;
 import cli.ConnectionOptions;
 import cli.Converters;
@@ -31,10 +33,11 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import nsq.NsqConfig;
 import nsq.NsqException;
@@ -50,8 +53,11 @@ import wake.GroupWaker;
 import wake.NsqdNodes;
 import wake.PushFollower;
 import wake.SdNotify;
+import wake.StatusReport;
+import wake.StatusServer;
 
 @Command(name = "wakeup", mixinStandardHelpOptions = true, version = "mqueue 0.1", sortOptions = false,
+    subcommands = wakeup.Status.class,
     description = {
         "Wakes socket-activated consumer groups the moment nsqd holds messages for them. A group G is "
             + "socket-backed when <socket-dir>/G.sock exists and is a socket; waking it means connecting there "
@@ -60,13 +66,39 @@ import wake.SdNotify;
         "Scan: at start and every --scan-interval, /stats of every nsqd; a socket-backed group with messages "
             + "waiting is woken. Push: on each nsqd and stream that already has a socket-backed group, its own "
             + "channel " + wakeup.OWN_CHANNEL + " gets a copy of each message, FINs it and wakes that stream's groups.",
+        "",
+        "Deferred: a socket-activated consumer that requeues a message with a delay it may not outlive leaves a note in nsqd "
+            + "(DPUB to " + DeferredWake.TOPIC + ") that comes due shortly before the message; the wakeup receives it and wakes the group.",
         ""},
     footer = {"", "Examples:",
         "  wakeup.java --nsqd-http 127.0.0.1:4151 --socket-dir /run/mqueue",
-        "  NSQLOOKUPD_HTTP_ADDRESS=127.0.0.1:4161 wakeup.java --scan-interval 2s"})
+        "  NSQLOOKUPD_HTTP_ADDRESS=127.0.0.1:4161 wakeup.java --scan-interval 2s",
+        "  wakeup.java status          # every group behind a socket: its messages, consumer, last wake"})
+/*
+ * Threads (at most threadBound(subscriptions)): the scan loop owns the nodes, the socket listing, what push
+ * and the notes follow, and the stream -> groups map it publishes for the push readers; the wake loop
+ * (GroupWaker) owns every wake; each push reader hands requests to the wake loop; the status server reads
+ * only what the two loops published.
+ */
 public class wakeup implements Callable<Integer> {
     /** Our copy of each stream: ephemeral, so it vanishes with us and never holds a backlog. */
     static final String OWN_CHANNEL = "mqueue-wakeup#ephemeral";
+    /**
+     * Wakes under way at once; the rest wait their turn. Each is an open socket and, under systemd, a consumer
+     * starting. Threads do not grow with it: every wake is on the one wake loop (GroupWaker).
+     */
+    static final int MAX_WAKES = 64;
+    /** Threads that read nsqd's /stats at once; more nodes wait their turn within a scan. */
+    static final int STATS_THREADS = 4;
+
+    /**
+     * The most threads a wakeup runs, whatever the number of groups and of wakes under way: a fixed set
+     * (the JVM's own, main, the scan loop, the wake loop, the status server, up to STATS_THREADS reading
+     * /stats, the HTTP client's, the NSQ client's timer: 24 measured on JDK 25 with C1, ~30 on JDK 17 with
+     * C2 and G1) plus one reader per push subscription: each nsqd and stream with a socket-backed group,
+     * and each nsqd's deferred-wake notes.
+     */
+    static int threadBound(int pushSubscriptions) { return 40 + pushSubscriptions; }
 
     @Mixin ConnectionOptions.NsqdHttp nsqd;
     @Mixin ConnectionOptions.LookupdHttp lookupd;
@@ -91,17 +123,20 @@ public class wakeup implements Callable<Integer> {
     @Mixin ConnectionOptions.Verbosity verbosity;
 
     private final AtomicLong scans = new AtomicLong();
+    private final long startedAtMillis = System.currentTimeMillis();
+    private volatile long lastScanAtMillis;
     private final CountDownLatch firstScan = new CountDownLatch(1);
     private final Semaphore kick = new Semaphore(0);
     private volatile Map<String, List<String>> socketGroups = Map.of(); // stream -> its socket-backed groups
     private volatile boolean stopping;
+    private final AtomicBoolean notesRefused = new AtomicBoolean();
     private volatile NsqException failure; // what no retry can fix: exit 1
     private volatile GroupWaker waker;
     private NsqdNodes nodes;
     private ChannellessSockets channelless;
-    private PushFollower push;
-    private ExecutorService wakers, io;
-    private ScheduledExecutorService retries;
+    private PushFollower push, notes;
+    private ExecutorService io;
+    private StatusServer status;
     private Thread loop;
     private SdNotify sd = SdNotify.fromEnv(Map.of(), 0);
 
@@ -137,13 +172,15 @@ public class wakeup implements Callable<Integer> {
             lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqdHttp, socketDir,
             Durations.format(scanInterval), Durations.format(debounce));
         stopping = false;
-        wakers = Executors.newCachedThreadPool(Threads.daemons("wakeup-wake"));
-        retries = Executors.newSingleThreadScheduledExecutor(Threads.daemons("wakeup-retry"));
-        io = Executors.newCachedThreadPool(Threads.daemons("wakeup-stats"));
-        waker = new GroupWaker(socketDir, debounce, wakeTimeout, wakers, retries);
+        // A thread per node being read, up to STATS_THREADS; past that the scan thread reads the next node itself.
+        io = new ThreadPoolExecutor(0, STATS_THREADS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), Threads.daemons("wakeup-stats"),
+            new ThreadPoolExecutor.CallerRunsPolicy());
+        waker = new GroupWaker(socketDir, debounce, wakeTimeout, MAX_WAKES).start();
+        status = new StatusServer(socketDir, this::live);
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd, config.tls());
         channelless = new ChannellessSockets(socketDir, lookupd.enabled() ? null : nsqd.nsqdHttp.get(0));
-        push = new PushFollower(config, OWN_CHANNEL, this::onPush, this::failed);
+        push = new PushFollower(config, OWN_CHANNEL, (stream, body) -> onPush(stream), this::failed);
+        notes = new PushFollower(config, OWN_CHANNEL, (topic, body) -> onNote(body), this::notesRefused);
         loop = Threads.start("wakeup-scan", this::runLoop);
     }
 
@@ -181,10 +218,10 @@ public class wakeup implements Callable<Integer> {
         }
         l.join(10_000);
         push.close();
-        retries.shutdownNow();
-        wakers.shutdown();
+        notes.close();
+        status.close();
+        waker.close();
         io.shutdownNow();
-        wakers.awaitTermination(wakeTimeout.toMillis() + 1_000, TimeUnit.MILLISECONDS);
     }
 
     /** What ended the run with exit 1 (a peer that is not nsqd, TLS or AUTH refused); null if nothing did. */
@@ -196,7 +233,17 @@ public class wakeup implements Callable<Integer> {
     long wakes(String group) { GroupWaker w = waker; return w == null ? 0 : w.wakes(group); }
     /** Why the last attempt to wake {@code group} did or did not reach it: "ok", "no socket", "not a socket", ... */
     String state(String group) { GroupWaker w = waker; return w == null ? null : w.state(group); }
+    GroupWaker waker() { return waker; }
+    Path statusSocket() { return status.path(); }
+
+    /** What `wakeup status` reads from us: immutable snapshots only. */
+    private StatusReport.Live live() {
+        return new StatusReport.Live(ProcessHandle.current().pid(), startedAtMillis, socketDir.toString(), scanInterval.toMillis(),
+            scans.get(), lastScanAtMillis, push.size(), List.copyOf(waker.status()));
+    }
+    /** Push subscriptions: each followed (nsqd, stream); and the deferred-wake notes', one per nsqd. */
     int subscriptions() { return push == null ? 0 : push.size(); }
+    int noteSubscriptions() { return notes == null ? 0 : notes.size(); }
     /** Groups whose socket has no channel on any stream, as of the last scan; and how many warnings said so. */
     Set<String> channelless() { return channelless.current(); }
     long channellessWarnings() { return channelless.warnings(); }
@@ -214,6 +261,11 @@ public class wakeup implements Callable<Integer> {
                 failed(nodes.fatal());
                 return;
             }
+            if (waker.died() != null) { // logged by the loop; the unit restarts us
+                failed(new NsqException("the wake loop stopped: " + Errors.oneLine(waker.died()), true, waker.died()));
+                return;
+            }
+            status.bind(); // once the socket dir exists
             if (firstScan.getCount() > 0) {
                 firstScan.countDown();
                 notifySystemd("READY=1");
@@ -237,15 +289,15 @@ public class wakeup implements Callable<Integer> {
     /**
      * One pass: the stats of every nsqd that is due, summed per (stream, group); every
      * socket-backed group with messages waiting is woken, and push follows the streams found.
-     * Deferred and in-flight messages need no wake of their own: when they come due (or time out)
-     * nsqd puts them back into depth, which the next scan sees.
+     * A message deferred or in flight is seen here once it comes due (or times out) and is back in
+     * depth; a consumer's note wakes its group sooner for one it requeued with a delay.
      */
     synchronized void scanOnce() {
         long start = System.nanoTime();
         List<Backlog.NodeStats> stats = nodes.stats(io);
         Backlog backlog = Backlog.of(stats);
         Set<String> listing = waker.listing(); // one listing of the socket dir a scan; a socket itself is checked when woken
-        Map<String, List<String>> backed = backlog.backed(waker.listed(listing));
+        Map<String, List<String>> backed = backlog.backed(listing::contains);
         List<Backlog.Waiting> waiting = backlog.waiting(backed);
         for (Backlog.Waiting w : waiting) {
             Log.debug("%s/%s: %d waiting", w.stream(), w.group(), w.messages());
@@ -253,7 +305,11 @@ public class wakeup implements Callable<Integer> {
         }
         socketGroups = backed;
         push.follow(backlog.toFollow(backed));
+        // Where socket-activated consumers leave notes for messages they requeued with a delay (DeferredWake).
+        notes.follow(backed.isEmpty() || notesRefused.get() ? Set.of() : backlog.nodes().stream().map(tcp -> new Backlog.Follow(tcp, DeferredWake.TOPIC))
+            .collect(java.util.stream.Collectors.toSet()));
         channelless.check(backlog, listing);
+        lastScanAtMillis = System.currentTimeMillis();
         scans.incrementAndGet();
         // The bench (bench/WakeupScale.java) reads this line's time.
         Log.debug("scan: %d node(s), %d socket-backed group(s), %d waiting, push on %d in %d ms", stats.size(),
@@ -266,8 +322,36 @@ public class wakeup implements Callable<Integer> {
         stopRequested.countDown();
     }
 
+    /**
+     * nsqd refused our subscription to the notes. Not allowed that topic (E_UNAUTHORIZED): wakes go on
+     * without the notes, said once. Anything else (a wrong secret, TLS) refuses push too: the run ends.
+     */
+    private void notesRefused(NsqException e) {
+        boolean topicOnly = false;
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof NsqException.ErrorResponse r && "E_UNAUTHORIZED".equals(r.code())) topicOnly = true;
+        }
+        if (!topicOnly) {
+            failed(e);
+            return;
+        }
+        if (notesRefused.getAndSet(true)) return;
+        Log.warn("deferred-wake notes refused (%s): a message a consumer requeues with a delay is woken by a scan once it is due; "
+            + "allow subscribing to %s to wake it on time", Errors.oneLine(e), DeferredWake.TOPIC);
+    }
+
     private void onPush(String stream) {
         for (String group : socketGroups.getOrDefault(stream, List.of())) waker.request(stream, group, GroupWaker.Reason.push);
+    }
+
+    /** A consumer's note: a message it requeued with a delay comes due now; woken when the group is socket-backed here. */
+    private void onNote(byte[] body) {
+        WakeSocket.Wake w = DeferredWake.parse(body);
+        if (w != null && socketGroups.getOrDefault(w.stream(), List.of()).contains(w.group())) {
+            waker.request(w.stream(), w.group(), GroupWaker.Reason.deferred);
+        } else {
+            Log.debug("deferred-wake note %s: no such socket-backed group here", w == null ? "(not a wake line)" : w.line());
+        }
     }
 
     private void notifySystemd(String state) {
@@ -275,6 +359,39 @@ public class wakeup implements Callable<Integer> {
             sd.send(state);
         } catch (IOException e) {
             Log.warn("sd_notify %s to %s failed: %s", state, System.getenv("NOTIFY_SOCKET"), Errors.oneLine(e));
+        }
+    }
+
+    /** `wakeup status`: one row per group behind a socket; works whether or not the wakeup runs, and says which. */
+    @Command(name = "status", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"One row per group behind a socket in --socket-dir: its stream(s); its socket (listening, refused: nothing "
+            + "listens, missing, symlink (refused), not a socket); whether a consumer reads it; depth, in flight and deferred summed "
+            + "over nsqd nodes; and, from the running wakeup over its status socket (<socket-dir>/wakeup/status.sock), the last wake "
+            + "(when, why: push, scan or deferred, its round trip), wakes since it started, the last error. Exit 1 when no nsqd answered."},
+        footer = {"", "Examples:", "  wakeup.java status --socket-dir /run/mqueue", "  wakeup.java status --json | jq '.groups[] | select(.depth > 0)'"})
+    static final class Status implements Callable<Integer> {
+        @Mixin ConnectionOptions.NsqdHttp nsqd;
+        @Mixin ConnectionOptions.LookupdHttp lookupd;
+        @Mixin ConnectionOptions.Client client;
+
+        @Option(names = "--socket-dir", paramLabel = "DIR", defaultValue = "${env:MQUEUE_SOCKET_DIR:-/run/mqueue}",
+            description = "Where group G's socket G.sock lives (env MQUEUE_SOCKET_DIR, default ${DEFAULT-VALUE}).")
+        Path socketDir;
+
+        @Option(names = "--json", description = "The same rows as JSON, for scripts.")
+        boolean json;
+
+        @Override
+        public Integer call() throws IOException {
+            Log.init("wakeup", false);
+            Cli.require(!Files.exists(socketDir) || Files.isDirectory(socketDir), "--socket-dir %s: exists and is not a directory", socketDir);
+            NsqConfig config = client.config();
+            StatusReport.Report r = StatusReport.collect(socketDir, nsqd.nsqdHttp, lookupd.lookupd, config.tls());
+            System.out.write(json ? StatusReport.json(r) : StatusReport.table(r, System.currentTimeMillis(), java.time.ZoneId.systemDefault())
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            if (json) System.out.println();
+            System.out.flush();
+            return r.nsqd().stream().anyMatch(n -> n.error() == null) ? Cli.OK : Cli.FAILURE;
         }
     }
 }

@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
-//SOURCES BenchNsqd.java Sampler.java ProcStat.java WakeSockets.java WakeupScale.java Report.java
+//SOURCES BenchNsqd.java Sampler.java ProcStat.java ../tests/support/WakeSockets.java WakeupScale.java Report.java
 
 import java.io.IOException;
 import java.nio.file.Files;

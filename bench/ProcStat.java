@@ -2,7 +2,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** CPU time and resident memory of a process, read from /proc (Linux), so every tool is measured the same way. */
+/** CPU time, resident memory and threads of a process, read from /proc (Linux), so every tool is measured the same way. */
 final class ProcStat {
     /** Clock ticks per second of /proc/PID/stat's utime and stime (USER_HZ, 100 on Linux). */
     static final double TICKS = 100.0;
@@ -21,10 +21,16 @@ final class ProcStat {
     }
 
     /** VmRSS in KiB; -1 when the process is gone. */
-    static long rssKb(long pid) {
+    static long rssKb(long pid) { return status(pid, "VmRSS:"); }
+
+    /** Threads the process has now; -1 when it is gone. */
+    static long threads(long pid) { return status(pid, "Threads:"); }
+
+    /** A numeric field of /proc/PID/status; -1 when the process is gone. */
+    private static long status(long pid, String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                if (line.startsWith(field)) return Long.parseLong(line.replaceAll("[^0-9]", ""));
             }
         } catch (IOException | RuntimeException gone) {
             // falls through

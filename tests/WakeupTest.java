@@ -24,6 +24,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.newsclub.net.unix.AFUNIXDatagramSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import wake.ChannellessSockets;
+import wake.GroupWaker;
 import wake.SdNotify;
 
 /**
@@ -46,10 +47,7 @@ class WakeupTest {
     @AfterEach void stopAll() throws Exception {
         for (wakeup w : running) w.stop();
         for (WakeSocket.Listener l : listeners) l.close();
-        try (var files = Files.list(sockets)) {
-            for (Path p : files.toList()) Files.deleteIfExists(p);
-        }
-        Files.deleteIfExists(sockets);
+        TestCerts.delete(sockets); // a killed wakeup leaves its status socket in wakeup/
     }
 
     /** A wakeup running in this JVM; stopped after the test. */
@@ -110,6 +108,50 @@ class WakeupTest {
         }
         assertTrue(w.wakes("sa") >= 2, "woken for each message: " + w.wakes("sa"));
         assertEquals(0, nsq.channel("e2e", "sa").depth());
+    }
+
+    /**
+     * A message the consumer requeues with --backoff 8s after a failed command: the consumer exits idle
+     * (3 s) while it waits, and no scan comes for 10 minutes; the note it left in nsqd wakes the group
+     * shortly before the message comes due, and the message is handled within 1 s of coming due. The
+     * consumer starts from a lead (three times its own start-up) before the due time, so how fast this
+     * machine starts a JVM is not what the second is spent on.
+     */
+    @Test void aRequeuedMessageIsHandledWithinASecondOfComingDueWithNoConsumerWhileItWaits() throws Exception {
+        nsq.prepare("later", "sa");
+        Path sock = sockets.resolve("sa.sock"), exits = sockets.resolve("exits"), failed = sockets.resolve("failed"), handled = sockets.resolve("handled");
+        String handler = "if [ \"$MQ_ATTEMPTS\" -ge 2 ]; then date +%s%N >> " + handled + "; else date +%s%N >> " + failed + "; exit 1; fi";
+        String consumer = javaCommand("consumer", "--stream", "later", "--group", "sa", "--nsqd", nsq.tcp().toString(), "--timeout", "3s",
+            "--exec", handler, "--backoff", "8s/8s").stream().map(a -> "'" + a.replace("'", "'\\''") + "'").collect(java.util.stream.Collectors.joining(" "));
+        Spawned sa = nsq.spawn(List.of("bash", "-c", "while :; do systemd-socket-activate -l " + sock + " " + consumer
+            + "; echo $? $(date +%s%N) >> " + exits + "; done"), Map.of());
+        Await.until("systemd-socket-activate listens", WAIT, () -> Files.exists(sock));
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
+        awaitPush(nsq.http(), "later");
+        Await.until("the wakeup follows the notes", WAIT, () -> nsqChannel(nsq.http(), activation.DeferredWake.TOPIC, wakeup.OWN_CHANNEL) != null);
+
+        nsq.publish("later", 1);
+        Await.until("the first attempt failed", WAIT, () -> lines(failed) == 1);
+        long due = Long.parseLong(Files.readAllLines(failed).get(0)) + Duration.ofSeconds(8).toNanos(); // the REQ follows the command's exit
+        Await.until("the consumer exited idle", WAIT, () -> lines(exits) == 1);
+        String[] exit = Files.readAllLines(exits).get(0).split(" ");
+        assertEquals("0", exit[0], "exit code");
+        assertTrue(Long.parseLong(exit[1]) < due, "it exited before the message came due");
+        Await.until("no consumer process while the message waits", WAIT, () -> javaProcesses(sa) == 0);
+        assertEquals(1, nsq.channel("later", "sa").deferredCount(), "the message waits in nsqd");
+
+        Await.until("the requeued message handled", Duration.ofSeconds(40), () -> lines(handled) == 1);
+        long late = Long.parseLong(Files.readAllLines(handled).get(0)) - due;
+        System.err.printf("requeued message handled %+d ms from its due time%n", late / 1_000_000);
+        assertTrue(late < Duration.ofSeconds(1).toNanos(), "handled " + late / 1_000_000 + " ms after it came due");
+        assertEquals(GroupWaker.Reason.deferred, w.waker().status().stream().filter(s -> s.group().equals("sa")).findFirst().orElseThrow()
+            .lastWake().reason(), "woken by the note, not by push or a scan");
+        assertEquals(1, w.scans(), "no scan since the first");
+    }
+
+    /** Complete lines in {@code file} (0 while it does not exist): a line is counted once its newline is written. */
+    static long lines(Path file) throws java.io.IOException {
+        return Files.exists(file) ? Files.readString(file).chars().filter(c -> c == '\n').count() : 0;
     }
 
     static long javaProcesses(Spawned p) {
@@ -249,6 +291,7 @@ class WakeupTest {
             return w.subscriptions() == 2;
         });
         for (int i = 0; i < 2; i++) awaitPush(nsq.nsqd(i).http(), "both");
+        assertTrue(w.awaitFirstScan(WAIT), "the loop's own first scan is over: no scan after the publish wakes g too");
         nsq.nsqd(1).publish("both", 1);
         Await.until("a message on nsqd1 wakes g", WAIT, () -> g.wakes() == 1);
         // A push that lands while the first wake is still being answered joins it (GroupWaker: one wake at a
@@ -340,11 +383,56 @@ class WakeupTest {
         }
     }
 
+    /**
+     * A thousand groups woken at once (one message on each of 10 streams of 100 groups; the sockets
+     * answer after 100 ms, as a consumer's start would, so the wakes overlap): the wakeup process
+     * stays under the thread bound it states, a fixed set plus one reader per push subscription,
+     * and has at most MAX_WAKES wakes under way at once. The cached pool it had ran 888 threads for
+     * this at bench scale (bench/WakeupScale, 1,000 groups over 100 streams).
+     */
+    @Test void aThousandGroupsWokenAtOnceKeepTheWakeupUnderItsThreadBound() throws Exception {
+        int streams = 10, perStream = 100;
+        List<String> groups = new ArrayList<>();
+        for (int s = 0; s < streams; s++) {
+            nsq.http().createTopic("herd" + s);
+            for (int g = 0; g < perStream; g++) {
+                nsq.http().createChannel("herd" + s, "h" + s + "-" + g);
+                groups.add("h" + s + "-" + g);
+            }
+        }
+        try (WakeSockets stand = new WakeSockets(sockets, groups, Duration.ofMillis(100))) {
+            Spawned p = nsq.spawn(javaWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m"), Map.of());
+            for (int s = 0; s < streams; s++) awaitPush(nsq.http(), "herd" + s);
+            long idle = threads(p.pid()), bound = wakeup.threadBound(streams + 1); // and the notes on the one nsqd
+            assertTrue(idle <= bound, "idle: " + idle + " threads, bound " + bound);
+            for (int s = 0; s < streams; s++) nsq.publish("herd" + s, 1);
+            long[] peak = {idle};
+            Await.until("every group woken", WAIT, () -> {
+                peak[0] = Math.max(peak[0], threads(p.pid()));
+                return groups.stream().allMatch(g -> stand.lastWake(g) > 0);
+            });
+            System.err.printf("thousand woken at once: threads idle %d, peak %d, bound %d; %d wakes under way at most%n",
+                idle, peak[0], bound, stand.maxOpen());
+            assertTrue(peak[0] <= bound, "peak " + peak[0] + " threads while a thousand were woken, bound " + bound + " (idle " + idle + ")");
+            assertTrue(stand.maxOpen() <= wakeup.MAX_WAKES, "wakes under way at once: " + stand.maxOpen());
+            assertEquals(groups.size(), stand.wakes(), "each group woken once");
+        }
+    }
+
+    static long threads(long pid) throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (line.startsWith("Threads:")) return Long.parseLong(line.substring("Threads:".length()).trim());
+        }
+        throw new AssertionError("no Threads: line for pid " + pid);
+    }
+
     @Test void badInputIsUsageError() {
         assertEquals(2, Cli.run(new wakeup(), "--scan-interval", "0s"));
         assertEquals(2, Cli.run(new wakeup(), "--debounce", "soon"));
         assertEquals(2, Cli.run(new wakeup(), "--nsqd-http", "nohost"));
         assertEquals(2, Cli.run(new wakeup(), "--wake-timeout", "0ms"));
+        assertEquals(2, Cli.run(new wakeup(), "status", "--socket-dir", "/etc/hostname"), "status: a file as the socket dir");
+        assertEquals(2, Cli.run(new wakeup(), "status", "--nsqd-http", "nohost"));
     }
 
     @Test void sdNotifyDatagramsAndWatchdog() throws Exception {

@@ -33,6 +33,7 @@ public final class Backlog {
 
     private final Map<String, Map<String, Long>> depth = new TreeMap<>(); // stream -> group -> waiting
     private final Set<Follow> withGroups = new HashSet<>();                // (nsqd, stream) with a group there
+    private final Set<HostPort> nodes = new HashSet<>();                   // TCP addresses of the nodes that answered
     private final Set<String> groups = new TreeSet<>();                    // every group on any stream, paused ones too
     private boolean answered;                                              // some node's stats are in
 
@@ -43,6 +44,7 @@ public final class Backlog {
         for (NodeStats n : nodes) {
             if (n.stats() == null) continue;
             b.answered = true;
+            if (n.tcp() != null) b.nodes.add(n.tcp());
             if (n.stats().topics() == null) continue;
             for (NsqHttp.TopicStats t : n.stats().topics()) {
                 for (NsqHttp.ChannelStats c : t.channels() == null ? List.<NsqHttp.ChannelStats>of() : t.channels()) {
@@ -57,6 +59,9 @@ public final class Backlog {
         }
         return b;
     }
+
+    /** The TCP addresses of the nodes that answered (where a direct node's is known yet). */
+    public Set<HostPort> nodes() { return nodes; }
 
     /** Whether any node answered: without that, nothing is known about which groups exist. */
     public boolean answered() { return answered; }

@@ -1,19 +1,20 @@
 package wake;
 
 import cli.Log;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicLong;
 import nsq.HostPort;
-import util.Errors;
 
 /**
  * Sockets no message can reach: {@code <dir>/G.sock} is a socket, but no stream on any nsqd has a
  * channel G, so G never has messages waiting and is never woken (its consumer, which would create
  * the channel, starts only on a wake). Each such socket is logged once, with the commands that
  * create the channel; once the channel exists, that is logged too.
+ *
+ * <p>Thread model: {@link #check} is the scan's (under wakeup's scan lock); what it found is
+ * published as an immutable set, and the count of warnings is atomic, for any thread to read.
  */
 public final class ChannellessSockets {
     private final Path dir;
@@ -47,7 +48,7 @@ public final class ChannellessSockets {
                 Log.info("group %s has a channel now: it is woken when messages wait", group);
             }
         }
-        current = now;
+        current = java.util.Collections.unmodifiableSet(now);
     }
 
     /** The groups flagged by the last check. */
@@ -65,12 +66,6 @@ public final class ChannellessSockets {
     }
 
     private boolean isSocket(String group) {
-        Path p = dir.resolve(group + ".sock");
-        try {
-            return GroupWaker.isSocket(p);
-        } catch (IOException | UnsupportedOperationException gone) {
-            Log.debug("%s: %s", p, Errors.oneLine(gone)); // removed since the listing; GroupWaker reports the rest
-            return false;
-        }
+        return SocketDir.kind(dir.resolve(group + SocketDir.SUFFIX)) == SocketDir.Kind.SOCKET; // GroupWaker reports the rest
     }
 }

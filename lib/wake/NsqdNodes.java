@@ -5,10 +5,10 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import nsq.HostPort;
 import nsq.NsqException;
@@ -21,14 +21,20 @@ import util.Errors;
  * The nsqd nodes a scanner reads /stats from: a fixed list (--nsqd-http), or whatever
  * nsqlookupd's /nodes lists right now. A node that does not answer is skipped with its own
  * backoff, so one dead nsqd never holds up the others; outages are logged once, not per scan.
+ *
+ * <p>Thread model: one lock, this object's, held by whoever scans (the scan loop; a test calling
+ * scanOnce) for the whole of {@link #stats}, so everything here has one owner at a time. The threads
+ * of {@code io} take no lock: they only fetch (a node's stats, and its TCP port the first time) and
+ * hand back what they got; the scanner waits for them, then records each outcome: up or down,
+ * backoff, what is logged, a fatal failure.
  */
 public final class NsqdNodes {
     private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(3);
     private final List<HostPort> direct, lookupds;
     private final Tls tls;
-    private final Map<HostPort, Node> nodes = new ConcurrentHashMap<>();
+    private final Map<HostPort, Node> nodes = new LinkedHashMap<>();
     private final StateChanges<HostPort> lookupdStates = new StateChanges<>();
-    private volatile NsqException fatal;
+    private NsqException fatal;
 
     /** With any {@code lookupds}, the nodes come from them; otherwise they are {@code direct}. {@code tls}: nsqd's HTTPS, or null. */
     public NsqdNodes(List<HostPort> direct, List<HostPort> lookupds, Tls tls) {
@@ -38,24 +44,24 @@ public final class NsqdNodes {
     }
 
     /** The first failure no retry can fix (a peer that is not nsqd's HTTP API, TLS that nsqd requires or refuses); null if none. */
-    public NsqException fatal() { return fatal; }
+    public synchronized NsqException fatal() { return fatal; }
 
     /** Refreshes the node list, then asks every node that is due for its stats, in parallel on {@code io}. */
-    public List<Backlog.NodeStats> stats(Executor io) {
+    public synchronized List<Backlog.NodeStats> stats(Executor io) {
         refresh();
-        Map<Node, CompletableFuture<NsqHttp.Stats>> answers = new HashMap<>();
+        Map<Node, CompletableFuture<Answer>> answers = new LinkedHashMap<>();
         long now = System.nanoTime();
-        for (Node n : nodes.values()) if (!n.down || now - n.retryAt >= 0) answers.put(n, CompletableFuture.supplyAsync(n::stats, io));
+        for (Node n : nodes.values()) if (!n.down || now - n.retryAt >= 0) answers.put(n, CompletableFuture.supplyAsync(n::fetch, io));
         List<Backlog.NodeStats> out = new ArrayList<>();
         answers.forEach((node, answer) -> {
-            NsqHttp.Stats stats = answer.join(); // first: a direct node learns its tcp address while answering
+            NsqHttp.Stats stats = node.record(answer.join()); // first: a direct node learns its tcp address from its answer
             out.add(new Backlog.NodeStats(node.tcp, stats));
         });
         return out;
     }
 
     /** Nanoseconds until the next down node is due again, at most {@code max}. */
-    public long untilNextRetry(long max) {
+    public synchronized long untilNextRetry(long max) {
         long sleep = max;
         for (Node n : nodes.values()) if (n.down) sleep = Math.min(sleep, n.retryAt - System.nanoTime());
         return sleep;
@@ -94,43 +100,58 @@ public final class NsqdNodes {
         });
     }
 
-    /** One nsqd: its stats, and a backoff while it does not answer. */
+    /** What one fetch got: the stats and, the first time in direct mode, the TCP address; or why not. */
+    private record Answer(NsqHttp.Stats stats, HostPort tcp, IOException failure) {}
+
+    /** One nsqd: its stats, and a backoff while it does not answer. The scan loop's, but for {@link #fetch}. */
     private final class Node {
         final HostPort http;
         final NsqHttp client;
         final Backoff backoff = new Backoff(Duration.ofMillis(250), Duration.ofSeconds(5));
-        volatile HostPort tcp;
-        volatile boolean down;
-        volatile long retryAt;
+        final boolean knowsTcp;   // from nsqlookupd: fetch need not ask
+        HostPort tcp;
+        boolean down;
+        long retryAt;
 
         Node(HostPort http, HostPort tcp) {
             this.http = http;
             this.client = new NsqHttp(http, HTTP_TIMEOUT, tls);
             this.tcp = tcp;
+            this.knowsTcp = tcp != null;
         }
 
-        /** The stats, or null (logged once per outage) while it does not answer. */
-        NsqHttp.Stats stats() {
+        /** On an io thread: reads only what it was built with. Direct mode asks /info until the TCP port is known. */
+        Answer fetch() {
             try {
                 NsqHttp.Stats s = client.stats();
                 // Direct mode: the address we reach its HTTP on, with the TCP port it reports.
-                if (tcp == null) tcp = new HostPort(http.host(), client.info().tcpPort());
+                HostPort learnt = knowsTcp ? null : new HostPort(http.host(), client.info().tcpPort());
+                return new Answer(s, learnt, null);
+            } catch (IOException e) {
+                return new Answer(null, null, e);
+            }
+        }
+
+        /** On the scan loop: the stats, or null (logged once per outage) while it does not answer. */
+        NsqHttp.Stats record(Answer a) {
+            if (a.failure() == null) {
+                if (a.tcp() != null) tcp = a.tcp();
                 if (down) Log.info("nsqd %s answers again", http);
                 down = false;
                 backoff.reset();
-                return s;
-            } catch (IOException e) {
-                if (NsqException.isFatal(e)) { // the caller ends the run and says why
-                    if (fatal == null) fatal = NsqException.fatalCause(e);
-                    return null;
-                }
-                Duration wait = backoff.next();
-                if (!down) Log.warn("nsqd %s: %s; retrying with backoff, serving the other nodes", http, Errors.oneLine(e));
-                else Log.debug("nsqd %s still down (%d failures): %s", http, backoff.failures(), Errors.oneLine(e));
-                down = true;
-                retryAt = System.nanoTime() + wait.toNanos();
+                return a.stats();
+            }
+            IOException e = a.failure();
+            if (NsqException.isFatal(e)) { // the caller ends the run and says why
+                if (fatal == null) fatal = NsqException.fatalCause(e);
                 return null;
             }
+            Duration wait = backoff.next();
+            if (!down) Log.warn("nsqd %s: %s; retrying with backoff, serving the other nodes", http, Errors.oneLine(e));
+            else Log.debug("nsqd %s still down (%d failures): %s", http, backoff.failures(), Errors.oneLine(e));
+            down = true;
+            retryAt = System.nanoTime() + wait.toNanos();
+            return null;
         }
     }
 }

@@ -13,9 +13,13 @@ import nsq.subscribe.Subscriber;
 
 /**
  * Push for wakeup: one subscriber per (nsqd, stream) on wakeup's own channel; each message is
- * FINed at once (it is only a signal) and reported by stream. The caller says which pairs to
+ * FINed at once (it is only a signal) and reported with its stream. The caller says which pairs to
  * follow after every scan; a node that stops answering drops out of that set until a scan sees it
  * again, so a reconnect never lands on a fresh nsqd whose topic would get our channel as its first.
+ *
+ * <p>Thread model: {@link #follow} and {@link #close} are the scan loop's (one lock, held while
+ * subscribers are made and closed; no reader thread takes it). Each subscription's reader thread calls
+ * the handler; the map of subscriptions is concurrent so {@link #size} reads it from any thread.
  */
 public final class PushFollower {
     /** Messages a push connection may hold: each is FINed as it arrives, so a few keep it flowing. */
@@ -23,13 +27,16 @@ public final class PushFollower {
 
     private final NsqConfig config;
     private final String channel;
-    private final Consumer<String> onMessage;
+    private final Handler onMessage;
     private final Map<Backlog.Follow, Subscriber> subs = new ConcurrentHashMap<>();
     private boolean closed;
     private final Consumer<NsqException> onFatal;
 
+    /** What a message says: on which stream it came, and its body. Called on the subscription's reader thread. */
+    public interface Handler { void onMessage(String stream, byte[] body); }
+
     /** {@code onFatal}: a push connection failed in a way no retry can fix (nsqd refused our TLS or AUTH); the client logged it. */
-    public PushFollower(NsqConfig config, String channel, Consumer<String> onMessage, Consumer<NsqException> onFatal) {
+    public PushFollower(NsqConfig config, String channel, Handler onMessage, Consumer<NsqException> onFatal) {
         this.config = config;
         this.channel = channel;
         this.onMessage = onMessage;
@@ -52,7 +59,7 @@ public final class PushFollower {
                 Subscriber s = new Subscriber(config, List.of(key.stream()), channel, IN_FLIGHT, new Subscriber.Handler() {
                     @Override public void onMessage(Message m) {
                         m.finish();
-                        onMessage.accept(key.stream());
+                        onMessage.onMessage(key.stream(), m.body());
                     }
 
                     @Override public void onFatal(NsqException e) { onFatal.accept(e); }
