@@ -20,13 +20,13 @@ public final class Cli {
         Converters.register(cl);
         cl.setParameterExceptionHandler((ex, args) -> {
             String name = ex.getCommandLine().getCommandName();
-            ex.getCommandLine().getErr().println(name + ": " + ex.getMessage());
+            ex.getCommandLine().getErr().println(Log.journalPrefix(Log.Level.ERROR) + name + ": " + ex.getMessage());
             ex.getCommandLine().getErr().println("Try '" + name + " --help' for more information.");
             return USAGE;
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> {
             if (ex instanceof UsageException) {
-                c.getErr().println(c.getCommandName() + ": " + ex.getMessage());
+                c.getErr().println(Log.journalPrefix(Log.Level.ERROR) + c.getCommandName() + ": " + ex.getMessage());
                 return USAGE;
             }
             // A fatal NSQ error is one line naming the peer and its words; anything else keeps its causes.
