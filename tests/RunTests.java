@@ -111,7 +111,7 @@ public class RunTests {
             long tests = id.isTest() ? 1 : plan == null ? 0 : plan.getDescendants(id).stream().filter(TestIdentifier::isTest).count();
             if (tests == 0) return;
             skipped.addAndGet((int) tests);
-            System.out.println("SKIP " + displayName(id) + (id.isTest() ? "" : " (" + tests + " tests)") + ": " + reason);
+            System.out.println("SKIP " + (id.isTest() ? displayName(id) : id.getDisplayName() + " (" + tests + " tests)") + ": " + reason);
         }
 
         @Override public void executionFinished(TestIdentifier id, TestExecutionResult result) {
