@@ -73,6 +73,7 @@ class SystemdTest {
         nsqd = SystemdTier.nsqd(dir, "nsqd");
         CompletableFuture<Nspawn> first = CompletableFuture.supplyAsync(() -> host("one", true, GROUPS.keySet()));
         CompletableFuture<Nspawn> second = CompletableFuture.supplyAsync(() -> host("two", false, List.of("split")));
+        CompletableFuture.allOf(first, second).exceptionally(failed -> null).join(); // both done (@AfterAll closes what was made)
         one = first.join();
         two = second.join();
         // An enabled socket whose group has no channel (and no env file): the wakeup warns once.
@@ -245,6 +246,7 @@ class SystemdTest {
         assertEquals("6", priority.get("reading warned as group warned"), priority.toString());
         assertEquals("6", priority.get("w-0"), "a message body is data, at info: " + priority);
         assertEquals("3", priorities(ident("refused")).get("error: "), priorities(ident("refused")).toString());
+        post(nsqd, "/channel/empty?topic=refused&channel=refused"); // no more wakes for it
     }
 
     /** PRIORITY of the first line that starts with each distinct prefix a test looks for (line prefix -> priority). */
