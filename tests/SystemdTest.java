@@ -57,6 +57,7 @@ class SystemdTest {
         GROUPS.put("warned", Map.of("STREAM", "warned", "EXEC", "\"cat; echo\"", "CONSUMER_OPTS", "\"--exec-timeout 20m\""));
         GROUPS.put("refused", Map.of("STREAM", "refused", "NSQD_TCP_ADDRESS", "HTTP"));
         GROUPS.put("named", Map.of("STREAM", "named"));
+        GROUPS.put("often", Map.of("STREAM", "often", "TIMEOUT", "1"));
         GROUPS.put("split", Map.of("STREAM", "split", "EXEC", "\"sleep 0.05; cat; echo\"", "CONCURRENCY", "2"));
     }
 
@@ -186,6 +187,23 @@ class SystemdTest {
         // What it held comes back at its 3 s msg-timeout; the wakeup wakes the group for it.
         one.await("every one of the 30 handled", WAIT, () -> handled(one, g, "k-").equals(expected("k-", 30)), socket(g), service(g));
         one.await("nothing left in nsqd", WAIT, () -> channel(g, g).depth() + channel(g, g).inFlightCount() == 0, service(g));
+    }
+
+    /**
+     * Short runs woken one after another (TIMEOUT=1, a message each time) start the service more often than
+     * systemd's default start limit allows (5 in 10 s), which would fail the .socket unit with it.
+     */
+    @Test void aGroupWokenAgainAndAgainKeepsWaking() throws Exception {
+        String g = "often";
+        for (int round = 0; round < 8; round++) {
+            int r = round;
+            one.await("run " + r + " has exited", WAIT, () -> SystemdTier.idleExits(one.lines(ident(g))) == r
+                && List.of("inactive dead", "failed failed").contains(one.state(service(g))), socket(g), service(g));
+            publish(g, "o" + r + "-", 1);
+            one.await("run " + r + " handled its message", WAIT, () -> handled(one, g, "o" + r + "-").size() == 1, socket(g), service(g));
+        }
+        one.assertListening(socket(g), service(g));
+        assertEquals(8, SystemdTier.starts(one, service(g)), "one start per wake" + one.journal(40, service(g)));
     }
 
     @Test void countExitLeavesTheSocketListening() throws Exception {
