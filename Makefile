@@ -8,7 +8,7 @@ NSQ_RUN := .nsq/run
 DOCKER_OK = $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test up down producer consumer wakeup demo bench bench-producer bench-consumer \
+.PHONY: help install test test-systemd up down producer consumer wakeup demo bench bench-producer bench-consumer \
 	systemd-socket-activate-consumer reload-systemd-consumer package
 
 # The seed's variables pass straight through the environment (STREAM, GROUP, TIMEOUT,
@@ -28,6 +28,9 @@ package: install ## package producer, consumer, wakeup into build/ for bin/mqueu
 test: install package ## run the whole test suite against real nsqd (TESTS="Class Class#method" for some)
 	@scripts/need curl:curl systemd-socket-activate:systemd systemd-analyze:systemd
 	@$(JBANG) tests/RunTests.java $(TESTS)
+
+test-systemd: ## only the units under systemd as PID 1 (root, systemd-nspawn, debootstrap once; ~2 min)
+	@$(MAKE) --no-print-directory test TESTS="SystemdTest SystemdAuthWatchdogTest SystemdLiveInstallTest"
 
 # `up` records which mode it used, so `down` stops the same thing even if
 # Docker appeared or went away in between.

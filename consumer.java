@@ -235,7 +235,7 @@ public class consumer implements Callable<Integer> {
             subscriber.close();
             if (listener != null) {
                 listener.stop();
-                if (ownListener) listener.close(); // our descriptor only: systemd keeps the socket
+                if (ownListener) listener.close(); // leaves systemd's socket listening: our fd goes at exit, never shut down
             }
             deadLetters.close();
             deferredWakes.close();

@@ -35,14 +35,16 @@ import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
 import org.junit.platform.launcher.TagFilter;
 import org.junit.platform.launcher.TestExecutionListener;
+import org.junit.platform.launcher.TestPlan;
 import org.junit.platform.launcher.TestIdentifier;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
 
 /**
- * Runs mqueue's tests: `./jbang tests/RunTests.java [Class[#method]...]`, in three tiers so a broken
+ * Runs mqueue's tests: `./jbang tests/RunTests.java [Class[#method]...]`, in four tiers so a broken
  * parser fails in seconds: @Tag("unit") (no nsqd), then the real-nsqd tests, then @Tag("process")
- * (signals, socket activation, make targets, JBang). Ends with "N passed, N failed, N skipped";
+ * (signals, socket activation, make targets, JBang), then @Tag("systemd") (the units under systemd as
+ * PID 1 in systemd-nspawn containers; skipped, saying why, where that cannot run). Ends with "N passed, N failed, N skipped";
  * exits 1 on any failure or when no test ran. JUnit's console launcher is not used: its summary is
  * not this line, and JBang packs classes into a jar where its classpath scan finds nothing, so the
  * test classes are listed from that jar here.
@@ -54,15 +56,23 @@ public class RunTests {
             selectors.add(arg.contains("#") ? selectMethod(arg) : selectClass(arg));
         }
         Outcome outcome = new Outcome();
-        for (TagFilterSpec tier : List.of(new TagFilterSpec("unit", true), new TagFilterSpec("unit|process", false),
-                new TagFilterSpec("process", true))) {
-            LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
+        for (TagFilterSpec tier : List.of(new TagFilterSpec("unit", true), new TagFilterSpec("unit|process|systemd", false),
+                new TagFilterSpec("process", true), new TagFilterSpec("systemd", true))) {
+            LauncherDiscoveryRequestBuilder request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(selectors)
                 .filters(tier.include ? TagFilter.includeTags(tier.tags) : TagFilter.excludeTags(tier.tags.split("\\|")))
                 // A hung test fails alone instead of eating CI's time budget.
-                .configurationParameter("junit.jupiter.execution.timeout.default", "180 s")
-                .build();
-            LauncherFactory.create().execute(request, outcome);
+                .configurationParameter("junit.jupiter.execution.timeout.default", "180 s");
+            if (tier.tags.equals("systemd")) {
+                // The systemd tier's hosts mostly wait (boots, idle timeouts, a watchdog): its classes, and the
+                // methods of a class marked @Execution(CONCURRENT), run at once. Other tiers stay sequential.
+                request.configurationParameter("junit.jupiter.execution.parallel.enabled", "true")
+                    .configurationParameter("junit.jupiter.execution.parallel.mode.default", "same_thread")
+                    .configurationParameter("junit.jupiter.execution.parallel.mode.classes.default", "concurrent")
+                    .configurationParameter("junit.jupiter.execution.parallel.config.strategy", "fixed")
+                    .configurationParameter("junit.jupiter.execution.parallel.config.fixed.parallelism", "16");
+            }
+            LauncherFactory.create().execute(request.build(), outcome);
         }
         outcome.printFailures();
         System.out.printf(Locale.ROOT, "%d passed, %d failed, %d skipped%n", outcome.passed.get(), outcome.failed.get(), outcome.skipped.get());
@@ -90,13 +100,18 @@ public class RunTests {
         final AtomicInteger passed = new AtomicInteger(), failed = new AtomicInteger(), skipped = new AtomicInteger();
         private final List<String> failures = Collections.synchronizedList(new ArrayList<>());
         private final Map<String, Long> started = new ConcurrentHashMap<>();
+        private volatile TestPlan plan;
 
         @Override public void executionStarted(TestIdentifier id) { started.put(id.getUniqueId(), System.nanoTime()); }
 
+        @Override public void testPlanExecutionStarted(TestPlan plan) { this.plan = plan; }
+
+        /** A skipped class (e.g. the systemd tier where it cannot run) counts each of its tests, and says why once. */
         @Override public void executionSkipped(TestIdentifier id, String reason) {
-            if (!id.isTest()) return;
-            skipped.incrementAndGet();
-            System.out.println("SKIP " + id.getLegacyReportingName() + ": " + reason);
+            long tests = id.isTest() ? 1 : plan == null ? 0 : plan.getDescendants(id).stream().filter(TestIdentifier::isTest).count();
+            if (tests == 0) return;
+            skipped.addAndGet((int) tests);
+            System.out.println("SKIP " + (id.isTest() ? displayName(id) : id.getDisplayName() + " (" + tests + " tests)") + ": " + reason);
         }
 
         @Override public void executionFinished(TestIdentifier id, TestExecutionResult result) {

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import activation.WakeSocket;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,10 +18,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.FileDescriptorCast;
 
-/** lib/WakeSocket: the wake protocol, garbage and silent clients, restart after stop. */
+/** lib/WakeSocket: the wake protocol, garbage and silent clients, restart after stop, systemd's socket left listening. */
 @Tag("unit")
 class WakeSocketTest {
     private Path dir, path;
@@ -135,6 +140,63 @@ class WakeSocketTest {
         listener.start(woken::add);
         WakeSocket.wake(path, new WakeSocket.Wake("s", "g"), Duration.ofSeconds(2));
         assertEquals(1, listener.wakes());
+    }
+
+    /**
+     * systemd keeps its own copy of the socket it passes (here: {@code systemd}, and the listener gets a
+     * duplicate, as fd 3 is): stopping and closing ours leaves that copy listening and the file in place,
+     * so systemd sees no POLLHUP and starts the service again for the next connection (issue 19).
+     */
+    @Test void anAdoptedSocketStillListensAfterStopAndClose() throws Exception {
+        Path sd = dir.resolve("sd.sock");
+        try (AFUNIXServerSocketChannel systemd = AFUNIXServerSocketChannel.open()) {
+            systemd.bind(AFUNIXSocketAddress.of(sd));
+            int fd = FileDescriptorCast.duplicating(systemd.getFileDescriptor()).as(Integer.class);
+            try {
+                WakeSocket.Listener ours = WakeSocket.Listener.adopt(fd);
+                ours.start(woken::add);
+                WakeSocket.wake(sd, new WakeSocket.Wake("s", "g"), Duration.ofSeconds(5));
+                assertEquals(1, ours.wakes());
+                ours.stop();
+                ours.start(woken::add); // a wake while it decided to exit: it keeps running
+                WakeSocket.wake(sd, new WakeSocket.Wake("s", "g"), Duration.ofSeconds(5));
+                assertEquals(2, ours.wakes());
+                ours.close();
+                assertTrue(Files.exists(sd), "the socket file is systemd's: kept");
+                assertSystemdAccepts(systemd, sd);
+            } finally {
+                new FileInputStream(FileDescriptorCast.unsafeUsing(fd).as(FileDescriptor.class)).close(); // the process exit's close(2)
+            }
+            assertSystemdAccepts(systemd, sd);
+        }
+    }
+
+    /** A connection to {@code path} reaches systemd's copy: it is listening, not shut down. */
+    private static void assertSystemdAccepts(AFUNIXServerSocketChannel systemd, Path path) throws IOException {
+        try (AFUNIXSocket client = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path))) {
+            systemd.configureBlocking(true);
+            try (var accepted = systemd.accept()) {
+                assertTrue(accepted != null && accepted.isConnected(), "systemd's copy accepted the connection");
+            }
+        }
+    }
+
+    /**
+     * Why the listener never closes an adopted socket: junixsocket's close() calls shutdown(2), even with
+     * setShutdownOnClose(false), and a shut-down listening socket refuses every copy's connections (systemd
+     * sees POLLHUP and fails the .socket unit). If this ever fails, junixsocket changed: re-check issue 19.
+     */
+    @Test void junixsocketsCloseShutsDownEveryCopy() throws Exception {
+        Path sd = dir.resolve("sd.sock");
+        try (AFUNIXServerSocketChannel systemd = AFUNIXServerSocketChannel.open()) {
+            systemd.bind(AFUNIXSocketAddress.of(sd));
+            AFUNIXServerSocket copy = FileDescriptorCast.duplicating(systemd.getFileDescriptor()).as(AFUNIXServerSocket.class);
+            copy.setShutdownOnClose(false);
+            copy.setDeleteOnClose(false);
+            copy.close();
+            assertThrows(IOException.class, () -> AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(sd)).close(),
+                "connections to the shared socket are refused after junixsocket closed one copy");
+        }
     }
 
     @Test void wakeWithoutListenerFailsClearly() throws Exception {

@@ -7,6 +7,11 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -18,7 +23,7 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import nsq.Names;
-import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.FileDescriptorCast;
@@ -109,12 +114,28 @@ public final class WakeSocket {
      * once; one more arriving sheds the oldest that has not sent its line yet, never the newest:
      * clients that connect and stay silent cannot crowd out a wake, because a real wakeup writes
      * its line as soon as it is connected and is answered long before it becomes the oldest.
+     *
+     * <p>systemd's socket is never closed, shut down or unlinked here. systemd keeps its own copy of
+     * the listening socket and watches it; junixsocket's close() calls shutdown(2) on a socket
+     * whatever {@code setShutdownOnClose} says, and a shut-down listening socket polls POLLHUP in
+     * systemd, which then fails the .socket unit ("Failed with result 'resources'") and, with
+     * RemoveOnStop=yes, deletes the socket file: the group was never woken again until an admin
+     * restarted it (issue 19, seen under systemd 252 as PID 1). So {@link #close()} leaves an
+     * adopted socket alone and the process exit closes our descriptor, which is only a close(2).
+     *
+     * <p>Threads: one acceptor waits in a {@link Selector} on the non-blocking listening channel; it
+     * alone accepts. {@link #stop()} sets {@code stopping} and wakes the selector, so the acceptor
+     * ends at once and nothing polls (it used to wake every 200 ms to look at a flag). Each accepted
+     * connection is read on a thread of its own; {@code open} (guarded by itself) is the set being
+     * read, in accept order. start/stop/close are synchronized on the listener.
      */
     public static final class Listener implements Closeable {
         /** Connections being read at once; a wake takes microseconds, so this only bounds threads. */
         public static final int MAX_OPEN = 16;
 
-        private final AFUNIXServerSocket server;
+        private final AFUNIXServerSocketChannel server;
+        private final boolean adopted; // systemd's socket: never closed by us
+        private final Selector selector;
         private final Duration deadline;
         private final int maxOpen;
         private final Deque<Client> open = new ArrayDeque<>(); // accept order: the oldest first
@@ -135,28 +156,43 @@ public final class WakeSocket {
             }
         }
 
-        private Listener(AFUNIXServerSocket server, Duration deadline, int maxOpen) throws IOException {
+        private Listener(AFUNIXServerSocketChannel server, boolean adopted, Duration deadline, int maxOpen) throws IOException {
             this.server = server;
+            this.adopted = adopted;
             this.deadline = deadline;
             this.maxOpen = maxOpen;
-            server.setDeleteOnClose(false); // the socket belongs to systemd: never unlink it
+            server.setDeleteOnClose(false); // the path is systemd's (or, in tests, the caller's): never unlink it
+            if (adopted) server.setShutdownOnClose(false); // should junixsocket's cleaner ever close it
+            server.configureBlocking(false);
+            selector = server.provider().openSelector();
+            server.register(selector, SelectionKey.OP_ACCEPT);
         }
-
-        private Listener(AFUNIXServerSocket server) throws IOException { this(server, CLIENT_TIMEOUT, MAX_OPEN); }
 
         /** The listening socket systemd passed as fd 3. */
         public static Listener fromSystemd() throws IOException {
-            return new Listener(FileDescriptorCast.unsafeUsing(SD_LISTEN_FDS_START).as(AFUNIXServerSocket.class));
+            return adopt(SD_LISTEN_FDS_START);
+        }
+
+        /** A listening unix socket this process inherited on {@code fd}; {@link #close()} leaves it to its owner. */
+        public static Listener adopt(int fd) throws IOException {
+            return new Listener(FileDescriptorCast.unsafeUsing(fd).as(AFUNIXServerSocketChannel.class), true, CLIENT_TIMEOUT, MAX_OPEN);
         }
 
         /** A socket of our own (tests, or running without systemd). */
         public static Listener bind(Path path) throws IOException {
-            return new Listener(AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path)));
+            return bind(path, CLIENT_TIMEOUT, MAX_OPEN);
         }
 
         /** A socket of our own with another per-connection deadline and pool size (tests). */
         public static Listener bind(Path path, Duration deadline, int maxOpen) throws IOException {
-            return new Listener(AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path)), deadline, maxOpen);
+            AFUNIXServerSocketChannel server = AFUNIXServerSocketChannel.open();
+            try {
+                server.bind(AFUNIXSocketAddress.of(path));
+                return new Listener(server, false, deadline, maxOpen);
+            } catch (IOException | RuntimeException e) {
+                server.close();
+                throw e;
+            }
         }
 
         public long wakes() { return wakes.get(); }
@@ -168,30 +204,39 @@ public final class WakeSocket {
 
         /** Starts (or restarts) accepting; {@code onWake} runs for each valid wake line, after "ok" was sent. */
         public synchronized void start(Consumer<Wake> onWake) throws IOException {
+            if (!selector.isOpen()) throw new IOException("wake socket listener is closed");
             stopping = false;
-            server.setSoTimeout(200); // lets the loop notice stop() without closing the socket
             acceptor = Threads.start("wake-acceptor", () -> acceptLoop(onWake));
         }
 
         private void acceptLoop(Consumer<Wake> onWake) {
             while (!stopping) {
-                Socket client;
+                SocketChannel client;
                 try {
+                    selector.select(); // returns on a connection or stop()'s wakeup()
+                    selector.selectedKeys().clear();
+                    if (stopping) return;
                     client = server.accept();
-                } catch (SocketTimeoutException idle) {
-                    continue;
+                } catch (ClosedSelectorException | ClosedChannelException closed) {
+                    if (!stopping) Log.error("wake socket closed under us: no more wakes this run");
+                    return;
                 } catch (IOException e) {
                     if (stopping) return;
-                    if (server.isClosed()) {
-                        // Nothing more will arrive; the idle timeout ends the run as usual.
-                        Log.error("wake socket closed under us (%s): no more wakes this run", e.getMessage());
-                        return;
-                    }
                     Log.warn("wake socket: accept failed: %s", e.getMessage());
                     pause(100); // a persistent failure must not spin
                     continue;
                 }
-                Client c = admit(client);
+                if (client == null) continue; // spurious readiness: nothing pending after all
+                Socket socket = client.socket();
+                try {
+                    client.configureBlocking(true); // read below with a deadline, on the client's own thread
+                } catch (IOException e) {
+                    rejected.incrementAndGet();
+                    closeQuietly(socket, "unusable");
+                    Log.debug("wake socket: client dropped: %s", e.getMessage());
+                    continue;
+                }
+                Client c = admit(socket);
                 Threads.start("wake-client", () -> handle(c, onWake));
             }
         }
@@ -293,6 +338,7 @@ public final class WakeSocket {
          */
         public synchronized void stop() throws InterruptedException {
             stopping = true;
+            selector.wakeup();
             if (acceptor != null) acceptor.join(2_000);
             acceptor = null;
             long until = System.nanoTime() + deadline.toNanos() + 500_000_000L;
@@ -301,15 +347,19 @@ public final class WakeSocket {
             }
         }
 
-        /** Closes our descriptor only: no shutdown(), no unlink, so systemd keeps listening. */
+        /**
+         * Stops accepting. A socket of our own is closed; systemd's is left as it is, listening: our
+         * descriptor goes when the process exits (a close(2), never a shutdown(2)).
+         */
         @Override
-        public void close() throws IOException {
+        public synchronized void close() throws IOException {
             try {
                 stop();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            server.close();
+            selector.close(); // its own pipe; the channel stays open
+            if (!adopted) server.close();
         }
     }
 }

@@ -32,7 +32,7 @@ public final class Cli {
         Converters.register(cl);
         cl.setParameterExceptionHandler((ex, args) -> {
             String name = ex.getCommandLine().getCommandName();
-            ex.getCommandLine().getErr().println(escape(name + ": " + ex.getMessage()));
+            ex.getCommandLine().getErr().println(Log.journalPrefix(Log.Level.ERROR) + escape(name + ": " + ex.getMessage()));
             ex.getCommandLine().getErr().println("Try '" + name + " --help' for more information.");
             return USAGE;
         });
@@ -42,7 +42,7 @@ public final class Cli {
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> {
             if (ex instanceof UsageException) {
-                c.getErr().println(escape(c.getCommandName() + ": " + ex.getMessage()));
+                c.getErr().println(Log.journalPrefix(Log.Level.ERROR) + escape(c.getCommandName() + ": " + ex.getMessage()));
                 return USAGE;
             }
             // A fatal NSQ error is one line naming the peer and its words; anything else keeps its causes.
