@@ -164,6 +164,34 @@ class FrontDoorTest {
         assertEquals(0, dead.depth(), "no dead letter");
     }
 
+    /**
+     * Socket-activated (a listener injected), a run that requeues a message for longer than it will stay leaves the
+     * wakeup a note with the very delay the REQ carried (MessageLifecycle owns it; DeferredWakes only schedules):
+     * a DPUB of the wake line, due a lead before the message.
+     */
+    @Test void aSocketActivatedHandlersOwnDelayedRequeueLeavesTheWakeupANote() throws Exception {
+        nsq.prepare("later", "g");
+        nsq.publish("later", List.of("not yet"));
+        try (ChannelReader notes = new ChannelReader(nsq.tcp(), activation.DeferredWake.TOPIC, "test#ephemeral");
+             activation.WakeSocket.Listener listener = activation.WakeSocket.Listener.bind(nsq.dir().resolve("g.sock"))) {
+            AtomicInteger seen = new AtomicInteger();
+            Nsq.Consumer front = Nsq.consumer("--nsqd", nsq.tcp().toString(), "-s", "later", "-g", "g", "--timeout", "2").name("handler");
+            front.listener = listener;
+            long requeued = System.nanoTime();
+            assertEquals(0, front.run(() -> m -> {
+                seen.incrementAndGet();
+                m.requeue(Duration.ofSeconds(6));
+            }), "exits idle, the message waiting in nsqd");
+            assertEquals(1, seen.get());
+            ChannelReader.Message note = notes.take(1, BOUND).get(0);
+            assertEquals("wake later g", note.text());
+            long after = note.arrivedNanos() - requeued;
+            assertTrue(after >= TimeUnit.SECONDS.toNanos(5),
+                "deferred by the REQ's 6 s less the lead (1 s: half the 2 s idle timeout at most): " + after / 1_000_000 + " ms");
+            assertEquals(1, nsq.channel("later", "g").deferredCount() + nsq.channel("later", "g").depth(), "the message still waits in nsqd");
+        }
+    }
+
     @Test void sigtermDrainsARunningHandlerAndPastDrainTimeoutInterruptsIt() throws Exception {
         nsq.prepare("drain", "g");
         nsq.publish("drain", List.of("quick", "stuck"));
