@@ -129,7 +129,9 @@ class ExamplesTest {
      */
     @Test void sumRunsSocketActivatedThroughJBangAndThroughItsPackage() throws Exception {
         Path pkg = nsq.dir().resolve("pkg");
-        Spawned packaging = nsq.spawn(List.of(ROOT.resolve("scripts/package").toString(), pkg.toString(), "examples/sum.java"), Map.of());
+        // Untrained, to keep the suite lean: SystemdHandlerTest has the training run (and its AOT cache) checked.
+        Spawned packaging = nsq.spawn(List.of(ROOT.resolve("scripts/package").toString(), pkg.toString(), "examples/sum.java"),
+            Map.of("MQUEUE_TRAIN", "false"));
         CompletableFuture<Void> viaJBang = CompletableFuture.runAsync(() -> wakeAndHandle("jb", List.of(ROOT.resolve("jbang").toString(),
             ROOT.resolve("examples/sum.java").toString()), Map.of()));
         assertEquals(0, packaging.waitFor(Duration.ofMinutes(5)), packaging.stderr());
