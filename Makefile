@@ -9,7 +9,7 @@ DOCKER_OK = $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-systemd up down producer consumer wakeup demo bench bench-producer bench-consumer \
-	systemd-socket-activate-consumer reload-systemd-consumer package
+	systemd-socket-activate-consumer reload-systemd-consumer install-handler package
 
 # The seed's variables pass straight through the environment (STREAM, GROUP, TIMEOUT,
 # PAYLOAD_KEYS, …); only GOROUTINES is renamed, to the producer's THREADS.
@@ -74,3 +74,6 @@ systemd-socket-activate-consumer: install ## create STREAM's topic and GROUP's c
 
 reload-systemd-consumer: ## install units + env files (DESTDIR, PREFIX=/opt/mqueue), prebuild, create topic+channel, daemon-reload
 	@scripts/install-systemd
+
+install-handler: ## install a handler script as mqueue-handler@NAME (NAME=, SCRIPT=; after reload-systemd-consumer; DESTDIR, PREFIX)
+	@scripts/install-handler

@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * machine and the exact commands, to bench/RESULTS.md.
  *
  *   bench/Bench.java [--smoke] [--pairs N] [--out FILE|-] [CASE...]
- *   CASE: publish-200 publish-1m consume-200 consume-1m wakeup latency (default: all)
+ *   CASE: publish-200 publish-1m consume-200 consume-1m handler wakeup latency (default: all)
  *
  * --smoke runs every case at a tiny size (the test that keeps these scripts alive); its numbers
  * mean nothing. BENCH_CONSUMER_CONNECTIONS sets the consumer's --connections (default: one per
@@ -89,7 +89,7 @@ public class Bench {
         System.exit(b.report.failed() ? 1 : 0);
     }
 
-    static final List<String> CASES = List.of("publish-200", "publish-1m", "consume-200", "consume-1m", "wakeup", "latency");
+    static final List<String> CASES = List.of("publish-200", "publish-1m", "consume-200", "consume-1m", "handler", "wakeup", "latency");
 
     void run(List<String> cases, String[] args) throws Exception {
         report.machine(NSQ_BIN.resolve("nsqd"));
@@ -105,6 +105,7 @@ public class Bench {
                     case "publish-1m" -> publish1m();
                     case "consume-200" -> consume("consume-200", 200, smoke ? 5_000 : 2_000_000);
                     case "consume-1m" -> consume("consume-1m", MIB_EVENT, smoke ? 8 : 6_000);
+                    case "handler" -> handler();
                     case "wakeup" -> new WakeupScale(this).run();
                     case "latency" -> latency();
                     default -> throw new IllegalArgumentException(c);
@@ -220,11 +221,53 @@ public class Bench {
         long base = nsqd.handedOut(topic, channel), spawn = System.nanoTime();
         Process p = spawn(cmd, tool, ProcessBuilder.Redirect.DISCARD);
         Sampler.Run r = Sampler.watch(tool, p, spawn, base, () -> nsqd.handedOut(topic, channel), n, nsqd.pid(), warmup(), size, 300);
-        if (tool.equals("consumer")) checkExit(p, tool); // it stops at --count
+        if (!tool.equals("bench_reader")) checkExit(p, tool); // ours stop at --count
         else if (p.isAlive()) { p.destroy(); p.waitFor(10, TimeUnit.SECONDS); } // bench_reader runs for a time, not a count
         runs.computeIfAbsent(tool, k -> new ArrayList<>()).add(r);
         log(String.format(Locale.ROOT, "  %-14s %,12.0f msg/s %8.1f MB/s  start-up %.2f s  cpu %.2f + nsqd %.2f cores  peak RSS %,d MB",
             tool, r.rate(), r.bytesPerSec() / 1e6, r.startupSec(), r.toolCores(), r.nsqdCores(), r.peakRssKb() / 1024));
+    }
+
+    // ---- handler: a Java handler in the consumer's JVM (lib/Nsq.java) beside consumer --exec, the same trivial work
+
+    /**
+     * 200-byte messages handled by a handler that does nothing: bench/noop.java (the front door, packaged as a
+     * user's handler is) against `consumer --exec true`, both with one worker per core, taking turns on one
+     * nsqd. What it shows is the price of a process per message. The exec side reads fewer messages: a run of
+     * the same length. The handler gets --max-in-flight 200: with the default (--concurrency, 2 here) a handler
+     * that does nothing waits on nsqd's round trips, not on itself; a command per message gains nothing from it.
+     */
+    void handler() throws Exception {
+        Path pkg = work.resolve("noop");
+        Path log = work.resolve("package-noop.err");
+        ProcessBuilder pb = new ProcessBuilder("scripts/package", pkg.toString(), "bench/noop.java").directory(ROOT.toFile())
+            .redirectErrorStream(true).redirectOutput(log.toFile());
+        if (smoke) pb.environment().put("MQUEUE_TRAIN", "false");
+        if (pb.start().waitFor() != 0) throw new IOException("scripts/package bench/noop.java failed: " + Files.readString(log));
+        long javaN = smoke ? 2_000 : 400_000, execN = smoke ? 30 : 4_000;
+        String workers = String.valueOf(CORES), window = "200";
+        try (BenchNsqd nsqd = BenchNsqd.start(NSQ_BIN.resolve("nsqd"))) {
+            String topic = "work";
+            nsqd.createTopic(topic);
+            for (int i = 0; i < 2 * pairs; i++) nsqd.createChannel(topic, "h" + i);
+            nsqd.fill(topic, javaN, 200);
+            for (int i = 0; i < 2 * pairs; i++) awaitDepth(nsqd, topic, "h" + i, javaN);
+            Map<String, List<Sampler.Run>> runs = new LinkedHashMap<>();
+            Map<String, List<String>> commands = new LinkedHashMap<>();
+            String exec = "consumer --exec true", java = "noop handler (in-process)";
+            for (int i = 0; i < pairs; i++) {
+                String execCh = "h" + (2 * i), javaCh = "h" + (2 * i + 1);
+                consumeRun(nsqd, runs, commands, exec, topic, execCh, execN, 200, ours("consumer", "-s", topic, "-g", execCh,
+                    "--nsqd", nsqd.tcp, "--exec", "true", "--concurrency", workers, "--count", String.valueOf(execN)));
+                List<String> noop = new ArrayList<>(List.of("env", "MQUEUE_APP=" + pkg.resolve("current")));
+                noop.addAll(ours("noop", "-s", topic, "-g", javaCh, "--nsqd", nsqd.tcp, "--concurrency", workers, "--max-in-flight", window,
+                    "--count", String.valueOf(javaN)));
+                consumeRun(nsqd, runs, commands, java, topic, javaCh, javaN, 200, noop);
+            }
+            report.compare(String.format(Locale.ROOT, "handle 200 B with a handler that does nothing (%d workers): in the JVM "
+                    + "(lib/Nsq.java, --max-in-flight %s) against --exec true (%,d and %,d messages)", CORES, window, javaN, execN),
+                runs.get(exec), runs.get(java), Report.Unit.MSGS, 10.0, commands, nsqd);
+        }
     }
 
     private void awaitDepth(BenchNsqd nsqd, String topic, String channel, long n) throws Exception {

@@ -99,7 +99,7 @@ class AuthTest {
         assertEquals(0, Cli.run(p, args("-s", "authed", "--auth-secret-file", secretFile("good").toString(), "-")), "producer: " + p.failure());
 
         ConsumerRun c = new ConsumerRun(args("-s", "authed", "-g", "g", "--auth-secret", "good", "--format", "json", "--count", "3"));
-        assertEquals(0, c.await(WAIT), "consumer: " + c.c.fatal());
+        assertEquals(0, c.await(WAIT), "consumer: " + c.fatal());
         ExactBodies.assertSame(bodies, ExactBodies.fromJson(c.lines()));
 
         try (WakeupRun run = new WakeupRun()) {
@@ -120,7 +120,7 @@ class AuthTest {
         ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", stream, "-g", "g"), secretArgs));
         assertEquals(1, c.await(WAIT));
         assertTrue(c.ran().toMillis() < 5_000, "fatal at once, not retried for --connect-timeout: " + c.ran().toMillis() + " ms");
-        assertTrue(c.c.fatal().getMessage().contains(consumerSays), c.c.fatal().getMessage());
+        assertTrue(c.fatal().getMessage().contains(consumerSays), c.fatal().getMessage());
         assertEquals(1, nsq.channel(stream, "g").depth(), "nothing taken");
 
         try (WakeupRun run = new WakeupRun()) {
@@ -154,7 +154,7 @@ class AuthTest {
         assertEquals(1, Cli.run(p, args("-s", "readonly", "--auth-secret", "readonly", "--count", "1")));
         assertTrue(p.failure().contains("E_UNAUTHORIZED AUTH failed for PUB on \"readonly\" \"\""), p.failure());
         ConsumerRun c = new ConsumerRun(args("-s", "readonly", "-g", "g", "--auth-secret", "readonly", "--count", "2"));
-        assertEquals(0, c.await(WAIT), "subscribing is allowed: " + c.c.fatal());
+        assertEquals(0, c.await(WAIT), "subscribing is allowed: " + c.fatal());
         assertEquals(2, c.lines().size());
     }
 

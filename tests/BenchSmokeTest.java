@@ -39,7 +39,7 @@ class BenchSmokeTest {
             String md = Files.readString(results);
             for (String row : List.of("| publish 200 B", "| publish ~1 MiB (MPUB 4, 2 connections each, 1 s), --payload-keys 1000",
                     "--size 1024100 |", "| consume 200 B", "| consume ~1 MiB", "| consumer RSS at full speed, 200 B",
-                    "socket-backed groups over 2 streams on 2 nsqd: CPU |", ": one scan |", ": publish -> wake |", "| latency")) {
+                    "| handle 200 B with a handler that does nothing", "socket-backed groups over 2 streams on 2 nsqd: CPU |", ": one scan |", ": publish -> wake |", "| latency")) {
                 assertTrue(md.contains(row.replace("2 connections", Runtime.getRuntime().availableProcessors() + " connections")),
                     "a row with '" + row + "' in:\n" + md);
             }

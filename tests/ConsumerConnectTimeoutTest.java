@@ -42,7 +42,7 @@ class ConsumerConnectTimeoutTest {
             ConsumerRun r = new ConsumerRun("--nsqd", silent.address().toString(), "-s", "s", "-g", "g", "--connect-timeout", "7s");
             assertEquals(1, r.await(Duration.ofSeconds(60)));
             assertTrue(r.ran().compareTo(Duration.ofSeconds(7)) >= 0, "gave up before --connect-timeout 7s: " + r.ran());
-            assertEquals(null, r.c.fatal(), "an outage, not a wrong peer");
+            assertEquals(null, r.fatal(), "an outage, not a wrong peer");
             assertTrue(silent.connections() >= 2, "tried again: " + silent.connections() + " connection(s)");
         }
     }

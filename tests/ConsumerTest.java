@@ -212,10 +212,10 @@ class ConsumerTest {
         nsq.publish("ver", events);
         ConsumerRun r = new ConsumerRun(args("ver", "g", "--count", "8", "--verify"));
         assertEquals(0, r.await(Duration.ofSeconds(20)));
-        assertEquals(1, r.c.verifier.duplicates());
-        assertEquals(1, r.c.verifier.gaps());
-        assertEquals(3, r.c.verifier.missingAtStart(), "h:2:0 starts at 1 like every producer: 1..3 are missing");
-        List<String> report = r.c.verifier.report();
+        assertEquals(1, r.verifier().duplicates());
+        assertEquals(1, r.verifier().gaps());
+        assertEquals(3, r.verifier().missingAtStart(), "h:2:0 starts at 1 like every producer: 1..3 are missing");
+        List<String> report = r.verifier().report();
         assertTrue(report.contains("producer h:1:0 count=6 highest=6 missing-at-start=0 gaps=1 duplicates=1"), report.toString());
         assertTrue(report.contains("producer h:2:0 count=1 highest=4 missing-at-start=3 gaps=0 duplicates=0"), report.toString());
         assertTrue(report.contains("1 message(s) were not producer.java events"), report.toString());
@@ -319,13 +319,13 @@ class ConsumerTest {
     @Test void wakesCountAsActivityAndTheDefaultTimeoutIs30s() throws Exception {
         Path sock = nsq.dir().resolve("g.sock");
         try (WakeSocket.Listener listener = WakeSocket.Listener.bind(sock)) {
-            ConsumerRun defaults = new ConsumerRun(c -> c.listener = listener, args("sa", "g"));
-            Await.until("running", Duration.ofSeconds(20), () -> defaults.c.idleTimeout != null);
-            assertEquals(Duration.ofSeconds(30), defaults.c.idleTimeout);
+            ConsumerRun defaults = new ConsumerRun(x -> x.listener(listener), args("sa", "g"));
+            Await.until("running", Duration.ofSeconds(20), () -> defaults.idleTimeout() != null);
+            assertEquals(Duration.ofSeconds(30), defaults.idleTimeout());
             assertEquals(0, defaults.stop());
 
-            ConsumerRun r = new ConsumerRun(c -> c.listener = listener, args("sa", "g", "--timeout", "2"));
-            Await.until("accepting wakes", Duration.ofSeconds(20), () -> r.c.idleTimeout != null);
+            ConsumerRun r = new ConsumerRun(x -> x.listener(listener), args("sa", "g", "--timeout", "2"));
+            Await.until("accepting wakes", Duration.ofSeconds(20), () -> r.idleTimeout() != null);
             // Wakes every 0.5 s for 4 s: a 2 s idle timeout must not fire in between.
             long until = System.nanoTime() + Duration.ofSeconds(4).toNanos(), lastWake = 0;
             while (System.nanoTime() < until) {

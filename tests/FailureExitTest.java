@@ -65,7 +65,7 @@ class FailureExitTest {
     @Test void anErrorWhileHandlingAMessageIsExit1AndTheMessageGoesBack() throws Exception {
         nsq.prepare("oom", "g");
         nsq.publish("oom", List.of("m0"));
-        ConsumerRun c = new ConsumerRun(consumer -> consumer.out = new OutputStream() {
+        ConsumerRun c = new ConsumerRun(x -> x.c.out = new OutputStream() {
             @Override public void write(int b) { throw new OutOfMemoryError("test: no heap left while printing"); }
         }, "-s", "oom", "-g", "g", "--nsqd", nsq.tcp().toString());
         assertEquals(1, c.await(Duration.ofSeconds(30)));

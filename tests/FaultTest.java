@@ -115,7 +115,7 @@ class FaultTest {
         assertEquals(oneTo(3000), got, "every acknowledged seq, over both runs");
         ConsumerRun audit = new ConsumerRun(args("between", "audit", "--expect", "3000", "--timeout", "3"));
         assertEquals(0, audit.await(BOUND), "--expect 3000: seq 1..3000 of the producer arrived");
-        assertEquals(0, audit.c.verifier.missing());
+        assertEquals(0, audit.verifier().missing());
     }
 
     /**
@@ -130,7 +130,7 @@ class FaultTest {
         produce("crash", 5000);
         CountDownLatch release = new CountDownLatch(1);
         OutputStream stuck = stuckUntil(release); // a stdout nobody reads until nsqd is back
-        ConsumerRun r = new ConsumerRun(c -> c.out = stuck, args("crash", "g", "--expect", "5000", "--timeout", "5"));
+        ConsumerRun r = new ConsumerRun(x -> x.c.out = stuck, args("crash", "g", "--expect", "5000", "--timeout", "5"));
         Await.until("nsqd has sent more than the consumer printed", BOUND, () -> nsq.channel("crash", "g").inFlightCount() > 1);
         long most = 0;
         for (long end = System.nanoTime() + Duration.ofSeconds(1).toNanos(); System.nanoTime() < end; ) { // a second of samples
@@ -141,7 +141,7 @@ class FaultTest {
         nsq.nsqd().start();
         release.countDown();
         assertEquals(0, r.await(BOUND), "--expect 5000: seq 1..5000 arrived");
-        assertEquals(0, r.c.verifier.missing());
+        assertEquals(0, r.verifier().missing());
     }
 
     /** nsqd SIGTERMed while a slow consumer holds messages: it writes them to disk, and they come back after the restart. */
@@ -295,16 +295,16 @@ class FaultTest {
         produce("count", 5000);
         CountDownLatch release = new CountDownLatch(1);
         OutputStream stuck = stuckUntil(release); // a stdout nobody reads until the drain has begun
-        ConsumerRun r = new ConsumerRun(c -> c.out = stuck, args("count", "g"));
+        ConsumerRun r = new ConsumerRun(x -> x.c.out = stuck, args("count", "g"));
         // The first line blocks on stdout; nsqd has sent what the window allows (a few, not thousands: the crash window).
         Await.until("nsqd sent more than the consumer read", BOUND, () -> nsq.channel("count", "g").inFlightCount() > 1);
-        r.c.stop();
-        Await.until("draining", BOUND, () -> r.c.messages.draining());
+        r.front.stop();
+        Await.until("draining", BOUND, () -> r.messages().draining());
         release.countDown();
         assertEquals(0, r.await(BOUND));
         Await.until("nsqd has taken every answer (none left for msg-timeout)", BOUND, () -> nsq.channel("count", "g").inFlightCount() == 0);
         NsqHttp.ChannelStats after = nsq.channel("count", "g");
-        assertEquals(after.requeueCount(), r.c.requeued(), "summary's requeued = nsqd's requeue_count");
+        assertEquals(after.requeueCount(), r.run().requeued(), "summary's requeued = nsqd's requeue_count");
         assertEquals(5000, r.finished() + after.depth(), "each either printed and finished or back in the group");
     }
 
@@ -317,7 +317,7 @@ class FaultTest {
         nsq.publish("exp", events);
         ConsumerRun shortOf = new ConsumerRun(args("exp", "short", "--expect", "3", "--count", "6"));
         assertEquals(1, shortOf.await(BOUND), "h:1:0 lacks seq 3");
-        assertEquals("--expect 3: 1 of 2 producer(s) fell short: h:1:0 has 2 (missing 1, first seq 3)", shortOf.c.verifier.shortOf(3));
+        assertEquals("--expect 3: 1 of 2 producer(s) fell short: h:1:0 has 2 (missing 1, first seq 3)", shortOf.verifier().shortOf(3));
         ConsumerRun whole = new ConsumerRun(args("exp", "whole", "--expect", "2", "--count", "6"));
         assertEquals(0, whole.await(BOUND), "both have 1..2");
     }

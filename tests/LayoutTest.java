@@ -1,4 +1,5 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -23,19 +24,37 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The layout keeps the design: lib/ holds one Java package per folder, layers import only
- * downward (roles -> activation, events -> cli -> nsq -> util), roles never import each other,
- * each script sources exactly the files it uses and names its own //DEPS. Read from the sources.
+ * downward (the front door lib/Nsq.java -> roles -> activation, events -> cli -> nsq -> util),
+ * roles never import each other, each script sources exactly the files it uses (through the front
+ * door, which names every file it stands on) and the //DEPS they need. Read from the sources.
  */
 @Tag("unit")
 class LayoutTest {
     static final Path ROOT = NsqBinaries.repoRoot(), LIB = ROOT.resolve("lib");
+    static final Path FRONT_DOOR = LIB.resolve("Nsq.java");
     static final List<String> SCRIPTS = List.of("producer.java", "consumer.java", "wakeup.java");
 
-    /** A package may import only packages of a lower rank; equal ranks (the roles) never import each other. */
+    /** The examples: a user's scripts, which name the front door and nothing else of lib/. */
+    static List<String> examples() throws IOException {
+        try (Stream<Path> files = Files.list(ROOT.resolve("examples"))) {
+            return files.filter(f -> f.toString().endsWith(".java")).map(f -> ROOT.relativize(f).toString()).sorted().toList();
+        }
+    }
+
+    /** Scripts, the examples and the front door: every file that names what it stands on. */
+    static List<Path> declaring() throws IOException {
+        List<Path> out = new ArrayList<>();
+        for (String s : SCRIPTS) out.add(ROOT.resolve(s));
+        for (String s : examples()) out.add(ROOT.resolve(s));
+        out.add(FRONT_DOOR);
+        return out;
+    }
+
+    /** A package may import only packages of a lower rank; equal ranks (the roles) never import each other. "": lib/Nsq.java. */
     static final Map<String, Integer> RANK = Map.ofEntries(
         Map.entry("util", 0), Map.entry("nsq", 1), Map.entry("nsq.http", 2), Map.entry("nsq.publish", 2),
         Map.entry("nsq.subscribe", 3), Map.entry("cli", 4), Map.entry("activation", 5), Map.entry("events", 5),
-        Map.entry("consume", 6), Map.entry("produce", 6), Map.entry("wake", 6));
+        Map.entry("consume", 6), Map.entry("produce", 6), Map.entry("wake", 6), Map.entry("", 7));
 
     /** Which dependency a script needs for each library its sources import. */
     static final Map<String, List<String>> DEPS = Map.of(
@@ -116,24 +135,64 @@ class LayoutTest {
     @Test void eachScriptSourcesExactlyWhatItUses() throws IOException {
         Map<String, Source> byClass = new TreeMap<>();
         for (Source s : lib()) byClass.put(s.pkg() + "." + s.name(), s);
-        for (String script : SCRIPTS) {
-            Set<String> sourced = new TreeSet<>();
-            for (String glob : directives(ROOT.resolve(script), "SOURCES")) {
-                PathMatcher m = FileSystems.getDefault().getPathMatcher("glob:" + ROOT.resolve(glob));
-                try (Stream<Path> files = Files.walk(LIB)) {
-                    files.filter(m::matches).forEach(p -> sourced.add(ROOT.relativize(p).toString()));
-                }
-            }
+        for (Path script : declaring()) {
+            Set<String> sourced = new TreeSet<>(sourcedFiles(script));
             Set<String> used = new TreeSet<>();
-            Deque<Source> todo = new ArrayDeque<>(List.of(read(ROOT.resolve(script))));
+            Deque<Source> todo = new ArrayDeque<>(List.of(read(script)));
             while (!todo.isEmpty()) {
                 Source s = todo.pop();
                 for (Source dep : byClass.values()) {
-                    if (dep != s && refersTo(s, dep) && used.add(ROOT.relativize(dep.path()).toString())) todo.push(dep);
+                    if (dep != s && refersTo(s, dep) && !dep.path().equals(script) && used.add(ROOT.relativize(dep.path()).toString())) todo.push(dep);
                 }
             }
-            assertEquals(used, sourced, script + ": //SOURCES against the lib files it uses, directly or through them");
+            assertEquals(used, sourced, ROOT.relativize(script) + ": //SOURCES (its own and those of the files it sources) against "
+                + "the lib files it uses, directly or through them");
         }
+    }
+
+    /**
+     * lib/Nsq.java is fetched by URL as well as by path, and JBang cannot expand a glob over HTTP: it names each
+     * file, and a user's script (the examples) names lib/Nsq.java and no other file of lib/, and imports none of
+     * lib's packages: the front door is all it needs.
+     */
+    @Test void aUserScriptNeedsOnlyTheFrontDoor() throws IOException {
+        for (String entry : directives(FRONT_DOOR, "SOURCES")) {
+            assertTrue(!entry.contains("*") && !entry.contains("?") && !entry.contains("{"), "lib/Nsq.java: //SOURCES " + entry + " is a glob");
+        }
+        Set<String> packages = new TreeSet<>(RANK.keySet());
+        packages.remove("");
+        assertTrue(examples().size() >= 3, "the examples: " + examples());
+        for (String example : examples()) {
+            List<String> entries = directives(ROOT.resolve(example), "SOURCES");
+            assertEquals(List.of("../lib/Nsq.java"), entries, example + ": //SOURCES the front door alone");
+            for (String imp : read(ROOT.resolve(example)).imports()) {
+                assertFalse(packages.contains(imp.substring(0, imp.lastIndexOf('.'))), example + " imports " + imp + ": the front door should be enough");
+            }
+        }
+        for (String script : List.of("consumer.java")) {
+            assertEquals(List.of("lib/Nsq.java"), directives(ROOT.resolve(script), "SOURCES"), script + " stands on the front door");
+        }
+    }
+
+    /** The lib files {@code file} sources, with those its sourced files source in turn (JBang merges them), relative to ROOT. */
+    static List<String> sourcedFiles(Path file) throws IOException {
+        Set<String> out = new TreeSet<>();
+        Deque<Path> todo = new ArrayDeque<>(List.of(file));
+        Set<Path> seen = new java.util.HashSet<>();
+        while (!todo.isEmpty()) {
+            Path f = todo.pop();
+            if (!seen.add(f)) continue;
+            for (String glob : directives(f, "SOURCES")) {
+                PathMatcher m = FileSystems.getDefault().getPathMatcher("glob:" + f.getParent().resolve(glob).normalize());
+                try (Stream<Path> files = Files.walk(LIB)) {
+                    for (Path p : files.filter(m::matches).toList()) {
+                        out.add(ROOT.relativize(p).toString());
+                        todo.push(p);
+                    }
+                }
+            }
+        }
+        return new ArrayList<>(out);
     }
 
     /** As javac resolves a simple name: same package, an import of it or its package, or its full name. */
@@ -143,30 +202,46 @@ class LayoutTest {
         if (visible && Pattern.compile("\\b" + to.name() + "\\b").matcher(from.code().replaceAll("(?m)^(package|import) .*$", "")).find()) {
             return true;
         }
-        return from.code().contains(to.pkg() + "." + to.name());
+        return !to.pkg().isEmpty() && Pattern.compile("\\b" + Pattern.quote(to.pkg() + "." + to.name()) + "\\b").matcher(from.code()).find();
     }
 
+    /**
+     * //DEPS sit at the top of the files that declare them: a script, for what its own code imports, and the front
+     * door, for everything it stands on; no other lib file names any. What a script and the files it sources import
+     * is declared by one of them, nothing more, and every file names the same version.
+     */
     @Test void dependenciesAreNamedAtTheTopOfEachScript() throws IOException {
         for (Source s : lib()) {
+            if (s.path().equals(FRONT_DOOR)) continue;
             assertTrue(directives(s.path(), "DEPS").isEmpty(), s.path() + ": //DEPS belong at the top of the scripts that use it");
         }
-        for (String script : SCRIPTS) {
-            List<String> deps = directives(ROOT.resolve(script), "DEPS");
-            String head = Files.readString(ROOT.resolve(script)).split("\nimport ", 2)[0];
-            assertTrue(head.contains("//DEPS") || deps.isEmpty(), script + ": //DEPS at the top");
-            Set<String> imported = new TreeSet<>();
-            for (String glob : directives(ROOT.resolve(script), "SOURCES")) {
-                PathMatcher m = FileSystems.getDefault().getPathMatcher("glob:" + ROOT.resolve(glob));
-                try (Stream<Path> files = Files.walk(LIB)) {
-                    for (Path p : files.filter(m::matches).toList()) imported.addAll(read(p).imports());
-                }
+        Map<String, String> versions = new TreeMap<>();
+        for (Path script : declaring()) {
+            String name = ROOT.relativize(script).toString();
+            List<String> own = directives(script, "DEPS");
+            String head = Files.readString(script).split("\nimport ", 2)[0];
+            assertTrue(head.contains("//DEPS") || own.isEmpty(), name + ": //DEPS at the top");
+            List<String> deps = new ArrayList<>(own);
+            Set<String> imported = new TreeSet<>(read(script).imports());
+            for (String f : sourcedFiles(script)) {
+                deps.addAll(directives(ROOT.resolve(f), "DEPS"));
+                imported.addAll(read(ROOT.resolve(f)).imports());
             }
-            imported.addAll(read(ROOT.resolve(script)).imports());
+            for (String d : deps) {
+                String ga = d.substring(0, d.lastIndexOf(':'));
+                String before = versions.putIfAbsent(ga, d);
+                assertEquals(before == null ? d : before, d, name + ": every file names one version of " + ga);
+            }
             for (var lib : DEPS.entrySet()) {
                 boolean uses = imported.stream().anyMatch(i -> i.startsWith(lib.getKey()));
+                boolean usesItself = read(script).imports().stream().anyMatch(i -> i.startsWith(lib.getKey()));
                 for (String dep : lib.getValue()) {
                     boolean declared = deps.stream().anyMatch(d -> d.startsWith(dep));
-                    assertEquals(uses, declared, script + (uses ? " uses " : " does not use ") + lib.getKey() + ": //DEPS " + dep);
+                    assertEquals(uses, declared, name + (uses ? " uses " : " does not use ") + lib.getKey() + ": //DEPS " + dep);
+                    // The project's scripts show at their top what their own code imports (a user's may leave it to the front door).
+                    if (usesItself && SCRIPTS.contains(name)) {
+                        assertTrue(own.stream().anyMatch(d -> d.startsWith(dep)), name + " imports " + lib.getKey() + ": //DEPS " + dep + " at its top");
+                    }
                 }
             }
         }

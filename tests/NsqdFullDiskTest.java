@@ -70,8 +70,8 @@ class NsqdFullDiskTest {
             assertEquals(1, c.await(WAIT), "--expect fails the run");
             long received = c.received();
             assertTrue(received > 0 && received < backlog, "some copied, some dropped: received " + received + " of " + backlog);
-            assertEquals(0, c.c.verifier.duplicates());
-            String shortOf = c.c.verifier.shortOf(backlog);
+            assertEquals(0, c.verifier().duplicates());
+            String shortOf = c.verifier().shortOf(backlog);
             assertTrue(shortOf != null && shortOf.contains("(missing " + (backlog - received) + ", first seq "), shortOf);
         } catch (AssertionError | Exception e) {
             if (nsqd != null) nsqd.printLog();

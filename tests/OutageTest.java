@@ -39,7 +39,7 @@ class OutageTest {
 
     @AfterEach void stopEveryClient() throws InterruptedException {
         for (producer p : producers) p.stop();
-        for (ConsumerRun c : consumers) if (c.code == null) c.c.stop();
+        for (ConsumerRun c : consumers) if (c.code == null) c.front.stop();
         threads.shutdown();
         if (!threads.awaitTermination(30, TimeUnit.SECONDS)) System.out.println("OutageTest: a client did not stop within 30 s");
     }
@@ -89,7 +89,7 @@ class OutageTest {
             assertTrue(max.acked() < bulk, "--rate max was still publishing when nsqd stopped: " + max.acked() + " of " + bulk);
             Thread.sleep(PAUSE.toMillis()); // the pause itself
             assertFalse(slowCode.isDone() || maxCode.isDone(), "no producer exited during the pause: " + slow.failure() + " / " + max.failure());
-            cs.forEach((name, c) -> assertNull(c.code, name + " exited during the pause: " + c.c.fatal()));
+            cs.forEach((name, c) -> assertNull(c.code, name + " exited during the pause: " + c.fatal()));
         } finally {
             signal(nsqd, "CONT");
         }
@@ -101,7 +101,7 @@ class OutageTest {
         for (var e : cs.entrySet()) {
             ConsumerRun c = e.getValue();
             awaitDrained(nsqd, stream(c), group(c), c);
-            assertEquals(0, c.stop(), e.getKey() + ": every seq arrived (--expect), exit 0: " + c.c.fatal());
+            assertEquals(0, c.stop(), e.getKey() + ": every seq arrived (--expect), exit 0: " + c.fatal());
         }
         assertGoesOnWithin(goesOn);
     }
@@ -148,17 +148,17 @@ class OutageTest {
             try {
                 Thread.sleep(PARTITION.toMillis()); // the partition itself
                 assertFalse(code.isDone(), "the producer did not exit during the partition: " + p.failure());
-                assertNull(hb2.code, "the consumer with 2s heartbeats did not exit during the partition: " + hb2.c.fatal());
-                assertNull(plain.code, "the consumer did not exit during the partition: " + plain.c.fatal());
+                assertNull(hb2.code, "the consumer with 2s heartbeats did not exit during the partition: " + hb2.fatal());
+                assertNull(plain.code, "the consumer did not exit during the partition: " + plain.fatal());
             } finally {
                 proxy.heal();
             }
             Map<String, Duration> goesOn = timeToProgress(progress, Duration.ofSeconds(60));
             assertEquals(0, code.get(BOUND.toSeconds(), TimeUnit.SECONDS), "producer: " + p.failure());
             // It exits by itself, idle for 8 s once the stream is done: with every seq (--expect), so not during the partition.
-            assertEquals(0, hb2.await(BOUND), "consumer with --timeout 8s: every seq arrived before it went idle: " + hb2.c.fatal());
+            assertEquals(0, hb2.await(BOUND), "consumer with --timeout 8s: every seq arrived before it went idle: " + hb2.fatal());
             awaitDrained(nsqd, "cut", "default", plain);
-            assertEquals(0, plain.stop(), "consumer: every seq arrived (--expect): " + plain.c.fatal());
+            assertEquals(0, plain.stop(), "consumer: every seq arrived (--expect): " + plain.fatal());
             assertGoesOnWithin(goesOn);
         }
     }
@@ -177,7 +177,7 @@ class OutageTest {
             // --msg-timeout 3s: what nsqd had sent into the stalled connection is nsqd's to redeliver, within seconds.
             ConsumerRun c = run(new ConsumerRun("--nsqd", proxy.address().toString(), "-s", "stall", "-g", "g", "--timeout", "8s",
                 "--msg-timeout", "3s"));
-            assertEquals(0, c.await(BOUND), "exit 0 once idle: " + c.c.fatal());
+            assertEquals(0, c.await(BOUND), "exit 0 once idle: " + c.fatal());
             assertTrue(proxy.stallHappened(), "the proxy stalled a connection 7 bytes into a message frame");
             Set<String> got = new HashSet<>(c.lines());
             List<String> missing = bodies.stream().filter(b -> !got.contains(b)).toList();

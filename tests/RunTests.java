@@ -11,6 +11,7 @@
 //SOURCES ../lib/nsq/*.java ../lib/nsq/http/*.java ../lib/nsq/publish/*.java ../lib/nsq/subscribe/*.java
 //SOURCES ../lib/cli/*.java ../lib/activation/*.java ../lib/events/*.java
 //SOURCES ../lib/consume/*.java ../lib/produce/*.java ../lib/wake/*.java
+//SOURCES ../lib/Nsq.java
 //SOURCES ../producer.java ../consumer.java ../wakeup.java
 //SOURCES support/*.java
 //SOURCES *Test.java

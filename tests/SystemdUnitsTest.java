@@ -87,24 +87,29 @@ class SystemdUnitsTest {
         List<Path> units = instanceCopies(ROOT.resolve("systemd"), tmp.resolve("units"), ROOT);
         List<String> names = units.stream().map(p -> p.getFileName().toString()).toList();
         assertTrue(names.containsAll(List.of("mqueue-consumer-nsq.socket", "mqueue-consumer-nsq.service",
-            "mqueue-consumer-nsq@g1.socket", "mqueue-consumer-nsq@g1.service", "mqueue-wakeup.service")), names.toString());
+            "mqueue-consumer-nsq@g1.socket", "mqueue-consumer-nsq@g1.service", "mqueue-wakeup.service",
+            "mqueue-handler@g1.socket", "mqueue-handler@g1.service")), names.toString());
         assertVerifies(units, tmp);
     }
 
     @Test void socketsListenUnderRunMqueueForTheirGroup() throws Exception {
         String single = Files.readString(ROOT.resolve("systemd/mqueue-consumer-nsq.socket"));
         String template = Files.readString(ROOT.resolve("systemd/mqueue-consumer-nsq@.socket"));
+        String handler = Files.readString(ROOT.resolve("systemd/mqueue-handler@.socket"));
         assertTrue(single.contains("\nListenStream=/run/mqueue/sa-consumer.sock\n"), single);
         assertTrue(template.contains("\nListenStream=/run/mqueue/%i.sock\n"), template);
-        for (String s : List.of(single, template)) {
+        assertTrue(handler.contains("\nListenStream=/run/mqueue/%i.sock\n"), handler);
+        for (String s : List.of(single, template, handler)) {
             for (String line : List.of("Accept=no", "SocketMode=0660", "SocketGroup=mqueue")) assertTrue(s.contains("\n" + line + "\n"), line);
         }
         try (Stream<Path> files = Files.list(ROOT.resolve("systemd"))) {
             for (Path service : files.filter(p -> p.toString().endsWith(".service")).toList()) {
                 String text = Files.readString(service);
                 assertFalse(text.contains("RuntimeDirectory="), service + ": the socket's directory must outlive the service");
-                assertFalse(text.contains("JBANG") || text.contains("jbang "), service + ": a start runs no JBang");
-                assertTrue(text.contains("ExecStart=/opt/mqueue/bin/mqueue "), service + ": starts through bin/mqueue");
+                assertFalse(text.contains("JBANG") || text.contains("jbang "), service + ": a start runs no JBang of its own");
+                // A user's handler may run through JBang, chosen in its env file (RUN=jbang): bin/mqueue-handler decides.
+                assertTrue(text.contains("ExecStart=/opt/mqueue/bin/mqueue ") || service.getFileName().toString().equals("mqueue-handler@.service")
+                    && text.contains("ExecStart=/opt/mqueue/bin/mqueue-handler %i "), service + ": starts through bin/mqueue");
                 assertFalse(text.contains("ProtectSystem=") || text.contains("User="), service + ": the sandbox lives in its one drop-in");
             }
         }
@@ -122,7 +127,7 @@ class SystemdUnitsTest {
             double exposure = Double.parseDouble(m.group(2));
             assertTrue(exposure <= 2.0, unit.getFileName() + ": exposure " + exposure + " > 2.0\n" + r.stdout());
         }
-        assertEquals(3, services);
+        assertEquals(4, services);
     }
 
     @Test void reloadInstallsIntoTempRootAndCreatesTopicAndChannel() throws Exception {

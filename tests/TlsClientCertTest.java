@@ -42,7 +42,7 @@ class TlsClientCertTest {
 
         ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", "mtls", "-g", "g", "--format", "json", "--count", "3"),
             cert(CERTS.rsaClientCert, CERTS.rsaPkcs1Key)));
-        assertEquals(0, c.await(WAIT), "consumer: " + c.c.fatal());
+        assertEquals(0, c.await(WAIT), "consumer: " + c.fatal());
         ExactBodies.assertSame(bodies, ExactBodies.fromJson(c.lines()));
 
         try (WakeupRun run = new WakeupRun()) {
@@ -63,7 +63,7 @@ class TlsClientCertTest {
         ConsumerRun c = new ConsumerRun(args("-s", "nocert", "-g", "g"));
         assertEquals(1, c.await(WAIT));
         assertTrue(c.ran().toMillis() < 5_000, "not retried: " + c.ran().toMillis() + " ms");
-        assertTrue(c.c.fatal().getMessage().contains("it requires a client certificate"), c.c.fatal().getMessage());
+        assertTrue(c.fatal().getMessage().contains("it requires a client certificate"), c.fatal().getMessage());
 
         try (WakeupRun run = new WakeupRun()) {
             wakeup w = new wakeup();
@@ -82,6 +82,6 @@ class TlsClientCertTest {
 
         ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", "stranger", "-g", "g"), cert(CERTS.otherClientCert, CERTS.otherClientKey)));
         assertEquals(1, c.await(WAIT));
-        assertTrue(c.c.fatal().getMessage().contains("CN=mqueue-stranger) is not"), c.c.fatal().getMessage());
+        assertTrue(c.fatal().getMessage().contains("CN=mqueue-stranger) is not"), c.fatal().getMessage());
     }
 }

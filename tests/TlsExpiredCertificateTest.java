@@ -30,7 +30,7 @@ class TlsExpiredCertificateTest {
 
         ConsumerRun c = new ConsumerRun(TlsTest.with(args, "-s", "expired", "-g", "g"));
         assertEquals(1, c.await(TlsTest.WAIT));
-        assertTrue(c.c.fatal().getMessage().contains("its certificate has expired"), c.c.fatal().getMessage());
+        assertTrue(c.fatal().getMessage().contains("its certificate has expired"), c.fatal().getMessage());
     }
 
     /** nsqd's own key, certified by the trusted CA until a day before it was issued (openssl accepts -days -1). */

@@ -48,7 +48,7 @@ class TlsRefusedByNsqd121Test {
             ConsumerRun c = new ConsumerRun(args("-s", "nocert", "-g", "g"));
             assertEquals(1, c.await(WAIT), "try " + i);
             assertTrue(c.ran().toMillis() < AT_ONCE_MS, "try " + i + ": not retried: " + c.ran().toMillis() + " ms");
-            assertTrue(c.c.fatal().getMessage().contains(says), "try " + i + ": " + c.c.fatal().getMessage());
+            assertTrue(c.fatal().getMessage().contains(says), "try " + i + ": " + c.fatal().getMessage());
         }
         assertEquals(1, nsq.channel("nocert", "g").depth(), "nothing taken");
     }
@@ -63,7 +63,7 @@ class TlsRefusedByNsqd121Test {
                 "try " + i + ": " + p.failure());
             ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", "stranger", "-g", "g"), stranger));
             assertEquals(1, c.await(WAIT), "try " + i);
-            assertTrue(c.c.fatal().getMessage().contains("CN=mqueue-stranger) is not"), "try " + i + ": " + c.c.fatal().getMessage());
+            assertTrue(c.fatal().getMessage().contains("CN=mqueue-stranger) is not"), "try " + i + ": " + c.fatal().getMessage());
         }
     }
 
@@ -73,7 +73,7 @@ class TlsRefusedByNsqd121Test {
         assertEquals(0, Cli.run(p, TlsTest.with(args("-s", "mtls", "--count", "3", "--interval", "1ms"), cert(CERTS.clientCert, CERTS.clientKey))),
             "producer: " + p.failure());
         ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", "mtls", "-g", "g", "--count", "3"), cert(CERTS.rsaClientCert, CERTS.rsaPkcs1Key)));
-        assertEquals(0, c.await(WAIT), "consumer: " + c.c.fatal());
+        assertEquals(0, c.await(WAIT), "consumer: " + c.fatal());
         assertEquals(3, c.lines().size());
     }
 

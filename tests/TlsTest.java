@@ -54,7 +54,7 @@ class TlsTest {
         assertEquals(0, Cli.run(p, producerArgs("tls", ca(CERTS.ca), "-")), "producer: " + p.failure());
 
         ConsumerRun c = new ConsumerRun(consumerArgs("tls", "g", ca(CERTS.ca), "--format", "json", "--count", "3"));
-        assertEquals(0, c.await(WAIT), "consumer: " + c.c.fatal());
+        assertEquals(0, c.await(WAIT), "consumer: " + c.fatal());
         ExactBodies.assertSame(bodies, ExactBodies.fromJson(c.lines()));
 
         // wakeup: its stats over HTTPS (the plain address given; nsqd names its HTTPS port), its push over TLS.
@@ -75,7 +75,7 @@ class TlsTest {
         ConsumerRun c = new ConsumerRun(consumerArgs("wrong-ca", "g", ca(CERTS.otherCa)));
         assertEquals(1, c.await(WAIT));
         assertTrue(c.ran().toMillis() < 5_000, "fatal at once, not retried for --connect-timeout: " + c.ran().toMillis() + " ms");
-        assertTrue(c.c.fatal().getMessage().contains("not signed by a CA we trust"), c.c.fatal().getMessage());
+        assertTrue(c.fatal().getMessage().contains("not signed by a CA we trust"), c.fatal().getMessage());
         assertEquals(1, nsq.channel("wrong-ca", "g").depth(), "nothing taken");
 
         try (WakeupRun run = new WakeupRun()) {
@@ -93,7 +93,7 @@ class TlsTest {
 
         ConsumerRun c = new ConsumerRun(consumerArgs("plain", "g"));
         assertEquals(1, c.await(WAIT));
-        assertTrue(c.c.fatal().getMessage().contains("(TLS required)"), c.c.fatal().getMessage());
+        assertTrue(c.fatal().getMessage().contains("(TLS required)"), c.fatal().getMessage());
 
         try (WakeupRun run = new WakeupRun()) {
             wakeup w = new wakeup();

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 import util.Durations;
 
@@ -23,6 +24,11 @@ public final class DrainOnSignal {
 
     /** As above; {@code gaveUp} says what was left undone when the drain outlasted {@code maxWait} (exit 1). */
     public static void main(Object command, Runnable stop, Supplier<Duration> maxWait, Runnable gaveUp, String... args) {
+        run(() -> Cli.run(command, args), stop, maxWait, gaveUp);
+    }
+
+    /** The same for any {@code body} that returns an exit code (lib/Nsq.java's consumer builds its command itself); ends the JVM. */
+    public static void run(IntSupplier body, Runnable stop, Supplier<Duration> maxWait, Runnable gaveUp) {
         CountDownLatch done = new CountDownLatch(1);
         AtomicInteger code = new AtomicInteger(Cli.FAILURE);
         Thread hook = new Thread(() -> {
@@ -38,7 +44,7 @@ public final class DrainOnSignal {
             Runtime.getRuntime().halt(done.getCount() == 0 ? code.get() : Cli.FAILURE);
         }, "drain-on-signal");
         Runtime.getRuntime().addShutdownHook(hook);
-        code.set(Cli.run(command, args));
+        code.set(body.getAsInt());
         done.countDown();
         try {
             Runtime.getRuntime().removeShutdownHook(hook);

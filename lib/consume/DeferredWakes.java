@@ -14,7 +14,6 @@ import nsq.HostPort;
 import nsq.NsqConfig;
 import nsq.publish.Publisher;
 import nsq.subscribe.Message;
-import util.Backoff;
 import util.Durations;
 import util.Errors;
 import util.Threads;
@@ -28,13 +27,13 @@ import util.Threads;
  * a wake for nothing; a lost one (nsqd refused it, the run was killed first) leaves the message to
  * the wakeup's next scan, as before.
  *
- * <p>The delay mirrors MessageLifecycle's REQ: --backoff's delay for the attempt, clamped to
- * --max-req-timeout as nsqd clamps it; after the last attempt the message goes to the dead letters
- * and no note is left. The lead is this run's own start-up three times over (a start-up on a loaded
+ * <p>The delay is the one MessageLifecycle requeued with ({@link MessageLifecycle#onRequeuedLater}: a
+ * failure's backoff, or a handler's own requeue, clamped as nsqd clamps it); nothing here recomputes it.
+ * The lead is this run's own start-up three times over (a start-up on a loaded
  * machine is slow again), at least {@link #MIN_LEAD}, at most half the idle timeout, so the consumer
  * it wakes is still running when the message comes due.
  *
- * <p>Thread model: workers call {@link #failed}, which only queues; one thread, started with the first
+ * <p>Thread model: workers call {@link #requeued}, which only queues; one thread, started with the first
  * note, owns the connections (one per nsqd) and sends, so no worker waits on a DPUB. The queue is
  * bounded: a note that does not fit is dropped and counted. {@link #close} sends what is queued,
  * within {@link #CLOSE_WAIT}, then stops the thread.
@@ -54,9 +53,7 @@ public final class DeferredWakes implements AutoCloseable {
 
     private final NsqConfig config;
     private final String group;
-    private final Backoff backoff;
-    private final int maxAttempts;
-    private final Duration maxReqTimeout, idleTimeout;
+    private final Duration idleTimeout;
     private final long wiredAtMillis = System.currentTimeMillis();
     private final BlockingQueue<Note> queue = new ArrayBlockingQueue<>(QUEUE);
     private Thread sender;       // under this
@@ -68,30 +65,24 @@ public final class DeferredWakes implements AutoCloseable {
     private final Map<String, Long> lastDue = new HashMap<>();
     private final Map<HostPort, String> lastProblem = new HashMap<>();
 
-    private DeferredWakes(NsqConfig config, String group, Backoff backoff, int maxAttempts, Duration maxReqTimeout, Duration idleTimeout) {
+    private DeferredWakes(NsqConfig config, String group, Duration idleTimeout) {
         this.config = config;
         this.group = group;
-        this.backoff = backoff;
-        this.maxAttempts = maxAttempts;
-        this.maxReqTimeout = maxReqTimeout;
         this.idleTimeout = idleTimeout;
     }
 
     /** Notes for a socket-activated run that exits when idle; for any other, one that never sends. */
-    public static DeferredWakes of(boolean activated, NsqConfig config, String group, String backoffSpec, int maxAttempts,
-                                   Duration maxReqTimeout, Duration idleTimeout) {
+    public static DeferredWakes of(boolean activated, NsqConfig config, String group, Duration idleTimeout) {
         boolean exitsIdle = activated && idleTimeout != null && !idleTimeout.isZero();
-        return new DeferredWakes(exitsIdle ? config : null, group, MessageLifecycle.backoff(backoffSpec), maxAttempts, maxReqTimeout, idleTimeout);
+        return new DeferredWakes(exitsIdle ? config : null, group, idleTimeout);
     }
 
-    /** After MessageLifecycle#failed requeued {@code m} (or dead-lettered it): leaves a note when the consumer may be gone by its due time. */
-    public void failed(String stream, Message m) {
-        if (config == null || maxAttempts > 0 && m.attempts() >= maxAttempts) return;
-        Duration delay = backoff.delay(m.attempts());
-        if (delay.compareTo(maxReqTimeout) > 0) delay = maxReqTimeout;
+    /** After {@code m} went back to nsqd for {@code delay}: leaves a note when the consumer may be gone by its due time. */
+    public void requeued(Message m, Duration delay) {
+        if (config == null) return;
         Duration note = noteDelay(delay, idleTimeout, lead());
         if (note == null) return;
-        Note n = new Note(m.from(), stream, System.currentTimeMillis() + delay.toMillis(), note);
+        Note n = new Note(m.from(), m.topic(), System.currentTimeMillis() + delay.toMillis(), note);
         synchronized (this) {
             if (closed) return; // the run is over: the scan has what is left
             if (sender == null) sender = Threads.start("deferred-wakes", this::send);

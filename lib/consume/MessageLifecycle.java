@@ -41,6 +41,11 @@ public final class MessageLifecycle {
         void resume();
     }
 
+    /** Told of every REQ with a delay, after it went out, with the delay nsqd will apply (clamped as nsqd clamps it). */
+    public interface Requeued {
+        void later(Message m, Duration delay);
+    }
+
     private final long limit;              // --count; 0 = none
     private final int maxAttempts;         // 0 = retry forever
     private final Backoff backoff;         // --backoff, by attempt
@@ -53,6 +58,8 @@ public final class MessageLifecycle {
     };
     private volatile Runnable onLimitReached = () -> {};
     private volatile Consumer<ReliablePublisher.Failure> onRefused = f -> {};
+    private volatile Requeued onRequeuedLater = (m, delay) -> {};
+    private volatile String handler = "handler";  // what failed, in log lines: "command" with --exec
 
     private final ReentrantLock lock = new ReentrantLock();
     // ---- guarded by lock
@@ -100,6 +107,16 @@ public final class MessageLifecycle {
 
     /** Called once when nsqd refused a dead letter for good: the caller stops the run with exit 1. */
     public void onDeadLetterRefused(Consumer<ReliablePublisher.Failure> stop) { this.onRefused = stop; }
+
+    /**
+     * Called after each REQ with a delay (a failure's backoff, or a handler's own requeue), on the thread that sent
+     * it: the one place that knows the delay (a socket-activated run leaves the wakeup a note by it). Set before the
+     * first message.
+     */
+    public void onRequeuedLater(Requeued r) { this.onRequeuedLater = r; }
+
+    /** What handles the messages, as log lines name it when it fails ("command", "handler"). Set before the first message. */
+    public void handledBy(String what) { this.handler = what; }
 
     public long received() { return received.get(); }
     public long requeued() { return requeued.get(); }
@@ -189,11 +206,24 @@ public final class MessageLifecycle {
     /** Its handler failed with {@code error}: requeue after the backoff, or dead-letter it after --max-attempts. Gives its slot back. */
     public void failed(String stream, Message m, String error) {
         try {
-            if (maxAttempts > 0 && m.attempts() >= maxAttempts && deadLetters != null) deadLetter(stream, m, error);
-            else Log.warn("%s: command failed (%s); requeueing in %s", m, error, requeueLater(m));
+            if (m.answered()) Log.debug("%s: %s failed (%s) after answering it", m, handler, error);
+            else if (maxAttempts > 0 && m.attempts() >= maxAttempts && deadLetters != null) deadLetter(stream, m, error);
+            else Log.warn("%s: %s failed (%s); requeueing in %s", m, handler, error, requeueLater(m));
         } finally {
             release(m);
         }
+    }
+
+    /**
+     * The handler asked for it: REQ after {@code delay} (--backoff's for this attempt when null), not a failure (no
+     * dead letter however often). Returns the delay nsqd will apply; null when {@code m} was answered already. Its slot
+     * stays held until the handler returns ({@link #release}).
+     */
+    public Duration requeue(Message m, Duration delay) {
+        Duration asked = delay != null ? delay : backoff.delay(m.attempts());
+        Duration used = requeued(m, asked);
+        if (used != null) Log.debug("%s: requeued by the %s, in %s", m, handler, Durations.format(used));
+        return used;
     }
 
     /**
@@ -214,7 +244,8 @@ public final class MessageLifecycle {
             how = deadLetters.publish(stream, group, m, error);
         } catch (ReliablePublisher.Failure e) {
             if (!e.refused()) {
-                Log.error("%s: dead-letter publish to %s failed (%s); requeueing in %s", m, target, e.getMessage(), requeueLater(m));
+                Log.error("%s: dead-letter publish to %s failed (%s); requeueing in %s", m, target, e.getMessage(),
+                    requeueLater(m));
                 return;
             }
             boolean first = locked(() -> {
@@ -247,11 +278,19 @@ public final class MessageLifecycle {
     /** REQ after --backoff (as nsqd will clamp it). Says when, for the log. */
     private String requeueLater(Message m) {
         Duration asked = backoff.delay(m.attempts());
-        Duration used = m.requeue(asked);
+        Duration used = requeued(m, asked);
         if (used == null) return "(already answered)";
-        requeued.incrementAndGet();
         return used.equals(asked) ? Durations.format(used)
             : Durations.format(used) + " (nsqd's --max-req-timeout; --backoff asked for " + Durations.format(asked) + ")";
+    }
+
+    /** REQ after {@code asked}, counted, and told to {@link #onRequeuedLater} when it has a delay; the delay used, null if answered already. */
+    private Duration requeued(Message m, Duration asked) {
+        Duration used = m.requeue(asked);
+        if (used == null) return null;
+        requeued.incrementAndGet();
+        if (!used.isZero()) onRequeuedLater.later(m, used);
+        return used;
     }
 
     /** From now on every message goes back to nsqd at once, and the subscriber stays paused. */

@@ -45,7 +45,7 @@ public final class ReliablePublisher implements AutoCloseable {
     private static final Pattern TOO_BIG = Pattern.compile("message too big (\\d+) > (\\d+)");
 
     private final List<HostPort> nsqds;
-    private final String topic;
+    private final String topic;          // what send(batch) publishes to, and how deferred (null: not)
     private final Duration defer, retryTimeout;
     private final NsqConfig config;
     private final Counters counters;
@@ -69,7 +69,14 @@ public final class ReliablePublisher implements AutoCloseable {
     public void send(List<byte[]> batch) throws Failure { send(Batch.of(batch)); }
 
     /** The same for a batch written as it goes out (producer.java's generated events). */
-    public void send(Batch batch) throws Failure {
+    public void send(Batch batch) throws Failure { send(topic, defer, batch); }
+
+    /**
+     * The same to another topic, deferred by {@code defer} (null: not deferred; DPUB takes one message), over
+     * this publisher's connection: one publisher serves every topic of a thread (lib/Nsq.java's publisher).
+     */
+    public void send(String topic, Duration defer, Batch batch) throws Failure {
+        if (defer != null && batch.size() != 1) throw new IllegalArgumentException("DPUB takes one message, not " + batch.size());
         long failingSince = 0;
         while (true) {
             HostPort address = nsqds.get(next);
@@ -88,7 +95,7 @@ public final class ReliablePublisher implements AutoCloseable {
                 return;
             } catch (NsqException.ErrorResponse e) {
                 disconnect(); // nsqd closes the connection after E_BAD_* and E_INVALID anyway
-                if (refusedForGood(e, batch)) return;
+                if (refusedForGood(e, topic, defer, batch)) return;
                 failingSince = retryLater(address, e, streakStart, attemptStart);
             } catch (IOException e) {
                 disconnect();
@@ -107,14 +114,14 @@ public final class ReliablePublisher implements AutoCloseable {
     }
 
     /** Handles nsqd errors no retry can fix; returns true when the batch got through another way. */
-    private boolean refusedForGood(NsqException.ErrorResponse e, Batch batch) throws Failure {
+    private boolean refusedForGood(NsqException.ErrorResponse e, String topic, Duration defer, Batch batch) throws Failure {
         Matcher big = TOO_BIG.matcher(e.text());
         if (e.code().equals("E_BAD_MESSAGE") && big.find()) {
             long limit = Long.parseLong(big.group(2));
             // MPUB is all or nothing: the batch's other messages were refused with it; send them alone.
             List<byte[]> fit = new ArrayList<>();
             for (byte[] b : batch.toList()) if (b.length <= limit) fit.add(b);
-            if (!fit.isEmpty() && fit.size() < batch.size()) send(fit);
+            if (!fit.isEmpty() && fit.size() < batch.size()) send(topic, defer, Batch.of(fit));
             throw new Failure("a message of " + big.group(1) + " bytes is larger than nsqd's --max-msg-size ("
                 + limit + " bytes): start nsqd with a larger --max-msg-size or send smaller messages (" + e.getMessage() + ")", true, e);
         }
@@ -122,8 +129,8 @@ public final class ReliablePublisher implements AutoCloseable {
             // Batch over nsqd's --max-body-size: halve it until it fits.
             config.logger().debug(e.getMessage() + "; splitting the batch of " + batch.size());
             List<byte[]> all = batch.toList();
-            send(all.subList(0, all.size() / 2));
-            send(all.subList(all.size() / 2, all.size()));
+            send(topic, defer, Batch.of(all.subList(0, all.size() / 2)));
+            send(topic, defer, Batch.of(all.subList(all.size() / 2, all.size())));
             return true;
         }
         if (e.code().equals("E_INVALID") && defer != null && e.text().contains("DPUB")) {
