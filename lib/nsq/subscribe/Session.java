@@ -103,26 +103,28 @@ final class Session implements Message.Delegate {
 
     @Override public HostPort address() { return conn.address(); }
 
-    // The answer goes out before the slot it frees is counted: RDY moved to another connection must never
-    // let nsqd count one more in flight than the budget.
+    // The slot an answer frees is counted once the answer is on the wire (or never will be: the connection is gone and
+    // nsqd requeues): RDY moved to another connection must never let nsqd count one more in flight than the budget.
     @Override public void finish(Message m) {
-        send(Command.fin(m.rawId()));
-        answered(m);
+        unanswered.remove(m);
+        conn.send(List.of(Command.fin(m.rawId())), sent -> slotsFreed(1));
     }
 
     @Override public void requeue(Message m, Duration delay) {
-        send(Command.req(m.rawId(), delay.toMillis()));
-        answered(m);
+        unanswered.remove(m);
+        conn.send(List.of(Command.req(m.rawId(), delay.toMillis())), sent -> slotsFreed(1));
     }
 
-    @Override public void touch(Message m) { send(Command.touch(m.rawId())); }
+    @Override public void touch(Message m) { conn.send(Command.touch(m.rawId())); }
 
     /** FIN for a batch of this connection's messages, already marked answered, in one write. */
     void finishAll(List<Message> batch) {
         List<byte[]> fins = new ArrayList<>(batch.size());
-        for (Message m : batch) fins.add(Command.fin(m.rawId()));
-        send(fins);
-        for (Message m : batch) answered(m);
+        for (Message m : batch) {
+            unanswered.remove(m);
+            fins.add(Command.fin(m.rawId()));
+        }
+        conn.send(fins, sent -> slotsFreed(batch.size()));
     }
 
     /** What this connection may have in flight at nsqd: its RDY (or the one before a decrease nsqd may not have seen yet) or what it holds. */
@@ -165,7 +167,8 @@ final class Session implements Message.Delegate {
                 owner.config().logger().debug("nsqd " + address() + ": connection closed (" + e.getMessage() + ")");
                 return;
             }
-            throw e;
+            String why = conn.closedBecause(); // the writer closed it: a write past its deadline says more than "Socket closed"
+            throw why != null ? new IOException(why, e) : e;
         } finally {
             closeWait.countDown();
         }
@@ -199,8 +202,9 @@ final class Session implements Message.Delegate {
     private void afterMessage(int frameBytes) throws IOException {
         avgFrame += (frameBytes - avgFrame) / 16;
         batchCount++;
-        // Half the window held unanswered: answer now, or nsqd runs dry waiting for our FINs.
-        if (inFlight.get() >= Math.max(2, window / 2)) owner.handler().onBatchEnd();
+        // Half the window held unanswered: answer now, or nsqd runs dry waiting for our FINs (answers queued for the
+        // writer no longer count: they are on their way).
+        if (unanswered.size() >= Math.max(2, window / 2)) owner.handler().onBatchEnd();
         if (++sinceCheck < window) return;
         // A window's worth handled without running dry. Running behind a backlog is fine while what is unread fits the
         // half of the receive buffer the window was sized for; past it (messages larger than the average) nsqd holds the rest.
@@ -257,33 +261,15 @@ final class Session implements Message.Delegate {
         }
     }
 
-    /** Bookkeeping for an answer about to be sent. */
-    private void answered(Message m) {
-        unanswered.remove(m);
-        inFlight.decrementAndGet();
-        owner.answered();
+    /** Answers written (or lost with the connection): their slots go back, on the connection's writer thread. */
+    private void slotsFreed(int n) {
+        inFlight.addAndGet(-n);
+        owner.answered(n);
     }
 
     @Override public Duration clampRequeue(Duration delay) {
         if (delay.isNegative()) return Duration.ZERO;
         return delay.compareTo(owner.maxReqTimeout()) > 0 ? owner.maxReqTimeout() : delay;
-    }
-
-    /** Writes one command; a failure means the connection is going away, and its read loop reports that. */
-    void send(byte[] command) {
-        try {
-            conn.write(command);
-        } catch (IOException e) {
-            owner.config().logger().debug("nsqd " + address() + ": command not sent: " + e.getMessage());
-        }
-    }
-
-    void send(List<byte[]> commands) {
-        try {
-            conn.write(commands);
-        } catch (IOException e) {
-            owner.config().logger().debug("nsqd " + address() + ": " + commands.size() + " command(s) not sent: " + e.getMessage());
-        }
     }
 
     /** Sends RDY {@code n}; a decrease keeps the old value as this connection's claim for {@code settle}. */
@@ -294,7 +280,7 @@ final class Session implements Message.Delegate {
             settleUntil = System.nanoTime() + settleNanos;
         }
         rdy = n;
-        send(Command.rdy(n));
+        conn.send(Command.rdy(n)); // queued: the caller may hold the subscriber's RDY lock
     }
 
     /** Drain: REQ 0 for everything unanswered, then CLS (nsqd answers CLOSE_WAIT). Returns how many were requeued. */
@@ -302,19 +288,20 @@ final class Session implements Message.Delegate {
         List<byte[]> commands = new ArrayList<>();
         for (Message m : new ArrayList<>(unanswered)) {
             if (m.markAnswered()) {
-                answered(m);
+                unanswered.remove(m);
                 commands.add(Command.req(m.rawId(), 0));
             }
         }
         int requeued = commands.size();
         if (requeued > 0) owner.config().logger().info("nsqd " + address() + ": requeueing " + requeued + " unfinished message(s)");
         commands.add(Command.CLS);
-        try {
-            conn.write(commands);
-        } catch (IOException e) {
-            owner.config().logger().debug("nsqd " + address() + ": CLS not sent (" + e.getMessage() + "); closing anyway");
-            closeWait.countDown();
-        }
+        conn.send(commands, sent -> {
+            slotsFreed(requeued);
+            if (!sent) {
+                owner.config().logger().debug("nsqd " + address() + ": CLS not sent; closing anyway");
+                closeWait.countDown();
+            }
+        });
         return requeued;
     }
 
