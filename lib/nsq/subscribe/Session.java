@@ -106,12 +106,12 @@ final class Session implements Message.Delegate {
     // The slot an answer frees is counted once the answer is on the wire (or never will be: the connection is gone and
     // nsqd requeues): RDY moved to another connection must never let nsqd count one more in flight than the budget.
     @Override public void finish(Message m) {
-        unanswered.remove(m);
+        answering(m);
         conn.send(List.of(Command.fin(m.rawId())), sent -> slotsFreed(1));
     }
 
     @Override public void requeue(Message m, Duration delay) {
-        unanswered.remove(m);
+        answering(m);
         conn.send(List.of(Command.req(m.rawId(), delay.toMillis())), sent -> slotsFreed(1));
     }
 
@@ -121,7 +121,7 @@ final class Session implements Message.Delegate {
     void finishAll(List<Message> batch) {
         List<byte[]> fins = new ArrayList<>(batch.size());
         for (Message m : batch) {
-            unanswered.remove(m);
+            answering(m);
             fins.add(Command.fin(m.rawId()));
         }
         conn.send(fins, sent -> slotsFreed(batch.size()));
@@ -261,10 +261,16 @@ final class Session implements Message.Delegate {
         }
     }
 
-    /** Answers written (or lost with the connection): their slots go back, on the connection's writer thread. */
+    /** An answer is given (on its way to nsqd): the handler's part is done. */
+    private void answering(Message m) {
+        unanswered.remove(m);
+        owner.answering();
+    }
+
+    /** Answers written (or lost with the connection): their slots in the RDY budget go back, on the writer thread. */
     private void slotsFreed(int n) {
         inFlight.addAndGet(-n);
-        owner.answered(n);
+        owner.slotsFreed();
     }
 
     @Override public Duration clampRequeue(Duration delay) {
@@ -288,7 +294,7 @@ final class Session implements Message.Delegate {
         List<byte[]> commands = new ArrayList<>();
         for (Message m : new ArrayList<>(unanswered)) {
             if (m.markAnswered()) {
-                unanswered.remove(m);
+                answering(m);
                 commands.add(Command.req(m.rawId(), 0));
             }
         }

@@ -94,7 +94,7 @@ public final class Subscriber implements Closeable {
     private final Map<Node.Key, Node> nodes = new HashMap<>();
     private final Set<Session> sessions = new HashSet<>();
     private final Set<String> lookedUpEmpty = new HashSet<>(); // topics nsqlookupd knows no node for
-    private boolean settleScheduled, rotationScheduled, starved, waitsCancelled;
+    private boolean settleScheduled, rotationScheduled, waitsCancelled;
     private int rotation;
     private String lastError;
     private boolean refused;
@@ -104,7 +104,7 @@ public final class Subscriber implements Closeable {
         requeuedUnread = new AtomicInteger();
     private final StaleAnswers staleAnswers;
     // Written under this, read without it.
-    private volatile boolean paused, closing, started;
+    private volatile boolean paused, closing, started, starved;
     private volatile NsqException fatal;
     private volatile Duration msgTimeout, maxMsgTimeout;
     private volatile long startedNanos = System.nanoTime();
@@ -398,9 +398,12 @@ public final class Subscriber implements Closeable {
     synchronized void windowChanged() { rebalance(); }
     void countRequeuedUnread() { requeuedUnread.incrementAndGet(); }
 
-    /** {@code n} answers are on the wire (or lost with their connection): their slots are free. On a writer thread. */
-    void answered(int n) {
-        inFlight.addAndGet(-n);
+    /** A message was answered (finish, requeue): no longer in flight for the handler. */
+    void answering() { inFlight.decrementAndGet(); }
+
+    /** Answers are on the wire (or lost with their connection): their RDY slots are free. On a writer thread. */
+    void slotsFreed() {
+        if (!starved) return; // the common case, without the lock
         synchronized (this) {
             if (starved) rebalance(); // a slot this answer freed may be waiting for another connection
         }
