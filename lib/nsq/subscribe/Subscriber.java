@@ -188,6 +188,13 @@ public final class Subscriber implements Closeable {
     /** Live, subscribed connections. */
     public synchronized int connections() { return sessions.size(); }
 
+    /** The nsqd this subscriber follows now (connected or reconnecting), found directly or through nsqlookupd. */
+    public synchronized Set<HostPort> following() {
+        Set<HostPort> out = new HashSet<>();
+        for (Node.Key k : nodes.keySet()) out.add(k.address());
+        return out;
+    }
+
     /** Successful subscriptions so far, reconnects included. */
     public int subscriptions() { return subscriptions.get(); }
 
