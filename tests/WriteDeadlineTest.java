@@ -34,7 +34,7 @@ class WriteDeadlineTest {
         try (FakePeer deaf = FakePeer.deafNsqd(false); Publisher p = new Publisher(deaf.address(), CONFIG)) {
             long start = System.nanoTime();
             IOException e = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> assertThrows(IOException.class,
-                () -> p.publish("t", batch)), "a write without a deadline blocks for as long as the peer does not read");
+                () -> p.publish("t", batch)), "a write without a deadline blocks as long as the peer does not read");
             Duration took = Duration.ofNanos(System.nanoTime() - start);
             assertTrue(e.getMessage().contains("took no write for 1s"), e.toString());
             // Caught between the limit and 1.25 times it; the bound here is generous (a loaded machine).
@@ -56,7 +56,8 @@ class WriteDeadlineTest {
                  m.finish(); // to the deaf peer, these FINs back up until a write blocks past its deadline
              }).connectTo(List.of(nsq.tcp(), deaf.address()))) {
             sub.start();
-            Await.until("the deaf peer's connection dropped and made again", Duration.ofSeconds(60), () -> deaf.connections() >= 2);
+            Await.until("the deaf peer dropped, connected again", Duration.ofSeconds(60),
+                () -> deaf.connections() >= 2);
             // nsqd's connection was never held up by the deaf one: what is published now all comes.
             nsq.publish("t", NsqFixture.bodies("m", n));
             Await.until(n + " messages from nsqd", Duration.ofSeconds(60), () -> fromNsqd.size() == n);

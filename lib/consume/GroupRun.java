@@ -239,8 +239,9 @@ public final class GroupRun {
             case FATAL -> { return false; } // the client logged it, naming the peer
             default -> {
                 String last = subscriber.lastError();
-                Log.error("cannot read %s: %s", String.join(",", o.streams), r == Subscriber.Readiness.REFUSED && last != null ? last
-                    : "no answer within " + Durations.format(o.connectTimeout) + " (--connect-timeout)" + (last != null ? ": " + last : ""));
+                boolean refused = r == Subscriber.Readiness.REFUSED && last != null;
+                Log.error("cannot read %s: %s", String.join(",", o.streams), refused ? last : "no answer within "
+                    + Durations.format(o.connectTimeout) + " (--connect-timeout)" + (last != null ? ": " + last : ""));
                 return false;
             }
         }

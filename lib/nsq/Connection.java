@@ -66,7 +66,7 @@ public final class Connection implements Closeable {
     private final Object writeLock = new Object();
     /** The watchdog's view of this connection's writes: one past the write timeout closes the socket. */
     private final WriteDeadlines.Watch deadline;
-    /** What {@link #send} queued for the writer thread; this monitor guards it, {@code writer} and {@code outboxClosed}. */
+    /** What {@link #send} queued for the writer thread; its monitor guards it, {@code writer}, {@code outboxClosed}. */
     private final ArrayDeque<Queued> outbox = new ArrayDeque<>();
     private Thread writer;
     private boolean outboxClosed;
@@ -310,8 +310,8 @@ public final class Connection implements Closeable {
     }
 
     /**
-     * A command streamed by {@code body}, then flushed: PUB and MPUB bodies are never copied. Blocks while nsqd does not
-     * read, at most the write timeout: then the socket is closed and this throws (transient: nsqd stopped reading).
+     * A command streamed by {@code body}, then flushed: PUB and MPUB bodies are never copied. Blocks while nsqd does
+     * not read, at most the write timeout: then the socket is closed and this throws (transient: nsqd stopped reading).
      * The lock is this connection's alone, so a write that blocks holds up only this connection's other writers.
      */
     public void write(Body body) throws IOException {
@@ -389,7 +389,9 @@ public final class Connection implements Closeable {
                 });
             } catch (IOException e) {
                 sent = false;
-                if (closedBecause == null) closedBecause = "nsqd " + address + ": write failed (" + NsqException.describe(e) + ")";
+                if (closedBecause == null) {
+                    closedBecause = "nsqd " + address + ": write failed (" + NsqException.describe(e) + ")";
+                }
                 close();
             }
             for (Queued q : batch) tell(q, sent);
@@ -408,11 +410,12 @@ public final class Connection implements Closeable {
         try {
             q.then().done(sent);
         } catch (RuntimeException e) {
-            config.logger().error("nsqd " + address + ": after a write: " + NsqException.describe(e)); // a bug; the writer goes on
+            // A bug in the caller's follow-up: said, and the writer goes on.
+            config.logger().error("nsqd " + address + ": after a write: " + NsqException.describe(e));
         }
     }
 
-    /** Why this connection was closed under its user (a write past its deadline, a failed write), or null. Any thread. */
+    /** Why this connection was closed under its user (a write past its deadline, a failed write), or null. */
     public String closedBecause() { return closedBecause; }
 
     public boolean isClosed() { return socket.isClosed(); }

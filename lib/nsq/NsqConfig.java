@@ -23,13 +23,13 @@ import java.util.function.Consumer;
  * @param outputBufferSize    bytes nsqd may buffer before writing to us; null: nsqd's (16 KiB)
  * @param outputBufferTimeout how long nsqd may hold buffered messages; null: 25 ms (Identify.OUTPUT_BUFFER_TIMEOUT_MS); ZERO: nsqd writes each at once
  * @param writeTimeout        how long one write may block (nsqd stopped reading: stopped, or its link is full) before
- *                            the connection is closed (go-nsq's WriteTimeout; see {@link WriteDeadlines}). 10 s, as long
- *                            as a publisher waits for nsqd's answer: a healthy nsqd reads all the time
+ *                            the connection is closed (go-nsq's WriteTimeout; see {@link WriteDeadlines}). 10 s,
+ *                            as long as a publisher waits for nsqd's answer: a healthy nsqd reads all the time
  */
 public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Duration heartbeatInterval, Duration msgTimeout,
                         int maxFrameSize, String clientId, String hostname, String userAgent, NsqLogger logger,
-                        Tls tls, String authSecret, Compression compression, Integer outputBufferSize, Duration outputBufferTimeout,
-                        Duration writeTimeout) {
+                        Tls tls, String authSecret, Compression compression, Integer outputBufferSize,
+                        Duration outputBufferTimeout, Duration writeTimeout) {
 
     /** nsqd's frames before IDENTIFY is done are short answers (OK, a JSON object, an error). */
     public static final int HANDSHAKE_FRAME_LIMIT = 64 * 1024;
@@ -70,15 +70,16 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
     public String toString() {
         return "NsqConfig[connectTimeout=" + connectTimeout + ", heartbeatInterval=" + heartbeatInterval + ", msgTimeout=" + msgTimeout
             + ", tls=" + tls + ", authSecret=" + (authSecret == null ? "none" : "(set)") + ", compression=" + compression
-            + ", outputBuffer=" + outputBufferSize + "/" + outputBufferTimeout + ", writeTimeout=" + writeTimeout + ", clientId=" + clientId + "]";
+            + ", outputBuffer=" + outputBufferSize + "/" + outputBufferTimeout + ", writeTimeout=" + writeTimeout
+            + ", clientId=" + clientId + "]";
     }
 
     private NsqConfig with(Consumer<Fields> change) {
         Fields f = new Fields(this);
         change.accept(f);
         return new NsqConfig(f.connectTimeout, f.handshakeTimeout, f.heartbeatInterval, f.msgTimeout, f.maxFrameSize, f.clientId,
-            f.hostname, f.userAgent, f.logger, f.tls, f.authSecret, f.compression, f.outputBufferSize, f.outputBufferTimeout,
-            f.writeTimeout);
+            f.hostname, f.userAgent, f.logger, f.tls, f.authSecret, f.compression, f.outputBufferSize,
+            f.outputBufferTimeout, f.writeTimeout);
     }
 
     /** A mutable copy, for the withers. */

@@ -61,9 +61,11 @@ public final class WriteDeadlines {
         }
     }
 
-    /** Watches one connection's writes: past {@code limit}, {@code expire} runs on the watchdog (it closes the socket). */
+    /** Watches one connection's writes: past {@code limit}, the watchdog runs {@code expire} (closes its socket). */
     public Watch watch(Duration limit, Runnable expire) {
-        if (limit.isZero() || limit.isNegative()) throw new IllegalArgumentException("write timeout " + limit + ": must be more than 0");
+        if (limit.isZero() || limit.isNegative()) {
+            throw new IllegalArgumentException("write timeout " + limit + ": must be more than 0");
+        }
         Watch w = new Watch(limit, expire);
         watched.add(w);
         synchronized (this) {
@@ -91,7 +93,8 @@ public final class WriteDeadlines {
             } catch (InterruptedException e) {
                 return; // nobody interrupts it; a JVM going down does not need it
             } catch (RuntimeException e) {
-                System.err.println("nsq: write watchdog: " + NsqException.describe(e)); // an expire action's bug must not end the watch
+                // An expire action's bug must not end the watch of every other connection.
+                System.err.println("nsq: write watchdog: " + NsqException.describe(e));
             }
         }
     }

@@ -35,9 +35,10 @@ final class FakePeer implements AutoCloseable {
 
     /**
      * Looks like nsqd (IDENTIFY and SUB answered OK) and never reads a byte: what a SIGSTOPped nsqd or a full link does
-     * to our writes. Its receive buffer is as small as Linux allows, so our writes back up at once. With {@code messages},
-     * it also streams message frames (ids counting up, body "x") for as long as the connection lasts, which nsqd never
-     * does past RDY: a subscriber's FINs then pile up unread. Without, it streams nothing (a publisher's view).
+     * to our writes. Its receive buffer is as small as Linux allows, so our writes back up at once. With
+     * {@code messages}, it also streams message frames (ids counting up, body "x") for as long as the connection
+     * lasts, which nsqd never does past RDY: a subscriber's FINs then pile up unread. Without, it streams nothing
+     * (a publisher's view).
      */
     static FakePeer deafNsqd(boolean messages) throws IOException {
         return new FakePeer(s -> {

@@ -29,6 +29,12 @@ import util.Durations;
  * passes what our receive buffer was sized for, decays back to the floor when traffic is light, and
  * never exceeds what fits in half the receive buffer. A small window also makes nsqd flush at once (it
  * flushes when a client's in-flight count reaches its RDY), which keeps a lone message fast.
+ *
+ * <p>Thread model: its node's reader thread owns the read loop and the window's arithmetic ({@code batchCount} and
+ * friends). Answers come from any thread (the handler's workers, the output's flush): they leave {@code unanswered}
+ * (a concurrent set) and are queued on the connection ({@link Connection#send}), never written on the caller's
+ * thread; the connection's writer thread then frees their RDY slots ({@code inFlight}). {@code window}, {@code rdy}
+ * and the settling RDY are written under the subscriber's lock (RDY) or by the reader (window), read anywhere.
  */
 final class Session implements Message.Delegate {
     private static final AtomicInteger SEQ = new AtomicInteger();
@@ -167,7 +173,7 @@ final class Session implements Message.Delegate {
                 owner.config().logger().debug("nsqd " + address() + ": connection closed (" + e.getMessage() + ")");
                 return;
             }
-            String why = conn.closedBecause(); // the writer closed it: a write past its deadline says more than "Socket closed"
+            String why = conn.closedBecause(); // the writer closed it: why says more than "Socket closed"
             throw why != null ? new IOException(why, e) : e;
         } finally {
             closeWait.countDown();

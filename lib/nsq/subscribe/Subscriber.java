@@ -287,7 +287,8 @@ public final class Subscriber implements Closeable {
      * subscriber's monitor, woken by each subscription, lookup, failure and close; no sleeps.
      */
     public synchronized Readiness awaitReady(Duration timeout, Duration refusedFor) throws InterruptedException {
-        long start = System.nanoTime(), deadline = start + timeout.toNanos(), refusedDeadline = start + refusedFor.toNanos();
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos(), refusedDeadline = start + refusedFor.toNanos();
         while (true) {
             if (ready()) return Readiness.READY;
             if (fatal != null) return Readiness.FATAL;
@@ -418,7 +419,7 @@ public final class Subscriber implements Closeable {
 
     // ---- RDY
 
-    /** Recomputes every connection's RDY: decreases first, then increases as far as the others' claims allow. Under this. */
+    /** Recomputes every connection's RDY: decreases first, then increases as far as the others' claims allow. */
     private void rebalance() {
         {
             List<Session> live = new ArrayList<>(sessions);
@@ -450,7 +451,7 @@ public final class Subscriber implements Closeable {
         }
     }
 
-    /** One delayed rebalance of each kind at a time; a rotation moves the slots on only once the last move is complete. Under this. */
+    /** One delayed rebalance of each kind at a time; a rotation moves the slots on once the last move is complete. */
     private void later(boolean rotate, Duration delay) {
         if (closing || (rotate ? rotationScheduled : settleScheduled)) return;
         if (rotate) rotationScheduled = true;
@@ -539,9 +540,11 @@ public final class Subscriber implements Closeable {
                         failed(error, NsqException.isRefusal(e));
                     }
                     if (downSince == 0) downSince = System.nanoTime();
-                    if (s != null) config.logger().warn("nsqd " + key.address() + ": connection lost (" + error + "); reconnecting");
-                    else if (backoff.failures() == 0 && key.connection() == 0) config.logger().warn(error + "; retrying");
-                    else config.logger().debug(error + "; retrying"); // a down nsqd must not flood the log (one line per node)
+                    String at = "nsqd " + key.address();
+                    boolean first = backoff.failures() == 0 && key.connection() == 0;
+                    if (s != null) config.logger().warn(at + ": connection lost (" + error + "); reconnecting");
+                    else if (first) config.logger().warn(error + "; retrying");
+                    else config.logger().debug(error + "; retrying"); // a down nsqd must not flood the log
                 } catch (RuntimeException | Error e) {
                     // A bug or an OutOfMemoryError on this reader: said once, and the run cannot end in exit 0.
                     if (!closing) stopForGood(new NsqException("nsqd " + key.address() + ": " + e.getClass().getSimpleName() + ": "
@@ -680,7 +683,9 @@ public final class Subscriber implements Closeable {
         }
         if (!answered) return false;
         synchronized (this) {
-            for (Node n : nodes.values()) if (!n.isDirect && n.key.topic().equals(topic) && !found.contains(n.key.address())) n.wanted = false;
+            for (Node n : nodes.values()) {
+                if (!n.isDirect && n.key.topic().equals(topic) && !found.contains(n.key.address())) n.wanted = false;
+            }
             for (HostPort a : found) follow(topic, a, false);
             if (found.isEmpty()) lookedUpEmpty.add(topic);
             else lookedUpEmpty.remove(topic);
