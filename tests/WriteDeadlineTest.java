@@ -56,16 +56,22 @@ class WriteDeadlineTest {
                  m.finish(); // to the deaf peer, these FINs back up until a write blocks past its deadline
              }).connectTo(List.of(nsq.tcp(), deaf.address()))) {
             sub.start();
-            Await.until("the deaf peer dropped, connected again", Duration.ofSeconds(60),
-                () -> deaf.connections() >= 2);
+            // A loaded machine may first see the deaf peer stall inside a frame (also dropped); a write past its
+            // deadline comes on this or a later connection to it.
+            Await.until("a write to the deaf peer past its deadline, the connection dropped", Duration.ofSeconds(60),
+                () -> dropped(lines));
             // nsqd's connection was never held up by the deaf one: what is published now all comes.
             nsq.publish("t", NsqFixture.bodies("m", n));
             Await.until(n + " messages from nsqd", Duration.ofSeconds(60), () -> fromNsqd.size() == n);
         }
         assertTrue(fromDeaf.get() > 0, "the deaf peer's messages were read");
+    }
+
+    /** The subscriber's warning when it drops a connection for a write past its deadline, saying so. */
+    static boolean dropped(List<String> lines) {
         synchronized (lines) {
-            assertTrue(lines.stream().anyMatch(l -> l.startsWith("WARN") && l.contains("took no write for 1s")
-                && l.contains("connection lost")), "the drop says why: " + lines);
+            return lines.stream().anyMatch(l -> l.startsWith("WARN") && l.contains("connection lost")
+                && l.contains("took no write for 1s"));
         }
     }
 }
