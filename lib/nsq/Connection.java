@@ -28,7 +28,8 @@ import util.Threads;
  * ({@link #write}: the handshake, SUB, a publisher's commands), one at a time under a lock only this connection's
  * writers take, or queued ({@link #send}: a subscriber's FIN, REQ, TOUCH, RDY and NOP) for this connection's own
  * writer thread, started by the first send, so no caller ever blocks on this socket while holding a lock another
- * connection needs. Every write has a deadline ({@link NsqConfig#writeTimeout}, kept by {@link WriteDeadlines}):
+ * connection needs. The one exception is the reader's own answers ({@link #answer}): written directly when nothing
+ * is queued, which saves a hand-off per batch and holds up nobody but this connection. Every write has a deadline ({@link NsqConfig#writeTimeout}, kept by {@link WriteDeadlines}):
  * past it the socket is closed, the blocked write fails, the reader fails with {@link #closedBecause()}.
  *
  * <p>Failures: only an answer proves a wrong peer. A refused, reset or silent connection is a plain
@@ -69,7 +70,8 @@ public final class Connection implements Closeable {
     /** What {@link #send} queued for the writer thread; its monitor guards it, {@code writer}, {@code outboxClosed}. */
     private final ArrayDeque<Queued> outbox = new ArrayDeque<>();
     private Thread writer;
-    private boolean outboxClosed;
+    private boolean outboxClosed, writerBusy;
+    private volatile Thread reader;
     private volatile String closedBecause;
     /** A frame nsqd began arrives whole by its next flush (its output buffer timeout); this much more is its margin. */
     static final Duration MID_FRAME_MARGIN = Duration.ofSeconds(5);
@@ -364,6 +366,39 @@ public final class Connection implements Closeable {
         if (then != null) then.done(false);
     }
 
+    /**
+     * {@link #send}, except on this connection's reader thread ({@link #readBy}) with nothing queued or being written:
+     * then the reader writes its own answers itself, saving the hand-off to the writer thread (a message's FIN is on
+     * the wire before the reader reads on). Blocking there holds up only this connection, within the write timeout;
+     * so the caller must hold no lock another connection needs (a subscriber's RDY always goes through {@link #send}).
+     */
+    public void answer(List<byte[]> commands, Sent then) {
+        synchronized (outbox) {
+            if (outboxClosed || Thread.currentThread() != reader || !outbox.isEmpty() || writerBusy) {
+                send(commands, then);
+                return;
+            }
+        }
+        boolean sent = true;
+        try {
+            write(commands);
+        } catch (IOException e) {
+            sent = false;
+            failed(e);
+        }
+        if (then != null) tell(new Queued(commands, then), sent);
+    }
+
+    /** The thread that reads this connection from now on: its answers may go out directly ({@link #answer}). */
+    public void readBy(Thread t) { reader = t; }
+
+    private void failed(IOException e) {
+        if (closedBecause == null) {
+            closedBecause = "nsqd " + address + ": write failed (" + NsqException.describe(e) + ")";
+        }
+        close();
+    }
+
     private record Queued(List<byte[]> commands, Sent then) {}
 
     /** The writer thread: takes everything queued, writes it with one flush, tells the senders; until closed. */
@@ -382,6 +417,7 @@ public final class Connection implements Closeable {
                 if (outbox.isEmpty()) return;
                 batch.addAll(outbox);
                 outbox.clear();
+                writerBusy = true;
             }
             try {
                 write(o -> {
@@ -389,10 +425,10 @@ public final class Connection implements Closeable {
                 });
             } catch (IOException e) {
                 sent = false;
-                if (closedBecause == null) {
-                    closedBecause = "nsqd " + address + ": write failed (" + NsqException.describe(e) + ")";
-                }
-                close();
+                failed(e);
+            }
+            synchronized (outbox) {
+                writerBusy = false;
             }
             for (Queued q : batch) tell(q, sent);
             batch.clear();

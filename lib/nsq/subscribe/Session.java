@@ -113,12 +113,12 @@ final class Session implements Message.Delegate {
     // nsqd requeues): RDY moved to another connection must never let nsqd count one more in flight than the budget.
     @Override public void finish(Message m) {
         answering(m);
-        conn.send(List.of(Command.fin(m.rawId())), sent -> slotsFreed(1));
+        conn.answer(List.of(Command.fin(m.rawId())), sent -> slotsFreed(1));
     }
 
     @Override public void requeue(Message m, Duration delay) {
         answering(m);
-        conn.send(List.of(Command.req(m.rawId(), delay.toMillis())), sent -> slotsFreed(1));
+        conn.answer(List.of(Command.req(m.rawId(), delay.toMillis())), sent -> slotsFreed(1));
     }
 
     @Override public void touch(Message m) { conn.send(Command.touch(m.rawId())); }
@@ -130,7 +130,7 @@ final class Session implements Message.Delegate {
             answering(m);
             fins.add(Command.fin(m.rawId()));
         }
-        conn.send(fins, sent -> slotsFreed(batch.size()));
+        conn.answer(fins, sent -> slotsFreed(batch.size()));
     }
 
     /** What this connection may have in flight at nsqd: its RDY (or the one before a decrease nsqd may not have seen yet) or what it holds. */
@@ -141,6 +141,7 @@ final class Session implements Message.Delegate {
 
     /** Reads until closed; messages go to the handler on this thread. Throws what ended the connection. */
     void readLoop() throws IOException {
+        conn.readBy(Thread.currentThread()); // its own answers may go out on it directly
         try {
             while (!closed) {
                 if (inBatch && !conn.frameReady()) {
