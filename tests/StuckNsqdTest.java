@@ -74,7 +74,8 @@ class StuckNsqdTest {
             Await.until(all, Duration.ofSeconds(60), () -> got.size() == held + published);
             Duration gap = Duration.ofNanos(largestGap.get());
             System.out.println("StuckNsqdTest: largest gap between the other nsqd's messages while one was stopped: "
-                + gap.toMillis() + " ms (" + published + " published there, " + fromStopped.get() + " from the stopped one)");
+                + gap.toMillis() + " ms (" + published + " published there, " + fromStopped.get()
+                + " from the stopped one)");
             // The measure is < 1 s; the bound is generous for a loaded machine, and far below the 7 s drop.
             assertTrue(gap.compareTo(Duration.ofSeconds(3)) < 0, "the other nsqd paused " + gap.toMillis() + " ms");
         }
