@@ -29,8 +29,9 @@ import util.Threads;
  * writers take, or queued ({@link #send}: a subscriber's FIN, REQ, TOUCH, RDY and NOP) for this connection's own
  * writer thread, started by the first send, so no caller ever blocks on this socket while holding a lock another
  * connection needs. The one exception is the reader's own answers ({@link #answer}): written directly when nothing
- * is queued, which saves a hand-off per batch and holds up nobody but this connection. Every write has a deadline ({@link NsqConfig#writeTimeout}, kept by {@link WriteDeadlines}):
- * past it the socket is closed, the blocked write fails, the reader fails with {@link #closedBecause()}.
+ * is queued, which saves a hand-off per batch and holds up nobody but this connection. Every write has a deadline
+ * ({@link NsqConfig#writeTimeout}, kept by {@link WriteDeadlines}): past it the socket is closed, the blocked write
+ * fails, the reader fails with {@link #closedBecause()}.
  *
  * <p>Failures: only an answer proves a wrong peer. A refused, reset or silent connection is a plain
  * IOException (transient: an nsqd SIGSTOPped, overloaded or cut off by the network still takes TCP
