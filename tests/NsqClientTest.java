@@ -227,6 +227,67 @@ class NsqClientTest {
         assertTrue(from.contains(nsq.nsqd(0).tcp()) && from.contains(nsq.nsqd(1).tcp()), from.toString());
     }
 
+    @Test void awaitReadyGivesUpOnRefusalsAtTheirBoundNotAtTheTimeout() throws Exception {
+        HostPort nowhere = new HostPort("127.0.0.1", NsqFixture.freePort());
+        try (Subscriber sub = subscriber("sub-none", 1, Message::finish).connectTo(List.of(nowhere))) {
+            sub.start();
+            long start = System.nanoTime();
+            Subscriber.Readiness r = sub.awaitReady(Duration.ofSeconds(60), Duration.ofMillis(500));
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            assertEquals(Subscriber.Readiness.REFUSED, r, sub.lastError());
+            assertTrue(took.compareTo(Duration.ofSeconds(30)) < 0, "gave up at the refusal bound: " + took);
+        }
+        NsqConfig quick = CONFIG.withHandshakeTimeout(Duration.ofMillis(200));
+        try (FakePeer silent = FakePeer.silent();
+             Subscriber sub = new Subscriber(quick, List.of("t"), "g", 1, Message::finish)
+                 .connectTo(List.of(silent.address()))) {
+            sub.start();
+            assertEquals(Subscriber.Readiness.TIMED_OUT, sub.awaitReady(Duration.ofSeconds(2), Duration.ofMillis(100)),
+                "silence is an outage, not a refusal: only the timeout ends the wait");
+            Thread canceller = new Thread(sub::cancelWaits);
+            canceller.start();
+            assertEquals(Subscriber.Readiness.CANCELLED, sub.awaitReady(Duration.ofMinutes(5), Duration.ofMinutes(5)));
+            canceller.join();
+        }
+    }
+
+    /**
+     * A lookup-found node's reader leaves when nsqlookupd stops listing its nsqd, and a poll that lists it again while
+     * it leaves must not lose it (before: wanted=true on a thread already out of its loop, which then removed itself,
+     * and the nsqd was dropped until the poll after). Each round: nsqd0 goes, comes back and is announced again, and
+     * what it then has is read; in even rounds after its reader left, in odd ones at once (while it leaves).
+     */
+    @Test void anNsqdAnnouncedAgainWhileItsReaderLeavesIsJoinedAtTheNextPoll() throws Exception {
+        nsq.nsqd(0).prepare("sub-rejoin", "g");
+        nsq.nsqd(1).prepare("sub-rejoin", "g");
+        Set<String> got = ConcurrentHashMap.newKeySet();
+        try (Subscriber sub = subscriber("sub-rejoin", 10, m -> {
+            got.add(text(m));
+            m.finish();
+        }).discoverWith(List.of(nsq.lookupd().httpAddress()), Duration.ofMillis(100))) {
+            sub.start();
+            Await.until("both nsqd joined", Duration.ofSeconds(20), () -> sub.connections() == 2);
+            int expected = 0;
+            for (int round = 0; round < 4; round++) {
+                nsq.nsqd(0).sigterm(); // nsqlookupd drops it: the next poll no longer lists it, its reader leaves
+                nsq.nsqd(1).publish("sub-rejoin", NsqFixture.bodies("n" + round + "-", 5));
+                expected += 5;
+                int want = expected;
+                Await.until("nsqd1 read on", Duration.ofSeconds(20), () -> got.size() == want);
+                if (round % 2 == 0) {
+                    HostPort gone = nsq.nsqd(0).tcp();
+                    Await.until("nsqd0's reader left", Duration.ofSeconds(20), () -> !sub.following().contains(gone));
+                }
+                nsq.nsqd(0).start(); // announced again (its topic is on disk)
+                nsq.nsqd(0).publish("sub-rejoin", NsqFixture.bodies("m" + round + "-", 5));
+                expected += 5;
+                int all = expected;
+                Await.until("round " + round + ": nsqd0 joined, read", Duration.ofSeconds(20), () -> got.size() == all);
+                Await.until("two connections again", Duration.ofSeconds(20), () -> sub.connections() == 2);
+            }
+        }
+    }
+
     @Test void unreachableNodeIsRetriedAndReported() throws Exception {
         HostPort nowhere = new HostPort("127.0.0.1", NsqFixture.freePort());
         try (Subscriber sub = subscriber("sub-none", 1, Message::finish).connectTo(List.of(nowhere))) {

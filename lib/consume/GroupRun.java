@@ -55,7 +55,7 @@ public final class GroupRun {
     private volatile Duration idleTimeout;  // --timeout, or its default for the mode we run in; once checked
     private boolean activated;
     private MessageOutput output;
-    private Subscriber subscriber;
+    private volatile Subscriber subscriber; // stop() tells it from any thread
     private DeferredWakes deferredWakes;    // socket-activated: wakes left in nsqd for what it requeues with a delay
 
     /** A run whose messages {@code workers} handle, one per worker. */
@@ -101,6 +101,8 @@ public final class GroupRun {
     public void stop() {
         stopping = true;
         stopSignal.countDown();
+        Subscriber s = subscriber;
+        if (s != null) s.cancelWaits(); // ends subscribe()'s wait
     }
 
     /** Runs until stop, --count, a fatal error or the idle timeout; the exit code (1 after an error, 2 for bad usage thrown as such). */
@@ -230,18 +232,19 @@ public final class GroupRun {
      */
     private boolean subscribe() throws InterruptedException {
         subscriber.start();
-        long start = System.nanoTime();
-        while (!stopping && !subscriber.awaitReady(Duration.ofMillis(100))) {
-            if (subscriber.fatal() != null) return false; // the client logged it, naming the peer
-            Duration waited = Duration.ofNanos(System.nanoTime() - start);
-            if (waited.compareTo(o.connectTimeout) >= 0 || subscriber.refused() && waited.compareTo(REFUSED_WAIT) >= 0) {
+        if (stopping) subscriber.cancelWaits(); // stop() came before the subscriber existed to be told
+        Subscriber.Readiness r = subscriber.awaitReady(o.connectTimeout, REFUSED_WAIT); // signalled: no polling
+        switch (r) {
+            case READY, CANCELLED -> { return fatal == null; }
+            case FATAL -> { return false; } // the client logged it, naming the peer
+            default -> {
                 String last = subscriber.lastError();
-                Log.error("cannot read %s: %s", String.join(",", o.streams), subscriber.refused() && last != null ? last
-                    : "no answer within " + Durations.format(o.connectTimeout) + " (--connect-timeout)" + (last != null ? ": " + last : ""));
+                boolean refused = r == Subscriber.Readiness.REFUSED && last != null;
+                Log.error("cannot read %s: %s", String.join(",", o.streams), refused ? last : "no answer within "
+                    + Durations.format(o.connectTimeout) + " (--connect-timeout)" + (last != null ? ": " + last : ""));
                 return false;
             }
         }
-        return fatal == null;
     }
 
     /** The socket LISTEN_FDS promised on fd 3; exit 2 naming what fd 3 really is when it is not there. */

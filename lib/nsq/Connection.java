@@ -12,14 +12,26 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import util.Durations;
+import util.Threads;
 
 /**
  * One TCP connection to nsqd speaking protocol V2 (go-nsq's conn.go): connects, sends the magic,
  * negotiates with IDENTIFY, then carries commands out and frames in. Heartbeats are answered here
- * and nowhere else. Writes are synchronized, so several threads may send; one thread reads.
- * {@link #close()} may come from any thread, also while {@link #open()} waits: that ends the wait.
+ * and nowhere else. {@link #close()} may come from any thread, also while {@link #open()} waits: that ends the wait.
+ *
+ * <p>Thread model: one thread reads (the opener, then a subscriber's reader). Writes are either synchronous
+ * ({@link #write}: the handshake, SUB, a publisher's commands), one at a time under a lock only this connection's
+ * writers take, or queued ({@link #send}: a subscriber's FIN, REQ, TOUCH, RDY and NOP) for this connection's own
+ * writer thread, started by the first send, so no caller ever blocks on this socket while holding a lock another
+ * connection needs. The one exception is the reader's own answers ({@link #answer}): written directly when nothing
+ * is queued, which saves a hand-off per batch and holds up nobody but this connection. Every write has a deadline
+ * ({@link NsqConfig#writeTimeout}, kept by {@link WriteDeadlines}): past it the socket is closed, the blocked write
+ * fails, the reader fails with {@link #closedBecause()}.
  *
  * <p>Failures: only an answer proves a wrong peer. A refused, reset or silent connection is a plain
  * IOException (transient: an nsqd SIGSTOPped, overloaded or cut off by the network still takes TCP
@@ -52,6 +64,16 @@ public final class Connection implements Closeable {
     private final int midFrameMillis;
     /** While {@link #open()} (or the caller's first command) waits: for what, for a report from another thread. */
     private volatile String waitingFor = "connecting";
+    /** One write at a time (handshake, publisher, the writer thread); this connection's writers only take it. */
+    private final Object writeLock = new Object();
+    /** The watchdog's view of this connection's writes: one past the write timeout closes the socket. */
+    private final WriteDeadlines.Watch deadline;
+    /** What {@link #send} queued for the writer thread; its monitor guards it, {@code writer}, {@code outboxClosed}. */
+    private final ArrayDeque<Queued> outbox = new ArrayDeque<>();
+    private Thread writer;
+    private boolean outboxClosed, writerBusy;
+    private volatile Thread reader;
+    private volatile String closedBecause;
     /** A frame nsqd began arrives whole by its next flush (its output buffer timeout); this much more is its margin. */
     static final Duration MID_FRAME_MARGIN = Duration.ofSeconds(5);
 
@@ -61,6 +83,12 @@ public final class Connection implements Closeable {
         this.socket = new Socket();
         Duration flush = config.outputBufferTimeout() != null ? config.outputBufferTimeout() : Duration.ofMillis(Identify.OUTPUT_BUFFER_TIMEOUT_MS);
         this.midFrameMillis = (int) Math.min(Integer.MAX_VALUE, flush.plus(MID_FRAME_MARGIN).toMillis());
+        Duration limit = config.writeTimeout();
+        this.deadline = WriteDeadlines.SHARED.watch(limit, () -> {
+            closedBecause = "nsqd " + address + " took no write for " + Durations.format(limit)
+                + " (it stopped reading: stopped, overloaded or cut off); dropped";
+            close();
+        });
     }
 
     /** Connects and identifies; the returned connection is ready for SUB or PUB. */
@@ -248,7 +276,14 @@ public final class Connection implements Closeable {
         while (true) {
             Frame f = in.read(frameLimit);
             if (!f.isHeartbeat()) return f;
-            write(Command.NOP);
+            if (hasWriter()) send(Command.NOP); // after what is queued, never blocking the reader
+            else write(Command.NOP);
+        }
+    }
+
+    private boolean hasWriter() {
+        synchronized (outbox) {
+            return writer != null;
         }
     }
 
@@ -267,27 +302,33 @@ public final class Connection implements Closeable {
     /** Bytes nsqd sent that are not read yet (buffered here and in the socket): how far behind the reader is. */
     public int unreadBytes() throws IOException { return in.unread(); }
 
-    /** Writes one command and flushes. */
-    public void write(byte[] command) throws IOException {
-        synchronized (out) {
-            out.write(command);
-            out.flush();
-        }
-    }
+    /** Writes one command and flushes, within the write timeout (see {@link #write(Body)}). */
+    public void write(byte[] command) throws IOException { write(o -> o.write(command)); }
 
     /** Writes several commands with one flush (one syscall for a batch of FINs). */
     public void write(List<byte[]> commands) throws IOException {
-        synchronized (out) {
-            for (byte[] c : commands) out.write(c);
-            out.flush();
-        }
+        write(o -> {
+            for (byte[] c : commands) o.write(c);
+        });
     }
 
-    /** A command streamed by {@code body} under the write lock, then flushed: PUB and MPUB bodies are never copied. */
+    /**
+     * A command streamed by {@code body}, then flushed: PUB and MPUB bodies are never copied. Blocks while nsqd does
+     * not read, at most the write timeout: then the socket is closed and this throws (transient: nsqd stopped reading).
+     * The lock is this connection's alone, so a write that blocks holds up only this connection's other writers.
+     */
     public void write(Body body) throws IOException {
-        synchronized (out) {
-            body.writeTo(out);
-            out.flush();
+        synchronized (writeLock) {
+            deadline.begin();
+            try {
+                body.writeTo(out);
+                out.flush();
+            } catch (IOException e) {
+                String why = closedBecause;
+                throw deadline.expired() && why != null ? new IOException(why, e) : e;
+            } finally {
+                deadline.end();
+            }
         }
     }
 
@@ -297,11 +338,133 @@ public final class Connection implements Closeable {
         void writeTo(DataOutputStream out) throws IOException;
     }
 
+    /** What {@link #send} tells its caller once the commands are on the wire ({@code sent}) or will never be. */
+    @FunctionalInterface
+    public interface Sent {
+        void done(boolean sent);
+    }
+
+    /** {@link #send(List, Sent)} of one command, nobody told. */
+    public void send(byte[] command) { send(List.of(command), null); }
+
+    /**
+     * Queues commands for this connection's writer thread and returns at once, so a caller never waits on this nsqd's
+     * socket (go-nsq's writeLoop): FIN, REQ, TOUCH and RDY from any thread, holding any lock. They go out in the order
+     * queued, batched with whatever else waits. {@code then} (may be null) runs on the writer thread once they were
+     * written, or with false once they never will be (the connection closed; nsqd requeues what it had sent on it), on
+     * the caller's thread when it already has. A write that blocks past the write timeout closes the connection; the
+     * reader then fails with the reason ({@link #closedBecause()}).
+     */
+    public void send(List<byte[]> commands, Sent then) {
+        synchronized (outbox) {
+            if (!outboxClosed) {
+                outbox.add(new Queued(commands, then));
+                if (writer == null) writer = Threads.start("nsq-write-" + address, this::writeLoop);
+                else if (outbox.size() == 1) outbox.notifyAll();
+                return;
+            }
+        }
+        if (then != null) then.done(false);
+    }
+
+    /**
+     * {@link #send}, except on this connection's reader thread ({@link #readBy}) with nothing queued or being written:
+     * then the reader writes its own answers itself, saving the hand-off to the writer thread (a message's FIN is on
+     * the wire before the reader reads on). Blocking there holds up only this connection, within the write timeout;
+     * so the caller must hold no lock another connection needs (a subscriber's RDY always goes through {@link #send}).
+     */
+    public void answer(List<byte[]> commands, Sent then) {
+        synchronized (outbox) {
+            if (outboxClosed || Thread.currentThread() != reader || !outbox.isEmpty() || writerBusy) {
+                send(commands, then);
+                return;
+            }
+        }
+        boolean sent = true;
+        try {
+            write(commands);
+        } catch (IOException e) {
+            sent = false;
+            failed(e);
+        }
+        if (then != null) tell(new Queued(commands, then), sent);
+    }
+
+    /** The thread that reads this connection from now on: its answers may go out directly ({@link #answer}). */
+    public void readBy(Thread t) { reader = t; }
+
+    private void failed(IOException e) {
+        if (closedBecause == null) {
+            closedBecause = "nsqd " + address + ": write failed (" + NsqException.describe(e) + ")";
+        }
+        close();
+    }
+
+    private record Queued(List<byte[]> commands, Sent then) {}
+
+    /** The writer thread: takes everything queued, writes it with one flush, tells the senders; until closed. */
+    private void writeLoop() {
+        List<Queued> batch = new ArrayList<>();
+        boolean sent = true;
+        while (sent) {
+            synchronized (outbox) {
+                while (outbox.isEmpty() && !outboxClosed) {
+                    try {
+                        outbox.wait();
+                    } catch (InterruptedException e) {
+                        config.logger().debug("nsqd " + address + ": writer interrupted; writing on");
+                    }
+                }
+                if (outbox.isEmpty()) return;
+                batch.addAll(outbox);
+                outbox.clear();
+                writerBusy = true;
+            }
+            try {
+                write(o -> {
+                    for (Queued q : batch) for (byte[] c : q.commands()) o.write(c);
+                });
+            } catch (IOException e) {
+                sent = false;
+                failed(e);
+            }
+            synchronized (outbox) {
+                writerBusy = false;
+            }
+            for (Queued q : batch) tell(q, sent);
+            batch.clear();
+        }
+        // Closed: what was queued since never goes out.
+        synchronized (outbox) {
+            batch.addAll(outbox);
+            outbox.clear();
+        }
+        for (Queued q : batch) tell(q, false);
+    }
+
+    private void tell(Queued q, boolean sent) {
+        if (q.then() == null) return;
+        try {
+            q.then().done(sent);
+        } catch (RuntimeException e) {
+            // A bug in the caller's follow-up: said, and the writer goes on.
+            config.logger().error("nsqd " + address + ": after a write: " + NsqException.describe(e));
+        }
+    }
+
+    /** Why this connection was closed under its user (a write past its deadline, a failed write), or null. */
+    public String closedBecause() { return closedBecause; }
+
     public boolean isClosed() { return socket.isClosed(); }
 
     /** Closes the socket; a subscriber that wants nsqd to requeue at once sends REQ and CLS first. */
     @Override
     public void close() {
+        deadline.cancel();
+        synchronized (outbox) {
+            outboxClosed = true;
+            outbox.notifyAll();
+        }
         try {
             socket.close();
         } catch (IOException e) {

@@ -22,10 +22,14 @@ import java.util.function.Consumer;
  * @param compression         null: none; snappy or deflate when nsqd grants it (it may not)
  * @param outputBufferSize    bytes nsqd may buffer before writing to us; null: nsqd's (16 KiB)
  * @param outputBufferTimeout how long nsqd may hold buffered messages; null: 25 ms (Identify.OUTPUT_BUFFER_TIMEOUT_MS); ZERO: nsqd writes each at once
+ * @param writeTimeout        how long one write may block (nsqd stopped reading: stopped, or its link is full) before
+ *                            the connection is closed (go-nsq's WriteTimeout; see {@link WriteDeadlines}). 10 s,
+ *                            as long as a publisher waits for nsqd's answer: a healthy nsqd reads all the time
  */
 public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Duration heartbeatInterval, Duration msgTimeout,
                         int maxFrameSize, String clientId, String hostname, String userAgent, NsqLogger logger,
-                        Tls tls, String authSecret, Compression compression, Integer outputBufferSize, Duration outputBufferTimeout) {
+                        Tls tls, String authSecret, Compression compression, Integer outputBufferSize,
+                        Duration outputBufferTimeout, Duration writeTimeout) {
 
     /** nsqd's frames before IDENTIFY is done are short answers (OK, a JSON object, an error). */
     public static final int HANDSHAKE_FRAME_LIMIT = 64 * 1024;
@@ -33,7 +37,7 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
     public static NsqConfig defaults() {
         return new NsqConfig(Duration.ofSeconds(3), Duration.ofSeconds(5), null, null, 256 << 20,
             "mqueue-" + ProcessHandle.current().pid(), Identify.hostname(), "mqueue/1.0", NsqLogger.STDERR,
-            null, null, null, null, null);
+            null, null, null, null, null, Duration.ofSeconds(10));
     }
 
     public NsqConfig withConnectTimeout(Duration d) { return with(b -> b.connectTimeout = d); }
@@ -45,6 +49,7 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
     public NsqConfig withTls(Tls t) { return with(b -> b.tls = t); }
     public NsqConfig withAuthSecret(String s) { return with(b -> b.authSecret = s); }
     public NsqConfig withCompression(Compression c) { return with(b -> b.compression = c); }
+    public NsqConfig withWriteTimeout(Duration d) { return with(b -> b.writeTimeout = d); }
 
     /** nsqd's output buffering for this connection: {@code size} bytes (null: nsqd's), held up to {@code timeout} (ZERO: off). */
     public NsqConfig withOutputBuffer(Integer size, Duration timeout) {
@@ -65,19 +70,21 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
     public String toString() {
         return "NsqConfig[connectTimeout=" + connectTimeout + ", heartbeatInterval=" + heartbeatInterval + ", msgTimeout=" + msgTimeout
             + ", tls=" + tls + ", authSecret=" + (authSecret == null ? "none" : "(set)") + ", compression=" + compression
-            + ", outputBuffer=" + outputBufferSize + "/" + outputBufferTimeout + ", clientId=" + clientId + "]";
+            + ", outputBuffer=" + outputBufferSize + "/" + outputBufferTimeout + ", writeTimeout=" + writeTimeout
+            + ", clientId=" + clientId + "]";
     }
 
     private NsqConfig with(Consumer<Fields> change) {
         Fields f = new Fields(this);
         change.accept(f);
         return new NsqConfig(f.connectTimeout, f.handshakeTimeout, f.heartbeatInterval, f.msgTimeout, f.maxFrameSize, f.clientId,
-            f.hostname, f.userAgent, f.logger, f.tls, f.authSecret, f.compression, f.outputBufferSize, f.outputBufferTimeout);
+            f.hostname, f.userAgent, f.logger, f.tls, f.authSecret, f.compression, f.outputBufferSize,
+            f.outputBufferTimeout, f.writeTimeout);
     }
 
     /** A mutable copy, for the withers. */
     private static final class Fields {
-        Duration connectTimeout, handshakeTimeout, heartbeatInterval, msgTimeout, outputBufferTimeout;
+        Duration connectTimeout, handshakeTimeout, heartbeatInterval, msgTimeout, outputBufferTimeout, writeTimeout;
         int maxFrameSize;
         String clientId, hostname, userAgent, authSecret;
         NsqLogger logger;
@@ -100,6 +107,7 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
             compression = c.compression;
             outputBufferSize = c.outputBufferSize;
             outputBufferTimeout = c.outputBufferTimeout;
+            writeTimeout = c.writeTimeout;
         }
     }
 }

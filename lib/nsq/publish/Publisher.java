@@ -18,7 +18,8 @@ import nsq.NsqException;
  * its lock on any failure and, without TCP_NODELAY, stalls ~40 ms per MPUB batch over 8 KiB.
  * Heartbeats are off: a publisher may sit idle (on stdin) and reads only right after a command.
  * Closing sends no CLS: nsqd answers CLS on a connection that never subscribed with E_INVALID.
- * Not thread-safe: one per publishing thread.
+ * Not thread-safe: one per publishing thread. A write nsqd does not take within the write timeout
+ * ({@link NsqConfig#writeTimeout}) closes the connection and fails the call (transient).
  */
 public final class Publisher implements Closeable {
     /** How long nsqd may take to answer one command (it answers once the messages are queued). */

@@ -29,6 +29,12 @@ import util.Durations;
  * passes what our receive buffer was sized for, decays back to the floor when traffic is light, and
  * never exceeds what fits in half the receive buffer. A small window also makes nsqd flush at once (it
  * flushes when a client's in-flight count reaches its RDY), which keeps a lone message fast.
+ *
+ * <p>Thread model: its node's reader thread owns the read loop and the window's arithmetic ({@code batchCount} and
+ * friends). Answers come from any thread (the handler's workers, the output's flush): they leave {@code unanswered}
+ * (a concurrent set) and are queued on the connection ({@link Connection#send}), never written on the caller's
+ * thread; the connection's writer thread then frees their RDY slots ({@code inFlight}). {@code window}, {@code rdy}
+ * and the settling RDY are written under the subscriber's lock (RDY) or by the reader (window), read anywhere.
  */
 final class Session implements Message.Delegate {
     private static final AtomicInteger SEQ = new AtomicInteger();
@@ -103,26 +109,28 @@ final class Session implements Message.Delegate {
 
     @Override public HostPort address() { return conn.address(); }
 
-    // The answer goes out before the slot it frees is counted: RDY moved to another connection must never
-    // let nsqd count one more in flight than the budget.
+    // The slot an answer frees is counted once the answer is on the wire (or never will be: the connection is gone and
+    // nsqd requeues): RDY moved to another connection must never let nsqd count one more in flight than the budget.
     @Override public void finish(Message m) {
-        send(Command.fin(m.rawId()));
-        answered(m);
+        answering(m);
+        conn.answer(List.of(Command.fin(m.rawId())), sent -> slotsFreed(1));
     }
 
     @Override public void requeue(Message m, Duration delay) {
-        send(Command.req(m.rawId(), delay.toMillis()));
-        answered(m);
+        answering(m);
+        conn.answer(List.of(Command.req(m.rawId(), delay.toMillis())), sent -> slotsFreed(1));
     }
 
-    @Override public void touch(Message m) { send(Command.touch(m.rawId())); }
+    @Override public void touch(Message m) { conn.send(Command.touch(m.rawId())); }
 
     /** FIN for a batch of this connection's messages, already marked answered, in one write. */
     void finishAll(List<Message> batch) {
         List<byte[]> fins = new ArrayList<>(batch.size());
-        for (Message m : batch) fins.add(Command.fin(m.rawId()));
-        send(fins);
-        for (Message m : batch) answered(m);
+        for (Message m : batch) {
+            answering(m);
+            fins.add(Command.fin(m.rawId()));
+        }
+        conn.answer(fins, sent -> slotsFreed(batch.size()));
     }
 
     /** What this connection may have in flight at nsqd: its RDY (or the one before a decrease nsqd may not have seen yet) or what it holds. */
@@ -133,6 +141,7 @@ final class Session implements Message.Delegate {
 
     /** Reads until closed; messages go to the handler on this thread. Throws what ended the connection. */
     void readLoop() throws IOException {
+        conn.readBy(Thread.currentThread()); // its own answers may go out on it directly
         try {
             while (!closed) {
                 if (inBatch && !conn.frameReady()) {
@@ -165,7 +174,8 @@ final class Session implements Message.Delegate {
                 owner.config().logger().debug("nsqd " + address() + ": connection closed (" + e.getMessage() + ")");
                 return;
             }
-            throw e;
+            String why = conn.closedBecause(); // the writer closed it: why says more than "Socket closed"
+            throw why != null ? new IOException(why, e) : e;
         } finally {
             closeWait.countDown();
         }
@@ -199,8 +209,9 @@ final class Session implements Message.Delegate {
     private void afterMessage(int frameBytes) throws IOException {
         avgFrame += (frameBytes - avgFrame) / 16;
         batchCount++;
-        // Half the window held unanswered: answer now, or nsqd runs dry waiting for our FINs.
-        if (inFlight.get() >= Math.max(2, window / 2)) owner.handler().onBatchEnd();
+        // Half the window held unanswered: answer now, or nsqd runs dry waiting for our FINs (answers queued for the
+        // writer no longer count: they are on their way).
+        if (unanswered.size() >= Math.max(2, window / 2)) owner.handler().onBatchEnd();
         if (++sinceCheck < window) return;
         // A window's worth handled without running dry. Running behind a backlog is fine while what is unread fits the
         // half of the receive buffer the window was sized for; past it (messages larger than the average) nsqd holds the rest.
@@ -257,33 +268,21 @@ final class Session implements Message.Delegate {
         }
     }
 
-    /** Bookkeeping for an answer about to be sent. */
-    private void answered(Message m) {
+    /** An answer is given (on its way to nsqd): the handler's part is done. */
+    private void answering(Message m) {
         unanswered.remove(m);
-        inFlight.decrementAndGet();
-        owner.answered();
+        owner.answering();
+    }
+
+    /** Answers written (or lost with the connection): their slots in the RDY budget go back, on the writer thread. */
+    private void slotsFreed(int n) {
+        inFlight.addAndGet(-n);
+        owner.slotsFreed();
     }
 
     @Override public Duration clampRequeue(Duration delay) {
         if (delay.isNegative()) return Duration.ZERO;
         return delay.compareTo(owner.maxReqTimeout()) > 0 ? owner.maxReqTimeout() : delay;
-    }
-
-    /** Writes one command; a failure means the connection is going away, and its read loop reports that. */
-    void send(byte[] command) {
-        try {
-            conn.write(command);
-        } catch (IOException e) {
-            owner.config().logger().debug("nsqd " + address() + ": command not sent: " + e.getMessage());
-        }
-    }
-
-    void send(List<byte[]> commands) {
-        try {
-            conn.write(commands);
-        } catch (IOException e) {
-            owner.config().logger().debug("nsqd " + address() + ": " + commands.size() + " command(s) not sent: " + e.getMessage());
-        }
     }
 
     /** Sends RDY {@code n}; a decrease keeps the old value as this connection's claim for {@code settle}. */
@@ -294,7 +293,7 @@ final class Session implements Message.Delegate {
             settleUntil = System.nanoTime() + settleNanos;
         }
         rdy = n;
-        send(Command.rdy(n));
+        conn.send(Command.rdy(n)); // queued: the caller may hold the subscriber's RDY lock
     }
 
     /** Drain: REQ 0 for everything unanswered, then CLS (nsqd answers CLOSE_WAIT). Returns how many were requeued. */
@@ -302,19 +301,20 @@ final class Session implements Message.Delegate {
         List<byte[]> commands = new ArrayList<>();
         for (Message m : new ArrayList<>(unanswered)) {
             if (m.markAnswered()) {
-                answered(m);
+                answering(m);
                 commands.add(Command.req(m.rawId(), 0));
             }
         }
         int requeued = commands.size();
         if (requeued > 0) owner.config().logger().info("nsqd " + address() + ": requeueing " + requeued + " unfinished message(s)");
         commands.add(Command.CLS);
-        try {
-            conn.write(commands);
-        } catch (IOException e) {
-            owner.config().logger().debug("nsqd " + address() + ": CLS not sent (" + e.getMessage() + "); closing anyway");
-            closeWait.countDown();
-        }
+        conn.send(commands, sent -> {
+            slotsFreed(requeued);
+            if (!sent) {
+                owner.config().logger().debug("nsqd " + address() + ": CLS not sent; closing anyway");
+                closeWait.countDown();
+            }
+        });
         return requeued;
     }
 

@@ -11,10 +11,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import nsq.Connection;
 import nsq.HostPort;
@@ -44,6 +42,17 @@ import util.Threads;
  * answer nsqd never sends) stops it, through {@link Handler#onFatal}. Whether the subscriber could see a
  * message if there were one ({@link #listening()}) is what an idle timeout must ask before it believes
  * the quiet: a dead connection is not an idle one.
+ *
+ * <p>Thread model: one lock, this subscriber's monitor, guards all its state: the nodes and their sessions, the
+ * RDY arithmetic (rotation, starvation, the delayed rebalances), what lookups found, the last failure, the fatal
+ * one, and the start, pause and close flags (volatile only so that lock-free reads in answers see them). Under it
+ * nothing blocks: RDY goes into each connection's outbox ({@link Connection#send}), written by that connection's
+ * own writer thread. It is the only lock here, so there is no order to keep; a handler's locks may be held when
+ * it is taken (an answer frees a slot), never the other way round. Threads: a reader per connection (connects,
+ * subscribes, reads, calls the handler), one lookupd poller, and the shared {@code nsq-rdy} timer for the delayed
+ * rebalances; callers' threads pause, resume, wait and close. A node's reader decides to leave under the lock and
+ * leaves the map in the same step, so a poll that wants it again either finds it staying or starts a new one.
+ * Waits ({@link #awaitReady}) are on the monitor, signalled by every change they look at.
  */
 public final class Subscriber implements Closeable {
     /** Called on a connection's reader thread. */
@@ -81,22 +90,24 @@ public final class Subscriber implements Closeable {
     private int windowFloor;
     private int connectionsPerNode = 1;
 
-    private final Map<Node.Key, Node> nodes = new ConcurrentHashMap<>();
-    private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
-    private final Set<String> lookedUpEmpty = ConcurrentHashMap.newKeySet(); // topics nsqlookupd knows no node for
+    // Guarded by this (see the class comment).
+    private final Map<Node.Key, Node> nodes = new HashMap<>();
+    private final Set<Session> sessions = new HashSet<>();
+    private final Set<String> lookedUpEmpty = new HashSet<>(); // topics nsqlookupd knows no node for
+    private boolean settleScheduled, rotationScheduled, waitsCancelled;
+    private int rotation;
+    private String lastError;
+    private boolean refused;
+    private Thread poller;
+    // Counters: any thread, no lock.
     private final AtomicInteger inFlight = new AtomicInteger(), subscriptions = new AtomicInteger(), requeuedOnClose = new AtomicInteger(),
         requeuedUnread = new AtomicInteger();
-    private final AtomicBoolean settleScheduled = new AtomicBoolean(), rotationScheduled = new AtomicBoolean();
-    private final Object rdyLock = new Object();
     private final StaleAnswers staleAnswers;
-    private int rotation;
+    // Written under this, read without it.
     private volatile boolean paused, closing, started, starved;
-    private volatile String lastError;
-    private volatile boolean refused;
     private volatile NsqException fatal;
     private volatile Duration msgTimeout, maxMsgTimeout;
     private volatile long startedNanos = System.nanoTime();
-    private Thread poller;
 
     public Subscriber(NsqConfig config, List<String> topics, String channel, int maxInFlight, Handler handler) {
         if (topics.isEmpty()) throw new IllegalArgumentException("no topic to subscribe to");
@@ -175,15 +186,21 @@ public final class Subscriber implements Closeable {
     public int requeuedUnread() { return requeuedUnread.get(); }
 
     /** Live, subscribed connections. */
-    public int connections() { return sessions.size(); }
+    public synchronized int connections() { return sessions.size(); }
+
+    /** The nsqd this subscriber follows now (connected or reconnecting), found directly or through nsqlookupd. */
+    public synchronized Set<HostPort> following() {
+        Set<HostPort> out = new HashSet<>();
+        for (Node.Key k : nodes.keySet()) out.add(k.address());
+        return out;
+    }
 
     /** Successful subscriptions so far, reconnects included. */
     public int subscriptions() { return subscriptions.get(); }
 
     /** The last connection or lookup failure, else what a connection being made waits for (silence is no failure yet); null if none. */
-    public String lastError() {
-        String e = lastError;
-        if (e != null) return e;
+    public synchronized String lastError() {
+        if (lastError != null) return lastError;
         for (Node n : nodes.values()) {
             Connection c = n.opening;
             if (c != null) return c.waitingFor();
@@ -192,7 +209,7 @@ public final class Subscriber implements Closeable {
     }
 
     /** True when that failure was a refusal (connection refused, unknown host): nothing listens there now. */
-    public boolean refused() { return refused; }
+    public synchronized boolean refused() { return refused; }
 
     /** The failure that stopped a connection for good, if any. */
     public NsqException fatal() { return fatal; }
@@ -210,7 +227,7 @@ public final class Subscriber implements Closeable {
      * dying (its reader drops it: mid-frame after seconds, silent after two heartbeat intervals) and is being made
      * again. Any thread may ask; an idle timeout must.
      */
-    public boolean listening() {
+    public synchronized boolean listening() {
         long now = System.nanoTime();
         for (Node n : nodes.values()) {
             Session s = n.session;
@@ -224,7 +241,7 @@ public final class Subscriber implements Closeable {
      * the start. An idle timeout counts from here at the earliest, so a connection just made again has its turn to
      * deliver what nsqd kept for us while it was down.
      */
-    public long listeningSinceNanos() {
+    public synchronized long listeningSinceNanos() {
         long since = startedNanos;
         for (Node n : nodes.values()) {
             Session s = n.session;
@@ -242,17 +259,52 @@ public final class Subscriber implements Closeable {
         if (!lookupd.isEmpty()) poller = Threads.start("nsq-lookup", this::pollLoop);
     }
 
+    /** What ended an {@link #awaitReady(Duration, Duration)}. */
+    public enum Readiness {
+        /** Every topic has something to read from. */
+        READY,
+        /** A connection or a lookup failed for good: {@link #fatal()}. */
+        FATAL,
+        /** Every attempt was refused (nothing listens there) for the refusal bound: {@link #lastError()}. */
+        REFUSED,
+        /** The timeout passed first: {@link #lastError()} says what it waits for. */
+        TIMED_OUT,
+        /** {@link #cancelWaits()} or {@link #close()} ended it. */
+        CANCELLED
+    }
+
     /**
      * Waits until every topic has something to read from: a subscribed connection, or nsqlookupd's
      * word that no nsqd has it yet. False when {@code timeout} passes first or a connection failed for good.
      */
     public boolean awaitReady(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!ready()) {
-            if (fatal != null || System.nanoTime() - deadline > 0) return false;
-            Thread.sleep(10);
+        return awaitReady(timeout, timeout) == Readiness.READY;
+    }
+
+    /**
+     * The same, and it gives up sooner, at {@code refusedFor} after the call, when the last failure then is a refusal
+     * (connection refused, unknown host): nothing listens there, and a restarting nsqd takes less. Waits on this
+     * subscriber's monitor, woken by each subscription, lookup, failure and close; no sleeps.
+     */
+    public synchronized Readiness awaitReady(Duration timeout, Duration refusedFor) throws InterruptedException {
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos(), refusedDeadline = start + refusedFor.toNanos();
+        while (true) {
+            if (ready()) return Readiness.READY;
+            if (fatal != null) return Readiness.FATAL;
+            if (waitsCancelled || closing) return Readiness.CANCELLED;
+            long now = System.nanoTime();
+            if (refused && now - refusedDeadline >= 0) return Readiness.REFUSED;
+            if (now - deadline >= 0) return Readiness.TIMED_OUT;
+            long until = refused ? Math.min(deadline - now, refusedDeadline - now) : deadline - now;
+            TimeUnit.NANOSECONDS.timedWait(this, until);
         }
-        return true;
+    }
+
+    /** Ends every {@link #awaitReady} now and later with CANCELLED: the caller is stopping. Any thread. */
+    public synchronized void cancelWaits() {
+        waitsCancelled = true;
+        notifyAll();
     }
 
     private boolean ready() {
@@ -262,14 +314,30 @@ public final class Subscriber implements Closeable {
         return true;
     }
 
+    /** A connection or lookup failed (transient): the last failure, for waits and logs. Under this. */
+    private void failed(String error, boolean wasRefusal) {
+        lastError = error;
+        refused = wasRefusal;
+        notifyAll();
+    }
+
+    /** A connection or lookup failed for good: the first such failure stops every wait. Under this. */
+    private boolean fatal(NsqException e, String error) {
+        lastError = error;
+        notifyAll();
+        if (fatal != null) return false;
+        fatal = e;
+        return true;
+    }
+
     /** RDY 0 everywhere: nsqd stops sending; what is in flight stays ours to finish or requeue. */
-    public void pause() {
+    public synchronized void pause() {
         paused = true;
         rebalance();
     }
 
     /** Undoes {@link #pause()}. */
-    public void resume() {
+    public synchronized void resume() {
         paused = false;
         rebalance();
     }
@@ -290,14 +358,18 @@ public final class Subscriber implements Closeable {
      */
     @Override
     public void close() {
+        List<Node> following;
+        List<Session> open;
         synchronized (this) {
             if (closing) return;
             closing = true;
             paused = true;
+            notifyAll();
+            following = new ArrayList<>(nodes.values());
+            open = new ArrayList<>(sessions);
         }
         if (poller != null) poller.interrupt();
-        for (Node n : nodes.values()) n.abandonOpening(); // a connect or handshake waiting on a silent nsqd ends now
-        List<Session> open = new ArrayList<>(sessions);
+        for (Node n : following) n.abandonOpening(); // a connect or handshake waiting on a silent nsqd ends now
         for (Session s : open) requeuedOnClose.addAndGet(s.requeueAllAndClose());
         long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
         for (Session s : open) {
@@ -312,8 +384,11 @@ public final class Subscriber implements Closeable {
         }
         for (Session s : open) s.closeSocket();
         staleAnswers.flush();
-        for (Node n : nodes.values()) n.thread.interrupt();
-        for (Node n : nodes.values()) {
+        synchronized (this) {
+            following = new ArrayList<>(nodes.values()); // and any that began as close did
+        }
+        for (Node n : following) n.thread.interrupt();
+        for (Node n : following) {
             try {
                 n.thread.join(1_000);
             } catch (InterruptedException e) {
@@ -328,19 +403,25 @@ public final class Subscriber implements Closeable {
     void delivered() { inFlight.incrementAndGet(); }
 
     /** A connection's adaptive window changed: its share of the budget follows. */
-    void windowChanged() { rebalance(); }
+    synchronized void windowChanged() { rebalance(); }
     void countRequeuedUnread() { requeuedUnread.incrementAndGet(); }
 
-    void answered() {
-        inFlight.decrementAndGet();
-        if (starved) rebalance(); // a slot this answer freed may be waiting for another connection
+    /** A message was answered (finish, requeue): no longer in flight for the handler. */
+    void answering() { inFlight.decrementAndGet(); }
+
+    /** Answers are on the wire (or lost with their connection): their RDY slots are free. On a writer thread. */
+    void slotsFreed() {
+        if (!starved) return; // the common case, without the lock
+        synchronized (this) {
+            if (starved) rebalance(); // a slot this answer freed may be waiting for another connection
+        }
     }
 
     // ---- RDY
 
     /** Recomputes every connection's RDY: decreases first, then increases as far as the others' claims allow. */
     private void rebalance() {
-        synchronized (rdyLock) {
+        {
             List<Session> live = new ArrayList<>(sessions);
             live.sort(Comparator.comparingInt(s -> s.seq));
             int n = live.size();
@@ -365,30 +446,41 @@ public final class Subscriber implements Closeable {
                 if (grant < want[i]) short_ = true;
             }
             starved = short_;
-            if (short_) later(settleScheduled, SETTLE.plusMillis(1), false); // a lowered RDY settles: look again then
-            if (budget > 0 && n > budget) later(rotationScheduled, ROTATE_EVERY, true); // more connections than slots
+            if (short_) later(false, SETTLE.plusMillis(1)); // a lowered RDY settles: look again then
+            if (budget > 0 && n > budget) later(true, ROTATE_EVERY); // more connections than slots
         }
     }
 
-    /** One delayed rebalance of each kind at a time; a rotation moves the slots on only once the last move is complete. */
-    private void later(AtomicBoolean scheduled, Duration delay, boolean rotate) {
-        if (closing || !scheduled.compareAndSet(false, true)) return;
+    /** One delayed rebalance of each kind at a time; a rotation moves the slots on once the last move is complete. */
+    private void later(boolean rotate, Duration delay) {
+        if (closing || (rotate ? rotationScheduled : settleScheduled)) return;
+        if (rotate) rotationScheduled = true;
+        else settleScheduled = true;
         TIMER.schedule(() -> {
-            scheduled.set(false);
-            if (rotate) synchronized (rdyLock) { if (!starved) rotation++; }
-            rebalance();
+            synchronized (this) {
+                if (rotate) {
+                    rotationScheduled = false;
+                    if (!starved) rotation++;
+                } else {
+                    settleScheduled = false;
+                }
+                rebalance();
+            }
         }, delay.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     // ---- nodes and their reader threads
 
-    /** Starts (or keeps) following one topic on one nsqd, over each of its connections. {@code direct} nodes are reconnected forever. */
+    /**
+     * Starts (or keeps) following one topic on one nsqd, over each of its connections. {@code direct} nodes are
+     * reconnected forever. A node in the map stays (its thread leaves the map in the step it decides to go).
+     */
     private synchronized void follow(String topic, HostPort address, boolean isDirect) {
         if (closing) return;
         for (int i = 0; i < connectionsPerNode; i++) {
             Node.Key key = new Node.Key(topic, address, i);
             Node n = nodes.get(key);
-            if (n != null && n.thread.isAlive()) {
+            if (n != null) {
                 n.wanted = true;
                 continue;
             }
@@ -404,12 +496,13 @@ public final class Subscriber implements Closeable {
 
         final Key key;
         final boolean isDirect;
-        /** Lookup-found nodes stop reconnecting once nsqlookupd no longer lists them. */
-        volatile boolean wanted = true;
+        /** Lookup-found nodes stop reconnecting once nsqlookupd no longer lists them. Guarded by the subscriber. */
+        boolean wanted = true;
         final Thread thread;
-        /** The connection being made (until subscribed), for close() to end its wait; then the subscribed session. */
+        /** The connection being made (until subscribed), for close() to end its wait. */
         private volatile Connection opening;
-        volatile Session session;
+        /** The subscribed session, or null. Guarded by the subscriber. */
+        Session session;
 
         Node(Key key, boolean isDirect) {
             this.key = key;
@@ -420,13 +513,16 @@ public final class Subscriber implements Closeable {
         private void run() {
             Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5));
             long downSince = 0; // when the outage this node is riding out began; 0: none
-            while (!closing && (isDirect || wanted)) {
+            while (stays()) {
                 Session s = null;
                 long attemptStart = System.nanoTime();
                 try {
                     s = subscribe();
                     backoff.reset();
-                    lastError = null;
+                    synchronized (Subscriber.this) {
+                        lastError = null;
+                        refused = false;
+                    }
                     if (downSince != 0 && key.connection() == 0) {
                         config.logger().info("nsqd " + key.address() + ": reading " + key.topic() + "/" + channel + " again after "
                             + Durations.format(Duration.ofNanos(System.nanoTime() - downSince)));
@@ -439,12 +535,16 @@ public final class Subscriber implements Closeable {
                         stopForGood(NsqException.fatalCause(e));
                         break;
                     }
-                    lastError = NsqException.describe(e);
-                    refused = NsqException.isRefusal(e);
+                    String error = NsqException.describe(e);
+                    synchronized (Subscriber.this) {
+                        failed(error, NsqException.isRefusal(e));
+                    }
                     if (downSince == 0) downSince = System.nanoTime();
-                    if (s != null) config.logger().warn("nsqd " + key.address() + ": connection lost (" + lastError + "); reconnecting");
-                    else if (backoff.failures() == 0 && key.connection() == 0) config.logger().warn(lastError + "; retrying");
-                    else config.logger().debug(lastError + "; retrying"); // a down nsqd must not flood the log (one line per node)
+                    String at = "nsqd " + key.address();
+                    boolean first = backoff.failures() == 0 && key.connection() == 0;
+                    if (s != null) config.logger().warn(at + ": connection lost (" + error + "); reconnecting");
+                    else if (first) config.logger().warn(error + "; retrying");
+                    else config.logger().debug(error + "; retrying"); // a down nsqd must not flood the log
                 } catch (RuntimeException | Error e) {
                     // A bug or an OutOfMemoryError on this reader: said once, and the run cannot end in exit 0.
                     if (!closing) stopForGood(new NsqException("nsqd " + key.address() + ": " + e.getClass().getSimpleName() + ": "
@@ -464,7 +564,22 @@ public final class Subscriber implements Closeable {
                     config.logger().debug("nsqd " + key.address() + ": reconnect wait interrupted; reconnecting now");
                 }
             }
-            nodes.remove(key, this);
+            synchronized (Subscriber.this) {
+                nodes.remove(key, this); // after a fatal failure or a Throwable (stays() did it otherwise)
+            }
+        }
+
+        /**
+         * Whether to (re)connect: not when closing, nor when a lookup-found node is no longer listed. A node that goes
+         * leaves the map in the same step, under the lock {@link #follow} takes: a poll that lists it again either
+         * found it here (wanted again: it stays) or finds it gone and starts a new one. Never dropped between the two.
+         */
+        private boolean stays() {
+            synchronized (Subscriber.this) {
+                if (!closing && (isDirect || wanted)) return true;
+                nodes.remove(key, this);
+                return false;
+            }
         }
 
         /** Connects, identifies and subscribes; close() can end each wait on the way. */
@@ -495,24 +610,28 @@ public final class Subscriber implements Closeable {
                 subscriptions.incrementAndGet();
                 s.subscribedNanos = System.nanoTime();
                 session = s;
+                msgTimeout = s.msgTimeout;
+                maxMsgTimeout = s.maxMsgTimeout;
+                rebalance();
+                Subscriber.this.notifyAll(); // awaitReady
             }
-            msgTimeout = s.msgTimeout;
-            maxMsgTimeout = s.maxMsgTimeout;
             config.logger().debug("nsqd " + key.address() + ": subscribed to " + key.topic() + "/" + channel);
-            rebalance();
             try {
                 s.readLoop();
             } finally {
-                session = null;
-                sessions.remove(s);
-                if (!closing) rebalance();
+                synchronized (Subscriber.this) {
+                    session = null;
+                    sessions.remove(s);
+                    if (!closing) rebalance();
+                }
             }
         }
 
         private void stopForGood(NsqException e) {
-            lastError = e.getMessage();
             config.logger().error(e.getMessage() + " (not retried)"); // before fatal is set: a caller that sees it may exit at once
-            if (fatal == null) fatal = e;
+            synchronized (Subscriber.this) {
+                fatal(e, e.getMessage());
+            }
             handler.onFatal(e);
         }
     }
@@ -543,25 +662,35 @@ public final class Subscriber implements Closeable {
             } catch (IOException e) {
                 if (NsqException.isFatal(e)) {
                     // Not nsqlookupd's HTTP port: said once, before anyone sees fatal() and exits.
-                    lastError = "nsqlookupd " + l + ": " + NsqException.fatalCause(e).getMessage();
-                    if (fatal == null) {
-                        config.logger().error(lastError + " (not retried)");
-                        fatal = NsqException.fatalCause(e);
-                        handler.onFatal(fatal);
+                    NsqException cause = NsqException.fatalCause(e);
+                    String error = "nsqlookupd " + l + ": " + cause.getMessage();
+                    boolean first;
+                    synchronized (this) {
+                        first = fatal == null;
+                        if (first) config.logger().error(error + " (not retried)");
+                        fatal(cause, error);
                     }
+                    if (first) handler.onFatal(cause);
                     return false;
                 }
-                lastError = "nsqlookupd " + l + ": " + NsqException.describe(e);
-                refused = NsqException.isRefusal(e);
-                if (backoff.failures() == 0) config.logger().warn(lastError + "; retrying");
-                else config.logger().debug(lastError + "; retrying");
+                String error = "nsqlookupd " + l + ": " + NsqException.describe(e);
+                synchronized (this) {
+                    failed(error, NsqException.isRefusal(e));
+                }
+                if (backoff.failures() == 0) config.logger().warn(error + "; retrying");
+                else config.logger().debug(error + "; retrying");
             }
         }
         if (!answered) return false;
-        for (Node n : nodes.values()) if (!n.isDirect && n.key.topic().equals(topic) && !found.contains(n.key.address())) n.wanted = false;
-        for (HostPort a : found) follow(topic, a, false);
-        if (found.isEmpty()) lookedUpEmpty.add(topic);
-        else lookedUpEmpty.remove(topic);
+        synchronized (this) {
+            for (Node n : nodes.values()) {
+                if (!n.isDirect && n.key.topic().equals(topic) && !found.contains(n.key.address())) n.wanted = false;
+            }
+            for (HostPort a : found) follow(topic, a, false);
+            if (found.isEmpty()) lookedUpEmpty.add(topic);
+            else lookedUpEmpty.remove(topic);
+            notifyAll(); // awaitReady
+        }
         return true;
     }
 }
