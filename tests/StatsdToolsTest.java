@@ -1,0 +1,114 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import activation.WakeSocket;
+import cli.Cli;
+import cli.StatsdOptions;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.nio.channels.DatagramChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Each tool, in-process against a real nsqd, sends its metrics to a statsd listener with the counts of
+ * a known run (the final flush on exit carries them: the interval is nsqd's 60 s); with nothing
+ * listening, each still exits 0.
+ */
+class StatsdToolsTest {
+    @RegisterExtension final NsqFixture nsq = new NsqFixture();
+    static final Duration WAIT = Duration.ofSeconds(60);
+
+    /** The default prefix, as the tools expand it on this host. */
+    static String prefix() {
+        StatsdOptions o = new StatsdOptions();
+        o.prefix = "mqueue.%s";
+        o.interval = Duration.ofSeconds(60);
+        return o.check().expandedPrefix();
+    }
+
+    @Test void producerSendsPublishedAcknowledgedAndRetries() throws Exception {
+        try (StatsdListener l = new StatsdListener()) {
+            producer p = new producer();
+            assertEquals(0, Cli.run(p, "-s", "metered", "--nsqd", nsq.tcp().toString(), "--count", "20", "--rate", "max", "--batch", "7",
+                "--statsd-address", l.address()), "producer: " + p.failure());
+            String name = prefix() + "producer.metered.";
+            Await.until("the final flush", WAIT, () -> l.sum(name + "acknowledged") == 20);
+            assertEquals(20, l.sum(name + "published"), l.lines().toString());
+            assertEquals(0, l.sum(name + "retries"));
+            assertTrue(l.lines().contains(name + "published:20|c"), "one interval, one line: " + l.lines());
+        }
+    }
+
+    /**
+     * 20 messages, 5 of them failing twice (--max-attempts 2): 25 received, 15 finished, 5 requeued,
+     * 5 dead-lettered, 25 handler runs timed.
+     */
+    @Test void consumerSendsReceivedFinishedRequeuedDeadLetteredAndHandlerTime() throws Exception {
+        nsq.prepare("work", "g");
+        List<String> bodies = new ArrayList<>();
+        for (int i = 0; i < 20; i++) bodies.add(i % 4 == 0 ? "fail" + i : "ok" + i);
+        nsq.publish("work", bodies);
+        try (StatsdListener l = new StatsdListener()) {
+            ConsumerRun c = new ConsumerRun("-s", "work", "-g", "g", "--nsqd", nsq.tcp().toString(), "--exec", "grep -q ok",
+                "--max-attempts", "2", "--backoff", "10ms/10ms", "--count", "20", "--statsd-address", l.address());
+            assertEquals(0, c.await(WAIT), "consumer: " + c.fatal());
+            String name = prefix() + "consumer.g.";
+            Await.until("the final flush", WAIT, () -> l.sum(name + "received") == 25);
+            assertEquals(15, l.sum(name + "finished"), l.lines().toString());
+            assertEquals(5, l.sum(name + "requeued"), l.lines().toString());
+            assertEquals(5, l.sum(name + "dead_lettered"), l.lines().toString());
+            assertEquals(25, l.samples(name + "handler_time"), 1e-9, "each command timed: " + l.values(name + "handler_time", "ms"));
+            assertEquals(List.of(c.received(), c.finished(), c.requeued(), c.deadLettered()), List.of(25L, 15L, 5L, 5L), "the run's own counts");
+        }
+    }
+
+    @Test void wakeupSendsWakesByReasonLatencyScanTimeAndErrors() throws Exception {
+        nsq.prepare("sleepy", "sa");
+        nsq.publish("sleepy", 1);
+        try (StatsdListener l = new StatsdListener()) {
+            wakeup w;
+            WakeSocket.Listener sa;
+            try (WakeupRun run = new WakeupRun()) {
+                sa = run.listen("sa");
+                w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m", "--debounce", "0s",
+                    "--statsd-address", l.address());
+                WakeupRun.assertScanThenPushWake(nsq, "sleepy", sa, w, WAIT);
+            } // stops the wakeup: the final flush
+            String name = prefix() + "wakeup.";
+            Await.until("the final flush", WAIT, () -> l.sum(name + "wakes.push") == 1);
+            assertEquals(1, l.sum(name + "wakes.scan"), l.lines().toString());
+            assertEquals(0, l.sum(name + "wakes.deferred"));
+            assertEquals(2, l.samples(name + "wake_latency"), 1e-9, "each wake's round trip");
+            assertEquals(1, l.samples(name + "scan_time"), 1e-9, "one scan in 10m");
+            assertEquals(0, l.sum(name + "errors.wake"));
+            assertEquals(0, l.sum(name + "errors.scan"));
+        }
+    }
+
+    /** statsd not running: ICMP port unreachable for every datagram, and every tool still exits 0. */
+    @Test void nothingListeningEveryToolStillExits0() throws Exception {
+        String closed;
+        try (DatagramChannel probe = DatagramChannel.open(StandardProtocolFamily.INET).bind(new InetSocketAddress("127.0.0.1", 0))) {
+            closed = "127.0.0.1:" + ((InetSocketAddress) probe.getLocalAddress()).getPort();
+        }
+        nsq.prepare("void", "g");
+        producer p = new producer();
+        // 20 msg/s for 10: a second of 100 ms intervals, each sent into the void.
+        assertEquals(0, Cli.run(p, "-s", "void", "--nsqd", nsq.tcp().toString(), "--count", "10", "--rate", "20",
+            "--statsd-address", closed, "--statsd-interval", "100ms"), "producer: " + p.failure());
+        assertEquals(10, p.acked());
+        ConsumerRun c = new ConsumerRun("-s", "void", "-g", "g", "--nsqd", nsq.tcp().toString(), "--count", "10",
+            "--statsd-address", closed, "--statsd-interval", "100ms");
+        assertEquals(0, c.await(WAIT), "consumer: " + c.fatal());
+        try (WakeupRun run = new WakeupRun()) {
+            wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "50ms", "--statsd-address", closed,
+                "--statsd-interval", "100ms");
+            Await.until("scans go on through several refused sends", WAIT, () -> w.scans() >= 10);
+            assertEquals(null, w.failure(), "nothing that would make its exit 1");
+        }
+    }
+}
