@@ -43,6 +43,21 @@ class StatsdToolsTest {
         }
     }
 
+    /** A first --nsqd where nothing listens: each failed attempt is a retry, and statsd hears as many as the run counted. */
+    @Test void producerRetriesAreSentAsCounted() throws Exception {
+        try (StatsdListener l = new StatsdListener()) {
+            producer p = new producer();
+            String dead = "127.0.0.1:" + NsqFixture.freePort();
+            assertEquals(0, Cli.run(p, "-s", "retried", "--nsqd", dead + "," + nsq.tcp(), "--count", "5", "--rate", "max",
+                "--statsd-address", l.address()), "producer: " + p.failure());
+            String name = prefix() + "producer.retried.";
+            Await.until("the final flush", WAIT, () -> l.sum(name + "acknowledged") == 5);
+            long retries = p.counters.retries.sum();
+            assertTrue(retries >= 1, "the first address failed");
+            assertEquals(retries, l.sum(name + "retries"), l.lines().toString());
+        }
+    }
+
     /**
      * 20 messages, 5 of them failing twice (--max-attempts 2): 25 received, 15 finished, 5 requeued,
      * 5 dead-lettered, 25 handler runs timed.

@@ -57,8 +57,10 @@ public final class StatsdOptions {
             try {
                 target = new InetSocketAddress(InetAddress.getByName(address.host()), address.port());
             } catch (UnknownHostException e) {
-                throw new Cli.UsageException(String.format("--statsd-address %s: cannot resolve %s (%s): give a host name "
-                    + "this machine resolves, or an IP address", Cli.quote(address), Cli.quote(address.host()), Errors.oneLine(e)));
+                // Java's message is "host: why"; the why alone, the host is named already.
+                String why = String.valueOf(e.getMessage()).replaceFirst("^\\Q" + address.host() + "\\E: ", "");
+                throw new Cli.UsageException(String.format("--statsd-address %s: cannot resolve %s (%s): give a host name this "
+                    + "machine resolves, or an IP address", Cli.quote(address), Cli.quote(address.host()), why));
             }
         }
         return this;

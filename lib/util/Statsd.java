@@ -110,7 +110,7 @@ public final class Statsd implements AutoCloseable {
 
     /** A timer: each {@link Timer#record} is a sample in milliseconds. */
     public Timer timer(String name) {
-        Timer t = new Timer(name);
+        Timer t = new Timer(name, enabled());
         if (enabled()) metrics.add(t);
         return t;
     }
@@ -240,13 +240,18 @@ public final class Statsd implements AutoCloseable {
 
     /** Timing samples of one interval: a uniform sample of at most {@link #TIMER_SAMPLES} (reservoir sampling). */
     public static final class Timer extends Metric {
+        private final boolean sent;
         private double[] kept = new double[TIMER_SAMPLES];
         private long seen; // this interval's samples; under this
 
-        Timer(String name) { super(name); }
+        Timer(String name, boolean sent) {
+            super(name);
+            this.sent = sent;
+        }
 
-        /** A sample, in milliseconds. Any thread; a few arithmetic steps under this timer's lock. */
+        /** A sample, in milliseconds. Any thread; a few arithmetic steps under this timer's lock (none when off). */
         public void record(double ms) {
+            if (!sent) return;
             synchronized (this) {
                 long i = seen++;
                 if (i < TIMER_SAMPLES) {
