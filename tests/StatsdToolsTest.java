@@ -81,6 +81,24 @@ class StatsdToolsTest {
         }
     }
 
+    /** A user's handler script through lib/Nsq.java has the consumer's options, --statsd-address among them, and its metrics. */
+    @Test void aHandlerScriptThroughTheFrontDoorSendsTheConsumersMetrics() throws Exception {
+        nsq.prepare("scripted", "h");
+        nsq.publish("scripted", 12);
+        try (StatsdListener l = new StatsdListener()) {
+            java.util.concurrent.atomic.AtomicInteger handled = new java.util.concurrent.atomic.AtomicInteger();
+            Nsq.Consumer front = Nsq.consumer("--nsqd", nsq.tcp().toString(), "-s", "scripted", "-g", "h", "--count", "12",
+                "--concurrency", "3", "--statsd-address", l.address()).name("handler");
+            assertEquals(0, front.run(() -> m -> handled.incrementAndGet()));
+            String name = prefix() + "consumer.h.";
+            Await.until("the final flush", WAIT, () -> l.sum(name + "finished") == 12);
+            assertEquals(12, l.sum(name + "received"));
+            assertEquals(0, l.sum(name + "requeued") + l.sum(name + "dead_lettered"));
+            assertEquals(12, l.samples(name + "handler_time"), 1e-9, "each handler call timed");
+            assertEquals(12, handled.get());
+        }
+    }
+
     @Test void wakeupSendsWakesByReasonLatencyScanTimeAndErrors() throws Exception {
         nsq.prepare("sleepy", "sa");
         nsq.publish("sleepy", 1);
