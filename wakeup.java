@@ -308,7 +308,7 @@ public class wakeup implements Callable<Integer> {
     synchronized void scanOnce() {
         long start = System.nanoTime();
         List<Backlog.NodeStats> stats = nodes.stats(io);
-        scanErrors.add(stats.stream().filter(s -> s.stats() == null).count()); // an nsqd that did not answer (logged once)
+        scanErrors.add(stats.stream().filter(s -> s.stats() == null).count()); // an nsqd that did not answer
         Backlog backlog = Backlog.of(stats);
         Set<String> listing = waker.listing(); // one listing of the socket dir a scan; a socket itself is checked when woken
         Map<String, List<String>> backed = backlog.backed(listing::contains);

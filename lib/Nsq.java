@@ -14,7 +14,8 @@
 //SOURCES nsq/publish/Publisher.java nsq/publish/ReliablePublisher.java
 //SOURCES nsq/subscribe/Message.java nsq/subscribe/RdyShares.java nsq/subscribe/Session.java
 //SOURCES nsq/subscribe/StaleAnswers.java nsq/subscribe/Subscriber.java
-//SOURCES cli/Cli.java cli/ConnectionOptions.java cli/Converters.java cli/DrainOnSignal.java cli/Log.java cli/StatsdOptions.java
+//SOURCES cli/Cli.java cli/ConnectionOptions.java cli/Converters.java cli/DrainOnSignal.java cli/Log.java
+//SOURCES cli/StatsdOptions.java
 //SOURCES activation/DeferredWake.java activation/WakeSocket.java
 //SOURCES events/ProducerEvents.java
 //SOURCES consume/CommandRunner.java consume/ConsumerOptions.java consume/DeadLetters.java consume/DeferredWakes.java

@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import activation.WakeSocket;
 import cli.Cli;
 import cli.StatsdOptions;
-import java.net.InetSocketAddress;
-import java.net.StandardProtocolFamily;
-import java.nio.channels.DatagramChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,8 +30,8 @@ class StatsdToolsTest {
     @Test void producerSendsPublishedAcknowledgedAndRetries() throws Exception {
         try (StatsdListener l = new StatsdListener()) {
             producer p = new producer();
-            assertEquals(0, Cli.run(p, "-s", "metered", "--nsqd", nsq.tcp().toString(), "--count", "20", "--rate", "max", "--batch", "7",
-                "--statsd-address", l.address()), "producer: " + p.failure());
+            assertEquals(0, Cli.run(p, "-s", "metered", "--nsqd", nsq.tcp().toString(), "--count", "20",
+                "--rate", "max", "--batch", "7", "--statsd-address", l.address()), "producer: " + p.failure());
             String name = prefix() + "producer.metered.";
             Await.until("the final flush", WAIT, () -> l.sum(name + "acknowledged") == 20);
             assertEquals(20, l.sum(name + "published"), l.lines().toString());
@@ -43,13 +40,13 @@ class StatsdToolsTest {
         }
     }
 
-    /** A first --nsqd where nothing listens: each failed attempt is a retry, and statsd hears as many as the run counted. */
+    /** A first --nsqd where nothing listens: each failed attempt is a retry, and statsd hears as many as counted. */
     @Test void producerRetriesAreSentAsCounted() throws Exception {
         try (StatsdListener l = new StatsdListener()) {
             producer p = new producer();
             String dead = "127.0.0.1:" + NsqFixture.freePort();
-            assertEquals(0, Cli.run(p, "-s", "retried", "--nsqd", dead + "," + nsq.tcp(), "--count", "5", "--rate", "max",
-                "--statsd-address", l.address()), "producer: " + p.failure());
+            assertEquals(0, Cli.run(p, "-s", "retried", "--nsqd", dead + "," + nsq.tcp(), "--count", "5",
+                "--rate", "max", "--statsd-address", l.address()), "producer: " + p.failure());
             String name = prefix() + "producer.retried.";
             Await.until("the final flush", WAIT, () -> l.sum(name + "acknowledged") == 5);
             long retries = p.counters.retries.sum();
@@ -68,27 +65,29 @@ class StatsdToolsTest {
         for (int i = 0; i < 20; i++) bodies.add(i % 4 == 0 ? "fail" + i : "ok" + i);
         nsq.publish("work", bodies);
         try (StatsdListener l = new StatsdListener()) {
-            ConsumerRun c = new ConsumerRun("-s", "work", "-g", "g", "--nsqd", nsq.tcp().toString(), "--exec", "grep -q ok",
-                "--max-attempts", "2", "--backoff", "10ms/10ms", "--count", "20", "--statsd-address", l.address());
+            ConsumerRun c = new ConsumerRun("-s", "work", "-g", "g", "--nsqd", nsq.tcp().toString(),
+                "--exec", "grep -q ok", "--max-attempts", "2", "--backoff", "10ms/10ms", "--count", "20",
+                "--statsd-address", l.address());
             assertEquals(0, c.await(WAIT), "consumer: " + c.fatal());
             String name = prefix() + "consumer.g.";
             Await.until("the final flush", WAIT, () -> l.sum(name + "received") == 25);
             assertEquals(15, l.sum(name + "finished"), l.lines().toString());
             assertEquals(5, l.sum(name + "requeued"), l.lines().toString());
             assertEquals(5, l.sum(name + "dead_lettered"), l.lines().toString());
-            assertEquals(25, l.samples(name + "handler_time"), 1e-9, "each command timed: " + l.values(name + "handler_time", "ms"));
-            assertEquals(List.of(c.received(), c.finished(), c.requeued(), c.deadLettered()), List.of(25L, 15L, 5L, 5L), "the run's own counts");
+            assertEquals(25, l.samples(name + "handler_time"), 1e-9, "each command timed: " + l.lines());
+            assertEquals(List.of(25L, 15L, 5L, 5L), List.of(c.received(), c.finished(), c.requeued(), c.deadLettered()),
+                "the run's own counts: received, finished, requeued, dead-lettered");
         }
     }
 
-    /** A user's handler script through lib/Nsq.java has the consumer's options, --statsd-address among them, and its metrics. */
+    /** A handler script through lib/Nsq.java has the consumer's options, --statsd-address too, and its metrics. */
     @Test void aHandlerScriptThroughTheFrontDoorSendsTheConsumersMetrics() throws Exception {
         nsq.prepare("scripted", "h");
         nsq.publish("scripted", 12);
         try (StatsdListener l = new StatsdListener()) {
             java.util.concurrent.atomic.AtomicInteger handled = new java.util.concurrent.atomic.AtomicInteger();
-            Nsq.Consumer front = Nsq.consumer("--nsqd", nsq.tcp().toString(), "-s", "scripted", "-g", "h", "--count", "12",
-                "--concurrency", "3", "--statsd-address", l.address()).name("handler");
+            Nsq.Consumer front = Nsq.consumer("--nsqd", nsq.tcp().toString(), "-s", "scripted", "-g", "h",
+                "--count", "12", "--concurrency", "3", "--statsd-address", l.address()).name("handler");
             assertEquals(0, front.run(() -> m -> handled.incrementAndGet()));
             String name = prefix() + "consumer.h.";
             Await.until("the final flush", WAIT, () -> l.sum(name + "finished") == 12);
@@ -124,10 +123,7 @@ class StatsdToolsTest {
 
     /** statsd not running: ICMP port unreachable for every datagram, and every tool still exits 0. */
     @Test void nothingListeningEveryToolStillExits0() throws Exception {
-        String closed;
-        try (DatagramChannel probe = DatagramChannel.open(StandardProtocolFamily.INET).bind(new InetSocketAddress("127.0.0.1", 0))) {
-            closed = "127.0.0.1:" + ((InetSocketAddress) probe.getLocalAddress()).getPort();
-        }
+        String closed = "127.0.0.1:" + StatsdListener.nobody().getPort();
         nsq.prepare("void", "g");
         producer p = new producer();
         // 20 msg/s for 10: a second of 100 ms intervals, each sent into the void.
@@ -138,8 +134,8 @@ class StatsdToolsTest {
             "--statsd-address", closed, "--statsd-interval", "100ms");
         assertEquals(0, c.await(WAIT), "consumer: " + c.fatal());
         try (WakeupRun run = new WakeupRun()) {
-            wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "50ms", "--statsd-address", closed,
-                "--statsd-interval", "100ms");
+            wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "50ms",
+                "--statsd-address", closed, "--statsd-interval", "100ms");
             Await.until("scans go on through several refused sends", WAIT, () -> w.scans() >= 10);
             assertEquals(null, w.failure(), "nothing that would make its exit 1");
         }

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.regex.Pattern;
 import nsq.HostPort;
 import picocli.CommandLine.Option;
+import util.Durations;
 import util.Errors;
 import util.SmallFile;
 import util.Statsd;
@@ -38,13 +39,14 @@ public final class StatsdOptions {
     public String prefix;
 
     @Option(names = "--statsd-interval", paramLabel = "DURATION", defaultValue = "${env:STATSD_INTERVAL:-60s}",
-        description = "Time between two sends of the metrics, nsqd's default (env STATSD_INTERVAL, default ${DEFAULT-VALUE}).")
+        description = "Time between two sends of the metrics, as nsqd's default "
+            + "(env STATSD_INTERVAL, default ${DEFAULT-VALUE}).")
     public Duration interval;
 
     private InetSocketAddress target; // once checked
     private String expanded;
 
-    /** The rules the parser cannot check, and the one name lookup: exit 2 on either. Call before anything is created. */
+    /** The rules the parser cannot check, and the one name lookup: exit 2 on either. Before anything is created. */
     public StatsdOptions check() {
         Converters.requireDuration("--statsd-interval", interval, Duration.ofMillis(100), Duration.ofHours(1), "");
         String p = prefix == null ? "" : prefix;
@@ -59,8 +61,9 @@ public final class StatsdOptions {
             } catch (UnknownHostException e) {
                 // Java's message is "host: why"; the why alone, the host is named already.
                 String why = String.valueOf(e.getMessage()).replaceFirst("^\\Q" + address.host() + "\\E: ", "");
-                throw new Cli.UsageException(String.format("--statsd-address %s: cannot resolve %s (%s): give a host name this "
-                    + "machine resolves, or an IP address", Cli.quote(address), Cli.quote(address.host()), why));
+                throw new Cli.UsageException(String.format("--statsd-address %s: cannot resolve %s (%s): give a "
+                    + "host name this machine resolves, or an IP address", Cli.quote(address),
+                    Cli.quote(address.host()), why));
             }
         }
         return this;
@@ -75,7 +78,7 @@ public final class StatsdOptions {
         if (target == null) return Statsd.off();
         try {
             Statsd s = Statsd.start(target, expanded, interval, w -> Log.warn("%s", w));
-            Log.info("statsd: sending metrics to %s every %s as %s*", address, util.Durations.format(interval), expanded);
+            Log.info("statsd: sending metrics to %s every %s as %s*", address, Durations.format(interval), expanded);
             return s;
         } catch (IOException e) {
             // No UDP socket at all (no IPv6 on this host for an IPv6 address...): the tool runs on without metrics.
@@ -92,7 +95,8 @@ public final class StatsdOptions {
     /** The host's name as the kernel has it (what Go's os.Hostname, and so nsqd, reads); no DNS lookup. */
     static String hostname() {
         try {
-            String name = new String(SmallFile.read(Path.of("/proc/sys/kernel/hostname"), 256), StandardCharsets.US_ASCII).trim();
+            byte[] kernel = SmallFile.read(Path.of("/proc/sys/kernel/hostname"), 256);
+            String name = new String(kernel, StandardCharsets.US_ASCII).trim();
             if (!name.isEmpty() && PREFIX.matcher(name).matches()) return name;
         } catch (SmallFile.Unreadable e) {
             // not Linux: ask Java (it may consult the resolver)

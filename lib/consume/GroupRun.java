@@ -59,7 +59,7 @@ public final class GroupRun {
     private Subscriber subscriber;
     private DeferredWakes deferredWakes;    // socket-activated: wakes left in nsqd for what it requeues with a delay
     private Statsd statsd = Statsd.off();
-    private Statsd.Timer handlerTime;       // each handler's run (--exec's command, a script's handler); set before the first message
+    private Statsd.Timer handlerTime;       // each handler's run (--exec, a script's handler); before the first message
 
     /** A run whose messages {@code workers} handle, one per worker. */
     public GroupRun(ConsumerOptions options, Workers workers) {

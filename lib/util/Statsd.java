@@ -77,7 +77,8 @@ public final class Statsd implements AutoCloseable {
      * {@code prefix} goes before every name as it is ("" for none). {@code warn} hears a send that failed
      * other than by nothing listening (once until one succeeds again).
      */
-    public static Statsd start(InetSocketAddress target, String prefix, Duration interval, Consumer<String> warn) throws IOException {
+    public static Statsd start(InetSocketAddress target, String prefix, Duration interval, Consumer<String> warn)
+            throws IOException {
         DatagramChannel ch = DatagramChannel.open();
         try {
             ch.configureBlocking(false);
@@ -102,7 +103,7 @@ public final class Statsd implements AutoCloseable {
         return a;
     }
 
-    /** A counter kept elsewhere as a running total: sent as its change since the last interval, as nsqd sends its own. */
+    /** A counter kept elsewhere as a running total: sent as its change since the last interval, as nsqd does. */
     public void total(String name, LongSupplier total) { if (enabled()) metrics.add(new Total(name, total)); }
 
     /** A gauge: its value at each interval (never negative: statsd reads a leading '-' as "subtract"). */
@@ -115,7 +116,7 @@ public final class Statsd implements AutoCloseable {
         return t;
     }
 
-    /** Datagrams sent, datagrams the peer's host refused (ICMP port unreachable: nothing listens), datagrams dropped. */
+    /** Datagrams sent; refused by the peer's host (ICMP port unreachable: nothing listens); dropped. */
     public long packets() { return packets; }
     public long unreachable() { return unreachable; }
     public long dropped() { return dropped; }
@@ -154,7 +155,7 @@ public final class Statsd implements AutoCloseable {
     }
 
     /** Appends one line, sending the packet first when it would not fit. */
-    void line(String name, String value, String type, String rate) {
+    private void line(String name, String value, String type, String rate) {
         String text = prefix + name + ":" + value + "|" + type + (rate == null ? "" : "|@" + rate) + "\n";
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
         if (bytes.length > MAX_PACKET) return; // cannot be: names and the prefix are bounded far below
@@ -176,7 +177,9 @@ public final class Statsd implements AutoCloseable {
         } catch (IOException e) {
             // No route, no such interface: said once, then quiet until a send succeeds again.
             String why = Errors.oneLine(e);
-            if (!why.equals(lastError)) warn.accept("statsd: sending to " + address() + " failed: " + why + "; metrics are dropped");
+            if (!why.equals(lastError)) {
+                warn.accept("statsd: sending to " + address() + " failed: " + why + "; metrics are dropped");
+            }
             lastError = why;
             dropped++;
         }

@@ -29,7 +29,16 @@ final class StatsdListener implements AutoCloseable {
     }
 
     /** "127.0.0.1:PORT", for --statsd-address. */
-    String address() throws IOException { return "127.0.0.1:" + ((InetSocketAddress) channel.getLocalAddress()).getPort(); }
+    String address() throws IOException { return "127.0.0.1:" + socketAddress().getPort(); }
+
+    InetSocketAddress socketAddress() throws IOException { return (InetSocketAddress) channel.getLocalAddress(); }
+
+    /** A loopback UDP port nothing listens on (bound a moment ago): datagrams there come back port unreachable. */
+    static InetSocketAddress nobody() throws IOException {
+        try (DatagramChannel probe = DatagramChannel.open(StandardProtocolFamily.INET)) {
+            return (InetSocketAddress) probe.bind(new InetSocketAddress("127.0.0.1", 0)).getLocalAddress();
+        }
+    }
 
     private void read() {
         ByteBuffer buf = ByteBuffer.allocate(65536); // larger than any datagram, so an oversized one is seen as such
@@ -67,7 +76,8 @@ final class StatsdListener implements AutoCloseable {
             if (!l.startsWith(name + ":")) continue;
             String rest = l.substring(name.length() + 1);
             String[] parts = rest.split("\\|");
-            if (parts.length >= 2 && parts[1].equals(type)) out.add(parts.length > 2 ? parts[0] + "|" + parts[2] : parts[0]);
+            if (parts.length < 2 || !parts[1].equals(type)) continue;
+            out.add(parts.length > 2 ? parts[0] + "|" + parts[2] : parts[0]);
         }
         return out;
     }
@@ -78,7 +88,10 @@ final class StatsdListener implements AutoCloseable {
     /** A timer's samples as statsd counts them: each line 1/rate samples. */
     double samples(String name) {
         double n = 0;
-        for (String v : values(name, "ms")) n += v.contains("|@") ? 1 / Double.parseDouble(v.substring(v.indexOf("|@") + 2)) : 1;
+        for (String v : values(name, "ms")) {
+            int rate = v.indexOf("|@");
+            n += rate < 0 ? 1 : 1 / Double.parseDouble(v.substring(rate + 2));
+        }
         return n;
     }
 
