@@ -76,8 +76,8 @@ class StatsdTest {
             Await.until("both timers' lines", WAIT,
                 () -> l.values("few", "ms").size() == 3 && l.values("many", "ms").size() == Statsd.TIMER_SAMPLES);
             assertEquals(List.of("1.5", "2", "0.25"), l.values("few", "ms"), "every sample, no rate, in milliseconds");
-            List<String> many = l.values("many", "ms");
-            assertTrue(many.stream().allMatch(v -> v.endsWith("|@0.2")), "200 of 1000 kept, at rate 0.2: " + many);
+            List<String> sampled = l.values("many", "ms");
+            assertTrue(sampled.stream().allMatch(v -> v.endsWith("|@0.2")), "200 of 1000 kept, at rate 0.2: " + sampled);
             assertEquals(1000, l.samples("many"), 1e-6, "statsd still counts every sample");
         }
     }
