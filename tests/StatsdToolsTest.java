@@ -1,12 +1,15 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import activation.DeferredWake;
 import activation.WakeSocket;
 import cli.Cli;
 import cli.StatsdOptions;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import nsq.http.NsqHttp;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -98,25 +101,35 @@ class StatsdToolsTest {
         }
     }
 
+    /**
+     * Group sa woken once by the scan, once by push and once by a consumer's deferred-wake note; group "file" has
+     * a regular file for a socket: its two wake attempts (the scan's, push's) are errors.
+     */
     @Test void wakeupSendsWakesByReasonLatencyScanTimeAndErrors() throws Exception {
-        nsq.prepare("sleepy", "sa");
+        nsq.prepare("sleepy", "sa", "file");
         nsq.publish("sleepy", 1);
         try (StatsdListener l = new StatsdListener()) {
-            wakeup w;
-            WakeSocket.Listener sa;
             try (WakeupRun run = new WakeupRun()) {
-                sa = run.listen("sa");
-                w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m", "--debounce", "0s",
-                    "--statsd-address", l.address());
+                WakeSocket.Listener sa = run.listen("sa");
+                Files.writeString(run.sockets.resolve("file.sock"), "not a socket");
+                wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m",
+                    "--debounce", "0s", "--statsd-address", l.address());
                 WakeupRun.assertScanThenPushWake(nsq, "sleepy", sa, w, WAIT);
+                Await.until("the wakeup follows the notes", WAIT, () -> {
+                    NsqHttp.ChannelStats notes = nsq.channel(DeferredWake.TOPIC, wakeup.OWN_CHANNEL);
+                    return notes != null && notes.clientCount() == 1;
+                });
+                nsq.publish(DeferredWake.TOPIC, List.of(new WakeSocket.Wake("sleepy", "sa").line()));
+                Await.until("the note wakes sa", WAIT, () -> sa.wakes() == 3);
+                assertEquals("not a socket", w.state("file"));
             } // stops the wakeup: the final flush
             String name = prefix() + "wakeup.";
-            Await.until("the final flush", WAIT, () -> l.sum(name + "wakes.push") == 1);
+            Await.until("the final flush", WAIT, () -> l.sum(name + "wakes.deferred") == 1);
             assertEquals(1, l.sum(name + "wakes.scan"), l.lines().toString());
-            assertEquals(0, l.sum(name + "wakes.deferred"));
-            assertEquals(2, l.samples(name + "wake_latency"), 1e-9, "each wake's round trip");
+            assertEquals(1, l.sum(name + "wakes.push"), l.lines().toString());
+            assertEquals(3, l.samples(name + "wake_latency"), 1e-9, "each wake's round trip");
             assertEquals(1, l.samples(name + "scan_time"), 1e-9, "one scan in 10m");
-            assertEquals(0, l.sum(name + "errors.wake"));
+            assertEquals(2, l.sum(name + "errors.wake"), "file's two attempts: " + l.lines());
             assertEquals(0, l.sum(name + "errors.scan"));
         }
     }
