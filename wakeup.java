@@ -186,6 +186,7 @@ public class wakeup implements Callable<Integer> {
         statsd = statsdOptions.start();
         scanTime = statsd.timer("wakeup.scan_time");
         scanErrors = statsd.counter("wakeup.errors.scan");
+        statsd.gauge("wakeup.groups", () -> socketGroups.values().stream().flatMap(List::stream).distinct().count());
         waker = new GroupWaker(socketDir, debounce, wakeTimeout, MAX_WAKES).metrics(statsd).start();
         status = new StatusServer(socketDir, this::live);
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd, config.tls());

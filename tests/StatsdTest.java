@@ -64,18 +64,21 @@ class StatsdTest {
         }
     }
 
-    @Test void timersSendEverySampleOrAUniformSampleWithItsRate() throws Exception {
+    @Test void timersSendEverySampleOrAUniformSampleWithItsRateAndGaugesTheirValue() throws Exception {
         try (StatsdListener l = new StatsdListener()) {
             Statsd s = Statsd.start(at(l), "", Duration.ofHours(1), warnings::add);
             Statsd.Timer few = s.timer("few"), many = s.timer("many");
+            s.gauge("level", () -> 42);
             few.record(1.5);
             few.record(2);
             few.recordNanos(250_000);
             for (int i = 0; i < 1000; i++) many.record(i);
             s.close();
-            Await.until("both timers' lines", WAIT,
-                () -> l.values("few", "ms").size() == 3 && l.values("many", "ms").size() == Statsd.TIMER_SAMPLES);
+            Await.until("the timers' and the gauge's lines", WAIT,
+                () -> l.values("few", "ms").size() == 3 && l.values("many", "ms").size() == Statsd.TIMER_SAMPLES
+                    && l.values("level", "g").size() == 1);
             assertEquals(List.of("1.5", "2", "0.25"), l.values("few", "ms"), "every sample, no rate, in milliseconds");
+            assertEquals(List.of("42"), l.values("level", "g"), "a gauge: its value");
             List<String> sampled = l.values("many", "ms");
             assertTrue(sampled.stream().allMatch(v -> v.endsWith("|@0.2")), "200 of 1000 kept, at rate 0.2: " + sampled);
             assertEquals(1000, l.samples("many"), 1e-6, "statsd still counts every sample");

@@ -131,6 +131,8 @@ class StatsdToolsTest {
             assertEquals(1, l.samples(name + "scan_time"), 1e-9, "one scan in 10m");
             assertEquals(2, l.sum(name + "errors.wake"), "file's two attempts: " + l.lines());
             assertEquals(0, l.sum(name + "errors.scan"));
+            List<String> groups = l.values(name + "groups", "g");
+            assertEquals("2", groups.get(groups.size() - 1), "sa and file are behind a socket: " + groups);
         }
     }
 
