@@ -14,6 +14,7 @@ import cli.ConnectionOptions;
 import cli.Converters;
 import cli.DrainOnSignal;
 import cli.Log;
+import cli.StatsdOptions;
 import events.ProducerEvents;
 import java.io.InputStream;
 import java.time.Duration;
@@ -35,6 +36,7 @@ import produce.Pacer;
 import produce.PublishStats;
 import util.Durations;
 import util.Errors;
+import util.Statsd;
 import util.Threads;
 
 /** Publishes events (or stdin's lines) to a stream; a message counts only once nsqd acknowledged it. */
@@ -112,6 +114,7 @@ public class producer implements Callable<Integer> {
     @Option(names = "--retry-timeout", defaultValue = "${env:RETRY_TIMEOUT:-60s}", paramLabel = "DURATION",
         description = "Give up (exit 1) after nsqd failed to acknowledge for this long (env RETRY_TIMEOUT, default ${DEFAULT-VALUE}).")
     Duration retryTimeout;
+    @Mixin StatsdOptions statsdOptions;
     @Mixin ConnectionOptions.Verbosity verbosity;
 
     // Counters a test (or the progress line) reads while it runs.
@@ -124,6 +127,7 @@ public class producer implements Callable<Integer> {
     private volatile DelimitedReader stdinReader; // with '-': stop() ends its input
     private volatile String failure;
     private NsqConfig config;
+    private volatile Statsd statsd = Statsd.off();
 
     public static void main(String... args) {
         producer p = new producer();
@@ -151,6 +155,7 @@ public class producer implements Callable<Integer> {
                 Durations.format(SHUTDOWN_GRACE));
         }
         stats.summary("summary");
+        closeStatsd(); // the last flush, before the JVM halts
     }
 
     @Override
@@ -181,6 +186,7 @@ public class producer implements Callable<Integer> {
             Durations.format(MAX_INTERVAL));
         byte delim = DelimitedReader.parseDelimiter(delimiter);
         config = client.config();
+        statsdOptions.check(); // an unknown statsd host: exit 2 before anything is created
 
         // ---- wiring: one connection per thread, paced from a common start
         int eventSize = new ProducerEvents(stream, 0, payloadKeys, size).event(1).length;
@@ -191,6 +197,10 @@ public class producer implements Callable<Integer> {
         if (groups != null && !groups.isEmpty()) GroupSetup.create(nsqdHttp.nsqdHttp, nsqd.nsqd, stream, groups, config.tls());
         if (count != null) budget.set(count);
         stats.start();
+        statsd = statsdOptions.start();
+        statsd.total("producer." + stream + ".published", sent::sum);
+        statsd.total("producer." + stream + ".acknowledged", counters.acked::sum);
+        statsd.total("producer." + stream + ".retries", counters.retries::sum);
         Pacer pacer = new Pacer(periodNs, System.nanoTime(), duration);
         Log.info("publishing %s to '%s' on %s: %s, %d thread(s), %s%s",
             fromStdin ? "stdin" : size != null ? size + "-byte messages" : "events of ~" + eventSize + " bytes",
@@ -217,10 +227,20 @@ public class producer implements Callable<Integer> {
         }
         progress.interrupt();
         stats.summary("done");
+        closeStatsd();
         // Whatever happened, a message not acknowledged is a failed run.
         if (failure == null && stats.notAcked() == 0) return Cli.OK;
         if (failure == null) Log.error("%d message(s) were not acknowledged by nsqd", stats.notAcked()); // else the failure said why
         return Cli.FAILURE;
+    }
+
+    /** The final flush: what the last interval counted goes out before the tool exits. */
+    private void closeStatsd() {
+        try {
+            statsd.close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // exiting anyway; the last datagram may be lost
+        }
     }
 
     /**

@@ -22,6 +22,7 @@ import cli.ConnectionOptions;
 import cli.Converters;
 import cli.DrainOnSignal;
 import cli.Log;
+import cli.StatsdOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,6 +40,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import nsq.NsqConfig;
 import nsq.NsqException;
 import picocli.CommandLine.Command;
@@ -46,6 +48,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import util.Durations;
 import util.Errors;
+import util.Statsd;
 import util.Threads;
 import wake.Backlog;
 import wake.ChannellessSockets;
@@ -120,6 +123,7 @@ public class wakeup implements Callable<Integer> {
         description = "How long a wake may wait for 'ok': covers a consumer's cold start (env MQUEUE_WAKE_TIMEOUT, default ${DEFAULT-VALUE}).")
     Duration wakeTimeout;
 
+    @Mixin StatsdOptions statsdOptions;
     @Mixin ConnectionOptions.Verbosity verbosity;
 
     private final AtomicLong scans = new AtomicLong();
@@ -138,6 +142,9 @@ public class wakeup implements Callable<Integer> {
     private ExecutorService io;
     private StatusServer status;
     private Thread loop;
+    private Statsd statsd = Statsd.off();
+    private Statsd.Timer scanTime = statsd.timer("wakeup.scan_time");  // start() makes them anew, sent
+    private LongAdder scanErrors = statsd.counter("wakeup.errors.scan");
     private SdNotify sd = SdNotify.fromEnv(Map.of(), 0);
 
     private final CountDownLatch stopRequested = new CountDownLatch(1);
@@ -167,6 +174,7 @@ public class wakeup implements Callable<Integer> {
         Converters.requireDuration("--wake-timeout", wakeTimeout, Duration.ofMillis(1), Duration.ofMinutes(10),
             "a cold start takes seconds");
         NsqConfig config = client.config(); // bad TLS or AUTH options: exit 2 before anything starts
+        statsdOptions.check(); // an unknown statsd host: exit 2 before anything starts
         checkSocketDir();
         Log.info("watching %s for groups with a socket in %s (scan every %s, debounce %s)",
             lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqdHttp, socketDir,
@@ -175,7 +183,11 @@ public class wakeup implements Callable<Integer> {
         // A thread per node being read, up to STATS_THREADS; past that the scan thread reads the next node itself.
         io = new ThreadPoolExecutor(0, STATS_THREADS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), Threads.daemons("wakeup-stats"),
             new ThreadPoolExecutor.CallerRunsPolicy());
-        waker = new GroupWaker(socketDir, debounce, wakeTimeout, MAX_WAKES).start();
+        statsd = statsdOptions.start();
+        scanTime = statsd.timer("wakeup.scan_time");
+        scanErrors = statsd.counter("wakeup.errors.scan");
+        statsd.gauge("wakeup.groups", () -> socketGroups.values().stream().flatMap(List::stream).distinct().count());
+        waker = new GroupWaker(socketDir, debounce, wakeTimeout, MAX_WAKES).metrics(statsd).start();
         status = new StatusServer(socketDir, this::live);
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd, config.tls());
         channelless = new ChannellessSockets(socketDir, lookupd.enabled() ? null : nsqd.nsqdHttp.get(0));
@@ -222,6 +234,7 @@ public class wakeup implements Callable<Integer> {
         status.close();
         waker.close();
         io.shutdownNow();
+        statsd.close(); // the last flush, the loops stopped
     }
 
     /** What ended the run with exit 1 (a peer that is not nsqd, TLS or AUTH refused); null if nothing did. */
@@ -254,6 +267,7 @@ public class wakeup implements Callable<Integer> {
             try {
                 scanOnce();
             } catch (RuntimeException e) {
+                scanErrors.increment();
                 Log.error("scan failed: %s", Errors.oneLine(e));
             }
             if (nodes.fatal() != null) {
@@ -295,6 +309,7 @@ public class wakeup implements Callable<Integer> {
     synchronized void scanOnce() {
         long start = System.nanoTime();
         List<Backlog.NodeStats> stats = nodes.stats(io);
+        scanErrors.add(stats.stream().filter(s -> s.stats() == null).count()); // an nsqd that did not answer
         Backlog backlog = Backlog.of(stats);
         Set<String> listing = waker.listing(); // one listing of the socket dir a scan; a socket itself is checked when woken
         Map<String, List<String>> backed = backlog.backed(listing::contains);
@@ -311,6 +326,7 @@ public class wakeup implements Callable<Integer> {
         channelless.check(backlog, listing);
         lastScanAtMillis = System.currentTimeMillis();
         scans.incrementAndGet();
+        scanTime.recordNanos(System.nanoTime() - start);
         // The bench (bench/WakeupScale.java) reads this line's time.
         Log.debug("scan: %d node(s), %d socket-backed group(s), %d waiting, push on %d in %d ms", stats.size(),
             backed.values().stream().mapToInt(List::size).sum(), waiting.size(), push.size(), (System.nanoTime() - start) / 1_000_000);

@@ -5,7 +5,8 @@
 //DEPS com.kohlschutter.junixsocket:junixsocket-common:2.10.1
 //DEPS com.kohlschutter.junixsocket:junixsocket-native-common:2.10.1
 // Every file it stands on, by name: JBang cannot expand a glob when this file is fetched from a URL (LayoutTest keeps the list exact).
-//SOURCES util/Backoff.java util/Durations.java util/Errors.java util/Json.java util/SmallFile.java util/Threads.java
+//SOURCES util/Backoff.java util/Durations.java util/Errors.java util/Json.java util/SmallFile.java util/Statsd.java
+//SOURCES util/Threads.java
 //SOURCES nsq/Batch.java nsq/Command.java nsq/Compression.java nsq/Connection.java nsq/Frame.java nsq/FrameReader.java
 //SOURCES nsq/HostPort.java nsq/Identify.java nsq/InflatingInputStream.java nsq/Names.java nsq/NsqConfig.java
 //SOURCES nsq/NsqException.java nsq/NsqLogger.java nsq/Pem.java nsq/Tls.java nsq/WriteDeadlines.java
@@ -14,6 +15,7 @@
 //SOURCES nsq/subscribe/Message.java nsq/subscribe/RdyShares.java nsq/subscribe/Session.java
 //SOURCES nsq/subscribe/StaleAnswers.java nsq/subscribe/Subscriber.java
 //SOURCES cli/Cli.java cli/ConnectionOptions.java cli/Converters.java cli/DrainOnSignal.java cli/Log.java
+//SOURCES cli/StatsdOptions.java
 //SOURCES activation/DeferredWake.java activation/WakeSocket.java
 //SOURCES events/ProducerEvents.java
 //SOURCES consume/CommandRunner.java consume/ConsumerOptions.java consume/DeadLetters.java consume/DeferredWakes.java

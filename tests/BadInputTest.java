@@ -141,6 +141,23 @@ class BadInputTest {
         row("wakeup", w + "--scan-interval 2h", "--scan-interval 2h", "must be 10ms to 1h");
         row("wakeup", "wakeup --nsqd-http " + NOWHERE + " --socket-dir " + regularFile, regularFile.toString(), "not a directory");
         row("wakeup", "wakeup --nsqd-http nohost", "'nohost'", "HOST:PORT");
+
+        // Metrics: the address resolved once at start, the prefix a statsd name can hold, the interval bounded.
+        row("producer", p + "--statsd-address nohost.invalid:8125", "--statsd-address 'nohost.invalid:8125'",
+            "cannot resolve 'nohost.invalid'");
+        row("producer", p + "--statsd-address 127.0.0.1", "'127.0.0.1'", "HOST:PORT");
+        row("producer", p + "--statsd-address 127.0.0.1:0", "'127.0.0.1:0'", "port from 1 to 65535");
+        row("producer", p + "--statsd-interval 0", "--statsd-interval 0ms", "must be 100ms to 1h");
+        row("consumer", c + "--statsd-address nohost.invalid:8125", "--statsd-address 'nohost.invalid:8125'",
+            "cannot resolve");
+        row("consumer", c + "--statsd-prefix a:b", "--statsd-prefix 'a:b'", "letters, digits");
+        row("consumer", c + "--statsd-prefix " + "p".repeat(201), "--statsd-prefix 'ppp", "at most 200 characters");
+        row("consumer", c + "--statsd-interval 2h", "--statsd-interval 2h", "must be 100ms to 1h");
+        rowOf("consumer", List.of("--nsqd", NOWHERE, "-s", "s", "-g", "g", "--statsd-prefix", "a\nb|c"),
+            "--statsd-prefix 'a\\nb|c'", "statsd splits");
+        row("wakeup", w + "--statsd-address nohost.invalid:1", "--statsd-address 'nohost.invalid:1'", "cannot resolve");
+        row("wakeup", w + "--statsd-interval 50ms", "--statsd-interval 50ms", "must be 100ms to 1h");
+        row("wakeup", w + "--statsd-prefix %d", "--statsd-prefix '%d'", "letters, digits");
     }
 
     @AfterAll static void cleanup() throws Exception {

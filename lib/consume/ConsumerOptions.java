@@ -2,6 +2,7 @@ package consume;
 
 import cli.ConnectionOptions;
 import cli.Converters;
+import cli.StatsdOptions;
 import java.time.Duration;
 import java.util.List;
 import picocli.CommandLine.Mixin;
@@ -99,6 +100,7 @@ public final class ConsumerOptions {
             + "(env MAX_REQ_TIMEOUT, default ${DEFAULT-VALUE}, nsqd's default).")
     public Duration maxReqTimeout;
 
+    @Mixin public StatsdOptions statsd;
     @Mixin public ConnectionOptions.Verbosity verbosity;
 
     /** The command these options are part of: what its command line said, as opposed to the environment (--nsqd with --lookupd). */

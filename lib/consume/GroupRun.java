@@ -17,6 +17,7 @@ import nsq.NsqException;
 import nsq.subscribe.Message;
 import nsq.subscribe.Subscriber;
 import util.Durations;
+import util.Statsd;
 
 /**
  * One run of a consumer in its group, whatever handles the messages: checks the options, subscribes,
@@ -57,6 +58,8 @@ public final class GroupRun {
     private MessageOutput output;
     private volatile Subscriber subscriber; // stop() tells it from any thread
     private DeferredWakes deferredWakes;    // socket-activated: wakes left in nsqd for what it requeues with a delay
+    private Statsd statsd = Statsd.off();
+    private Statsd.Timer handlerTime;       // each handler's run (--exec, a script's handler); before the first message
 
     /** A run whose messages {@code workers} handle, one per worker. */
     public GroupRun(ConsumerOptions options, Workers workers) {
@@ -110,6 +113,7 @@ public final class GroupRun {
         int inFlight = checkOptions();
         DeadLetters deadLetters = new DeadLetters(o.client.config(), o.deadLetter);
         wire(inFlight, deadLetters);
+        startStatsd();
         boolean ownListener = activated && listener == null;
         try {
             // Accept wakes from the start: systemd starts us again for any connection we leave pending.
@@ -140,6 +144,7 @@ public final class GroupRun {
             }
             deadLetters.close();
             deferredWakes.close();
+            statsd.close(); // the last flush: the counts are final now, the drain's requeues included
         }
         boolean printed = output == null || output.close();
         logSummary();
@@ -166,6 +171,7 @@ public final class GroupRun {
         Converters.requireDuration("--lookupd-interval", o.lookupdInterval, Duration.ofMillis(100), Duration.ofHours(1),
             "every poll asks each nsqlookupd for each stream");
         MessageLifecycle.backoff(o.backoffSpec); // its own rules, before anything is created
+        o.statsd.check(); // an unknown statsd host: exit 2 before anything is created
         o.lookupd.orNsqd(o.spec, o.nsqd);
         // Dead letters happen only when a handler can fail (not when printing), and only then is their stream's name a rule to keep.
         for (String s : workers != null && o.maxAttempts > 0 ? o.streams : List.<String>of()) {
@@ -223,6 +229,21 @@ public final class GroupRun {
         });
         lifecycle.onLimitReached(stopSignal::countDown); // runUntilDone's wait ends on stop() or --count
         messages = lifecycle;
+    }
+
+    /**
+     * The run's counts as statsd counters (deltas of the totals the summary reports), and the handlers' time
+     * as a timer. Named after the group (one socket per group name on a host), summed over its streams.
+     */
+    private void startStatsd() {
+        statsd = o.statsd.start();
+        String name = "consumer." + o.group + ".";
+        MessageLifecycle m = messages;
+        statsd.total(name + "received", m::received);
+        statsd.total(name + "finished", m::finished);
+        statsd.total(name + "requeued", this::requeued);
+        statsd.total(name + "dead_lettered", m::deadLettered);
+        handlerTime = statsd.timer(name + "handler_time");
     }
 
     /**
@@ -362,7 +383,9 @@ public final class GroupRun {
     private void handle(Workers.Job j) {
         try {
             if (!messages.admit(j.m)) return; // draining, or --count is taken: requeued
+            long start = System.nanoTime();
             String error = workers.run(j);
+            handlerTime.recordNanos(System.nanoTime() - start);
             if (error == null) messages.finish(j.m);
             else if (j.killedForDrain) messages.requeueNow(j.m);
             else messages.failed(j.stream, j.m, error);

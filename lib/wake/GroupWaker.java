@@ -26,9 +26,11 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.LongAdder;
 import util.Backoff;
 import util.Durations;
 import util.Errors;
+import util.Statsd;
 import util.Threads;
 
 /**
@@ -76,6 +78,10 @@ public final class GroupWaker implements AutoCloseable {
     private volatile boolean closed;
     private volatile Throwable died;
     private Thread loop;
+    // Metrics: set before start (Thread.start publishes them to the loop), then only added to.
+    private final Map<Reason, LongAdder> wakesBy = new java.util.EnumMap<>(Reason.class);
+    private Statsd.Timer wakeLatency;
+    private LongAdder wakeErrors;
 
     // The loop's own: nothing below is touched by another thread.
     private final Map<String, Group> groups = new HashMap<>();
@@ -90,11 +96,25 @@ public final class GroupWaker implements AutoCloseable {
         this.debounce = debounce;
         this.timeout = timeout;
         this.maxUnderWay = maxUnderWay;
+        metrics(Statsd.off());
         try {
             this.selector = Selector.open();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open a selector for the wakes", e);
         }
+    }
+
+    /**
+     * Counts into {@code statsd}, under {@code wakeup.}: wakes.push, wakes.scan, wakes.deferred (answered wakes),
+     * wake_latency (their round trip) and errors.wake (an attempt refused, reset or timed out; a socket that is a
+     * symlink or not a socket). Before {@link #start}.
+     */
+    public synchronized GroupWaker metrics(Statsd statsd) {
+        if (loop != null) throw new IllegalStateException("metrics(): before start()");
+        for (Reason r : Reason.values()) wakesBy.put(r, statsd.counter("wakeup.wakes." + r));
+        wakeLatency = statsd.timer("wakeup.wake_latency");
+        wakeErrors = statsd.counter("wakeup.errors.wake");
+        return this;
     }
 
     public synchronized GroupWaker start() {
@@ -282,6 +302,8 @@ public final class GroupWaker implements AutoCloseable {
         g.lastOk = now;
         g.wakes++;
         g.lastWake = new Wake(System.currentTimeMillis(), a.reason, rtt / 1_000_000);
+        wakesBy.get(a.reason).increment();
+        wakeLatency.recordNanos(rtt);
         state(g, "ok", null);
         g.retry.reset();
         publish(g);
@@ -332,6 +354,7 @@ public final class GroupWaker implements AutoCloseable {
 
     /** A state that is an error: kept as the group's last error, logged when the state changes. */
     private void error(Group g, String next, String message) {
+        wakeErrors.increment();
         g.lastError = new Failure(System.currentTimeMillis(), message);
         state(g, next, message);
     }
