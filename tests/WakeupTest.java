@@ -428,6 +428,29 @@ class WakeupTest {
         throw new AssertionError("no Threads: line for pid " + pid);
     }
 
+    /**
+     * --max-wakes K: twelve groups with messages waiting when the wakeup starts are woken by its first scan, at most
+     * K at once (the stand-ins answer after 200 ms, as a consumer's start would, so the wakes overlap), each once, and
+     * the wake says it came for a backlog.
+     */
+    @Test void maxWakesBoundsTheWakesUnderWayAtOnce() throws Exception {
+        List<String> groups = new ArrayList<>();
+        nsq.http().createTopic("many");
+        for (int g = 0; g < 12; g++) {
+            nsq.http().createChannel("many", "m" + g);
+            groups.add("m" + g);
+        }
+        nsq.publish("many", 3);
+        try (WakeSockets stand = new WakeSockets(sockets, groups, Duration.ofMillis(200))) {
+            wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m", "--max-wakes", "3");
+            Await.until("every group woken", WAIT, () -> groups.stream().allMatch(g -> w.wakes(g) == 1));
+            assertEquals(12, stand.wakes(), "each group once");
+            assertTrue(stand.maxOpen() <= 3, "at most 3 under way at once: " + stand.maxOpen());
+            assertTrue(stand.maxOpen() >= 2, "they overlap up to the bound: " + stand.maxOpen());
+            assertTrue(stand.lines().stream().allMatch(l -> l.endsWith(" backlog")), "a scan's wakes: " + stand.lines());
+        }
+    }
+
     @Test void badInputIsUsageError() {
         assertEquals(2, Cli.run(new wakeup(), "--scan-interval", "0s"));
         assertEquals(2, Cli.run(new wakeup(), "--debounce", "soon"));

@@ -83,6 +83,7 @@ public final class GroupWaker implements AutoCloseable {
     private final ArrayDeque<Group> waiting = new ArrayDeque<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>(Comparator.comparingLong(Timer::at));
     private int underWay;
+    private long queueSince;  // when wakes began to wait for a slot; 0 while none waits
 
     /** {@code maxUnderWay}: wakes under way at once; more wait in arrival order. Call {@link #start} to run. */
     public GroupWaker(Path dir, Duration debounce, Duration timeout, int maxUnderWay) {
@@ -215,6 +216,15 @@ public final class GroupWaker implements AutoCloseable {
 
     private void admit() {
         while (underWay < maxUnderWay && !waiting.isEmpty()) begin(waiting.poll());
+        // The admission is a decision worth seeing: once when wakes start to queue, once when the queue is gone.
+        if (!waiting.isEmpty() && queueSince == 0) {
+            queueSince = System.nanoTime();
+            Log.info("%d wakes under way, the most at once (--max-wakes): the rest wait their turn", underWay);
+        } else if (waiting.isEmpty() && queueSince != 0) {
+            Log.info("every waiting wake has started, %s after the first had to wait",
+                Durations.format(Duration.ofNanos(System.nanoTime() - queueSince)));
+            queueSince = 0;
+        }
     }
 
     /** Checks the socket (links not followed), connects without blocking and sends the line. */
