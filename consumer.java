@@ -10,7 +10,7 @@
 // the ~1 MiB rate (-Xmn4m: 0.48x, -Xmn8m: 0.78x): each body is a new 1 MiB array and nsqd's window is a message or two,
 // so every collection stalls the stream; the survivors hold those in flight, so little is promoted. JAVA_OPTS=-Xmx1g
 // for many large messages in flight at once (--concurrency with ~1 MiB bodies).
-//JVM_OPTIONS and bin/mqueue passes them (JBang's //RUNTIME_OPTIONS would reach every script that sources this one).
+// scripts/package records //JVM_OPTIONS and bin/mqueue passes them (JBang's //RUNTIME_OPTIONS would reach every script that sources this one).
 //JVM_OPTIONS -XX:+UseParallelGC -XX:-UseAdaptiveSizePolicy -Xms24m -Xmn16m -XX:SurvivorRatio=3 -Xmx64m
 //DEPS info.picocli:picocli:4.7.7
 // Everything else comes through the front door, which names what it stands on.
