@@ -36,7 +36,7 @@ final class Herd {
     }
 
     record Result(double seconds, long peakJvms, long peakRssKb, double cpuSecs, long handled, long jvms,
-                  String lost) {}
+                  String lost, String machine) {}
 
     void run() throws Exception {
         String what = String.format(Locale.ROOT, "herd: %d groups x %d messages waiting, one wakeup wakes them all",
@@ -49,8 +49,8 @@ final class Herd {
         bench.report.versus(what + ": every message handled", fmt(before.seconds) + " s", fmt(now.seconds) + " s",
             "<= 12 s", now.seconds <= 12 && now.lost == null, String.format(Locale.ROOT, "from the wakeup's spawn to "
                 + "the last line printed; consumer CPU %.2f s per group before, %.2f s now (%.1f s in all, %d cores): "
-                + "a JVM start and a drain each; %s", before.cpuSecs / groups, now.cpuSecs / groups, now.cpuSecs,
-                Bench.CORES, settings));
+                + "a JVM start and a drain each; the machine's CPU until then, now: %s; %s", before.cpuSecs / groups,
+                now.cpuSecs / groups, now.cpuSecs, Bench.CORES, now.machine, settings));
         bench.report.versus(what + ": peak RSS sum", gb(before.peakRssKb), gb(now.peakRssKb), "<= 2 GB",
             now.peakRssKb <= 2L * 1024 * 1024, String.format(Locale.ROOT, "VmRSS of the consumer JVMs alive at once, "
                 + "summed (the AOT cache's shared pages counted in each); at most %d JVMs at once before, %d now; "
@@ -103,18 +103,23 @@ final class Herd {
             List<String> cmd = new ArrayList<>(Bench.ours("wakeup", "--nsqd-http", nsqd.http, "--socket-dir",
                 sockets.toString()));
             cmd.addAll(wakeupArgs);
-            long spawn = System.nanoTime();
+            long spawn = System.nanoTime(), machine0 = machineTicks(), nsqd0 = ProcStat.cpuTicks(nsqd.pid());
             Process wakeup = bench.spawn(cmd, "herd-wakeup-" + label, null);
             JvmSampler sampler = new JvmSampler(mark);
             int limit = bench.smoke ? 60 : 180;
             long want = (long) messages * 201, deadline = spawn + TimeUnit.SECONDS.toNanos(limit);
-            long doneAt = 0;
+            long doneAt = 0, doneMachine = 0, doneNsqd = 0, doneWakeup = 0;
+            double doneConsumers = 0;
             while (doneAt == 0) {
                 sampler.sample();
                 long done = 0;
                 for (String g : names) if (Files.size(out.resolve(g + ".out")) >= want) done++;
                 if (done == groups) {
                     doneAt = System.nanoTime();
+                    doneMachine = machineTicks() - machine0;
+                    doneNsqd = ProcStat.cpuTicks(nsqd.pid());
+                    doneWakeup = ProcStat.cpuTicks(wakeup.pid());
+                    doneConsumers = sampler.cpuSecs();
                 } else if (!wakeup.isAlive()) {
                     throw new IOException("the wakeup exited " + wakeup.exitValue() + ": "
                         + Bench.tail(bench.logs.get(wakeup)));
@@ -131,16 +136,22 @@ final class Herd {
                 Thread.sleep(EVERY_MS);
             }
             double secs = (doneAt - spawn) / 1e9;
+            double busy = doneMachine / ProcStat.TICKS, nsqdSecs = (doneNsqd - nsqd0) / ProcStat.TICKS;
+            double wakeupSecs = doneWakeup / ProcStat.TICKS, rest = busy - doneConsumers - nsqdSecs - wakeupSecs;
+            String machine = String.format(Locale.ROOT, "%.1f of %.1f core-seconds busy: consumers %.1f, nsqd %.1f, "
+                + "wakeup %.1f, the rest (the group scripts, this bench, other processes) %.1f", busy,
+                secs * Bench.CORES, doneConsumers, nsqdSecs, wakeupSecs, rest);
             String lost = count(nsqd, topic, names, out);
             long handled = 0;
             for (String g : names) handled += Files.size(out.resolve(g + ".out")) / 201;
             Bench.log(String.format(Locale.ROOT, "  %s: all handled in %.1f s; at most %d JVMs at once, RSS sum %s; "
                 + "consumer CPU %.1f s (%d JVMs); %s", label, secs, sampler.peakJvms, gb(sampler.peakRssKb),
                 sampler.cpuSecs(), sampler.seen.size(), lost == null ? "nothing lost" : lost));
+            Bench.log("  " + label + ": " + machine);
             wakeup.destroy();
             wakeup.waitFor(15, TimeUnit.SECONDS);
-            return new Result(secs, sampler.peakJvms, sampler.peakRssKb, sampler.cpuSecs(), handled, sampler.seen.size(),
-                lost);
+            return new Result(secs, sampler.peakJvms, sampler.peakRssKb, sampler.cpuSecs(), handled,
+                sampler.seen.size(), lost, machine);
         } finally {
             for (Process s : scripts) s.destroy(); // the script stops its consumer (SIGTERM) and removes the socket
             for (Process s : scripts) {
@@ -153,6 +164,13 @@ final class Herd {
                 for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
             }
         }
+    }
+
+    /** Busy ticks of the whole machine (every CPU) from /proc/stat: user, nice, system, irq, softirq, steal. */
+    static long machineTicks() throws IOException {
+        String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+        return Long.parseLong(f[1]) + Long.parseLong(f[2]) + Long.parseLong(f[3]) + Long.parseLong(f[6])
+            + Long.parseLong(f[7]) + Long.parseLong(f[8]);
     }
 
     /** Null when every group printed exactly M lines and nsqd holds nothing for them; else what is wrong. */
