@@ -393,6 +393,26 @@ class ConsumerTest {
         }
     }
 
+    /**
+     * A message requeued for later by a consumer woken for a backlog: it stays past the linger, as --timeout planned
+     * (no note to the wakeup when the delay is shorter), and handles the message again when it comes back.
+     */
+    @Test void aRequeueForLaterEndsTheLinger() throws Exception {
+        nsq.prepare("lr", "g");
+        nsq.publish("lr", 1);
+        Path sock = nsq.dir().resolve("lr.sock");
+        try (WakeSocket.Listener listener = WakeSocket.Listener.bind(sock)) {
+            ConsumerRun r = new ConsumerRun(x -> x.listener(listener), args("lr", "g", "--exec", "false",
+                "--max-attempts", "0", "--backoff", "1s/1s", "--timeout", "30s", "--backlog-linger", "100ms"));
+            Await.until("accepting wakes", Duration.ofSeconds(20), () -> r.idleTimeout() != null);
+            WakeSocket.wake(sock, new WakeSocket.Wake("lr", "g", true), Duration.ofSeconds(5));
+            Await.until("the message back after its 1 s delay, handled again", Duration.ofSeconds(20),
+                () -> r.received() >= 2);
+            assertTrue(r.thread.isAlive(), "still running");
+            assertEquals(0, r.stop());
+        }
+    }
+
     @Test void badInputIsExit2WithOneClearLine() {
         String n = "127.0.0.1:1";
         Map<List<String>, String> cases = new java.util.LinkedHashMap<>();

@@ -56,7 +56,7 @@ public final class GroupRun {
     private volatile Duration idleTimeout;  // --timeout, or its default for the mode we run in; once checked
     private Duration linger;                // --backlog-linger, at most idleTimeout; zero when it does not apply
     private volatile boolean backlogWake;   // a wake said "backlog": messages were waiting when the wakeup looked
-    private volatile boolean freshWake;     // a wake did not (a fresh publish, a note come due): idleTimeout for good
+    private volatile boolean freshWake;     // a wake did not (a fresh publish), or a requeue for later: idleTimeout
     private boolean activated;
     private MessageOutput output;
     private Subscriber subscriber;
@@ -204,7 +204,12 @@ public final class GroupRun {
             });
         }
         deferredWakes = DeferredWakes.of(activated, o.client.config(), o.group, idleTimeout);
-        lifecycle.onRequeuedLater(deferredWakes::requeued);
+        lifecycle.onRequeuedLater((m, delay) -> {
+            // A message that comes back later was planned for with --timeout (no note when we outlive its delay):
+            // no lingering past it.
+            freshWake = true;
+            deferredWakes.requeued(m, delay);
+        });
         NsqConfig config = o.delivery.apply(o.client.config());
         subscriber = new Subscriber(config, o.streams, o.group, inFlight, new Subscriber.Handler() {
             @Override public void onMessage(Message m) { dispatch(m); }
@@ -268,7 +273,8 @@ public final class GroupRun {
     /**
      * The idle time in force now: --backlog-linger while every wake so far said "backlog" (a host back from
      * maintenance, a burst found by a scan: a hundred JVMs kept 30 s each for nothing), --timeout from the first
-     * wake that did not (a fresh publish: the next one should find us running), and while no wake came at all.
+     * wake that did not (a fresh publish: the next one should find us running) or the first requeue for later (its
+     * note to the wakeup counted on --timeout), and while no wake came at all.
      */
     private Duration idleNow() {
         return backlogWake && !freshWake && !linger.isZero() ? linger : idleTimeout;
