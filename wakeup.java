@@ -87,10 +87,14 @@ public class wakeup implements Callable<Integer> {
     /** Our copy of each stream: ephemeral, so it vanishes with us and never holds a backlog. */
     static final String OWN_CHANNEL = "mqueue-wakeup#ephemeral";
     /**
-     * Wakes under way at once; the rest wait their turn. Each is an open socket and, under systemd, a consumer
-     * starting. Threads do not grow with it: every wake is on the one wake loop (GroupWaker).
+     * --max-wakes' default: wakes under way at once, the rest waiting their turn. Each is an open socket and, under
+     * systemd, a consumer starting: a JVM start is ~0.25 s of a core, so a hundred groups woken at once on 2 cores
+     * were a hundred JVMs fighting for them (bench herd: 100 x 200 messages, 94 JVMs and 5.4 GB at once, issue 24).
+     * Two per core keeps the cores busy while one start waits on I/O. Threads do not grow with it: every wake is
+     * on the one wake loop (GroupWaker).
      */
-    static final int MAX_WAKES = 64;
+    static int defaultMaxWakes() { return 2 * Runtime.getRuntime().availableProcessors(); }
+    static final int MAX_WAKES_LIMIT = 1000;
     /** Threads that read nsqd's /stats at once; more nodes wait their turn within a scan. */
     static final int STATS_THREADS = 4;
 
@@ -122,6 +126,11 @@ public class wakeup implements Callable<Integer> {
     @Option(names = "--wake-timeout", paramLabel = "DURATION", defaultValue = "${env:MQUEUE_WAKE_TIMEOUT:-15s}",
         description = "How long a wake may wait for 'ok': covers a consumer's cold start (env MQUEUE_WAKE_TIMEOUT, default ${DEFAULT-VALUE}).")
     Duration wakeTimeout;
+
+    @Option(names = "--max-wakes", paramLabel = "N", defaultValue = "${env:MQUEUE_MAX_WAKES}",
+        description = "Wakes under way at once, each a consumer starting; the rest wait their turn, in order "
+            + "(env MQUEUE_MAX_WAKES; default 2 per core).")
+    Integer maxWakes;
 
     @Mixin StatsdOptions statsdOptions;
     @Mixin ConnectionOptions.Verbosity verbosity;
@@ -173,12 +182,15 @@ public class wakeup implements Callable<Integer> {
             "a longer one would leave a group that exited idle unwoken that long");
         Converters.requireDuration("--wake-timeout", wakeTimeout, Duration.ofMillis(1), Duration.ofMinutes(10),
             "a cold start takes seconds");
+        int wakesAtOnce = maxWakes != null ? maxWakes : defaultMaxWakes();
+        Converters.requireRange("--max-wakes", wakesAtOnce, 1, MAX_WAKES_LIMIT,
+            "wakes under way at once, each a consumer starting");
         NsqConfig config = client.config(); // bad TLS or AUTH options: exit 2 before anything starts
         statsdOptions.check(); // an unknown statsd host: exit 2 before anything starts
         checkSocketDir();
-        Log.info("watching %s for groups with a socket in %s (scan every %s, debounce %s)",
+        Log.info("watching %s for groups with a socket in %s (scan every %s, debounce %s, at most %d wakes at once)",
             lookupd.enabled() ? "nsqlookupd " + lookupd.lookupd : "nsqd " + nsqd.nsqdHttp, socketDir,
-            Durations.format(scanInterval), Durations.format(debounce));
+            Durations.format(scanInterval), Durations.format(debounce), wakesAtOnce);
         stopping = false;
         // A thread per node being read, up to STATS_THREADS; past that the scan thread reads the next node itself.
         io = new ThreadPoolExecutor(0, STATS_THREADS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), Threads.daemons("wakeup-stats"),
@@ -187,7 +199,7 @@ public class wakeup implements Callable<Integer> {
         scanTime = statsd.timer("wakeup.scan_time");
         scanErrors = statsd.counter("wakeup.errors.scan");
         statsd.gauge("wakeup.groups", () -> socketGroups.values().stream().flatMap(List::stream).distinct().count());
-        waker = new GroupWaker(socketDir, debounce, wakeTimeout, MAX_WAKES).metrics(statsd).start();
+        waker = new GroupWaker(socketDir, debounce, wakeTimeout, wakesAtOnce).metrics(statsd).start();
         status = new StatusServer(socketDir, this::live);
         nodes = new NsqdNodes(nsqd.nsqdHttp, lookupd.lookupd, config.tls());
         channelless = new ChannellessSockets(socketDir, lookupd.enabled() ? null : nsqd.nsqdHttp.get(0));

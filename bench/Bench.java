@@ -2,6 +2,7 @@
 //JAVA 17+
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
 //SOURCES BenchNsqd.java Sampler.java ProcStat.java ../tests/support/WakeSockets.java WakeupScale.java Report.java
+//SOURCES Herd.java
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,7 +21,7 @@ import java.util.concurrent.TimeUnit;
  * machine and the exact commands, to bench/RESULTS.md.
  *
  *   bench/Bench.java [--smoke] [--pairs N] [--out FILE|-] [CASE...]
- *   CASE: publish-200 publish-1m consume-200 consume-1m handler wakeup latency (default: all)
+ *   CASE: publish-200 publish-1m consume-200 consume-1m handler wakeup herd latency (default: all)
  *
  * --smoke runs every case at a tiny size (the test that keeps these scripts alive); its numbers
  * mean nothing. BENCH_CONSUMER_CONNECTIONS sets the consumer's --connections (default: one per
@@ -89,7 +90,8 @@ public class Bench {
         System.exit(b.report.failed() ? 1 : 0);
     }
 
-    static final List<String> CASES = List.of("publish-200", "publish-1m", "consume-200", "consume-1m", "handler", "wakeup", "latency");
+    static final List<String> CASES = List.of("publish-200", "publish-1m", "consume-200", "consume-1m", "handler", "wakeup",
+        "herd", "latency");
 
     void run(List<String> cases, String[] args) throws Exception {
         report.machine(NSQ_BIN.resolve("nsqd"));
@@ -107,6 +109,7 @@ public class Bench {
                     case "consume-1m" -> consume("consume-1m", MIB_EVENT, smoke ? 8 : 6_000);
                     case "handler" -> handler();
                     case "wakeup" -> new WakeupScale(this).run();
+                    case "herd" -> new Herd(this).run();
                     case "latency" -> latency();
                     default -> throw new IllegalArgumentException(c);
                 }

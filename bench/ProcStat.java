@@ -23,6 +23,16 @@ final class ProcStat {
     /** VmRSS in KiB; -1 when the process is gone. */
     static long rssKb(long pid) { return status(pid, "VmRSS:"); }
 
+    /**
+     * Where the resident memory is, from /proc/PID/status and smaps_rollup: anonymous (heap, stacks, malloc) against
+     * file-backed (the jars, libjvm, the AOT cache, shared with every JVM that maps them), and the threads.
+     */
+    static String memory(long pid) {
+        return String.format(java.util.Locale.ROOT, "anon %d MB, file %d MB, shmem %d MB, %d threads",
+            status(pid, "RssAnon:") / 1024, status(pid, "RssFile:") / 1024, status(pid, "RssShmem:") / 1024,
+            threads(pid));
+    }
+
     /** Threads the process has now; -1 when it is gone. */
     static long threads(long pid) { return status(pid, "Threads:"); }
 

@@ -80,6 +80,11 @@ final class Report {
         rows.add(row(what, "", value, "", target, met ? "yes" : "**no**", notes));
     }
 
+    /** A row with a target of our own and a baseline measured in the same run (the settings before a change). */
+    void versus(String what, String baseline, String value, String target, boolean met, String notes) {
+        rows.add(row(what, "before: " + baseline, value, "", target, met ? "yes" : "**no**", notes));
+    }
+
     void note(String what, String text) { rows.add(row(what, "", "", "", "", "", text)); }
 
     void failure(String what, Exception e) {

@@ -55,7 +55,10 @@ final class WakeupScale {
                 }
             }
             Bench.log(String.format(Locale.ROOT, "  created %d streams x %d groups on 2 nsqd in %.1f s", streams, groupsPerStream, (System.nanoTime() - created) / 1e9));
-            List<String> cmd = new ArrayList<>(Bench.ours("wakeup", "--nsqd-http", a.http, "--nsqd-http", b.http, "--socket-dir", sockets.toString(), "-v"));
+            // --max-wakes 64: the stand-ins answer after a cold start's 200 ms but cost no CPU, so the 2 per core
+            // that suit real JVM starts would only stretch "all woken at once" here (the herd has real consumers).
+            List<String> cmd = new ArrayList<>(Bench.ours("wakeup", "--nsqd-http", a.http, "--nsqd-http", b.http,
+                "--socket-dir", sockets.toString(), "-v", "--max-wakes", "64"));
             if (bench.smoke) cmd.addAll(List.of("--scan-interval", "500ms")); // a few scans within the short idle window
             String extra = System.getenv("BENCH_WAKEUP_OPTS"); // for experiments, e.g. --scan-interval 10m
             if (extra != null && !extra.isBlank()) cmd.addAll(List.of(extra.trim().split("\\s+")));
@@ -98,10 +101,11 @@ final class WakeupScale {
                 double latMax = java.util.Arrays.stream(lat).max().getAsDouble();
 
                 bench.report.target(what + ": CPU", String.format(Locale.ROOT, "%.2f %% of one core over %d s", cpuPct, idleSec),
-                    "< 1 %", cpuPct < 1.0, String.format(Locale.ROOT, "%d scans and %d wakes in that window; ready (push on all %d pairs) %.1f s after spawn",
+                    "< 0.5 % (issue 24; was < 1 %)", cpuPct < 0.5,
+                    String.format(Locale.ROOT, "%d scans and %d wakes in that window; ready (push on all %d pairs) %.1f s after spawn",
                         windowScans.size(), idleWakes, 2 * streams, startSec));
-                bench.report.target(what + ": RSS", String.format(Locale.ROOT, "%.0f MB", rss / 1024.0), "< 150 MB", rss < 150 * 1024,
-                    "VmRSS at the end of the idle window");
+                bench.report.target(what + ": RSS", String.format(Locale.ROOT, "%.0f MB", rss / 1024.0),
+                    "<= 64 MB (issue 24; was < 150 MB)", rss <= 64 * 1024, "VmRSS at the end of the idle window: " + ProcStat.memory(p.pid()));
                 bench.report.target(what + ": one scan", String.format(Locale.ROOT, "median %.0f ms, max %.0f ms", Report.median(scan), scanMax),
                     "< 1 s", scanMax < 1000, "/stats of both nsqd and one listing of the " + groups.size() + " sockets (the wakeup's own debug line)");
                 bench.report.target(what + ": publish -> wake", String.format(Locale.ROOT, "median %.0f ms, max %.0f ms", Report.median(lat), latMax),

@@ -138,6 +138,11 @@ class BadInputTest {
         row("wakeup", w + "--debounce 99999999999h", "'99999999999h'", "365 days");
         row("wakeup", w + "--debounce 2m", "--debounce 2m", "must be 0ms to 1m");
         row("wakeup", w + "--scan-interval 5ms", "--scan-interval 5ms", "must be 10ms to 1h");
+        row("wakeup", w + "--max-wakes 0", "--max-wakes 0", "must be 1 to 1000");
+        row("wakeup", w + "--max-wakes 5000", "--max-wakes 5000", "must be 1 to 1000");
+        row("wakeup", w + "--max-wakes many", "'many'", "--max-wakes");
+        row("consumer", "consumer --nsqd " + NOWHERE + " -s s -g g --backlog-linger 2h", "--backlog-linger 2h",
+            "must be 0ms to 1h");
         row("wakeup", w + "--scan-interval 2h", "--scan-interval 2h", "must be 10ms to 1h");
         row("wakeup", "wakeup --nsqd-http " + NOWHERE + " --socket-dir " + regularFile, regularFile.toString(), "not a directory");
         row("wakeup", "wakeup --nsqd-http nohost", "'nohost'", "HOST:PORT");

@@ -39,7 +39,9 @@ class BenchSmokeTest {
             String md = Files.readString(results);
             for (String row : List.of("| publish 200 B", "| publish ~1 MiB (MPUB 4, 2 connections each, 1 s), --payload-keys 1000",
                     "--size 1024100 |", "| consume 200 B", "| consume ~1 MiB", "| consumer RSS at full speed, 200 B",
-                    "| handle 200 B with a handler that does nothing", "socket-backed groups over 2 streams on 2 nsqd: CPU |", ": one scan |", ": publish -> wake |", "| latency")) {
+                    "| handle 200 B with a handler that does nothing", "socket-backed groups over 2 streams on 2 nsqd: CPU |", ": one scan |", ": publish -> wake |", "| latency",
+                    "| herd: 3 groups x 5 messages waiting, one wakeup wakes them all: every message handled |", ": peak RSS sum |",
+                    ": nothing lost | before: 15 of 15 | 15 of 15 |")) {
                 assertTrue(md.contains(row.replace("2 connections", Runtime.getRuntime().availableProcessors() + " connections")),
                     "a row with '" + row + "' in:\n" + md);
             }

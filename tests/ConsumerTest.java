@@ -340,6 +340,79 @@ class ConsumerTest {
         }
     }
 
+    /**
+     * Woken for a backlog (the wakeup's scan found messages waiting): once they are done, it exits after
+     * --backlog-linger, not after --timeout. A hundred groups woken at once after maintenance are then not a hundred
+     * JVMs kept for 30 s.
+     */
+    @Test void wokenForABacklogItExitsAfterTheLingerOnceTheGroupIsEmpty() throws Exception {
+        nsq.prepare("lb", "g");
+        nsq.publish("lb", 20);
+        Path sock = nsq.dir().resolve("lb.sock");
+        try (WakeSocket.Listener listener = WakeSocket.Listener.bind(sock)) {
+            ConsumerRun r = new ConsumerRun(x -> x.listener(listener),
+                args("lb", "g", "--timeout", "10m", "--backlog-linger", "300ms"));
+            Await.until("accepting wakes", Duration.ofSeconds(20), () -> r.idleTimeout() != null);
+            WakeSocket.wake(sock, new WakeSocket.Wake("lb", "g", true), Duration.ofSeconds(5));
+            assertEquals(0, r.await(Duration.ofMinutes(1)), "exits long before its 10 minutes of --timeout");
+            assertEquals(NsqFixture.bodies("m", 20), r.lines());
+            assertEquals(Duration.ofMinutes(10), r.idleTimeout(), "the linger did not replace --timeout");
+        }
+    }
+
+    /**
+     * The idle promise: a consumer woken for a backlog that is then woken for a fresh publish keeps its whole --timeout
+     * from there, so the next publish finds it running; and one started by a fresh publish never lingers.
+     */
+    @Test void aWakeForAFreshPublishKeepsTheWholeTimeout() throws Exception {
+        nsq.prepare("lf", "g");
+        nsq.publish("lf", 5);
+        Path sock = nsq.dir().resolve("lf.sock");
+        try (WakeSocket.Listener listener = WakeSocket.Listener.bind(sock)) {
+            ConsumerRun r = new ConsumerRun(x -> x.listener(listener),
+                args("lf", "g", "--timeout", "3s", "--backlog-linger", "200ms"));
+            Await.until("accepting wakes", Duration.ofSeconds(20), () -> r.idleTimeout() != null);
+            WakeSocket.wake(sock, new WakeSocket.Wake("lf", "g", true), Duration.ofSeconds(5));
+            nsq.publish("lf", List.of("fresh"));
+            WakeSocket.wake(sock, new WakeSocket.Wake("lf", "g"), Duration.ofSeconds(5));
+            long fresh = System.nanoTime();
+            Await.until("all six printed", Duration.ofSeconds(20), () -> r.lines().size() == 6);
+            assertEquals(0, r.await(Duration.ofSeconds(30)));
+            assertTrue(r.endedNanos - fresh >= Duration.ofMillis(2800).toNanos(),
+                "kept its 3 s --timeout after the fresh publish's wake, not the 200 ms linger: "
+                    + (r.endedNanos - fresh) / 1_000_000 + " ms");
+
+            ConsumerRun started = new ConsumerRun(x -> x.listener(listener),
+                args("lf", "g", "--timeout", "2s", "--backlog-linger", "100ms"));
+            Await.until("accepting wakes", Duration.ofSeconds(20), () -> started.idleTimeout() != null);
+            WakeSocket.wake(sock, new WakeSocket.Wake("lf", "g"), Duration.ofSeconds(5));
+            long woken = System.nanoTime();
+            assertEquals(0, started.await(Duration.ofSeconds(30)));
+            assertTrue(started.endedNanos - woken >= Duration.ofMillis(1800).toNanos(),
+                "a fresh publish's wake: the whole 2 s --timeout");
+        }
+    }
+
+    /**
+     * A message requeued for later by a consumer woken for a backlog: it stays past the linger, as --timeout planned
+     * (no note to the wakeup when the delay is shorter), and handles the message again when it comes back.
+     */
+    @Test void aRequeueForLaterEndsTheLinger() throws Exception {
+        nsq.prepare("lr", "g");
+        nsq.publish("lr", 1);
+        Path sock = nsq.dir().resolve("lr.sock");
+        try (WakeSocket.Listener listener = WakeSocket.Listener.bind(sock)) {
+            ConsumerRun r = new ConsumerRun(x -> x.listener(listener), args("lr", "g", "--exec", "false",
+                "--max-attempts", "0", "--backoff", "1s/1s", "--timeout", "30s", "--backlog-linger", "100ms"));
+            Await.until("accepting wakes", Duration.ofSeconds(20), () -> r.idleTimeout() != null);
+            WakeSocket.wake(sock, new WakeSocket.Wake("lr", "g", true), Duration.ofSeconds(5));
+            Await.until("the message back after its 1 s delay, handled again", Duration.ofSeconds(20),
+                () -> r.received() >= 2);
+            assertTrue(r.thread.isAlive(), "still running");
+            assertEquals(0, r.stop());
+        }
+    }
+
     @Test void badInputIsExit2WithOneClearLine() {
         String n = "127.0.0.1:1";
         Map<List<String>, String> cases = new java.util.LinkedHashMap<>();
@@ -350,6 +423,9 @@ class ConsumerTest {
         cases.put(List.of("--nsqd", "nowhere", "-s", "s", "-g", "g"), "'nowhere'");
         cases.put(List.of("--nsqd", n, "-s", "s", "-g", "g", "--timeout", "soon"), "'soon'");
         cases.put(List.of("--nsqd", n, "-s", "s", "-g", "g", "--count", "-1"), "--count");
+        cases.put(List.of("--nsqd", n, "-s", "s", "-g", "g", "--backlog-linger", "2h"),
+            "--backlog-linger 2h");
+        cases.put(List.of("--nsqd", n, "-s", "s", "-g", "g", "--backlog-linger", "soon"), "'soon'");
         cases.put(List.of("--nsqd", n, "-s", "s", "-g", "g", "--count", "many"), "'many'");
         cases.put(List.of("--nsqd", n, "-s", "s", "-g", "g", "--concurrency", "0"), "--concurrency");
         cases.put(List.of("--nsqd", n, "-s", "s", "-g", "g", "--max-in-flight", "0"), "--max-in-flight");

@@ -94,6 +94,33 @@ class GroupWakerTest {
         assertEquals(GroupWaker.Reason.push, last.reason(), "the wake says why it happened");
     }
 
+    /**
+     * A scan's wake tells the consumer it came for a backlog (it may then leave after --backlog-linger); a fresh
+     * publish inside the debounce that follows is not dropped as a burst would be: the consumer hears of it once the
+     * debounce is over, so it keeps its idle time. A second fresh publish in that window adds nothing.
+     */
+    @Test void aScanWakeSaysBacklogAndAFreshPublishRightAfterStillReachesTheConsumer() throws Exception {
+        List<WakeSocket.Wake> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+        WakeSocket.Listener l = WakeSocket.Listener.bind(dir.resolve("g.sock"));
+        l.start(heard::add);
+        closing.add(l);
+        GroupWaker w = waker(Duration.ofMillis(500), WAIT, 4);
+        w.request("s", "g", GroupWaker.Reason.scan);
+        Await.until("the scan's wake", WAIT, () -> w.wakes("g") == 1);
+        w.request("s", "g", GroupWaker.Reason.push);
+        w.request("s", "g", GroupWaker.Reason.push);
+        w.request("s", "g", GroupWaker.Reason.scan);
+        Await.until("the fresh publish's wake after the debounce", WAIT, () -> w.wakes("g") == 2);
+        awaitQuiet(w);
+        Await.until("the listener saw both", WAIT, () -> heard.size() == 2);
+        assertEquals(List.of(new WakeSocket.Wake("s", "g", true), new WakeSocket.Wake("s", "g", false)), heard);
+
+        // Once the consumer was told of a fresh publish, a burst inside the debounce is one wake again.
+        w.request("s", "g", GroupWaker.Reason.push);
+        awaitQuiet(w);
+        assertEquals(2, w.wakes("g"), "inside the debounce of the last wake, which was not a backlog's");
+    }
+
     @Test void aRefusedWakeIsRetriedUntilTheConsumerListensAgain() throws Exception {
         GroupWaker w = waker(Duration.ofMillis(200), WAIT, 4);
         Path path = dir.resolve("g.sock");

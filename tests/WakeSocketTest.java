@@ -59,6 +59,15 @@ class WakeSocketTest {
         assertNull(WakeSocket.parse("wake s/x g"));
     }
 
+    /** A wake for messages that were waiting says "backlog" (the consumer may leave sooner); nothing else follows. */
+    @Test void aBacklogWakeSaysSo() {
+        WakeSocket.Wake backlog = new WakeSocket.Wake("s", "g", true);
+        assertEquals("wake s g backlog", backlog.line());
+        assertEquals(backlog, WakeSocket.parse(backlog.line()));
+        assertFalse(WakeSocket.parse("wake s g").backlog(), "a fresh publish's wake is the line it always was");
+        assertNull(WakeSocket.parse("wake s g backlog more"));
+    }
+
     @Test void wakeIsAnsweredAndCounted() throws Exception {
         Duration rtt = WakeSocket.wake(path, new WakeSocket.Wake("s", "g"), Duration.ofSeconds(2));
         assertTrue(rtt.toMillis() < 2000);

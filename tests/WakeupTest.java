@@ -387,7 +387,7 @@ class WakeupTest {
      * A thousand groups woken at once (one message on each of 10 streams of 100 groups; the sockets
      * answer after 100 ms, as a consumer's start would, so the wakes overlap): the wakeup process
      * stays under the thread bound it states, a fixed set plus one reader per push subscription,
-     * and has at most MAX_WAKES wakes under way at once. The cached pool it had ran 888 threads for
+     * and has at most --max-wakes wakes under way at once. The cached pool it had ran 888 threads for
      * this at bench scale (bench/WakeupScale, 1,000 groups over 100 streams).
      */
     @Test void aThousandGroupsWokenAtOnceKeepTheWakeupUnderItsThreadBound() throws Exception {
@@ -401,7 +401,9 @@ class WakeupTest {
             }
         }
         try (WakeSockets stand = new WakeSockets(sockets, groups, Duration.ofMillis(100))) {
-            Spawned p = nsq.spawn(javaWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m"), Map.of());
+            // 64 at once, not 2 per core: a thousand stand-ins answering after 100 ms, 4 at once, take 25 s.
+            Spawned p = nsq.spawn(javaWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m",
+                "--max-wakes", "64"), Map.of());
             for (int s = 0; s < streams; s++) awaitPush(nsq.http(), "herd" + s);
             long idle = threads(p.pid()), bound = wakeup.threadBound(streams + 1); // and the notes on the one nsqd
             assertTrue(idle <= bound, "idle: " + idle + " threads, bound " + bound);
@@ -414,7 +416,7 @@ class WakeupTest {
             System.err.printf("thousand woken at once: threads idle %d, peak %d, bound %d; %d wakes under way at most%n",
                 idle, peak[0], bound, stand.maxOpen());
             assertTrue(peak[0] <= bound, "peak " + peak[0] + " threads while a thousand were woken, bound " + bound + " (idle " + idle + ")");
-            assertTrue(stand.maxOpen() <= wakeup.MAX_WAKES, "wakes under way at once: " + stand.maxOpen());
+            assertTrue(stand.maxOpen() <= 64, "wakes under way at once: " + stand.maxOpen());
             assertEquals(groups.size(), stand.wakes(), "each group woken once");
         }
     }
@@ -426,11 +428,37 @@ class WakeupTest {
         throw new AssertionError("no Threads: line for pid " + pid);
     }
 
+    /**
+     * --max-wakes K: twelve groups with messages waiting when the wakeup starts are woken by its first scan, at most
+     * K at once (the stand-ins answer after 200 ms, as a consumer's start would, so the wakes overlap), each once, and
+     * the wake says it came for a backlog.
+     */
+    @Test void maxWakesBoundsTheWakesUnderWayAtOnce() throws Exception {
+        List<String> groups = new ArrayList<>();
+        nsq.http().createTopic("many");
+        for (int g = 0; g < 12; g++) {
+            nsq.http().createChannel("many", "m" + g);
+            groups.add("m" + g);
+        }
+        nsq.publish("many", 3);
+        try (WakeSockets stand = new WakeSockets(sockets, groups, Duration.ofMillis(200))) {
+            wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m", "--max-wakes", "3");
+            Await.until("every group woken", WAIT, () -> groups.stream().allMatch(g -> w.wakes(g) == 1));
+            assertEquals(12, stand.wakes(), "each group once");
+            assertTrue(stand.maxOpen() <= 3, "at most 3 under way at once: " + stand.maxOpen());
+            assertTrue(stand.maxOpen() >= 2, "they overlap up to the bound: " + stand.maxOpen());
+            assertTrue(stand.lines().stream().allMatch(l -> l.endsWith(" backlog")), "a scan's wakes: " + stand.lines());
+        }
+    }
+
     @Test void badInputIsUsageError() {
         assertEquals(2, Cli.run(new wakeup(), "--scan-interval", "0s"));
         assertEquals(2, Cli.run(new wakeup(), "--debounce", "soon"));
         assertEquals(2, Cli.run(new wakeup(), "--nsqd-http", "nohost"));
         assertEquals(2, Cli.run(new wakeup(), "--wake-timeout", "0ms"));
+        assertEquals(2, Cli.run(new wakeup(), "--max-wakes", "0"));
+        assertEquals(2, Cli.run(new wakeup(), "--max-wakes", "1001"));
+        assertEquals(2, Cli.run(new wakeup(), "--max-wakes", "many"));
         assertEquals(2, Cli.run(new wakeup(), "status", "--socket-dir", "/etc/hostname"), "status: a file as the socket dir");
         assertEquals(2, Cli.run(new wakeup(), "status", "--nsqd-http", "nohost"));
     }

@@ -31,8 +31,9 @@ import util.Threads;
 
 /**
  * The wake protocol on a group's unix socket: the client writes {@code wake <stream> <group>\n},
- * the consumer answers {@code ok\n} and both close. The consumer side takes the listening socket
- * systemd passed as fd 3; wakeup.java is the client.
+ * or {@code wake <stream> <group> backlog\n} when it woke the group for messages its scan found
+ * waiting rather than for a fresh publish; the consumer answers {@code ok\n} and both close. The
+ * consumer side takes the listening socket systemd passed as fd 3; wakeup.java is the client.
  */
 public final class WakeSocket {
     public static final int SD_LISTEN_FDS_START = 3;
@@ -43,8 +44,13 @@ public final class WakeSocket {
 
     private WakeSocket() {}
 
-    public record Wake(String stream, String group) {
-        public String line() { return "wake " + stream + " " + group; }
+    /** {@code backlog}: woken for messages that were waiting (the wakeup's scan), not for a fresh publish. */
+    public record Wake(String stream, String group, boolean backlog) {
+        public static final String BACKLOG = "backlog";
+
+        public Wake(String stream, String group) { this(stream, group, false); }
+
+        public String line() { return "wake " + stream + " " + group + (backlog ? " " + BACKLOG : ""); }
     }
 
     /** True when systemd passed this process its sockets: LISTEN_PID is our pid and LISTEN_FDS >= 1. */
@@ -60,8 +66,10 @@ public final class WakeSocket {
     /** Parses a wake line; null when it is anything else. */
     public static Wake parse(String line) {
         String[] parts = line.strip().split(" ");
-        if (parts.length != 3 || !parts[0].equals("wake") || !Names.isValid(parts[1]) || !Names.isValid(parts[2])) return null;
-        return new Wake(parts[1], parts[2]);
+        boolean backlog = parts.length == 4 && parts[3].equals(Wake.BACKLOG);
+        if (parts.length != 3 && !backlog || !parts[0].equals("wake")) return null;
+        if (!Names.isValid(parts[1]) || !Names.isValid(parts[2])) return null;
+        return new Wake(parts[1], parts[2], backlog);
     }
 
     /** Client: one wake round trip; returns how long it took. Throws when nobody answers "ok". */

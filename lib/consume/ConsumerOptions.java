@@ -30,6 +30,13 @@ public final class ConsumerOptions {
             + "(env TIMEOUT; default 0, or 30s when socket-activated). A bare number is seconds.")
     public Duration timeout;
 
+    @Option(names = "--backlog-linger", paramLabel = "DURATION", defaultValue = "${env:BACKLOG_LINGER:-2s}",
+        description = "Socket-activated and woken only for messages that were waiting (the wakeup's scan, not a "
+            + "fresh publish): exit after this long without a message instead of --timeout, once they are done; a "
+            + "wake for a fresh publish restores --timeout. 0 = always --timeout (env BACKLOG_LINGER, default "
+            + "${DEFAULT-VALUE}).")
+    public Duration backlogLinger;
+
     @Mixin public ConnectionOptions.NsqdTcp nsqd;
     @Mixin public ConnectionOptions.LookupdHttp lookupd;
     @Mixin public ConnectionOptions.Client client;

@@ -32,7 +32,8 @@ import util.Statsd;
  * the drain, the close). Reader threads hand messages over ({@link #dispatch}); workers answer them.
  * {@link #stop} may come from any thread (the signal hook, a reader that lost stdout, --count): it is a
  * latch the run waits on. What the other threads set for the run to read ({@code fatal}, {@code broken},
- * {@code stopping}) is volatile; everything a message's answer decides is MessageLifecycle's.
+ * {@code stopping}, and the wake listener's {@code backlogWake}, {@code freshWake}) is volatile; everything a
+ * message's answer decides is MessageLifecycle's.
  */
 public final class GroupRun {
     /** A host that refuses connections this long is not coming up (a restarting nsqd takes less). */
@@ -54,6 +55,9 @@ public final class GroupRun {
     private volatile Error broken;          // an Error on a reader or worker thread: exit 1 whatever else happened
     private volatile MessageLifecycle messages; // once wired
     private volatile Duration idleTimeout;  // --timeout, or its default for the mode we run in; once checked
+    private Duration linger;                // --backlog-linger, at most idleTimeout; zero when it does not apply
+    private volatile boolean backlogWake;   // a wake said "backlog": messages were waiting when the wakeup looked
+    private volatile boolean freshWake;     // a wake did not (a fresh publish), or a requeue for later: idleTimeout
     private boolean activated;
     private MessageOutput output;
     private volatile Subscriber subscriber; // stop() tells it from any thread
@@ -126,7 +130,8 @@ public final class GroupRun {
                 o.lookupd.enabled() ? "nsqlookupd " + o.lookupd.lookupd : "nsqd " + o.nsqd.nsqd,
                 o.connections > 1 ? " (" + o.connections + " connections each)" : "",
                 workers != null ? ", " + workers.describe() : "",
-                idleTimeout.isZero() ? "" : ", exiting after " + Durations.format(idleTimeout) + " idle");
+                idleTimeout.isZero() ? "" : ", exiting after " + Durations.format(idleTimeout) + " idle"
+                    + (linger.isZero() ? "" : " (" + Durations.format(linger) + " when woken only for a backlog)"));
             Duration limit = workers == null ? null : workers.timeout();
             if (limit != null && limit.compareTo(subscriber.maxMsgTimeout()) > 0) {
                 Log.warn("--exec-timeout %s is longer than nsqd's --max-msg-timeout %s: a command still running then has its message "
@@ -186,6 +191,10 @@ public final class GroupRun {
             + "process or LISTEN_FDS is unset); run it from a systemd .socket unit or systemd-socket-activate");
         o.verify = verify;
         idleTimeout = o.timeout != null ? o.timeout : activated ? Duration.ofSeconds(30) : Duration.ZERO;
+        Converters.requireDuration("--backlog-linger", o.backlogLinger, Duration.ZERO, Duration.ofHours(1), "");
+        // Only a run that can be woken lingers, and never longer than its idle timeout (0 there means never exit).
+        linger = !activated || idleTimeout.isZero() || o.backlogLinger == null ? Duration.ZERO
+            : o.backlogLinger.compareTo(idleTimeout) < 0 ? o.backlogLinger : Duration.ZERO;
         int mif = o.maxInFlight != null ? o.maxInFlight : workers != null ? o.concurrency : 2500;
         return o.count > 0 ? (int) Math.min(mif, o.count) : mif;
     }
@@ -203,7 +212,12 @@ public final class GroupRun {
             });
         }
         deferredWakes = DeferredWakes.of(activated, o.client.config(), o.group, idleTimeout);
-        lifecycle.onRequeuedLater(deferredWakes::requeued);
+        lifecycle.onRequeuedLater((m, delay) -> {
+            // A message that comes back later was planned for with --timeout (no note when we outlive its delay):
+            // no lingering past it.
+            freshWake = true;
+            deferredWakes.requeued(m, delay);
+        });
         NsqConfig config = o.delivery.apply(o.client.config());
         subscriber = new Subscriber(config, o.streams, o.group, inFlight, new Subscriber.Handler() {
             @Override public void onMessage(Message m) { dispatch(m); }
@@ -280,37 +294,58 @@ public final class GroupRun {
         }
     }
 
+    /**
+     * The idle time in force now: --backlog-linger while every wake so far said "backlog" (a host back from
+     * maintenance, a burst found by a scan: a hundred JVMs kept 30 s each for nothing), --timeout from the first
+     * wake that did not (a fresh publish: the next one should find us running) or the first requeue for later (its
+     * note to the wakeup counted on --timeout), and while no wake came at all.
+     */
+    private Duration idleNow() {
+        return backlogWake && !freshWake && !linger.isZero() ? linger : idleTimeout;
+    }
+
+    private void woken(WakeSocket.Wake w) {
+        if (w.backlog()) backlogWake = true;
+        else freshWake = true;
+        Log.debug("woken: %s", w.line());
+    }
+
     /** Waits for stop or --count (signals), or the idle timeout (a timer, checked when it can first have run out). */
     private void runUntilDone() throws Exception {
-        long wait = idleTimeout.isZero() ? Long.MAX_VALUE : idleTimeout.toNanos();
+        // The wake that started us comes within milliseconds: look again after the linger, when it may apply.
+        long wait = idleTimeout.isZero() ? Long.MAX_VALUE : (linger.isZero() ? idleTimeout : linger).toNanos();
         while (!stopping) {
             if (stopSignal.await(wait, TimeUnit.NANOSECONDS) || stopping || messages.limitReached()) return;
             if (idleTimeout.isZero()) continue;
+            Duration idle = idleNow();
             // Idle counts from the last message, wake, or (re)subscription: a connection made again gets its turn first.
             long lastActivity = Math.max(activated ? Math.max(messages.lastActivityNanos(), listener.lastWakeNanos()) : messages.lastActivityNanos(),
                 subscriber.listeningSinceNanos());
-            wait = lastActivity + idleTimeout.toNanos() - System.nanoTime();
+            wait = lastActivity + idle.toNanos() - System.nanoTime();
+            // No wake read yet (a slow client): look again each linger, so a backlog wake read late still applies.
+            if (!linger.isZero() && !backlogWake && !freshWake) wait = Math.min(wait, linger.toNanos());
             if (wait > 0) continue;
             // Busy: an answer that ends it counts as activity, but a connection that is heard from again does not: look
             // again within a second, not a whole timeout later.
-            wait = Math.min(idleTimeout.toNanos(), BUSY_RECHECK.toNanos());
+            wait = Math.min(idle.toNanos(), BUSY_RECHECK.toNanos());
             if (busy()) continue;
             if (activated) {
                 // A wake that came in while we decided to go keeps us running.
                 long wakes = listener.wakes();
                 listener.stop();
-                if (listener.wakes() != wakes || busy()) {
+                if (listener.wakes() != wakes || busy() || !idleNow().equals(idle)) {
                     acceptWakes();
                     messages.active();
                     continue;
                 }
             }
-            Log.info("no message for %s: exiting", Durations.format(idleTimeout));
+            Log.info("no message for %s: exiting%s", Durations.format(idle), idle.equals(idleTimeout) ? ""
+                : " (woken only for messages that were waiting: --backlog-linger)");
             return;
         }
     }
 
-    private void acceptWakes() throws IOException { listener.start(w -> Log.debug("woken: %s", w.line())); }
+    private void acceptWakes() throws IOException { listener.start(this::woken); }
 
     /** Not idle: a handler runs, a message is unanswered, or a connection is down, stalled or overdue (it may hold messages). */
     private boolean busy() { return workers != null && workers.busy() || subscriber.inFlight() > 0 || !subscriber.listening(); }

@@ -36,7 +36,8 @@ import util.Threads;
 /**
  * Wakes socket-activated groups: group G is socket-backed when {@code <dir>/G.sock} is a socket
  * itself ({@link SocketDir}: a symlink there is refused), and waking it is the {@link WakeSocket}
- * round trip there: the line {@code wake <stream> <group>}, answered {@code ok}. Per group: one wake
+ * round trip there: the line {@code wake <stream> <group>} ({@code ... backlog} for a scan's wake),
+ * answered {@code ok}. Per group: one wake
  * under way at a time and none within the debounce window after one, so a burst of messages is one
  * wake; a refused or reset wake (the consumer was exiting and took its socket along) is tried again
  * with backoff; the group's state ("ok", "no socket", "symlink", "refused", ...) is logged once per change.
@@ -88,6 +89,7 @@ public final class GroupWaker implements AutoCloseable {
     private final ArrayDeque<Group> waiting = new ArrayDeque<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>(Comparator.comparingLong(Timer::at));
     private int underWay;
+    private long queueSince;  // when wakes began to wait for a slot; 0 while none waits
 
     /** {@code maxUnderWay}: wakes under way at once; more wait in arrival order. Call {@link #start} to run. */
     public GroupWaker(Path dir, Duration debounce, Duration timeout, int maxUnderWay) {
@@ -210,7 +212,21 @@ public final class GroupWaker implements AutoCloseable {
 
     private void asked(String stream, String name, Reason reason) {
         Group g = groups.computeIfAbsent(name, n -> new Group(n, dir.socket(n), debounce));
-        if (g.queued || g.attempt != null || System.nanoTime() - g.lastEnd < debounce.toNanos()) return;
+        if (g.queued) {
+            if (reason != Reason.scan) g.reason = reason; // a fresh publish outranks a backlog: idle time kept
+            return;
+        }
+        if (g.attempt != null || System.nanoTime() - g.lastEnd < debounce.toNanos()) {
+            // Debounced, except that a consumer told only of a backlog lingers briefly (--backlog-linger): a fresh
+            // publish it would not hear of must still reach it after the debounce, or it leaves and the next publish
+            // waits on a start.
+            if (reason != Reason.scan && g.toldBacklog && !g.freshOwed) {
+                g.freshOwed = true;
+                long at = Math.max(System.nanoTime(), g.lastEnd) + debounce.toNanos() + 1_000_000;
+                timers.add(new Timer(at, g, null, stream, reason));
+            }
+            return;
+        }
         g.queued = true;
         g.stream = stream;
         g.reason = reason;
@@ -220,6 +236,15 @@ public final class GroupWaker implements AutoCloseable {
 
     private void admit() {
         while (underWay < maxUnderWay && !waiting.isEmpty()) begin(waiting.poll());
+        // The admission is a decision worth seeing: once when wakes start to queue, once when the queue is gone.
+        if (!waiting.isEmpty() && queueSince == 0) {
+            queueSince = System.nanoTime();
+            Log.info("%d wakes under way, the most at once (--max-wakes): the rest wait their turn", underWay);
+        } else if (waiting.isEmpty() && queueSince != 0) {
+            Log.info("every waiting wake has started, %s after the first had to wait",
+                Durations.format(Duration.ofNanos(System.nanoTime() - queueSince)));
+            queueSince = 0;
+        }
     }
 
     /** Checks the socket (links not followed), connects without blocking and sends the line. */
@@ -242,6 +267,7 @@ public final class GroupWaker implements AutoCloseable {
         }
         Attempt a = new Attempt(g, g.stream, g.reason, ch);
         g.attempt = a;
+        g.toldBacklog = g.reason == Reason.scan;
         underWay++;
         timers.add(new Timer(a.started + timeout.toNanos(), g, a, null, null));
         try {
@@ -282,8 +308,12 @@ public final class GroupWaker implements AutoCloseable {
     }
 
     private void fire(Timer t) {
-        if (t.attempt() == null) asked(t.stream(), t.group().name, t.reason()); // a retry
-        else if (t.group().attempt == t.attempt()) timedOut(t.attempt());
+        if (t.attempt() == null) { // a retry, or a fresh publish owed to a consumer told of a backlog
+            t.group().freshOwed = false;
+            asked(t.stream(), t.group().name, t.reason());
+        } else if (t.group().attempt == t.attempt()) {
+            timedOut(t.attempt());
+        }
     }
 
     /** The wake is over, whatever its outcome: its socket closed, its slot free, the debounce window opens. */
@@ -407,7 +437,9 @@ public final class GroupWaker implements AutoCloseable {
             this.stream = stream;
             this.reason = reason;
             this.channel = channel;
-            this.out = ByteBuffer.wrap((new WakeSocket.Wake(stream, group.name).line() + "\n").getBytes(StandardCharsets.US_ASCII));
+            // A scan found messages waiting: the consumer may leave sooner once they are done (--backlog-linger).
+            WakeSocket.Wake wake = new WakeSocket.Wake(stream, group.name, reason == Reason.scan);
+            this.out = ByteBuffer.wrap((wake.line() + "\n").getBytes(StandardCharsets.US_ASCII));
         }
     }
 
@@ -417,6 +449,8 @@ public final class GroupWaker implements AutoCloseable {
         final Path socket;
         final Backoff retry = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(2));
         boolean queued;
+        boolean toldBacklog;  // the last wake sent said backlog
+        boolean freshOwed;    // a fresh publish's wake waits for the debounce to pass
         Attempt attempt;
         String stream, state;
         Reason reason;

@@ -30,6 +30,7 @@ final class WakeSockets implements AutoCloseable {
     private final Duration answerDelay;
     private final Selector selector;
     private final Map<String, Long> lastWake = new ConcurrentHashMap<>();
+    private final java.util.Queue<String> lines = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final AtomicLong wakes = new AtomicLong(), open = new AtomicLong(), maxOpen = new AtomicLong();
     private final PriorityQueue<Answer> answers = new PriorityQueue<>(Comparator.comparingLong(Answer::at)); // the selector thread's
     private final Thread thread;
@@ -56,6 +57,9 @@ final class WakeSockets implements AutoCloseable {
 
     /** The most wake connections that were open at once (accepted, not yet answered and closed). */
     long maxOpen() { return maxOpen.get(); }
+
+    /** Every wake line received so far, in order. */
+    java.util.List<String> lines() { return java.util.List.copyOf(lines); }
 
     /** When {@code group} was last woken (System.nanoTime), 0 if never. */
     long lastWake(String group) { return lastWake.getOrDefault(group, 0L); }
@@ -105,6 +109,7 @@ final class WakeSockets implements AutoCloseable {
         String text = new String(cl.line().array(), 0, cl.line().position(), StandardCharsets.US_ASCII);
         if (text.indexOf('\n') >= 0) {
             if (text.startsWith("wake ")) {
+                lines.add(text.strip());
                 lastWake.put(cl.group(), System.nanoTime());
                 wakes.incrementAndGet();
             }
