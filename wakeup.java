@@ -68,7 +68,7 @@ import wake.StatusServer;
         "",
         "Scan: at start and every --scan-interval, /stats of every nsqd; a socket-backed group with messages "
             + "waiting is woken. Push: on each nsqd and stream that already has a socket-backed group, its own "
-            + "channel " + wakeup.OWN_CHANNEL + " gets a copy of each message, FINs it and wakes that stream's groups.",
+            + "channel mqueue-wakeup-<host>#ephemeral gets a copy of each message, FINs it and wakes that stream's groups.",
         "",
         "Deferred: a socket-activated consumer that requeues a message with a delay it may not outlive leaves a note in nsqd "
             + "(DPUB to " + DeferredWake.TOPIC + ") that comes due shortly before the message; the wakeup receives it and wakes the group.",
@@ -84,8 +84,8 @@ import wake.StatusServer;
  * only what the two loops published.
  */
 public class wakeup implements Callable<Integer> {
-    /** Our copy of each stream: ephemeral, so it vanishes with us and never holds a backlog. */
-    static final String OWN_CHANNEL = "mqueue-wakeup#ephemeral";
+    /** Our copy of each stream: ephemeral, so it vanishes with us and never holds a backlog; one per host. */
+    static final String OWN_CHANNEL = PushFollower.ownChannel(PushFollower.hostname());
     /**
      * --max-wakes' default: wakes under way at once, the rest waiting their turn. Each is an open socket and, under
      * systemd, a consumer starting: a JVM start is ~0.25 s of a core, so a hundred groups woken at once on 2 cores

@@ -134,7 +134,7 @@ class SystemdAuthWatchdogTest {
     @Test @Order(1)
     void theSecretReachesTheConsumerAndTheWakeupAsACredential() throws Exception {
         // nsqd answers SUB with E_AUTH_FIRST until AUTH: following the stream is the wakeup's proof.
-        host.await("the wakeup follows " + G + ", authenticated as " + IDENTITY, WAIT, () -> authed(clients("mqueue-wakeup#ephemeral")), WAKEUP);
+        host.await("the wakeup follows " + G + ", authenticated as " + IDENTITY, WAIT, () -> authed(clients(wake.PushFollower.ownChannel(host.name))), WAKEUP);
         nsqd.publish(G, NsqFixture.bodies("a-", 3));
         host.await("the consumer, authenticated, handled the 3", WAIT, () -> handled("a-").size() == 3, service(), WAKEUP);
         assertTrue(host.lines("mqueue-consumer@" + G).stream().noneMatch(l -> l.startsWith("error: ")), host.journal(30, service()));

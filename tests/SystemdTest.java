@@ -301,8 +301,12 @@ class SystemdTest {
 
     @Test void twoHostsSplitOneGroupAndLoseNothing() throws Exception {
         String g = "split";
-        one.await("both hosts' wakeups follow stream split", WAIT,
-            () -> channel(g, "mqueue-wakeup#ephemeral") != null && channel(g, "mqueue-wakeup#ephemeral").clientCount() == 2, "mqueue-wakeup.service");
+        // Each host's wakeup has its own copy of the stream: a shared ephemeral channel would split the pushes.
+        for (Nspawn host : List.of(one, two)) {
+            String own = wake.PushFollower.ownChannel(host.name);
+            one.await(host.name + "'s wakeup follows stream split on " + own, WAIT,
+                () -> channel(g, own) != null && channel(g, own).clientCount() == 1, "mqueue-wakeup.service");
+        }
         List<String> all = NsqFixture.bodies("x-", 1000);
         for (int i = 0; i < all.size(); i += 250) nsqd.publish(g, all.subList(i, i + 250));
         Await.until("all 1,000 handled across the two hosts", Duration.ofSeconds(240), () -> {

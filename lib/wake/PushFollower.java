@@ -1,6 +1,9 @@
 package wake;
 
 import cli.Log;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -31,6 +34,31 @@ public final class PushFollower {
     private final Map<Backlog.Follow, Subscriber> subs = new ConcurrentHashMap<>();
     private boolean closed;
     private final Consumer<NsqException> onFatal;
+
+    /**
+     * The wakeup's channel on every stream it follows, one per host. An ephemeral channel is one queue
+     * whatever its subscribers, so wakeups on two hosts sharing a name would split each stream's copies:
+     * each would see about half the publishes, and the other half of its groups would wait for a scan.
+     * Channel names allow {@code [.a-zA-Z0-9_-]} and 64 characters; anything else in the host becomes '_'.
+     */
+    public static String ownChannel(String host) {
+        String prefix = "mqueue-wakeup-", suffix = "#ephemeral";
+        String name = host.replaceAll("[^.a-zA-Z0-9_-]", "_");
+        name = name.substring(0, Math.min(name.length(), 64 - prefix.length() - suffix.length()));
+        return prefix + (name.isEmpty() ? "_" : name) + suffix;
+    }
+
+    /** This host's name as the kernel has it (no DNS: a lookup could block a start for seconds). */
+    public static String hostname() {
+        Path kernel = Path.of("/proc/sys/kernel/hostname");
+        try {
+            String h = new String(Files.readAllBytes(kernel), java.nio.charset.StandardCharsets.US_ASCII).strip();
+            if (!h.isEmpty()) return h;
+        } catch (IOException e) {
+            Log.warn("cannot read %s (%s): the push channel is named for host 'localhost'", kernel, e.getMessage());
+        }
+        return "localhost";
+    }
 
     /** What a message says: on which stream it came, and its body. Called on the subscription's reader thread. */
     public interface Handler { void onMessage(String stream, byte[] body); }
