@@ -271,16 +271,40 @@ class LayoutTest {
     /** JDK 17's javac reads sources in the locale's charset, and systemd starts services with none (ASCII). */
     @Test void javaSourcesAreAscii() throws IOException {
         List<String> offenders = new ArrayList<>();
-        try (Stream<Path> files = Files.walk(ROOT)) {
-            for (Path p : files.filter(f -> f.toString().endsWith(".java")
-                    && !ROOT.relativize(f).startsWith(".nsq")).toList()) {
-                List<String> lines = Files.readAllLines(p, StandardCharsets.UTF_8);
-                for (int i = 0; i < lines.size(); i++) {
-                    if (!lines.get(i).chars().allMatch(c -> c < 128)) offenders.add(ROOT.relativize(p) + ":" + (i + 1));
-                }
+        for (Path p : javaFiles()) {
+            List<String> lines = Files.readAllLines(p, StandardCharsets.UTF_8);
+            for (int i = 0; i < lines.size(); i++) {
+                if (!lines.get(i).chars().allMatch(c -> c < 128)) offenders.add(ROOT.relativize(p) + ":" + (i + 1));
             }
         }
         assertEquals(List.of(), offenders, "non-ASCII characters (use \\uXXXX escapes)");
+    }
+
+    static final int MAX_LINE = 120;
+
+    /**
+     * A limit this test keeps, not a formatter the build runs: palantir-java-format (the one with 120 columns;
+     * google-java-format's 100 are fixed) rewrote 17,578 of the 21,805 lines here and still left 119 over 120, as it
+     * splits neither string literals nor comments. Lines were reflowed once; a new long line fails here, naming it.
+     */
+    @Test void noJavaLineIsLongerThan120() throws IOException {
+        List<String> offenders = new ArrayList<>();
+        for (Path p : javaFiles()) {
+            List<String> lines = Files.readAllLines(p, StandardCharsets.UTF_8);
+            for (int i = 0; i < lines.size(); i++) {
+                int length = lines.get(i).codePointCount(0, lines.get(i).length());
+                if (length > MAX_LINE) offenders.add(ROOT.relativize(p) + ":" + (i + 1) + " (" + length + ")");
+            }
+        }
+        assertEquals(List.of(), offenders, "lines over " + MAX_LINE + " characters");
+    }
+
+    /** Every Java file of the project: not NSQ's (.nsq/) nor what a build left (build/). */
+    static List<Path> javaFiles() throws IOException {
+        try (Stream<Path> files = Files.walk(ROOT)) {
+            return files.filter(f -> f.toString().endsWith(".java") && !ROOT.relativize(f).startsWith(".nsq")
+                && !ROOT.relativize(f).startsWith("build")).sorted().toList();
+        }
     }
 
     /** The words after each //NAME line of a JBang file. */
