@@ -1,11 +1,10 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-// Parallel GC, not G1 (same nsqd, 2 pairs each): consume ~1 MiB 513 -> 1,218 MB/s (1 MiB bodies are humongous objects
-// to G1), 200 B 345k -> 433k msg/s. Generations kept at their initial sizes (young: a third of the initial heap, itself
-// 1/64 of RAM): left adaptive the heap kept growing, and a third of the CPU went to the kernel zeroing new pages (perf:
-// clear_page_erms); 4,000 x 1 MiB: 811 -> 1,647 msg/s, RSS 1.17 GB -> 180 MB.
-// scripts/package records //JVM_OPTIONS and bin/mqueue passes them (JBang's //RUNTIME_OPTIONS would reach every script
-// that sources this one).
+// Parallel GC, not G1 (same nsqd, 2 pairs each): consume ~1 MiB 513 -> 1,218 MB/s (1 MiB bodies are humongous objects to
+// G1), 200 B 345k -> 433k msg/s. Generations kept at their initial sizes (young: a third of the initial heap, itself 1/64 of RAM):
+// left adaptive the heap kept growing, and a third of the CPU went to the kernel zeroing new pages (perf: clear_page_erms);
+// 4,000 x 1 MiB: 811 -> 1,647 msg/s, RSS 1.17 GB -> 180 MB.
+// scripts/package records //JVM_OPTIONS and bin/mqueue passes them (JBang's //RUNTIME_OPTIONS would reach every script that sources this one).
 //JVM_OPTIONS -XX:+UseParallelGC -XX:-UseAdaptiveSizePolicy
 //DEPS info.picocli:picocli:4.7.7
 // Everything else comes through the front door, which names what it stands on.
@@ -42,16 +41,14 @@ public class consumer {
     MessageOutput.Format format;
 
     @Option(names = "--exec", paramLabel = "CMD", defaultValue = "${env:EXEC}",
-        description =
-            "Run CMD with /bin/sh -c per message, in a process group of its own: body on stdin, MQ_STREAM, MQ_GROUP, "
-            + "MQ_ID, MQ_ATTEMPTS in its environment. Exit 0 finishes the message; anything else requeues it with "
-            + "--backoff. --concurrency commands run at once. What a command leaves running in the background is "
-            + "killed when the consumer exits (env EXEC).")
+        description = "Run CMD with /bin/sh -c per message, in a process group of its own: body on stdin, MQ_STREAM, MQ_GROUP, "
+            + "MQ_ID, MQ_ATTEMPTS in its environment. Exit 0 finishes the message; anything else requeues it with --backoff. "
+            + "--concurrency commands run at once. What a command leaves running in the background is killed when the "
+            + "consumer exits (env EXEC).")
     String exec;
 
     @Option(names = "--exec-timeout", paramLabel = "DURATION", defaultValue = "${env:EXEC_TIMEOUT:-10m}",
-        description =
-            "Kill a command running longer and requeue its message (env EXEC_TIMEOUT, default ${DEFAULT-VALUE}; "
+        description = "Kill a command running longer and requeue its message (env EXEC_TIMEOUT, default ${DEFAULT-VALUE}; "
             + "nsqd's --max-msg-timeout, 15m by default, bounds how long a message can be kept by TOUCH).")
     Duration execTimeout;
 
@@ -72,7 +69,6 @@ public class consumer {
         Cli.require(!execTimeout.isZero(), "--exec-timeout must be more than 0");
         Converters.requireDuration("--exec-timeout", execTimeout, Duration.ofMillis(1), Duration.ofHours(24), "");
         if (exec != null) return Nsq.exec(exec, execTimeout);
-        return Nsq.print(out != null ? out : new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64
-            * 1024), format);
+        return Nsq.print(out != null ? out : new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024), format);
     }
 }

@@ -21,14 +21,11 @@ import java.util.function.Consumer;
  * @param authSecret          sent with AUTH when nsqd requires it (its --auth-http-address); null: none
  * @param compression         null: none; snappy or deflate when nsqd grants it (it may not)
  * @param outputBufferSize    bytes nsqd may buffer before writing to us; null: nsqd's (16 KiB)
- * @param outputBufferTimeout how long nsqd may hold buffered messages; null: 25 ms (Identify.OUTPUT_BUFFER_TIMEOUT_MS);
- * ZERO: nsqd writes each at once
+ * @param outputBufferTimeout how long nsqd may hold buffered messages; null: 25 ms (Identify.OUTPUT_BUFFER_TIMEOUT_MS); ZERO: nsqd writes each at once
  */
-public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Duration heartbeatInterval,
-    Duration msgTimeout,
+public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Duration heartbeatInterval, Duration msgTimeout,
                         int maxFrameSize, String clientId, String hostname, String userAgent, NsqLogger logger,
-                        Tls tls, String authSecret, Compression compression, Integer outputBufferSize,
-                                Duration outputBufferTimeout) {
+                        Tls tls, String authSecret, Compression compression, Integer outputBufferSize, Duration outputBufferTimeout) {
 
     /** nsqd's frames before IDENTIFY is done are short answers (OK, a JSON object, an error). */
     public static final int HANDSHAKE_FRAME_LIMIT = 64 * 1024;
@@ -49,10 +46,7 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
     public NsqConfig withAuthSecret(String s) { return with(b -> b.authSecret = s); }
     public NsqConfig withCompression(Compression c) { return with(b -> b.compression = c); }
 
-    /**
-     * nsqd's output buffering for this connection: {@code size} bytes (null: nsqd's), held up to {@code timeout} (ZERO:
-     * off).
-     */
+    /** nsqd's output buffering for this connection: {@code size} bytes (null: nsqd's), held up to {@code timeout} (ZERO: off). */
     public NsqConfig withOutputBuffer(Integer size, Duration timeout) {
         return with(b -> {
             b.outputBufferSize = size;
@@ -69,20 +63,16 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
     /** Never prints the secret (a record's own toString would). */
     @Override
     public String toString() {
-        return "NsqConfig[connectTimeout=" + connectTimeout + ", heartbeatInterval=" + heartbeatInterval
-            + ", msgTimeout=" + msgTimeout
-            + ", tls=" + tls + ", authSecret=" + (authSecret == null ? "none" : "(set)") + ", compression="
-            + compression
+        return "NsqConfig[connectTimeout=" + connectTimeout + ", heartbeatInterval=" + heartbeatInterval + ", msgTimeout=" + msgTimeout
+            + ", tls=" + tls + ", authSecret=" + (authSecret == null ? "none" : "(set)") + ", compression=" + compression
             + ", outputBuffer=" + outputBufferSize + "/" + outputBufferTimeout + ", clientId=" + clientId + "]";
     }
 
     private NsqConfig with(Consumer<Fields> change) {
         Fields f = new Fields(this);
         change.accept(f);
-        return new NsqConfig(f.connectTimeout, f.handshakeTimeout, f.heartbeatInterval, f.msgTimeout, f.maxFrameSize,
-            f.clientId,
-            f.hostname, f.userAgent, f.logger, f.tls, f.authSecret, f.compression, f.outputBufferSize,
-                f.outputBufferTimeout);
+        return new NsqConfig(f.connectTimeout, f.handshakeTimeout, f.heartbeatInterval, f.msgTimeout, f.maxFrameSize, f.clientId,
+            f.hostname, f.userAgent, f.logger, f.tls, f.authSecret, f.compression, f.outputBufferSize, f.outputBufferTimeout);
     }
 
     /** A mutable copy, for the withers. */

@@ -66,7 +66,6 @@ public final class ChannellessSockets {
     }
 
     private boolean isSocket(String group) {
-        // GroupWaker reports the rest
-        return SocketDir.kind(dir.resolve(group + SocketDir.SUFFIX)) == SocketDir.Kind.SOCKET;
+        return SocketDir.kind(dir.resolve(group + SocketDir.SUFFIX)) == SocketDir.Kind.SOCKET; // GroupWaker reports the rest
     }
 }

@@ -57,22 +57,15 @@ public final class Subscriber implements Closeable {
          */
         default void onBatchEnd() {}
 
-        /**
-         * A connection failed in a way retrying cannot fix (nsqd refused us, or the peer is not nsqd); it is not
-         * retried.
-         */
+        /** A connection failed in a way retrying cannot fix (nsqd refused us, or the peer is not nsqd); it is not retried. */
         default void onFatal(NsqException e) {}
     }
 
-    /**
-     * How often slots move when there are more connections than --max-in-flight, and how long a lowered RDY may still
-     * be in nsqd's mind.
-     */
+    /** How often slots move when there are more connections than --max-in-flight, and how long a lowered RDY may still be in nsqd's mind. */
     static final Duration ROTATE_EVERY = Duration.ofMillis(250), SETTLE = Duration.ofMillis(100);
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
     /** One thread for every subscriber's delayed RDY work: idle subscribers cost nothing. */
-    private static final ScheduledExecutorService TIMER =
-        java.util.concurrent.Executors.newSingleThreadScheduledExecutor(Threads.daemons("nsq-rdy"));
+    private static final ScheduledExecutorService TIMER = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(Threads.daemons("nsq-rdy"));
 
     private final NsqConfig config;
     private final List<String> topics;
@@ -83,9 +76,7 @@ public final class Subscriber implements Closeable {
     private List<HostPort> lookupd = List.of();
     private Duration pollInterval = Duration.ofSeconds(15);
     private Duration maxReqTimeout = Duration.ofHours(1);
-    /**
-     * A window this small keeps a lone message fast (nsqd flushes at RDY) and still keeps a slow reader's pipe full.
-     */
+    /** A window this small keeps a lone message fast (nsqd flushes at RDY) and still keeps a slow reader's pipe full. */
     public static final int DEFAULT_FLOOR = 16;
     private int windowFloor;
     private int connectionsPerNode = 1;
@@ -93,8 +84,7 @@ public final class Subscriber implements Closeable {
     private final Map<Node.Key, Node> nodes = new ConcurrentHashMap<>();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final Set<String> lookedUpEmpty = ConcurrentHashMap.newKeySet(); // topics nsqlookupd knows no node for
-    private final AtomicInteger inFlight = new AtomicInteger(), subscriptions = new AtomicInteger(),
-        requeuedOnClose = new AtomicInteger(),
+    private final AtomicInteger inFlight = new AtomicInteger(), subscriptions = new AtomicInteger(), requeuedOnClose = new AtomicInteger(),
         requeuedUnread = new AtomicInteger();
     private final AtomicBoolean settleScheduled = new AtomicBoolean(), rotationScheduled = new AtomicBoolean();
     private final Object rdyLock = new Object();
@@ -122,10 +112,7 @@ public final class Subscriber implements Closeable {
         this.staleAnswers = new StaleAnswers(config.logger());
     }
 
-    /**
-     * Connects straight to these nsqd TCP addresses (every topic on each) and reconnects to them for as long as it
-     * runs.
-     */
+    /** Connects straight to these nsqd TCP addresses (every topic on each) and reconnects to them for as long as it runs. */
     public Subscriber connectTo(List<HostPort> nsqdTcp) {
         direct.addAll(nsqdTcp);
         return this;
@@ -140,8 +127,7 @@ public final class Subscriber implements Closeable {
 
     /**
      * The fewest messages each connection may have in flight, however its window adapts (see {@link Session}):
-     * what the handler can take at once, e.g. a pool of N workers. Default: {@link #DEFAULT_FLOOR}, at most
-     * maxInFlight.
+     * what the handler can take at once, e.g. a pool of N workers. Default: {@link #DEFAULT_FLOOR}, at most maxInFlight.
      */
     public Subscriber windowFloor(int floor) {
         if (floor < 1) throw new IllegalArgumentException("window floor " + floor + ": must be at least 1");
@@ -185,9 +171,7 @@ public final class Subscriber implements Closeable {
      */
     public int requeuedOnClose() { return requeuedOnClose.get() + requeuedUnread.get(); }
 
-    /**
-     * Of {@link #requeuedOnClose()}, the ones that arrived after the close began and were never handed to the handler.
-     */
+    /** Of {@link #requeuedOnClose()}, the ones that arrived after the close began and were never handed to the handler. */
     public int requeuedUnread() { return requeuedUnread.get(); }
 
     /** Live, subscribed connections. */
@@ -196,10 +180,7 @@ public final class Subscriber implements Closeable {
     /** Successful subscriptions so far, reconnects included. */
     public int subscriptions() { return subscriptions.get(); }
 
-    /**
-     * The last connection or lookup failure, else what a connection being made waits for (silence is no failure yet);
-     * null if none.
-     */
+    /** The last connection or lookup failure, else what a connection being made waits for (silence is no failure yet); null if none. */
     public String lastError() {
         String e = lastError;
         if (e != null) return e;
@@ -219,10 +200,7 @@ public final class Subscriber implements Closeable {
     /** nsqd's msg_timeout for our connections (from IDENTIFY); nsqd's default until one connected. */
     public Duration msgTimeout() { return msgTimeout != null ? msgTimeout : Duration.ofSeconds(60); }
 
-    /**
-     * nsqd's --max-msg-timeout (from IDENTIFY): TOUCH keeps a message at most this long; nsqd's default until one
-     * connected.
-     */
+    /** nsqd's --max-msg-timeout (from IDENTIFY): TOUCH keeps a message at most this long; nsqd's default until one connected. */
     public Duration maxMsgTimeout() { return maxMsgTimeout != null ? maxMsgTimeout : Duration.ofMinutes(15); }
 
     /**
@@ -325,8 +303,7 @@ public final class Subscriber implements Closeable {
         for (Session s : open) {
             try {
                 if (!s.closeWait.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                    config.logger().debug("nsqd " + s.address() + ": no CLOSE_WAIT within " + CLOSE_WAIT.toMillis()
-                        + " ms; closing anyway");
+                    config.logger().debug("nsqd " + s.address() + ": no CLOSE_WAIT within " + CLOSE_WAIT.toMillis() + " ms; closing anyway");
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -393,9 +370,7 @@ public final class Subscriber implements Closeable {
         }
     }
 
-    /**
-     * One delayed rebalance of each kind at a time; a rotation moves the slots on only once the last move is complete.
-     */
+    /** One delayed rebalance of each kind at a time; a rotation moves the slots on only once the last move is complete. */
     private void later(AtomicBoolean scheduled, Duration delay, boolean rotate) {
         if (closing || !scheduled.compareAndSet(false, true)) return;
         TIMER.schedule(() -> {
@@ -407,10 +382,7 @@ public final class Subscriber implements Closeable {
 
     // ---- nodes and their reader threads
 
-    /**
-     * Starts (or keeps) following one topic on one nsqd, over each of its connections. {@code direct} nodes are
-     * reconnected forever.
-     */
+    /** Starts (or keeps) following one topic on one nsqd, over each of its connections. {@code direct} nodes are reconnected forever. */
     private synchronized void follow(String topic, HostPort address, boolean isDirect) {
         if (closing) return;
         for (int i = 0; i < connectionsPerNode; i++) {
@@ -426,9 +398,7 @@ public final class Subscriber implements Closeable {
         }
     }
 
-    /**
-     * One connection's reader thread: one topic on one nsqd, the {@code connection}th of {@link #connectionsPerNode}.
-     */
+    /** One connection's reader thread: one topic on one nsqd, the {@code connection}th of {@link #connectionsPerNode}. */
     private final class Node {
         record Key(String topic, HostPort address, int connection) {}
 
@@ -444,8 +414,7 @@ public final class Subscriber implements Closeable {
         Node(Key key, boolean isDirect) {
             this.key = key;
             this.isDirect = isDirect;
-            this.thread = Threads.daemon("nsq-sub-" + key.topic() + "-" + key.address() + "-" + key.connection(),
-                this::run);
+            this.thread = Threads.daemon("nsq-sub-" + key.topic() + "-" + key.address() + "-" + key.connection(), this::run);
         }
 
         private void run() {
@@ -459,8 +428,7 @@ public final class Subscriber implements Closeable {
                     backoff.reset();
                     lastError = null;
                     if (downSince != 0 && key.connection() == 0) {
-                        config.logger().info("nsqd " + key.address() + ": reading " + key.topic() + "/" + channel
-                            + " again after "
+                        config.logger().info("nsqd " + key.address() + ": reading " + key.topic() + "/" + channel + " again after "
                             + Durations.format(Duration.ofNanos(System.nanoTime() - downSince)));
                     }
                     downSince = 0;
@@ -474,16 +442,12 @@ public final class Subscriber implements Closeable {
                     lastError = NsqException.describe(e);
                     refused = NsqException.isRefusal(e);
                     if (downSince == 0) downSince = System.nanoTime();
-                    if (s != null) config.logger().warn("nsqd " + key.address() + ": connection lost (" + lastError
-                        + "); reconnecting");
-                    else if (backoff.failures() == 0 && key.connection() == 0) config.logger().warn(lastError
-                        + "; retrying");
-                    // a down nsqd must not flood the log (one line per node)
-                    else config.logger().debug(lastError + "; retrying");
+                    if (s != null) config.logger().warn("nsqd " + key.address() + ": connection lost (" + lastError + "); reconnecting");
+                    else if (backoff.failures() == 0 && key.connection() == 0) config.logger().warn(lastError + "; retrying");
+                    else config.logger().debug(lastError + "; retrying"); // a down nsqd must not flood the log (one line per node)
                 } catch (RuntimeException | Error e) {
                     // A bug or an OutOfMemoryError on this reader: said once, and the run cannot end in exit 0.
-                    if (!closing) stopForGood(new NsqException("nsqd " + key.address() + ": "
-                        + e.getClass().getSimpleName() + ": "
+                    if (!closing) stopForGood(new NsqException("nsqd " + key.address() + ": " + e.getClass().getSimpleName() + ": "
                         + NsqException.describe(e), true, e));
                     break;
                 } finally {
@@ -491,9 +455,8 @@ public final class Subscriber implements Closeable {
                 }
                 if (closing) break;
                 try {
-                    // The delay counts from the attempt's start: one that waited on a silent nsqd (a stopped one
-                    // answers the moment it resumes) already waited, so the next goes out at once and a resumed nsqd is
-                    // read without delay.
+                    // The delay counts from the attempt's start: one that waited on a silent nsqd (a stopped one answers the
+                    // moment it resumes) already waited, so the next goes out at once and a resumed nsqd is read without delay.
                     long wait = backoff.next().toMillis() - (System.nanoTime() - attemptStart) / 1_000_000;
                     if (wait > 0) Thread.sleep(wait);
                 } catch (InterruptedException e) {
@@ -548,8 +511,7 @@ public final class Subscriber implements Closeable {
 
         private void stopForGood(NsqException e) {
             lastError = e.getMessage();
-            // before fatal is set: a caller that sees it may exit at once
-            config.logger().error(e.getMessage() + " (not retried)");
+            config.logger().error(e.getMessage() + " (not retried)"); // before fatal is set: a caller that sees it may exit at once
             if (fatal == null) fatal = e;
             handler.onFatal(e);
         }
@@ -576,8 +538,7 @@ public final class Subscriber implements Closeable {
         boolean answered = false;
         for (HostPort l : lookupd) {
             try {
-                for (NsqHttp.Producer p : new NsqHttp(l,
-                    Duration.ofSeconds(3)).lookup(topic).producers()) found.add(p.tcp());
+                for (NsqHttp.Producer p : new NsqHttp(l, Duration.ofSeconds(3)).lookup(topic).producers()) found.add(p.tcp());
                 answered = true;
             } catch (IOException e) {
                 if (NsqException.isFatal(e)) {
@@ -597,8 +558,7 @@ public final class Subscriber implements Closeable {
             }
         }
         if (!answered) return false;
-        for (Node n : nodes.values()) if (!n.isDirect && n.key.topic().equals(topic)
-            && !found.contains(n.key.address())) n.wanted = false;
+        for (Node n : nodes.values()) if (!n.isDirect && n.key.topic().equals(topic) && !found.contains(n.key.address())) n.wanted = false;
         for (HostPort a : found) follow(topic, a, false);
         if (found.isEmpty()) lookedUpEmpty.add(topic);
         else lookedUpEmpty.remove(topic);
