@@ -1,16 +1,17 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-// Parallel GC, not G1 (same nsqd, 2 pairs each): consume ~1 MiB 513 -> 1,218 MB/s (1 MiB bodies are humongous objects to
-// G1), 200 B 345k -> 433k msg/s. Generations kept at their initial sizes (young: a third of the initial heap, itself 1/64 of RAM):
-// left adaptive the heap kept growing, and a third of the CPU went to the kernel zeroing new pages (perf: clear_page_erms);
-// 4,000 x 1 MiB: 811 -> 1,647 msg/s, RSS 1.17 GB -> 180 MB.
+// Parallel GC, not G1 (same nsqd, 2 pairs each): consume ~1 MiB 513 -> 1,218 MB/s (1 MiB bodies are humongous objects
+// to G1), 200 B 345k -> 433k msg/s. Generations kept at their initial sizes (young: a third of the initial heap, itself
+// 1/64 of RAM): left adaptive the heap kept growing, and a third of the CPU went to the kernel zeroing new pages (perf:
+// clear_page_erms); 4,000 x 1 MiB: 811 -> 1,647 msg/s, RSS 1.17 GB -> 180 MB.
 // Issue 24, full-speed RSS (make bench, ratios to bench_reader in the same run, 2 pairs each): a young generation of
-// 16 MB with survivors of 3.2 MB, not a third of that initial heap (128 MB, all of it touched at full speed), and a heap
-// of at most 64 MB: 200 B 154 -> 74 MB, ~1 MiB 184 -> 121 MB at 1.07x bench_reader. Smaller young generations halve
-// the ~1 MiB rate (-Xmn4m: 0.48x, -Xmn8m: 0.78x): each body is a new 1 MiB array and nsqd's window is a message or two,
-// so every collection stalls the stream; the survivors hold those in flight, so little is promoted. JAVA_OPTS=-Xmx1g
-// for many large messages in flight at once (--concurrency with ~1 MiB bodies).
-// scripts/package records //JVM_OPTIONS and bin/mqueue passes them (JBang's //RUNTIME_OPTIONS would reach every script that sources this one).
+// 16 MB with survivors of 3.2 MB, not a third of that initial heap (128 MB, all of it touched at full speed), and a
+// heap of at most 64 MB: 200 B 154 -> 74 MB, ~1 MiB 184 -> 121 MB at 1.07x bench_reader. Smaller young generations
+// halve the ~1 MiB rate (-Xmn4m: 0.48x, -Xmn8m: 0.78x): each body is a new 1 MiB array and nsqd's window is a message
+// or two, so every collection stalls the stream; the survivors hold those in flight, so little is promoted.
+// JAVA_OPTS=-Xmx1g for many large messages in flight at once (--concurrency with ~1 MiB bodies).
+// scripts/package records //JVM_OPTIONS and bin/mqueue passes them (JBang's //RUNTIME_OPTIONS would reach every script
+// that sources this one).
 //JVM_OPTIONS -XX:+UseParallelGC -XX:-UseAdaptiveSizePolicy -Xms24m -Xmn16m -XX:SurvivorRatio=3 -Xmx64m
 //DEPS info.picocli:picocli:4.7.7
 // Everything else comes through the front door, which names what it stands on.
@@ -47,14 +48,16 @@ public class consumer {
     MessageOutput.Format format;
 
     @Option(names = "--exec", paramLabel = "CMD", defaultValue = "${env:EXEC}",
-        description = "Run CMD with /bin/sh -c per message, in a process group of its own: body on stdin, MQ_STREAM, MQ_GROUP, "
-            + "MQ_ID, MQ_ATTEMPTS in its environment. Exit 0 finishes the message; anything else requeues it with --backoff. "
-            + "--concurrency commands run at once. What a command leaves running in the background is killed when the "
-            + "consumer exits (env EXEC).")
+        description =
+            "Run CMD with /bin/sh -c per message, in a process group of its own: body on stdin, MQ_STREAM, MQ_GROUP, "
+            + "MQ_ID, MQ_ATTEMPTS in its environment. Exit 0 finishes the message; anything else requeues it with "
+            + "--backoff. --concurrency commands run at once. What a command leaves running in the background is "
+            + "killed when the consumer exits (env EXEC).")
     String exec;
 
     @Option(names = "--exec-timeout", paramLabel = "DURATION", defaultValue = "${env:EXEC_TIMEOUT:-10m}",
-        description = "Kill a command running longer and requeue its message (env EXEC_TIMEOUT, default ${DEFAULT-VALUE}; "
+        description =
+            "Kill a command running longer and requeue its message (env EXEC_TIMEOUT, default ${DEFAULT-VALUE}; "
             + "nsqd's --max-msg-timeout, 15m by default, bounds how long a message can be kept by TOUCH).")
     Duration execTimeout;
 
@@ -75,6 +78,7 @@ public class consumer {
         Cli.require(!execTimeout.isZero(), "--exec-timeout must be more than 0");
         Converters.requireDuration("--exec-timeout", execTimeout, Duration.ofMillis(1), Duration.ofHours(24), "");
         if (exec != null) return Nsq.exec(exec, execTimeout);
-        return Nsq.print(out != null ? out : new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024), format);
+        return Nsq.print(out != null ? out : new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64
+            * 1024), format);
     }
 }

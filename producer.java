@@ -69,13 +69,15 @@ public class producer implements Callable<Integer> {
     static final int MAX_BATCH = 100_000;
     static final Duration MAX_INTERVAL = Duration.ofHours(24);    // --interval, and the period --rate implies
 
-    @Option(names = {"-s", "--stream"}, required = true, defaultValue = "${env:STREAM}", converter = Converters.Stream.class,
+    @Option(names = {"-s", "--stream"}, required = true, defaultValue = "${env:STREAM}",
+        converter = Converters.Stream.class,
         description = "Stream (NSQ topic) to publish to (env STREAM).")
     String stream;
     @Mixin ConnectionOptions.NsqdTcp nsqd;
-    @Option(names = "--groups", split = ",", paramLabel = "GROUP", defaultValue = "${env:STREAM_GROUPS}", converter = Converters.Group.class,
-        description = "Create the stream and these groups (NSQ channels) on every nsqd (through --nsqd-http) before publishing, "
-            + "so each gets every message; comma-separate or repeat (env STREAM_GROUPS).")
+    @Option(names = "--groups", split = ",", paramLabel = "GROUP", defaultValue = "${env:STREAM_GROUPS}",
+        converter = Converters.Group.class,
+        description = "Create the stream and these groups (NSQ channels) on every nsqd (through --nsqd-http) before "
+            + "publishing, so each gets every message; comma-separate or repeat (env STREAM_GROUPS).")
     List<String> groups;
     @Mixin ConnectionOptions.NsqdHttp nsqdHttp;
     @Mixin ConnectionOptions.Client client;
@@ -83,36 +85,45 @@ public class producer implements Callable<Integer> {
         description = "Pause between events of each thread (env INTERVAL, default 1s; with '-': no pause).")
     Duration interval;
     @Option(names = "--rate", defaultValue = "${env:RATE}", paramLabel = "N|max",
-        description = "Messages per second across all threads, or 'max': as fast as nsqd acknowledges (env RATE). Wins over --interval.")
+        description = "Messages per second across all threads, or 'max': as fast as nsqd acknowledges (env RATE). Wins "
+            + "over --interval.")
     String rate;
-    @Option(names = "--count", paramLabel = "N", defaultValue = "${env:COUNT}", description = "Stop after N messages in total (env COUNT; default: no limit).")
+    @Option(names = "--count", paramLabel = "N", defaultValue = "${env:COUNT}",
+        description = "Stop after N messages in total (env COUNT; default: no limit).")
     Long count;
-    @Option(names = "--duration", paramLabel = "DURATION", defaultValue = "${env:DURATION}", description = "Stop after this long (env DURATION; default: until SIGINT/SIGTERM).")
+    @Option(names = "--duration", paramLabel = "DURATION", defaultValue = "${env:DURATION}",
+        description = "Stop after this long (env DURATION; default: until SIGINT/SIGTERM).")
     Duration duration;
     @Option(names = "--payload-keys", defaultValue = "${env:PAYLOAD_KEYS:-10}", paramLabel = "N",
-        description = "Keys in the event's payload, ~1 KiB each: 1000 keys = ~1 MiB (env PAYLOAD_KEYS, default ${DEFAULT-VALUE}).")
+        description = "Keys in the event's payload, ~1 KiB each: 1000 keys = ~1 MiB (env PAYLOAD_KEYS, default "
+            + "${DEFAULT-VALUE}).")
     int payloadKeys;
     @Option(names = "--size", defaultValue = "${env:SIZE}", paramLabel = "BYTES",
         description = "Make every body exactly BYTES long instead (the event padded; for benchmarks) (env SIZE).")
     Integer size;
     @Option(names = "--threads", defaultValue = "${env:THREADS:-1}", paramLabel = "N",
-        description = "Independent publishers, each with its own connection (env THREADS; make maps GOROUTINES; default ${DEFAULT-VALUE}).")
+        description = "Independent publishers, each with its own connection (env THREADS; make maps GOROUTINES; "
+            + "default ${DEFAULT-VALUE}).")
     int threads;
     @Option(names = "--batch", defaultValue = "${env:BATCH}", paramLabel = "N",
-        description = "Messages per MPUB (env BATCH; default " + AUTO_BATCH + " when unpaced, 1 when paced). Batches stay under 4 MiB.")
+        description = "Messages per MPUB (env BATCH; default " + AUTO_BATCH
+            + " when unpaced, 1 when paced). Batches stay under 4 MiB.")
     Integer batch;
     @Option(names = "--defer", defaultValue = "${env:DEFER}", paramLabel = "DURATION",
-        description = "Deliver each message this much later (DPUB, one message per command); at most 1h, nsqd's default --max-req-timeout (env DEFER).")
+        description = "Deliver each message this much later (DPUB, one message per command); at most 1h, nsqd's "
+            + "default --max-req-timeout (env DEFER).")
     Duration defer;
     @Option(names = "--stdin", description = "Publish stdin, like '-'.")
     boolean stdinFlag;
-    @Parameters(arity = "0..1", paramLabel = "-", description = "'-': publish stdin: each line (or --delimiter record) is one message, bytes kept as they are; empty lines are skipped and counted.")
+    @Parameters(arity = "0..1", paramLabel = "-", description = "'-': publish stdin: each line (or --delimiter record) "
+        + "is one message, bytes kept as they are; empty lines are skipped and counted.")
     String input;
     @Option(names = "--delimiter", defaultValue = "${env:DELIMITER:-\\n}", paramLabel = "CHAR",
         description = "Record separator for stdin: one byte, or \\n, \\t, \\r, \\0 (env DELIMITER, default \\n).")
     String delimiter;
     @Option(names = "--retry-timeout", defaultValue = "${env:RETRY_TIMEOUT:-60s}", paramLabel = "DURATION",
-        description = "Give up (exit 1) after nsqd failed to acknowledge for this long (env RETRY_TIMEOUT, default ${DEFAULT-VALUE}).")
+        description = "Give up (exit 1) after nsqd failed to acknowledge for this long (env RETRY_TIMEOUT, default "
+            + "${DEFAULT-VALUE}).")
     Duration retryTimeout;
     @Mixin StatsdOptions statsdOptions;
     @Mixin ConnectionOptions.Verbosity verbosity;
@@ -134,7 +145,10 @@ public class producer implements Callable<Integer> {
         DrainOnSignal.main(p, p::stop, () -> SHUTDOWN_GRACE, p::gaveUpWaiting, args);
     }
 
-    /** Stops generating (stdin: what was read so far still goes out); call() returns once it is acknowledged (or given up on). */
+    /**
+     * Stops generating (stdin: what was read so far still goes out); call() returns once it is acknowledged (or given
+     * up on).
+     */
     void stop() {
         stopping = true;
         DelimitedReader r = stdinReader;
@@ -149,9 +163,11 @@ public class producer implements Callable<Integer> {
     private void gaveUpWaiting() {
         long notAcked = stats.notAcked();
         if (notAcked > 0) {
-            Log.error("stopped after waiting %s for nsqd: %d message(s) not acknowledged", Durations.format(SHUTDOWN_GRACE), notAcked);
+            Log.error("stopped after waiting %s for nsqd: %d message(s) not acknowledged",
+                Durations.format(SHUTDOWN_GRACE), notAcked);
         } else {
-            Log.error("stopped after waiting %s for the publishing thread(s) to end; nothing sent was left unacknowledged",
+            Log.error("stopped after waiting %s for the publishing thread(s) to end; nothing sent was left "
+                + "unacknowledged",
                 Durations.format(SHUTDOWN_GRACE));
         }
         stats.summary("summary");
@@ -163,26 +179,35 @@ public class producer implements Callable<Integer> {
         // ---- options
         Log.init("producer", verbosity.verbose);
         boolean fromStdin = stdinFlag || input != null;
-        Cli.require(input == null || input.equals("-"), "unexpected argument %s: the only argument is '-' (read stdin)", Cli.quote(input));
+        Cli.require(input == null || input.equals("-"), "unexpected argument %s: the only argument is '-' (read stdin)",
+            Cli.quote(input));
         Cli.require(threads >= 1 && threads <= 1000, "--threads %d: must be from 1 to 1000", threads);
         Cli.require(count == null || count >= 1, "--count %d: must be at least 1", count);
         Cli.require(duration == null || !duration.isZero(), "--duration 0: must be positive");
-        Cli.require(interval == null || !interval.isZero(), "--interval 0: must be positive (use --rate max for no pause)");
+        Cli.require(interval == null || !interval.isZero(),
+            "--interval 0: must be positive (use --rate max for no pause)");
         Converters.requireDuration("--interval", interval, Duration.ofMillis(1), MAX_INTERVAL, "");
         Converters.requireDuration("--retry-timeout", retryTimeout, Duration.ofMillis(1), Duration.ofHours(24), "");
-        Converters.requireRange("--payload-keys", payloadKeys, 0, MAX_SIZE / 1024, "~1 KiB each, " + (MAX_SIZE >> 20) + " MiB in all");
+        Converters.requireRange("--payload-keys", payloadKeys, 0, MAX_SIZE / 1024, "~1 KiB each, " + (MAX_SIZE >> 20)
+            + " MiB in all");
         Cli.require(size == null || size >= 1, "--size %d: must be at least 1 (nsqd refuses empty messages)", size);
-        if (size != null) Converters.requireRange("--size", size, 1, MAX_SIZE, (MAX_SIZE >> 20) + " MiB; nsqd's --max-msg-size is 1 MiB by default");
+        if (size != null) Converters.requireRange("--size", size, 1, MAX_SIZE, (MAX_SIZE >> 20)
+            + " MiB; nsqd's --max-msg-size is 1 MiB by default");
         if (batch != null) Converters.requireRange("--batch", batch, 1, MAX_BATCH, "");
         Cli.require(defer == null || defer.compareTo(MAX_DEFER) <= 0,
-            "--defer %s: at most 1h, nsqd's default --max-req-timeout (DPUB refuses longer)", Durations.format(defer == null ? Duration.ZERO : defer));
-        Cli.require(defer == null || batch == null || batch == 1, "--batch %d with --defer: DPUB takes one message at a time", batch);
-        Cli.require(!fromStdin || threads == 1, "--threads %d with stdin: stdin is published in order over one connection", threads);
+            "--defer %s: at most 1h, nsqd's default --max-req-timeout (DPUB refuses longer)",
+                Durations.format(defer == null ? Duration.ZERO : defer));
+        Cli.require(defer == null || batch == null || batch == 1,
+            "--batch %d with --defer: DPUB takes one message at a time", batch);
+        Cli.require(!fromStdin || threads == 1,
+            "--threads %d with stdin: stdin is published in order over one connection", threads);
         Cli.require(!fromStdin || size == null, "--size with stdin: the lines are the messages");
         Cli.require(groups == null || groups.stream().noneMatch(g -> g.endsWith("#ephemeral")),
-            "--groups %s: an #ephemeral group keeps no messages for later consumers", Cli.quote(String.join(",", groups == null ? List.of() : groups)));
+            "--groups %s: an #ephemeral group keeps no messages for later consumers", Cli.quote(String.join(",",
+                groups == null ? List.of() : groups)));
         long periodNs = Pacer.periodNanos(rate, interval, threads, fromStdin);
-        Cli.require(periodNs <= MAX_INTERVAL.toNanos(), "--rate %s: too slow, at least one message per thread every %s", Cli.quote(rate),
+        Cli.require(periodNs <= MAX_INTERVAL.toNanos(), "--rate %s: too slow, at least one message per thread every %s",
+            Cli.quote(rate),
             Durations.format(MAX_INTERVAL));
         byte delim = DelimitedReader.parseDelimiter(delimiter);
         config = client.config();
@@ -194,7 +219,8 @@ public class producer implements Callable<Integer> {
         if (!fromStdin) perBatch = Math.max(1, Math.min(perBatch, MAX_BATCH_BYTES / eventSize));
         requireHeap(fromStdin ? MAX_BATCH_BYTES : (long) perBatch * eventSize, fromStdin ? 1 : threads);
         // The last check done, the first effect: nothing is created on nsqd while an option may still be refused.
-        if (groups != null && !groups.isEmpty()) GroupSetup.create(nsqdHttp.nsqdHttp, nsqd.nsqd, stream, groups, config.tls());
+        if (groups != null && !groups.isEmpty()) GroupSetup.create(nsqdHttp.nsqdHttp, nsqd.nsqd, stream, groups,
+            config.tls());
         if (count != null) budget.set(count);
         stats.start();
         statsd = statsdOptions.start();
@@ -205,8 +231,10 @@ public class producer implements Callable<Integer> {
         Log.info("publishing %s to '%s' on %s: %s, %d thread(s), %s%s",
             fromStdin ? "stdin" : size != null ? size + "-byte messages" : "events of ~" + eventSize + " bytes",
             stream, nsqd.nsqd, pacer.describe(threads), threads,
-            perBatch == 1 ? (defer != null ? "DPUB +" + Durations.format(defer) : "PUB") : "MPUB batches of " + perBatch,
-            count != null ? ", " + count + " message(s)" : duration != null ? ", for " + Durations.format(duration) : "");
+            perBatch == 1 ? (defer != null ? "DPUB +" + Durations.format(defer) : "PUB") : "MPUB batches of "
+                + perBatch,
+            count != null ? ", " + count + " message(s)" : duration != null ? ", for " + Durations.format(duration)
+                : "");
         List<Thread> workers = new ArrayList<>();
         for (int i = 0; i < (fromStdin ? 1 : threads); i++) {
             int index = i, n = perBatch;
@@ -230,7 +258,8 @@ public class producer implements Callable<Integer> {
         closeStatsd();
         // Whatever happened, a message not acknowledged is a failed run.
         if (failure == null && stats.notAcked() == 0) return Cli.OK;
-        if (failure == null) Log.error("%d message(s) were not acknowledged by nsqd", stats.notAcked()); // else the failure said why
+        // else the failure said why
+        if (failure == null) Log.error("%d message(s) were not acknowledged by nsqd", stats.notAcked());
         return Cli.FAILURE;
     }
 
@@ -249,8 +278,10 @@ public class producer implements Callable<Integer> {
      */
     private static void requireHeap(long batchBytes, int threads) {
         long need = 2 * batchBytes * threads, heap = Runtime.getRuntime().maxMemory();
-        Cli.require(need <= heap * 3 / 4, "%d thread(s) x batches of %d KiB need ~%d MiB of heap; this JVM may use %d MiB: "
-            + "use fewer --threads, a smaller --batch, --size or --payload-keys, or give java more (-Xmx, JAVA_TOOL_OPTIONS)",
+        Cli.require(need <= heap * 3 / 4,
+            "%d thread(s) x batches of %d KiB need ~%d MiB of heap; this JVM may use %d MiB: "
+            + "use fewer --threads, a smaller --batch, --size or --payload-keys, or give java more (-Xmx, "
+            + "JAVA_TOOL_OPTIONS)",
             threads, batchBytes >> 10, need >> 20, heap >> 20);
     }
 
@@ -282,7 +313,8 @@ public class producer implements Callable<Integer> {
     /** Generated events: a thread claims messages from the shared --count budget, batch by batch. */
     private void publishEvents(int index, Pacer pacer, int perBatch) throws Exception {
         ProducerEvents events = new ProducerEvents(stream, index, payloadKeys, size);
-        try (ReliablePublisher pub = new ReliablePublisher(config, nsqd.nsqd, index, stream, defer, retryTimeout, counters)) {
+        try (ReliablePublisher pub = new ReliablePublisher(config, nsqd.nsqd, index, stream, defer, retryTimeout,
+                counters)) {
             long seq = 0;
             while (!stopping) {
                 int n = (int) claim(perBatch);
@@ -306,10 +338,12 @@ public class producer implements Callable<Integer> {
         DelimitedReader reader = new DelimitedReader(stdin, delim, MAX_SIZE).start();
         stdinReader = reader;
         if (stopping) reader.stop(); // a stop() that came before the reader existed
-        try (ReliablePublisher pub = new ReliablePublisher(config, nsqd.nsqd, 0, stream, defer, retryTimeout, counters)) {
+        try (ReliablePublisher pub = new ReliablePublisher(config, nsqd.nsqd, 0, stream, defer, retryTimeout,
+                counters)) {
             long published = 0;
             List<byte[]> records;
-            while (budget.get() > 0 && (records = reader.nextBatch((int) Math.min(perBatch, budget.get()), MAX_BATCH_BYTES)) != null) {
+            while (budget.get() > 0 && (records = reader.nextBatch((int) Math.min(perBatch, budget.get()),
+                    MAX_BATCH_BYTES)) != null) {
                 List<byte[]> bodies = new ArrayList<>(records.size());
                 for (byte[] r : records) {
                     if (r.length == 0) skipped.increment(); // NSQ refuses empty bodies
@@ -324,7 +358,8 @@ public class producer implements Callable<Integer> {
             }
         }
         if (reader.lostAfterStop() > 0) {
-            Log.warn("stdin: %d byte(s) arrived as the stop was taken in and were not published", reader.lostAfterStop());
+            Log.warn("stdin: %d byte(s) arrived as the stop was taken in and were not published",
+                reader.lostAfterStop());
         }
     }
 

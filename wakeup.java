@@ -68,10 +68,12 @@ import wake.StatusServer;
         "",
         "Scan: at start and every --scan-interval, /stats of every nsqd; a socket-backed group with messages "
             + "waiting is woken. Push: on each nsqd and stream that already has a socket-backed group, its own "
-            + "channel mqueue-wakeup-<host>#ephemeral gets a copy of each message, FINs it and wakes that stream's groups.",
+            + "channel mqueue-wakeup-<host>#ephemeral gets a copy of each message, FINs it and wakes that stream's "
+            + "groups.",
         "",
-        "Deferred: a socket-activated consumer that requeues a message with a delay it may not outlive leaves a note in nsqd "
-            + "(DPUB to " + DeferredWake.TOPIC + ") that comes due shortly before the message; the wakeup receives it and wakes the group.",
+        "Deferred: a socket-activated consumer that requeues a message with a delay it may not outlive leaves a note "
+            + "in nsqd (DPUB to " + DeferredWake.TOPIC
+            + ") that comes due shortly before the message; the wakeup receives it and wakes the group.",
         ""},
     footer = {"", "Examples:",
         "  wakeup.java --nsqd-http 127.0.0.1:4151 --socket-dir /run/mqueue",
@@ -116,15 +118,18 @@ public class wakeup implements Callable<Integer> {
     Path socketDir;
 
     @Option(names = "--scan-interval", paramLabel = "DURATION", defaultValue = "${env:MQUEUE_SCAN_INTERVAL:-5s}",
-        description = "Time between two scans of nsqd's stats, the safety net under push (env MQUEUE_SCAN_INTERVAL, default ${DEFAULT-VALUE}).")
+        description = "Time between two scans of nsqd's stats, the safety net under push (env MQUEUE_SCAN_INTERVAL, "
+            + "default ${DEFAULT-VALUE}).")
     Duration scanInterval;
 
     @Option(names = "--debounce", paramLabel = "DURATION", defaultValue = "${env:MQUEUE_DEBOUNCE:-200ms}",
-        description = "At most one wake per group in this time, so a burst is one wake (env MQUEUE_DEBOUNCE, default ${DEFAULT-VALUE}).")
+        description = "At most one wake per group in this time, so a burst is one wake (env MQUEUE_DEBOUNCE, default "
+            + "${DEFAULT-VALUE}).")
     Duration debounce;
 
     @Option(names = "--wake-timeout", paramLabel = "DURATION", defaultValue = "${env:MQUEUE_WAKE_TIMEOUT:-15s}",
-        description = "How long a wake may wait for 'ok': covers a consumer's cold start (env MQUEUE_WAKE_TIMEOUT, default ${DEFAULT-VALUE}).")
+        description = "How long a wake may wait for 'ok': covers a consumer's cold start (env MQUEUE_WAKE_TIMEOUT, "
+            + "default ${DEFAULT-VALUE}).")
     Duration wakeTimeout;
 
     @Option(names = "--max-wakes", paramLabel = "N", defaultValue = "${env:MQUEUE_MAX_WAKES}",
@@ -193,7 +198,8 @@ public class wakeup implements Callable<Integer> {
             Durations.format(scanInterval), Durations.format(debounce), wakesAtOnce);
         stopping = false;
         // A thread per node being read, up to STATS_THREADS; past that the scan thread reads the next node itself.
-        io = new ThreadPoolExecutor(0, STATS_THREADS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), Threads.daemons("wakeup-stats"),
+        io = new ThreadPoolExecutor(0, STATS_THREADS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
+            Threads.daemons("wakeup-stats"),
             new ThreadPoolExecutor.CallerRunsPolicy());
         statsd = statsdOptions.start();
         scanTime = statsd.timer("wakeup.scan_time");
@@ -222,8 +228,9 @@ public class wakeup implements Callable<Integer> {
         }
         try {
             if (Files.getPosixFilePermissions(socketDir).contains(PosixFilePermission.OTHERS_WRITE)) {
-                Log.warn("socket dir %s is world-writable: any local user can put a G.sock there and be sent group G's wakes; "
-                    + "make it writable only by its owner (0755, as systemd creates it for ListenStream=)", socketDir);
+                Log.warn("socket dir %s is world-writable: any local user can put a G.sock there and be sent group G's "
+                    + "wakes; make it writable only by its owner (0755, as systemd creates it for ListenStream=)",
+                    socketDir);
             }
         } catch (IOException | UnsupportedOperationException e) {
             Log.warn("socket dir %s: cannot read its permissions: %s", socketDir, Errors.oneLine(e));
@@ -252,7 +259,8 @@ public class wakeup implements Callable<Integer> {
     /** What ended the run with exit 1 (a peer that is not nsqd, TLS or AUTH refused); null if nothing did. */
     NsqException failure() { return failure; }
 
-    boolean awaitFirstScan(Duration timeout) throws InterruptedException { return firstScan.await(timeout.toMillis(), TimeUnit.MILLISECONDS); }
+    boolean awaitFirstScan(Duration timeout) throws InterruptedException { return firstScan.await(timeout.toMillis(),
+        TimeUnit.MILLISECONDS); }
     long scans() { return scans.get(); }
     /** Successful wakes (the consumer answered ok) of {@code group} so far. */
     long wakes(String group) { GroupWaker w = waker; return w == null ? 0 : w.wakes(group); }
@@ -263,7 +271,8 @@ public class wakeup implements Callable<Integer> {
 
     /** What `wakeup status` reads from us: immutable snapshots only. */
     private StatusReport.Live live() {
-        return new StatusReport.Live(ProcessHandle.current().pid(), startedAtMillis, socketDir.toString(), scanInterval.toMillis(),
+        return new StatusReport.Live(ProcessHandle.current().pid(), startedAtMillis, socketDir.toString(),
+            scanInterval.toMillis(),
             scans.get(), lastScanAtMillis, push.size(), List.copyOf(waker.status()));
     }
     /** Push subscriptions: each followed (nsqd, stream); and the deferred-wake notes', one per nsqd. */
@@ -323,7 +332,8 @@ public class wakeup implements Callable<Integer> {
         List<Backlog.NodeStats> stats = nodes.stats(io);
         scanErrors.add(stats.stream().filter(s -> s.stats() == null).count()); // an nsqd that did not answer
         Backlog backlog = Backlog.of(stats);
-        Set<String> listing = waker.listing(); // one listing of the socket dir a scan; a socket itself is checked when woken
+        // one listing of the socket dir a scan; a socket itself is checked when woken
+        Set<String> listing = waker.listing();
         Map<String, List<String>> backed = backlog.backed(listing::contains);
         List<Backlog.Waiting> waiting = backlog.waiting(backed);
         for (Backlog.Waiting w : waiting) {
@@ -333,7 +343,8 @@ public class wakeup implements Callable<Integer> {
         socketGroups = backed;
         push.follow(backlog.toFollow(backed));
         // Where socket-activated consumers leave notes for messages they requeued with a delay (DeferredWake).
-        notes.follow(backed.isEmpty() || notesRefused.get() ? Set.of() : backlog.nodes().stream().map(tcp -> new Backlog.Follow(tcp, DeferredWake.TOPIC))
+        notes.follow(backed.isEmpty() || notesRefused.get() ? Set.of()
+            : backlog.nodes().stream().map(tcp -> new Backlog.Follow(tcp, DeferredWake.TOPIC))
             .collect(java.util.stream.Collectors.toSet()));
         channelless.check(backlog, listing);
         lastScanAtMillis = System.currentTimeMillis();
@@ -341,7 +352,8 @@ public class wakeup implements Callable<Integer> {
         scanTime.recordNanos(System.nanoTime() - start);
         // The bench (bench/WakeupScale.java) reads this line's time.
         Log.debug("scan: %d node(s), %d socket-backed group(s), %d waiting, push on %d in %d ms", stats.size(),
-            backed.values().stream().mapToInt(List::size).sum(), waiting.size(), push.size(), (System.nanoTime() - start) / 1_000_000);
+            backed.values().stream().mapToInt(List::size).sum(), waiting.size(), push.size(), (System.nanoTime()
+                - start) / 1_000_000);
     }
 
     /** A peer that is not nsqd, or an nsqd that refuses us: retrying cannot fix it, so the run ends with exit 1. */
@@ -364,21 +376,25 @@ public class wakeup implements Callable<Integer> {
             return;
         }
         if (notesRefused.getAndSet(true)) return;
-        Log.warn("deferred-wake notes refused (%s): a message a consumer requeues with a delay is woken by a scan once it is due; "
-            + "allow subscribing to %s to wake it on time", Errors.oneLine(e), DeferredWake.TOPIC);
+        Log.warn("deferred-wake notes refused (%s): a message a consumer requeues with a delay is woken by a scan once "
+            + "it is due; allow subscribing to %s to wake it on time", Errors.oneLine(e), DeferredWake.TOPIC);
     }
 
     private void onPush(String stream) {
-        for (String group : socketGroups.getOrDefault(stream, List.of())) waker.request(stream, group, GroupWaker.Reason.push);
+        for (String group : socketGroups.getOrDefault(stream, List.of())) waker.request(stream, group,
+            GroupWaker.Reason.push);
     }
 
-    /** A consumer's note: a message it requeued with a delay comes due now; woken when the group is socket-backed here. */
+    /**
+     * A consumer's note: a message it requeued with a delay comes due now; woken when the group is socket-backed here.
+     */
     private void onNote(byte[] body) {
         WakeSocket.Wake w = DeferredWake.parse(body);
         if (w != null && socketGroups.getOrDefault(w.stream(), List.of()).contains(w.group())) {
             waker.request(w.stream(), w.group(), GroupWaker.Reason.deferred);
         } else {
-            Log.debug("deferred-wake note %s: no such socket-backed group here", w == null ? "(not a wake line)" : w.line());
+            Log.debug("deferred-wake note %s: no such socket-backed group here", w == null ? "(not a wake line)"
+                : w.line());
         }
     }
 
@@ -392,11 +408,13 @@ public class wakeup implements Callable<Integer> {
 
     /** `wakeup status`: one row per group behind a socket; works whether or not the wakeup runs, and says which. */
     @Command(name = "status", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"One row per group behind a socket in --socket-dir: its stream(s); its socket (listening, refused: nothing "
-            + "listens, missing, symlink (refused), not a socket); whether a consumer reads it; depth, in flight and deferred summed "
-            + "over nsqd nodes; and, from the running wakeup over its status socket (<socket-dir>/wakeup/status.sock), the last wake "
-            + "(when, why: push, scan or deferred, its round trip), wakes since it started, the last error. Exit 1 when no nsqd answered."},
-        footer = {"", "Examples:", "  wakeup.java status --socket-dir /run/mqueue", "  wakeup.java status --json | jq '.groups[] | select(.depth > 0)'"})
+        description = {"One row per group behind a socket in --socket-dir: its stream(s); its socket (listening, "
+            + "refused: nothing listens, missing, symlink (refused), not a socket); whether a consumer reads it; depth,"
+            + " in flight and deferred summed over nsqd nodes; and, from the running wakeup over its status socket "
+            + "(<socket-dir>/wakeup/status.sock), the last wake (when, why: push, scan or deferred, its round trip), "
+            + "wakes since it started, the last error. Exit 1 when no nsqd answered."},
+        footer = {"", "Examples:", "  wakeup.java status --socket-dir /run/mqueue",
+            "  wakeup.java status --json | jq '.groups[] | select(.depth > 0)'"})
     static final class Status implements Callable<Integer> {
         @Mixin ConnectionOptions.NsqdHttp nsqd;
         @Mixin ConnectionOptions.LookupdHttp lookupd;
@@ -412,10 +430,12 @@ public class wakeup implements Callable<Integer> {
         @Override
         public Integer call() throws IOException {
             Log.init("wakeup", false);
-            Cli.require(!Files.exists(socketDir) || Files.isDirectory(socketDir), "--socket-dir %s: exists and is not a directory", socketDir);
+            Cli.require(!Files.exists(socketDir) || Files.isDirectory(socketDir),
+                "--socket-dir %s: exists and is not a directory", socketDir);
             NsqConfig config = client.config();
             StatusReport.Report r = StatusReport.collect(socketDir, nsqd.nsqdHttp, lookupd.lookupd, config.tls());
-            System.out.write(json ? StatusReport.json(r) : StatusReport.table(r, System.currentTimeMillis(), java.time.ZoneId.systemDefault())
+            System.out.write(json ? StatusReport.json(r) : StatusReport.table(r, System.currentTimeMillis(),
+                java.time.ZoneId.systemDefault())
                 .getBytes(java.nio.charset.StandardCharsets.UTF_8));
             if (json) System.out.println();
             System.out.flush();

@@ -34,8 +34,12 @@ public class Bench {
     static final int CORES = Runtime.getRuntime().availableProcessors();
     /** The seed's PAYLOAD_KEYS=1000 event is ~1,024,1xx bytes; the Go tool and --size use this many. */
     static final int MIB_EVENT = 1_024_100;
-    /** bench_reader opens one connection per core (GOMAXPROCS); nsqd sends on each from one goroutine, so the consumer gets as many. */
-    static final int CONSUMER_CONNECTIONS = Integer.parseInt(System.getenv().getOrDefault("BENCH_CONSUMER_CONNECTIONS", String.valueOf(CORES)));
+    /**
+     * bench_reader opens one connection per core (GOMAXPROCS); nsqd sends on each from one goroutine, so the consumer
+     * gets as many.
+     */
+    static final int CONSUMER_CONNECTIONS = Integer.parseInt(System.getenv().getOrDefault("BENCH_CONSUMER_CONNECTIONS",
+        String.valueOf(CORES)));
 
     final boolean smoke;
     final int pairs;
@@ -90,7 +94,8 @@ public class Bench {
         System.exit(b.report.failed() ? 1 : 0);
     }
 
-    static final List<String> CASES = List.of("publish-200", "publish-1m", "consume-200", "consume-1m", "handler", "wakeup",
+    static final List<String> CASES = List.of("publish-200", "publish-1m", "consume-200", "consume-1m", "handler",
+        "wakeup",
         "herd", "latency");
 
     void run(List<String> cases, String[] args) throws Exception {
@@ -133,10 +138,14 @@ public class Bench {
             Map<String, List<Sampler.Run>> runs = new LinkedHashMap<>();
             Map<String, List<String>> commands = new LinkedHashMap<>();
             for (int i = 0; i < pairs; i++) {
-                publishRun(nsqd, runs, commands, "bench_writer", "pub" + i + "go", t -> List.of(NSQ_BIN.resolve("bench_writer").toString(),
-                    "-nsqd-tcp-address", nsqd.tcp, "-topic", t, "-size", "200", "-batch-size", "200", "-runfor", runfor() + "s"));
-                publishRun(nsqd, runs, commands, "producer", "pub" + i + "mq", t -> ours("producer", "-s", t, "--nsqd", nsqd.tcp,
-                    "--rate", "max", "--size", "200", "--batch", "200", "--threads", String.valueOf(CORES), "--duration", runfor() + "s"));
+                publishRun(nsqd, runs, commands, "bench_writer", "pub" + i + "go",
+                    t -> List.of(NSQ_BIN.resolve("bench_writer").toString(),
+                    "-nsqd-tcp-address", nsqd.tcp, "-topic", t, "-size", "200", "-batch-size", "200", "-runfor",
+                        runfor() + "s"));
+                publishRun(nsqd, runs, commands, "producer", "pub" + i + "mq", t -> ours("producer", "-s", t, "--nsqd",
+                    nsqd.tcp,
+                    "--rate", "max", "--size", "200", "--batch", "200", "--threads", String.valueOf(CORES),
+                        "--duration", runfor() + "s"));
             }
             report.compare("publish 200 B (MPUB 200, " + CORES + " connections each, " + runfor() + " s)",
                 runs.get("bench_writer"), runs.get("producer"), Report.Unit.MSGS, 1.0, commands, nsqd);
@@ -149,15 +158,22 @@ public class Bench {
             Map<String, List<String>> commands = new LinkedHashMap<>();
             String size = String.valueOf(MIB_EVENT), threads = String.valueOf(CORES);
             for (int i = 0; i < pairs; i++) {
-                publishRun(nsqd, runs, commands, "bench_writer", "big" + i + "go", t -> List.of(NSQ_BIN.resolve("bench_writer").toString(),
-                    "-nsqd-tcp-address", nsqd.tcp, "-topic", t, "-size", size, "-batch-size", "4", "-runfor", runfor() + "s"));
-                publishRun(nsqd, runs, commands, "producer --payload-keys 1000", "big" + i + "keys", t -> ours("producer", "-s", t,
-                    "--nsqd", nsqd.tcp, "--rate", "max", "--payload-keys", "1000", "--threads", threads, "--duration", runfor() + "s"));
-                publishRun(nsqd, runs, commands, "producer --size " + size, "big" + i + "size", t -> ours("producer", "-s", t,
-                    "--nsqd", nsqd.tcp, "--rate", "max", "--size", size, "--threads", threads, "--duration", runfor() + "s"));
+                publishRun(nsqd, runs, commands, "bench_writer", "big" + i + "go",
+                    t -> List.of(NSQ_BIN.resolve("bench_writer").toString(),
+                    "-nsqd-tcp-address", nsqd.tcp, "-topic", t, "-size", size, "-batch-size", "4", "-runfor", runfor()
+                        + "s"));
+                publishRun(nsqd, runs, commands, "producer --payload-keys 1000", "big" + i + "keys",
+                    t -> ours("producer", "-s", t,
+                    "--nsqd", nsqd.tcp, "--rate", "max", "--payload-keys", "1000", "--threads", threads, "--duration",
+                        runfor() + "s"));
+                publishRun(nsqd, runs, commands, "producer --size " + size, "big" + i + "size", t -> ours("producer",
+                    "-s", t,
+                    "--nsqd", nsqd.tcp, "--rate", "max", "--size", size, "--threads", threads, "--duration", runfor()
+                        + "s"));
             }
             String what = "publish ~1 MiB (MPUB 4, " + CORES + " connections each, " + runfor() + " s)";
-            report.compare(what + ", --payload-keys 1000", runs.get("bench_writer"), runs.get("producer --payload-keys 1000"),
+            report.compare(what + ", --payload-keys 1000", runs.get("bench_writer"),
+                runs.get("producer --payload-keys 1000"),
                 Report.Unit.MBS, 0.9, commands, nsqd);
             report.compare(what + ", --size " + size, runs.get("bench_writer"), runs.get("producer --size " + size),
                 Report.Unit.MBS, 0.9, Map.of(), nsqd);
@@ -166,13 +182,15 @@ public class Bench {
 
     interface Command { List<String> of(String topic) throws IOException; }
 
-    private void publishRun(BenchNsqd nsqd, Map<String, List<Sampler.Run>> runs, Map<String, List<String>> commands, String tool,
+    private void publishRun(BenchNsqd nsqd, Map<String, List<Sampler.Run>> runs, Map<String, List<String>> commands,
+        String tool,
                             String topic, Command command) throws Exception {
         List<String> cmd = command.of(topic);
         commands.putIfAbsent(tool, cmd);
         long base = nsqd.published(topic), spawn = System.nanoTime();
         Process p = spawn(cmd, tool, null);
-        Sampler.Run r = Sampler.watch(tool, p, spawn, base, () -> nsqd.published(topic), 0, nsqd.pid(), warmup(), 0, runfor() + 120L);
+        Sampler.Run r = Sampler.watch(tool, p, spawn, base, () -> nsqd.published(topic), 0, nsqd.pid(), warmup(), 0,
+            runfor() + 120L);
         var t = nsqd.topicStats(topic, null);
         long bytes = t.path("message_bytes").asLong(), count = Math.max(1, t.path("message_count").asLong());
         r = withBytes(r, (double) bytes / count);
@@ -185,7 +203,8 @@ public class Bench {
     }
 
     static Sampler.Run withBytes(Sampler.Run r, double perMessage) {
-        return new Sampler.Run(r.tool(), r.rate(), r.rate() * perMessage, r.startupSec(), r.windowSec(), r.toolCores(), r.nsqdCores(),
+        return new Sampler.Run(r.tool(), r.rate(), r.rate() * perMessage, r.startupSec(), r.windowSec(), r.toolCores(),
+            r.nsqdCores(),
             r.peakRssKb(), r.counted());
     }
 
@@ -199,35 +218,47 @@ public class Bench {
             long t0 = System.nanoTime();
             nsqd.fill(topic, n, size);
             for (int i = 0; i < 2 * pairs; i++) awaitDepth(nsqd, topic, "c" + i, n);
-            log(String.format(Locale.ROOT, "  filled %,d x %,d B into %d channels in %.1f s", n, size, 2 * pairs, (System.nanoTime() - t0) / 1e9));
+            log(String.format(Locale.ROOT, "  filled %,d x %,d B into %d channels in %.1f s", n, size, 2 * pairs,
+                (System.nanoTime() - t0) / 1e9));
             Map<String, List<Sampler.Run>> runs = new LinkedHashMap<>();
             Map<String, List<String>> commands = new LinkedHashMap<>();
             for (int i = 0; i < pairs; i++) {
                 String goCh = "c" + (2 * i), mqCh = "c" + (2 * i + 1);
-                consumeRun(nsqd, runs, commands, "bench_reader", topic, goCh, n, size, List.of(NSQ_BIN.resolve("bench_reader").toString(),
-                    "-nsqd-tcp-address", nsqd.tcp, "-topic", topic, "-channel", goCh, "-size", String.valueOf(size), "-runfor", "300s"));
-                consumeRun(nsqd, runs, commands, "consumer", topic, mqCh, n, size, ours("consumer", "-s", topic, "-g", mqCh,
-                    "--nsqd", nsqd.tcp, "--connections", String.valueOf(CONSUMER_CONNECTIONS), "--count", String.valueOf(n), "--format", "raw"));
+                consumeRun(nsqd, runs, commands, "bench_reader", topic, goCh, n, size,
+                    List.of(NSQ_BIN.resolve("bench_reader").toString(),
+                    "-nsqd-tcp-address", nsqd.tcp, "-topic", topic, "-channel", goCh, "-size", String.valueOf(size),
+                        "-runfor", "300s"));
+                consumeRun(nsqd, runs, commands, "consumer", topic, mqCh, n, size, ours("consumer", "-s", topic, "-g",
+                    mqCh,
+                    "--nsqd", nsqd.tcp, "--connections", String.valueOf(CONSUMER_CONNECTIONS), "--count",
+                        String.valueOf(n), "--format", "raw"));
             }
             String what = (size == 200 ? "consume 200 B" : "consume ~1 MiB") + String.format(Locale.ROOT,
-                " (%,d messages, %s, output to /dev/null)", n, CONSUMER_CONNECTIONS == CORES ? CORES + " connections each"
+                " (%,d messages, %s, output to /dev/null)", n, CONSUMER_CONNECTIONS == CORES ? CORES
+                    + " connections each"
                     : "bench_reader " + CORES + " connections, consumer " + CONSUMER_CONNECTIONS);
-            report.compare(what, runs.get("bench_reader"), runs.get("consumer"), size == 200 ? Report.Unit.MSGS : Report.Unit.MBS, 1.0, commands, nsqd);
-            report.rss("consumer RSS at full speed, " + (size == 200 ? "200 B" : "~1 MiB"), runs.get("bench_reader"), runs.get("consumer"));
+            report.compare(what, runs.get("bench_reader"), runs.get("consumer"), size == 200 ? Report.Unit.MSGS
+                : Report.Unit.MBS, 1.0, commands, nsqd);
+            report.rss("consumer RSS at full speed, " + (size == 200 ? "200 B" : "~1 MiB"), runs.get("bench_reader"),
+                runs.get("consumer"));
         }
     }
 
-    private void consumeRun(BenchNsqd nsqd, Map<String, List<Sampler.Run>> runs, Map<String, List<String>> commands, String tool,
+    private void consumeRun(BenchNsqd nsqd, Map<String, List<Sampler.Run>> runs, Map<String, List<String>> commands,
+        String tool,
                             String topic, String channel, long n, int size, List<String> cmd) throws Exception {
         commands.putIfAbsent(tool, cmd);
         nsqd.settle();
         long base = nsqd.handedOut(topic, channel), spawn = System.nanoTime();
         Process p = spawn(cmd, tool, ProcessBuilder.Redirect.DISCARD);
-        Sampler.Run r = Sampler.watch(tool, p, spawn, base, () -> nsqd.handedOut(topic, channel), n, nsqd.pid(), warmup(), size, 300);
+        Sampler.Run r = Sampler.watch(tool, p, spawn, base, () -> nsqd.handedOut(topic, channel), n, nsqd.pid(),
+            warmup(), size, 300);
         if (!tool.equals("bench_reader")) checkExit(p, tool); // ours stop at --count
-        else if (p.isAlive()) { p.destroy(); p.waitFor(10, TimeUnit.SECONDS); } // bench_reader runs for a time, not a count
+        // bench_reader runs for a time, not a count
+        else if (p.isAlive()) { p.destroy(); p.waitFor(10, TimeUnit.SECONDS); }
         runs.computeIfAbsent(tool, k -> new ArrayList<>()).add(r);
-        log(String.format(Locale.ROOT, "  %-14s %,12.0f msg/s %8.1f MB/s  start-up %.2f s  cpu %.2f + nsqd %.2f cores  peak RSS %,d MB",
+        log(String.format(Locale.ROOT,
+            "  %-14s %,12.0f msg/s %8.1f MB/s  start-up %.2f s  cpu %.2f + nsqd %.2f cores  peak RSS %,d MB",
             tool, r.rate(), r.bytesPerSec() / 1e6, r.startupSec(), r.toolCores(), r.nsqdCores(), r.peakRssKb() / 1024));
     }
 
@@ -243,10 +274,12 @@ public class Bench {
     void handler() throws Exception {
         Path pkg = work.resolve("noop");
         Path log = work.resolve("package-noop.err");
-        ProcessBuilder pb = new ProcessBuilder("scripts/package", pkg.toString(), "bench/noop.java").directory(ROOT.toFile())
+        ProcessBuilder pb = new ProcessBuilder("scripts/package", pkg.toString(),
+            "bench/noop.java").directory(ROOT.toFile())
             .redirectErrorStream(true).redirectOutput(log.toFile());
         if (smoke) pb.environment().put("MQUEUE_TRAIN", "false");
-        if (pb.start().waitFor() != 0) throw new IOException("scripts/package bench/noop.java failed: " + Files.readString(log));
+        if (pb.start().waitFor() != 0) throw new IOException("scripts/package bench/noop.java failed: "
+            + Files.readString(log));
         long javaN = smoke ? 2_000 : 400_000, execN = smoke ? 30 : 4_000;
         String workers = String.valueOf(CORES), window = "200";
         try (BenchNsqd nsqd = BenchNsqd.start(NSQ_BIN.resolve("nsqd"))) {
@@ -260,15 +293,19 @@ public class Bench {
             String exec = "consumer --exec true", java = "noop handler (in-process)";
             for (int i = 0; i < pairs; i++) {
                 String execCh = "h" + (2 * i), javaCh = "h" + (2 * i + 1);
-                consumeRun(nsqd, runs, commands, exec, topic, execCh, execN, 200, ours("consumer", "-s", topic, "-g", execCh,
+                consumeRun(nsqd, runs, commands, exec, topic, execCh, execN, 200, ours("consumer", "-s", topic, "-g",
+                    execCh,
                     "--nsqd", nsqd.tcp, "--exec", "true", "--concurrency", workers, "--count", String.valueOf(execN)));
                 List<String> noop = new ArrayList<>(List.of("env", "MQUEUE_APP=" + pkg.resolve("current")));
-                noop.addAll(ours("noop", "-s", topic, "-g", javaCh, "--nsqd", nsqd.tcp, "--concurrency", workers, "--max-in-flight", window,
+                noop.addAll(ours("noop", "-s", topic, "-g", javaCh, "--nsqd", nsqd.tcp, "--concurrency", workers,
+                    "--max-in-flight", window,
                     "--count", String.valueOf(javaN)));
                 consumeRun(nsqd, runs, commands, java, topic, javaCh, javaN, 200, noop);
             }
-            report.compare(String.format(Locale.ROOT, "handle 200 B with a handler that does nothing (%d workers): in the JVM "
-                    + "(lib/Nsq.java, --max-in-flight %s) against --exec true (%,d and %,d messages)", CORES, window, javaN, execN),
+            report.compare(String.format(Locale.ROOT,
+                "handle 200 B with a handler that does nothing (%d workers): in the JVM "
+                    + "(lib/Nsq.java, --max-in-flight %s) against --exec true (%,d and %,d messages)", CORES, window,
+                    javaN, execN),
                 runs.get(exec), runs.get(java), Report.Unit.MSGS, 10.0, commands, nsqd);
         }
     }
@@ -278,9 +315,12 @@ public class Bench {
         while (true) {
             var t = nsqd.topicStats(topic, channel);
             long depth = 0;
-            if (t != null) for (var c : t.path("channels")) if (c.path("channel_name").asText().equals(channel)) depth = c.path("depth").asLong();
+            if (t != null) for (var c
+                : t.path("channels")) if (c.path("channel_name").asText().equals(channel)) depth = c.path("depth")
+                .asLong();
             if (depth >= n) return;
-            if (System.nanoTime() > deadline) throw new IOException(channel + ": depth " + depth + " of " + n + " after 120 s");
+            if (System.nanoTime() > deadline) throw new IOException(channel + ": depth " + depth + " of " + n
+                + " after 120 s");
             Thread.sleep(50);
         }
     }
@@ -295,7 +335,8 @@ public class Bench {
     void latency() throws Exception {
         Path script = ROOT.resolve("bench/latency");
         if (!Files.isExecutable(script)) {
-            report.note("latency", "bench/latency is not in this checkout: cold wake and warm delivery are not measured here");
+            report.note("latency",
+                "bench/latency is not in this checkout: cold wake and warm delivery are not measured here");
             return;
         }
         List<String> cmd = List.of(script.toString());
@@ -308,7 +349,8 @@ public class Bench {
             p.destroyForcibly();
             throw new IOException("bench/latency did not finish in time");
         }
-        if (p.exitValue() != 0) throw new IOException("bench/latency exited " + p.exitValue() + ": " + Files.readString(work.resolve("latency.err")));
+        if (p.exitValue() != 0) throw new IOException("bench/latency exited " + p.exitValue() + ": "
+            + Files.readString(work.resolve("latency.err")));
         report.external("latency", cmd, Files.readAllLines(out));
     }
 
@@ -324,7 +366,8 @@ public class Bench {
     /** scripts/package, before any timing: quick when the package is up to date. */
     void packageTools() throws Exception {
         Path log = work.resolve("package.err");
-        Process p = new ProcessBuilder("scripts/package").directory(ROOT.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Process p = new ProcessBuilder("scripts/package").directory(ROOT.toFile()).redirectErrorStream(true)
+            .redirectOutput(log.toFile()).start();
         if (p.waitFor() != 0) throw new IOException("scripts/package failed: " + Files.readString(log));
     }
 

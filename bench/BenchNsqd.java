@@ -54,7 +54,8 @@ final class BenchNsqd implements AutoCloseable {
             "--data-path=" + dir, "--mem-queue-size=" + memQueue);
         Path log = dir.resolve("nsqd.log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        Pattern tcpLine = Pattern.compile("TCP: listening on ([0-9.:]+)"), httpLine = Pattern.compile("HTTP: listening on ([0-9.:]+)");
+        Pattern tcpLine = Pattern.compile("TCP: listening on ([0-9.:]+)"),
+            httpLine = Pattern.compile("HTTP: listening on ([0-9.:]+)");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (System.nanoTime() < deadline) {
             String text = Files.exists(log) ? Files.readString(log) : "";
@@ -71,7 +72,8 @@ final class BenchNsqd implements AutoCloseable {
 
     /** /stats of one topic (and channel), without clients and memory; null when the topic does not exist. */
     JsonNode topicStats(String topic, String channel) throws IOException {
-        String q = "/stats?format=json&include_clients=false&include_mem=false&topic=" + enc(topic) + (channel == null ? "" : "&channel=" + enc(channel));
+        String q = "/stats?format=json&include_clients=false&include_mem=false&topic=" + enc(topic) + (channel == null
+            ? "" : "&channel=" + enc(channel));
         JsonNode topics = JSON.readTree(get(q)).path("topics");
         for (JsonNode t : topics) if (t.path("topic_name").asText().equals(topic)) return t;
         return null;
@@ -146,7 +148,8 @@ final class BenchNsqd implements AutoCloseable {
         }
     }
 
-    private byte[] get(String pathQuery) throws IOException { return send(HttpRequest.newBuilder(uri(pathQuery)).GET()); }
+    private byte[] get(String pathQuery) throws IOException { return send(HttpRequest.newBuilder(uri(pathQuery))
+        .GET()); }
 
     private void post(String pathQuery, byte[] body) throws IOException {
         send(HttpRequest.newBuilder(uri(pathQuery)).POST(HttpRequest.BodyPublishers.ofByteArray(body)));
@@ -154,8 +157,10 @@ final class BenchNsqd implements AutoCloseable {
 
     private byte[] send(HttpRequest.Builder request) throws IOException {
         try {
-            HttpResponse<byte[]> r = HTTP.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofByteArray());
-            if (r.statusCode() / 100 != 2) throw new IOException(r.uri() + ": " + r.statusCode() + " " + new String(r.body(), StandardCharsets.UTF_8));
+            HttpResponse<byte[]> r = HTTP.send(request.timeout(Duration.ofSeconds(30)).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+            if (r.statusCode() / 100 != 2) throw new IOException(r.uri() + ": " + r.statusCode() + " "
+                + new String(r.body(), StandardCharsets.UTF_8));
             return r.body();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

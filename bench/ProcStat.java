@@ -2,7 +2,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** CPU time, resident memory and threads of a process, read from /proc (Linux), so every tool is measured the same way. */
+/**
+ * CPU time, resident memory and threads of a process, read from /proc (Linux), so every tool is measured the same way.
+ */
 final class ProcStat {
     /** Clock ticks per second of /proc/PID/stat's utime and stime (USER_HZ, 100 on Linux). */
     static final double TICKS = 100.0;

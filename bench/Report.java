@@ -25,7 +25,8 @@ final class Report {
     private final List<String> machine = new ArrayList<>();
     private boolean failed;
 
-    static final String HEADER = "| case | NSQ's Go tool | mqueue | ratio | target | met | notes |\n|---|---|---|---|---|---|---|\n";
+    static final String HEADER =
+        "| case | NSQ's Go tool | mqueue | ratio | target | met | notes |\n|---|---|---|---|---|---|---|\n";
 
     boolean failed() { return failed; }
 
@@ -38,15 +39,19 @@ final class Report {
         ToDoubleFunction<Sampler.Run> v = unit == Unit.MSGS ? Sampler.Run::rate : r -> r.bytesPerSec() / 1e6;
         double g = median(go, v), o = median(ours, v), ratio = o / g;
         String goName = go.get(0).tool(), ourName = ours.get(0).tool();
-        String notes = String.format(Locale.ROOT, "start-up to first message: %s %.2f s, %s %.2f s; CPU in the window: %s %.2f + nsqd %.2f cores, %s %.2f + nsqd %.2f cores",
+        String notes = String.format(Locale.ROOT, "start-up to first message: %s %.2f s, %s %.2f s; CPU in the window: "
+            + "%s %.2f + nsqd %.2f cores, %s %.2f + nsqd %.2f cores",
             goName, median(go, Sampler.Run::startupSec), ourName.split(" ")[0], median(ours, Sampler.Run::startupSec),
             goName, median(go, Sampler.Run::toolCores), median(go, Sampler.Run::nsqdCores),
             ourName.split(" ")[0], median(ours, Sampler.Run::toolCores), median(ours, Sampler.Run::nsqdCores));
-        if (ratio < target) notes += "; " + limit(median(ours, Sampler.Run::toolCores), median(ours, Sampler.Run::nsqdCores), ourName.split(" ")[0]);
+        if (ratio < target) notes += "; " + limit(median(ours, Sampler.Run::toolCores), median(ours,
+            Sampler.Run::nsqdCores), ourName.split(" ")[0]);
         rows.add(row(what, goName + " " + spread(go, v, unit), ourName + " " + spread(ours, v, unit),
-            String.format(Locale.ROOT, "%.2f", ratio), String.format(Locale.ROOT, ">= %.1f", target), ratio >= target ? "yes" : "**no**", notes));
+            String.format(Locale.ROOT, "%.2f", ratio), String.format(Locale.ROOT, ">= %.1f", target), ratio >= target
+                ? "yes" : "**no**", notes));
         details.add("### " + what + "\n");
-        details.add("| run | tool | msg/s | MB/s | start-up s | window s | tool cores | nsqd cores | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|\n");
+        details.add("| run | tool | msg/s | MB/s | start-up s | window s | tool cores | nsqd cores | peak RSS MB "
+            + "|\n|---|---|---|---|---|---|---|---|---|\n");
         int n = Math.max(go.size(), ours.size());
         for (int i = 0; i < n; i++) {
             if (i < go.size()) details.add(runRow(i + 1, go.get(i)));
@@ -54,7 +59,8 @@ final class Report {
         }
         details.add("\n");
         if (!commands.isEmpty()) {
-            details.add("Commands (first pair; later runs differ only in topic or channel), on `" + String.join(" ", nsqd.command)
+            details.add("Commands (first pair; later runs differ only in topic or channel), on `" + String.join(" ",
+                nsqd.command)
                 .replace(nsqd.dir.toString(), "$TMPFS_DIR") + "`:\n\n```\n");
             commands.forEach((tool, cmd) -> details.add(String.join(" ", cmd) + "\n"));
             details.add("```\n\n");
@@ -64,14 +70,17 @@ final class Report {
     /** What held a run back, from where the CPU went (2 cores on the bench machine). */
     static String limit(double toolCores, double nsqdCores, String tool) {
         if (toolCores + nsqdCores >= Bench.CORES * 0.9) return "limit: the machine (both cores busy)";
-        if (toolCores >= 0.9) return String.format(Locale.ROOT, "limit: %s, CPU-bound at %.2f cores while nsqd used %.2f (its work is on one thread per connection)", tool, toolCores, nsqdCores);
+        if (toolCores >= 0.9) return String.format(Locale.ROOT,
+            "limit: %s, CPU-bound at %.2f cores while nsqd used %.2f (its work is on one thread per connection)", tool,
+            toolCores, nsqdCores);
         if (nsqdCores >= 0.9) return String.format(Locale.ROOT, "limit: nsqd at %.2f cores", nsqdCores);
         return "limit: neither process saturated a core (round trips, or another load on the machine)";
     }
 
     void rss(String what, List<Sampler.Run> go, List<Sampler.Run> ours) {
         ToDoubleFunction<Sampler.Run> mb = r -> r.peakRssKb() / 1024.0;
-        rows.add(row(what, go.get(0).tool() + " " + spreadPlain(go, mb, "MB"), ours.get(0).tool() + " " + spreadPlain(ours, mb, "MB"),
+        rows.add(row(what, go.get(0).tool() + " " + spreadPlain(go, mb, "MB"), ours.get(0).tool() + " "
+            + spreadPlain(ours, mb, "MB"),
             "", "", "", "peak VmRSS sampled every " + Sampler.EVERY_MS + " ms during the runs above"));
     }
 
@@ -99,8 +108,10 @@ final class Report {
 
     /** Output of an external bench (bench/latency): its '|' lines are rows, all of it goes to the details. */
     void external(String what, List<String> cmd, List<String> lines) {
-        for (String l : lines) if (l.startsWith("|") && !l.startsWith("|---") && !l.startsWith("| case")) rows.add(l + "\n");
-        details.add("### " + what + "\n\n`" + String.join(" ", cmd) + "`:\n\n```\n" + String.join("\n", lines) + "\n```\n\n");
+        for (String l : lines) if (l.startsWith("|") && !l.startsWith("|---") && !l.startsWith("| case")) rows.add(l
+            + "\n");
+        details.add("### " + what + "\n\n`" + String.join(" ", cmd) + "`:\n\n```\n" + String.join("\n", lines)
+            + "\n```\n\n");
     }
 
     private static String row(String... cells) {
@@ -110,7 +121,8 @@ final class Report {
     }
 
     private static String runRow(int i, Sampler.Run r) {
-        return String.format(Locale.ROOT, "| %d | %s | %,.0f | %.1f | %.2f | %.1f | %.2f | %.2f | %,d |\n", i, r.tool(), r.rate(),
+        return String.format(Locale.ROOT, "| %d | %s | %,.0f | %.1f | %.2f | %.1f | %.2f | %.2f | %,d |\n", i, r.tool(),
+            r.rate(),
             r.bytesPerSec() / 1e6, r.startupSec(), r.windowSec(), r.toolCores(), r.nsqdCores(), r.peakRssKb() / 1024);
     }
 
@@ -130,7 +142,8 @@ final class Report {
     private static String spread(List<Sampler.Run> runs, ToDoubleFunction<Sampler.Run> v, Unit unit) {
         double[] xs = runs.stream().mapToDouble(v).sorted().toArray();
         String u = unit == Unit.MSGS ? "msg/s" : "MB/s";
-        return fmt(median(xs), unit) + " " + u + " (" + fmt(xs[0], unit) + "-" + fmt(xs[xs.length - 1], unit) + ", " + xs.length + " runs)";
+        return fmt(median(xs), unit) + " " + u + " (" + fmt(xs[0], unit) + "-" + fmt(xs[xs.length - 1], unit) + ", "
+            + xs.length + " runs)";
     }
 
     static String spreadPlain(List<Sampler.Run> runs, ToDoubleFunction<Sampler.Run> v, String unit) {
@@ -153,12 +166,14 @@ final class Report {
         machine.add("- JDK: " + oneLine(command("java", "-version")));
         machine.add("- nsqd: " + command(nsqd.toString(), "--version"));
         String commit = command("git", "rev-parse", "--short", "HEAD");
-        machine.add("- mqueue: commit " + commit + (command("git", "status", "--porcelain", "--untracked-files=no").isBlank() ? "" : " with uncommitted changes"));
+        machine.add("- mqueue: commit " + commit + (command("git", "status", "--porcelain",
+            "--untracked-files=no").isBlank() ? "" : " with uncommitted changes"));
     }
 
     private static String firstMatch(String file, String key) {
         try {
-            for (String l : Files.readAllLines(Path.of(file))) if (l.startsWith(key)) return l.substring(l.indexOf(':') + 1).trim();
+            for (String l : Files.readAllLines(Path.of(file))) if (l.startsWith(key)) return l.substring(l.indexOf(':')
+                + 1).trim();
         } catch (IOException e) {
             return "unknown (" + e.getMessage() + ")";
         }
@@ -180,7 +195,8 @@ final class Report {
         StringBuilder b = new StringBuilder();
         b.append("# mqueue benchmark results\n\n");
         b.append("Written by `make bench` (`bench/Bench.java").append(args.isBlank() ? "" : " " + args).append("`) on ")
-            .append(Instant.now().truncatedTo(ChronoUnit.SECONDS)).append(". Regenerated on every run; never edit it by hand.")
+            .append(Instant.now().truncatedTo(ChronoUnit.SECONDS))
+            .append(". Regenerated on every run; never edit it by hand.")
             .append(smoke ? " **Smoke run: tiny sizes, the numbers mean nothing.**" : "").append("\n\n");
         b.append("## Machine\n\n").append(String.join("\n", machine)).append("\n\n");
         b.append("## Results\n\n").append(table()).append("\n");
@@ -198,7 +214,8 @@ final class Report {
               JVM start for mqueue) is reported apart.
             - CPU (utime + stime from `/proc/PID/stat`) of the tool and of nsqd over that same window shows who was
               busy: 2.0 cores between them is a saturated machine. RSS is VmRSS from `/proc/PID/status`.
-            - mqueue's tools start the shipped way (`bin/mqueue` on the package `scripts/package` made: one JVM, AOT cache or CDS archive).
+            - mqueue's tools start the shipped way (`bin/mqueue` on the package `scripts/package` made: one JVM, \
+            AOT cache or CDS archive).
 
             """.formatted(BenchNsqd.MEM_QUEUE, Sampler.EVERY_MS));
         b.append("## Runs and commands\n\n").append(String.join("", details));

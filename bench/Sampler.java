@@ -36,7 +36,8 @@ final class Sampler {
             long c = counter.read();
             long now = System.nanoTime();
             Sample last = s.isEmpty() ? null : s.get(s.size() - 1);
-            s.add(new Sample(now, c, ticks >= 0 ? ticks : last == null ? 0 : last.toolTicks(), ProcStat.cpuTicks(nsqdPid),
+            s.add(new Sample(now, c, ticks >= 0 ? ticks : last == null ? 0 : last.toolTicks(),
+                ProcStat.cpuTicks(nsqdPid),
                 rss >= 0 ? rss : 0));
             if (target > 0 && c >= target) break;
             if (!p.isAlive()) {
@@ -49,7 +50,8 @@ final class Sampler {
         return summarize(tool, s, spawnNanos, warmupSec, bytesPerMessage);
     }
 
-    static Run summarize(String tool, List<Sample> s, long spawnNanos, double warmupSec, long bytesPerMessage) throws IOException {
+    static Run summarize(String tool, List<Sample> s, long spawnNanos, double warmupSec,
+            long bytesPerMessage) throws IOException {
         long base = s.get(0).count(), end = s.get(s.size() - 1).count();
         Sample first = null, from = null, to = null;
         for (Sample x : s) {
@@ -65,7 +67,8 @@ final class Sampler {
         long peak = 0;
         for (Sample x : s) peak = Math.max(peak, x.toolRssKb());
         return new Run(tool, rate, rate * bytesPerMessage, (first.nanos() - spawnNanos) / 1e9, secs,
-            (to.toolTicks() - from.toolTicks()) / ProcStat.TICKS / secs, (to.nsqdTicks() - from.nsqdTicks()) / ProcStat.TICKS / secs,
+            (to.toolTicks() - from.toolTicks()) / ProcStat.TICKS / secs, (to.nsqdTicks() - from.nsqdTicks())
+                / ProcStat.TICKS / secs,
             peak, end - base);
     }
 }

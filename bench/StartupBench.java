@@ -4,7 +4,8 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.kohlschutter.junixsocket:junixsocket-common:2.10.1
 //DEPS com.kohlschutter.junixsocket:junixsocket-native-common:2.10.1
-//SOURCES ../lib/util/*.java ../lib/nsq/*.java ../lib/nsq/http/*.java ../lib/nsq/publish/*.java ../lib/cli/*.java ../lib/activation/*.java
+//SOURCES ../lib/util/*.java ../lib/nsq/*.java ../lib/nsq/http/*.java ../lib/nsq/publish/*.java
+//SOURCES ../lib/cli/*.java ../lib/activation/*.java
 
 import activation.WakeSocket;
 import cli.Log;
@@ -43,7 +44,8 @@ public class StartupBench {
         NsqHttp http = new NsqHttp(HostPort.parse(args[1]));
         int runs = Integer.parseInt(args[2]);
         Path dir = Files.createTempDirectory("mqueue-startup-");
-        System.out.printf(Locale.ROOT, "%-28s %6s %9s %9s %9s   %s%n", "start-up path", "runs", "p50 ms", "min ms", "max ms", "measures");
+        System.out.printf(Locale.ROOT, "%-28s %6s %9s %9s %9s   %s%n", "start-up path", "runs", "p50 ms", "min ms",
+            "max ms", "measures");
         System.out.println(row("java Hello (baseline)", helloWorld(dir, runs), "spawn -> exit"));
         for (int v = 3; v < args.length; v++) {
             String label = args[v].substring(0, args[v].indexOf('='));
@@ -60,12 +62,14 @@ public class StartupBench {
 
     static String row(String label, List<Long> nanos, String what) {
         long[] ms = nanos.stream().mapToLong(n -> n / 1_000_000).sorted().toArray();
-        return String.format(Locale.ROOT, "%-28s %6d %9d %9d %9d   %s", label, ms.length, ms[(ms.length - 1) / 2], ms[0], ms[ms.length - 1], what);
+        return String.format(Locale.ROOT, "%-28s %6d %9d %9d %9d   %s", label, ms.length, ms[(ms.length - 1) / 2],
+            ms[0], ms[ms.length - 1], what);
     }
 
     static List<Long> helloWorld(Path dir, int runs) throws Exception {
         Path src = dir.resolve("Hello.java");
-        Files.writeString(src, "public class Hello { public static void main(String[] a) { System.out.println(\"hello\"); } }");
+        Files.writeString(src,
+            "public class Hello { public static void main(String[] a) { System.out.println(\"hello\"); } }");
         Process javac = new ProcessBuilder("javac", "-d", dir.toString(), src.toString()).inheritIO().start();
         if (javac.waitFor() != 0) throw new IllegalStateException("javac Hello.java failed");
         List<Long> times = new ArrayList<>();
@@ -80,7 +84,8 @@ public class StartupBench {
     }
 
     /** One cold start: [wake -> ok, wake -> first stdout line] in nanoseconds. */
-    static long[] wakeToFirstMessage(Path dir, HostPort tcp, NsqHttp http, String stream, List<String> command) throws Exception {
+    static long[] wakeToFirstMessage(Path dir, HostPort tcp, NsqHttp http, String stream,
+            List<String> command) throws Exception {
         http.createTopic(stream);
         http.createChannel(stream, "g");
         try (Publisher pub = new Publisher(tcp, NsqConfig.defaults())) {
@@ -103,14 +108,16 @@ public class StartupBench {
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (!Files.exists(socket)) {
-                if (!p.isAlive() || System.nanoTime() > deadline) throw new IllegalStateException("no socket from " + cmd);
+                if (!p.isAlive() || System.nanoTime() > deadline) throw new IllegalStateException("no socket from "
+                    + cmd);
                 Thread.sleep(5);
             }
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             CompletableFuture<Long> first = CompletableFuture.supplyAsync(() -> {
                 try {
                     String line = out.readLine();
-                    if (line == null) throw new IllegalStateException("no output; stderr in " + dir.resolve(stream + ".err"));
+                    if (line == null) throw new IllegalStateException("no output; stderr in " + dir.resolve(stream
+                        + ".err"));
                     return System.nanoTime();
                 } catch (IOException e) {
                     throw new IllegalStateException(e);
@@ -123,7 +130,8 @@ public class StartupBench {
                     WakeSocket.wake(socket, new WakeSocket.Wake(stream, "g"), Duration.ofSeconds(60));
                     break;
                 } catch (java.net.SocketException refused) {
-                    if (!String.valueOf(refused.getMessage()).contains("refused") || System.nanoTime() > deadline) throw refused;
+                    if (!String.valueOf(refused.getMessage()).contains("refused")
+                        || System.nanoTime() > deadline) throw refused;
                     Thread.sleep(2);
                 }
             }

@@ -40,12 +40,15 @@ final class WakeupScale {
     static String group(int s, int g) { return stream(s) + "-g" + g; }
 
     void run() throws Exception {
-        Path sockets = Files.createTempDirectory(Path.of("/tmp"), "mqb-wake-"); // short: unix socket paths have 108 bytes
+        // short: unix socket paths have 108 bytes
+        Path sockets = Files.createTempDirectory(Path.of("/tmp"), "mqb-wake-");
         List<String> groups = new ArrayList<>();
         for (int s = 0; s < streams; s++) for (int g = 0; g < groupsPerStream; g++) groups.add(group(s, g));
-        String what = String.format(Locale.ROOT, "wakeup idle, %,d socket-backed groups over %d streams on 2 nsqd", groups.size(), streams);
+        String what = String.format(Locale.ROOT, "wakeup idle, %,d socket-backed groups over %d streams on 2 nsqd",
+            groups.size(), streams);
         // nsqd's default memory queue: 2,200 channels of 10M slots would be 176 GB; nothing is queued here anyway.
-        try (BenchNsqd a = BenchNsqd.start(Bench.NSQ_BIN.resolve("nsqd"), 10_000); BenchNsqd b = BenchNsqd.start(Bench.NSQ_BIN.resolve("nsqd"), 10_000);
+        try (BenchNsqd a = BenchNsqd.start(Bench.NSQ_BIN.resolve("nsqd"),
+            10_000); BenchNsqd b = BenchNsqd.start(Bench.NSQ_BIN.resolve("nsqd"), 10_000);
              WakeSockets helper = new WakeSockets(sockets, groups, ANSWER)) {
             long created = System.nanoTime();
             for (BenchNsqd n : List.of(a, b)) {
@@ -54,12 +57,14 @@ final class WakeupScale {
                     for (int g = 0; g < groupsPerStream; g++) n.createChannel(stream(s), group(s, g));
                 }
             }
-            Bench.log(String.format(Locale.ROOT, "  created %d streams x %d groups on 2 nsqd in %.1f s", streams, groupsPerStream, (System.nanoTime() - created) / 1e9));
+            Bench.log(String.format(Locale.ROOT, "  created %d streams x %d groups on 2 nsqd in %.1f s", streams,
+                groupsPerStream, (System.nanoTime() - created) / 1e9));
             // --max-wakes 64: the stand-ins answer after a cold start's 200 ms but cost no CPU, so the 2 per core
             // that suit real JVM starts would only stretch "all woken at once" here (the herd has real consumers).
             List<String> cmd = new ArrayList<>(Bench.ours("wakeup", "--nsqd-http", a.http, "--nsqd-http", b.http,
                 "--socket-dir", sockets.toString(), "-v", "--max-wakes", "64"));
-            if (bench.smoke) cmd.addAll(List.of("--scan-interval", "500ms")); // a few scans within the short idle window
+            // a few scans within the short idle window
+            if (bench.smoke) cmd.addAll(List.of("--scan-interval", "500ms"));
             String extra = System.getenv("BENCH_WAKEUP_OPTS"); // for experiments, e.g. --scan-interval 10m
             if (extra != null && !extra.isBlank()) cmd.addAll(List.of(extra.trim().split("\\s+")));
             long spawn = System.nanoTime();
@@ -67,7 +72,8 @@ final class WakeupScale {
             Path log = bench.logs.get(p);
             try {
                 // Ready: push follows every (nsqd, stream), and two more scans ran (JIT, first wakes of nothing).
-                await(p, () -> count(log, "push: following") >= 2 * streams, 180, "push to follow all " + 2 * streams + " (nsqd, stream) pairs");
+                await(p, () -> count(log, "push: following") >= 2 * streams, 180, "push to follow all " + 2 * streams
+                    + " (nsqd, stream) pairs");
                 double startSec = (System.nanoTime() - spawn) / 1e9;
                 int scansAtReady = scans(log).size();
                 await(p, () -> scans(log).size() >= scansAtReady + 2, 60, "two more scans");
@@ -76,7 +82,8 @@ final class WakeupScale {
                 long wakesBefore = helper.wakes(), scansBefore = scans(log).size();
                 long t0 = System.nanoTime(), c0 = ProcStat.cpuTicks(p.pid());
                 Thread.sleep(idleSec * 1000L);
-                long t1 = System.nanoTime(), c1 = ProcStat.cpuTicks(p.pid()), rss = ProcStat.rssKb(p.pid()), idleThreads = ProcStat.threads(p.pid());
+                long t1 = System.nanoTime(), c1 = ProcStat.cpuTicks(p.pid()), rss = ProcStat.rssKb(p.pid()),
+                    idleThreads = ProcStat.threads(p.pid());
                 List<Long> scanMs = scans(log);
                 List<Long> windowScans = scanMs.subList((int) scansBefore, scanMs.size());
                 double cpuPct = 100.0 * (c1 - c0) / ProcStat.TICKS / ((t1 - t0) / 1e9);
@@ -100,24 +107,38 @@ final class WakeupScale {
                 double scanMax = scan.length == 0 ? Double.NaN : java.util.Arrays.stream(scan).max().getAsDouble();
                 double latMax = java.util.Arrays.stream(lat).max().getAsDouble();
 
-                bench.report.target(what + ": CPU", String.format(Locale.ROOT, "%.2f %% of one core over %d s", cpuPct, idleSec),
+                bench.report.target(what + ": CPU", String.format(Locale.ROOT, "%.2f %% of one core over %d s", cpuPct,
+                    idleSec),
                     "< 0.5 % (issue 24; was < 1 %)", cpuPct < 0.5,
-                    String.format(Locale.ROOT, "%d scans and %d wakes in that window; ready (push on all %d pairs) %.1f s after spawn",
+                    String.format(Locale.ROOT,
+                        "%d scans and %d wakes in that window; ready (push on all %d pairs) %.1f s after spawn",
                         windowScans.size(), idleWakes, 2 * streams, startSec));
                 bench.report.target(what + ": RSS", String.format(Locale.ROOT, "%.0f MB", rss / 1024.0),
-                    "<= 64 MB (issue 24; was < 150 MB)", rss <= 64 * 1024, "VmRSS at the end of the idle window: " + ProcStat.memory(p.pid()));
-                bench.report.target(what + ": one scan", String.format(Locale.ROOT, "median %.0f ms, max %.0f ms", Report.median(scan), scanMax),
-                    "< 1 s", scanMax < 1000, "/stats of both nsqd and one listing of the " + groups.size() + " sockets (the wakeup's own debug line)");
-                bench.report.target(what + ": publish -> wake", String.format(Locale.ROOT, "median %.0f ms, max %.0f ms", Report.median(lat), latMax),
-                    "< 1 s", latMax < 1000, String.format(Locale.ROOT, "%d publishes (HTTP /pub), every group of the stream: %d wakes", samples, lat.length));
-                bench.report.target(what + ": all woken at once", String.format(Locale.ROOT, "%d threads (idle %d), %d wakes under way at once, "
-                    + "last woken %.1f s after the first publish", herd.peakThreads, idleThreads, herd.maxOpen, herd.seconds), "no thread per wake",
-                    herd.peakThreads <= idleThreads + HERD_SLACK, String.format(Locale.ROOT, "one message on each of the %d streams: %d wakes; "
-                        + "the sockets answer after %d ms (a cold start); threads sampled every 10 ms", streams, groups.size(), ANSWER.toMillis()));
-                bench.report.detail("### " + what + "\n\n```\n" + String.join(" ", cmd) + "\n```\n\nScan times in the idle window (ms): "
-                    + windowScans + "\n\nPublish -> wake (ms): " + latencies.stream().map(x -> String.format(Locale.ROOT, "%.0f", x)).toList() + "\n\n");
-                Bench.log(String.format(Locale.ROOT, "  wakeup: cpu %.2f %%, rss %d MB, threads %d, scans %s ms, publish->wake median %.0f ms max %.0f ms; "
-                    + "all at once: %d threads, %d under way, %.1f s", cpuPct, rss / 1024, idleThreads, windowScans, Report.median(lat), latMax,
+                    "<= 64 MB (issue 24; was < 150 MB)", rss <= 64 * 1024, "VmRSS at the end of the idle window: "
+                        + ProcStat.memory(p.pid()));
+                bench.report.target(what + ": one scan", String.format(Locale.ROOT, "median %.0f ms, max %.0f ms",
+                    Report.median(scan), scanMax),
+                    "< 1 s", scanMax < 1000, "/stats of both nsqd and one listing of the " + groups.size()
+                        + " sockets (the wakeup's own debug line)");
+                bench.report.target(what + ": publish -> wake", String.format(Locale.ROOT,
+                    "median %.0f ms, max %.0f ms", Report.median(lat), latMax),
+                    "< 1 s", latMax < 1000, String.format(Locale.ROOT,
+                        "%d publishes (HTTP /pub), every group of the stream: %d wakes", samples, lat.length));
+                bench.report.target(what + ": all woken at once", String.format(Locale.ROOT,
+                    "%d threads (idle %d), %d wakes under way at once, "
+                    + "last woken %.1f s after the first publish", herd.peakThreads, idleThreads, herd.maxOpen,
+                    herd.seconds), "no thread per wake",
+                    herd.peakThreads <= idleThreads + HERD_SLACK, String.format(Locale.ROOT,
+                        "one message on each of the %d streams: %d wakes; "
+                        + "the sockets answer after %d ms (a cold start); threads sampled every 10 ms", streams,
+                        groups.size(), ANSWER.toMillis()));
+                bench.report.detail("### " + what + "\n\n```\n" + String.join(" ", cmd)
+                    + "\n```\n\nScan times in the idle window (ms): "
+                    + windowScans + "\n\nPublish -> wake (ms): "
+                    + latencies.stream().map(x -> String.format(Locale.ROOT, "%.0f", x)).toList() + "\n\n");
+                Bench.log(String.format(Locale.ROOT, "  wakeup: cpu %.2f %%, rss %d MB, threads %d, scans %s ms, "
+                    + "publish->wake median %.0f ms max %.0f ms; all at once: %d threads, %d under way, %.1f s", cpuPct,
+                    rss / 1024, idleThreads, windowScans, Report.median(lat), latMax,
                     herd.peakThreads, herd.maxOpen, herd.seconds));
             } finally {
                 p.destroy();
@@ -130,19 +151,26 @@ final class WakeupScale {
         }
     }
 
-    /** Threads a wake may add for a moment (an HTTP client worker, a scan's stats thread) without being a thread per wake. */
+    /**
+     * Threads a wake may add for a moment (an HTTP client worker, a scan's stats thread) without being a thread per
+     * wake.
+     */
     static final int HERD_SLACK = 4;
 
     record Herd(long peakThreads, long maxOpen, double seconds) {}
 
-    /** One message on every stream, so every group is to be woken at once; samples the wakeup's threads until the last is woken. */
+    /**
+     * One message on every stream, so every group is to be woken at once; samples the wakeup's threads until the last
+     * is woken.
+     */
     private Herd herd(Process p, WakeSockets helper, List<String> groups, BenchNsqd a, BenchNsqd b) throws Exception {
         Thread.sleep(1_000); // past the debounce of the latency samples' wakes
         long start = System.nanoTime();
         for (int s = 0; s < streams; s++) (s % 2 == 0 ? a : b).publish(stream(s), "herd".getBytes());
         long peak = ProcStat.threads(p.pid()), deadline = start + TimeUnit.SECONDS.toNanos(120);
         while (!groups.stream().allMatch(g -> helper.lastWake(g) > start)) {
-            if (!p.isAlive()) throw new IOException("the wakeup exited (" + p.exitValue() + ") while waking every group");
+            if (!p.isAlive()) throw new IOException("the wakeup exited (" + p.exitValue()
+                + ") while waking every group");
             if (System.nanoTime() > deadline) throw new IOException("not every group was woken within 120 s");
             peak = Math.max(peak, ProcStat.threads(p.pid()));
             Thread.sleep(10);
@@ -158,7 +186,8 @@ final class WakeupScale {
     private static void await(Process p, Condition c, int seconds, String what) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (!c.holds()) {
-            if (!p.isAlive()) throw new IOException("the wakeup exited (" + p.exitValue() + ") while waiting for " + what);
+            if (!p.isAlive()) throw new IOException("the wakeup exited (" + p.exitValue() + ") while waiting for "
+                + what);
             if (System.nanoTime() > deadline) throw new IOException("no " + what + " within " + seconds + " s");
             Thread.sleep(20);
         }

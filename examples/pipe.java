@@ -21,6 +21,7 @@ public class pipe {
     /** {"producer": ..., "seq": ..., "bytes": ...}: who sent it, which one, and how large it was. */
     String summary(Nsq.Message m) throws Exception {
         JsonNode event = m.json();
-        return "{\"producer\":" + event.path("producer") + ",\"seq\":" + event.path("seq") + ",\"bytes\":" + m.body().length + "}";
+        return "{\"producer\":" + event.path("producer") + ",\"seq\":" + event.path("seq") + ",\"bytes\":"
+            + m.body().length + "}";
     }
 }

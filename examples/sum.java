@@ -10,7 +10,8 @@ import picocli.CommandLine.Option;
 
 public class sum {
     @Option(names = "--field", paramLabel = "PATH", defaultValue = "${env:FIELD:-seq}",
-        description = "The field to add up, dotted for a nested one (payload.amount) (env FIELD, default ${DEFAULT-VALUE}).")
+        description =
+            "The field to add up, dotted for a nested one (payload.amount) (env FIELD, default ${DEFAULT-VALUE}).")
     String field;
 
     final AtomicLong total = new AtomicLong();
@@ -20,7 +21,10 @@ public class sum {
         Nsq.consumer(args).options(s).handle(s::add);
     }
 
-    /** Returning finishes the message; an event without the field throws: requeued, and dead-lettered after --max-attempts. */
+    /**
+     * Returning finishes the message; an event without the field throws: requeued, and dead-lettered after
+     * --max-attempts.
+     */
     void add(Nsq.Message m) throws Exception {
         JsonNode value = m.json();
         for (String key : field.split("\\.")) value = value.path(key);

@@ -4,7 +4,8 @@
 //DEPS io.airlift:aircompressor:2.0.3
 //DEPS com.kohlschutter.junixsocket:junixsocket-common:2.10.1
 //DEPS com.kohlschutter.junixsocket:junixsocket-native-common:2.10.1
-// Every file it stands on, by name: JBang cannot expand a glob when this file is fetched from a URL (LayoutTest keeps the list exact).
+// Every file it stands on, by name: JBang cannot expand a glob when this file is fetched from a URL (LayoutTest keeps
+// the list exact).
 //SOURCES util/Backoff.java util/Durations.java util/Errors.java util/Json.java util/SmallFile.java util/Statsd.java
 //SOURCES util/Threads.java
 //SOURCES nsq/Batch.java nsq/Command.java nsq/Compression.java nsq/Connection.java nsq/Frame.java nsq/FrameReader.java
@@ -104,8 +105,9 @@ public final class Nsq {
     }
 
     /**
-     * A publisher configured by {@code args} and the environment as producer.java reads them: --nsqd (NSQD_TCP_ADDRESS),
-     * TLS, AUTH, compression, --retry-timeout (60s). Bad usage is one line on stderr and exit 2; --help prints and exits 0.
+     * A publisher configured by {@code args} and the environment as producer.java reads them: --nsqd
+     * (NSQD_TCP_ADDRESS), TLS, AUTH, compression, --retry-timeout (60s). Bad usage is one line on stderr and exit 2;
+     * --help prints and exits 0.
      */
     public static Publisher publisher(String... args) {
         PublisherCommand c = new PublisherCommand();
@@ -114,14 +116,21 @@ public final class Nsq {
         return c.built;
     }
 
-    /** consumer.java's default: each message on {@code out}, a line each (its body, or JSON), flushed in batches before its FIN. */
+    /**
+     * consumer.java's default: each message on {@code out}, a line each (its body, or JSON), flushed in batches before
+     * its FIN.
+     */
     public static Handler print(OutputStream out, MessageOutput.Format format) { return new Print(out, format); }
 
-    /** consumer.java --exec: {@code /bin/sh -c command} per message, the body on stdin, exit 0 finishes it; killed past {@code timeout}. */
+    /**
+     * consumer.java --exec: {@code /bin/sh -c command} per message, the body on stdin, exit 0 finishes it; killed past
+     * {@code timeout}.
+     */
     public static Handler exec(String command, Duration timeout) { return new Exec(command, timeout); }
 
     private record Print(OutputStream out, MessageOutput.Format format) implements Handler {
-        @Override public void handle(Message m) { throw new UnsupportedOperationException("printed on the reader thread"); }
+        @Override public void handle(Message m) {
+            throw new UnsupportedOperationException("printed on the reader thread"); }
     }
 
     private record Exec(String command, Duration timeout) implements Handler {
@@ -172,10 +181,14 @@ public final class Nsq {
         /** Runs {@code handler} for every message until the run ends, then ends the JVM with the exit code. */
         public void handle(Handler handler) { handle(() -> handler); }
 
-        /** As {@link #handle(Handler)}, the handler chosen once the options are parsed (consumer.java: print or --exec). */
+        /**
+         * As {@link #handle(Handler)}, the handler chosen once the options are parsed (consumer.java: print or --exec).
+         */
         public void handle(Supplier<Handler> choose) {
-            DrainOnSignal.run(() -> run(choose), this::stop, () -> options != null ? options.drainWait() : Duration.ofSeconds(25), () -> {
-                Log.warn("drain did not end within %s", Durations.format(options != null ? options.drainWait() : Duration.ofSeconds(25)));
+            DrainOnSignal.run(() -> run(choose), this::stop, () -> options != null ? options.drainWait()
+                    : Duration.ofSeconds(25), () -> {
+                Log.warn("drain did not end within %s", Durations.format(options != null ? options.drainWait()
+                    : Duration.ofSeconds(25)));
             });
         }
 
@@ -190,7 +203,8 @@ public final class Nsq {
             spec.name(name);
             for (Object extra : extras) {
                 CommandSpec mixin = CommandSpec.forAnnotatedObject(extra);
-                if (mixin.usageMessage().description().length > 0) spec.usageMessage().description(mixin.usageMessage().description());
+                if (mixin.usageMessage().description().length > 0) spec.usageMessage().description(mixin.usageMessage()
+                    .description());
                 if (mixin.usageMessage().footer().length > 0) spec.usageMessage().footer(mixin.usageMessage().footer());
                 cl.addMixin(extra.getClass().getSimpleName(), mixin);
             }
@@ -205,12 +219,14 @@ public final class Nsq {
         }
 
         /**
-         * A publisher to the consumer's --nsqd with its TLS, AUTH and compression, for handlers that publish (a pipeline
-         * step); thread-safe, closed when the run ends. Call it once the options are parsed: in the handler.
+         * A publisher to the consumer's --nsqd with its TLS, AUTH and compression, for handlers that publish (a
+         * pipeline step); thread-safe, closed when the run ends. Call it once the options are parsed: in the handler.
          */
         public synchronized Publisher publisher() {
-            if (options == null) throw new IllegalStateException("publisher(): the options are not parsed yet; call it in the handler");
-            if (publisher == null) publisher = new Publisher(options.client.config(), options.nsqd.nsqd, HANDLER_RETRY_TIMEOUT);
+            if (options == null) throw new IllegalStateException("publisher(): the options are not parsed yet; call it "
+                + "in the handler");
+            if (publisher == null) publisher = new Publisher(options.client.config(), options.nsqd.nsqd,
+                HANDLER_RETRY_TIMEOUT);
             return publisher;
         }
 
@@ -246,15 +262,24 @@ public final class Nsq {
         }
     }
 
-    /** How long a handler's publish retries an nsqd that does not acknowledge before it throws (its message is then requeued). */
+    /**
+     * How long a handler's publish retries an nsqd that does not acknowledge before it throws (its message is then
+     * requeued).
+     */
     static final Duration HANDLER_RETRY_TIMEOUT = Duration.ofSeconds(15);
 
-    /** The picocli command of a consumer: the shared consumer options, plus what the script adds ({@link Consumer#options}). */
+    /**
+     * The picocli command of a consumer: the shared consumer options, plus what the script adds ({@link
+     * Consumer#options}).
+     */
     @Command(mixinStandardHelpOptions = true, version = "mqueue 0.1", sortOptions = false, usageHelpWidth = 100,
-        description = {"Handles the messages of streams (NSQ topics) read as a group (NSQ channel) with this script's handler: "
-            + "returning finishes a message, an exception requeues it with --backoff (after --max-attempts: the dead-letter stream).",
-            "Exits 0 after --timeout without messages, after --count, or on SIGTERM/SIGINT after draining (running handlers "
-                + "finish, the rest goes back to nsqd at once). Socket-activated by systemd when LISTEN_FDS/LISTEN_PID say so."})
+        description =
+            {"Handles the messages of streams (NSQ topics) read as a group (NSQ channel) with this script's handler: "
+            + "returning finishes a message, an exception requeues it with --backoff (after --max-attempts: the "
+            + "dead-letter stream).",
+            "Exits 0 after --timeout without messages, after --count, or on SIGTERM/SIGINT after draining (running "
+                + "handlers finish, the rest goes back to nsqd at once). Socket-activated by systemd when "
+                + "LISTEN_FDS/LISTEN_PID say so."})
     static final class Run implements Callable<Integer> {
         @Mixin ConsumerOptions options;
         private final Consumer consumer;
@@ -268,7 +293,10 @@ public final class Nsq {
         @Override public Integer call() throws Exception { return consumer.call(options, choose); }
     }
 
-    /** A script's handler on the run's workers: it gets each message as a {@link Message}; interrupted past --drain-timeout. */
+    /**
+     * A script's handler on the run's workers: it gets each message as a {@link Message}; interrupted past
+     * --drain-timeout.
+     */
     private static final class JavaHandler extends Workers {
         private final Handler handler;
         private final String name, group;
@@ -344,7 +372,10 @@ public final class Nsq {
         /** Back to nsqd after {@code delay} (0: at once; nsqd caps it at its --max-req-timeout); not a failure. */
         public void requeue(Duration delay) { lifecycle.requeue(m, Objects.requireNonNull(delay)); }
 
-        /** Asks nsqd for another msg-timeout (the run already touches every message its handler holds, each msg-timeout/2). */
+        /**
+         * Asks nsqd for another msg-timeout (the run already touches every message its handler holds, each
+         * msg-timeout/2).
+         */
         public void touch() { m.touch(); }
 
         @Override public String toString() { return m.toString() + " of stream " + stream; }
@@ -352,7 +383,10 @@ public final class Nsq {
 
     // ---- publishing
 
-    /** A publish nsqd did not acknowledge: refused for good ({@link #refused}), or not answered within the retry timeout. */
+    /**
+     * A publish nsqd did not acknowledge: refused for good ({@link #refused}), or not answered within the retry
+     * timeout.
+     */
     public static final class PublishException extends IOException {
         private final boolean refused;
 
@@ -392,9 +426,12 @@ public final class Nsq {
         public void publish(String stream, byte[] body) throws PublishException { send(stream, null, List.of(body)); }
 
         /** PUB of {@code text} as UTF-8. */
-        public void publish(String stream, String text) throws PublishException { publish(stream, text.getBytes(StandardCharsets.UTF_8)); }
+        public void publish(String stream, String text) throws PublishException { publish(stream,
+            text.getBytes(StandardCharsets.UTF_8)); }
 
-        /** MPUB: all of them or none, one acknowledgement (nsqd's --max-body-size, 5 MiB by default, bounds a batch). */
+        /**
+         * MPUB: all of them or none, one acknowledgement (nsqd's --max-body-size, 5 MiB by default, bounds a batch).
+         */
         public void publish(String stream, List<byte[]> bodies) throws PublishException { send(stream, null, bodies); }
 
         /** DPUB: delivered after {@code delay} (at most nsqd's --max-req-timeout, 1h by default). */
@@ -409,10 +446,12 @@ public final class Nsq {
         private void send(String stream, Duration defer, List<byte[]> bodies) throws PublishException {
             Names.check("topic", stream);
             if (bodies.isEmpty()) throw new IllegalArgumentException("nothing to publish");
-            for (byte[] b : bodies) if (b.length == 0) throw new IllegalArgumentException("an empty message: nsqd refuses those");
+            for (byte[] b
+                : bodies) if (b.length == 0) throw new IllegalArgumentException("an empty message: nsqd refuses those");
             if (closed) throw new IllegalStateException("publisher closed");
             ReliablePublisher p = idle.pollFirst();
-            if (p == null) p = new ReliablePublisher(config, nsqds, opened.getAndIncrement(), stream, null, retryTimeout, counters);
+            if (p == null) p = new ReliablePublisher(config, nsqds, opened.getAndIncrement(), stream, null,
+                retryTimeout, counters);
             boolean healthy = false;
             try {
                 p.send(stream, defer, Batch.of(bodies));
@@ -439,7 +478,8 @@ public final class Nsq {
         @Mixin ConnectionOptions.NsqdTcp nsqd;
         @Mixin ConnectionOptions.Client client;
         @Option(names = "--retry-timeout", defaultValue = "${env:RETRY_TIMEOUT:-60s}", paramLabel = "DURATION",
-            description = "Give up on a publish (it throws) after nsqd failed to acknowledge it for this long (env RETRY_TIMEOUT, default ${DEFAULT-VALUE}).")
+            description = "Give up on a publish (it throws) after nsqd failed to acknowledge it for this long (env "
+                + "RETRY_TIMEOUT, default ${DEFAULT-VALUE}).")
         Duration retryTimeout;
         @Mixin ConnectionOptions.Verbosity verbosity;
         Publisher built;

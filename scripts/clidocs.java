@@ -42,9 +42,11 @@ public class clidocs {
         Path out = Path.of(args[0]), completion = out.resolve("completion");
         Files.createDirectories(completion);
         for (Map.Entry<String, CommandLine> t : tools().entrySet()) {
-            Files.writeString(completion.resolve(t.getKey()), AutoComplete.bash(t.getKey(), forCompletion(t.getValue())));
+            Files.writeString(completion.resolve(t.getKey()), AutoComplete.bash(t.getKey(),
+                forCompletion(t.getValue())));
         }
-        CommandSpec[] specs = tools().values().stream().map(cl -> forManPage(cl.getCommandSpec())).toArray(CommandSpec[]::new);
+        CommandSpec[] specs = tools().values().stream().map(cl -> forManPage(cl.getCommandSpec()))
+            .toArray(CommandSpec[]::new);
         int exit = ManPageGenerator.generateManPage(out.resolve("adoc").toFile(), null, new boolean[0], true, specs);
         if (exit != 0) throw new IllegalStateException("ManPageGenerator exited " + exit);
     }
@@ -66,9 +68,10 @@ public class clidocs {
     /**
      * What --help shows, laid out for a man page: the synopsis on one line (troff fills it; picocli's own wrap at
      * --help's width broke its markup mid-option), the footer's "Examples:" as its section (picocli writes a footer
-     * only under a heading) and the exit codes every tool shares (Cli). A '[' in a value's label (snappy|deflate[:LEVEL])
-     * becomes an AsciiDoc attribute: picocli writes the label as _text_, and a following "[...]_" reads as a role and
-     * drops the synopsis up to the next option's label; the options are added again in their order, for --help's.
+     * only under a heading) and the exit codes every tool shares (Cli). A '[' in a value's label
+     * (snappy|deflate[:LEVEL]) becomes an AsciiDoc attribute: picocli writes the label as _text_, and a following
+     * "[...]_" reads as a role and drops the synopsis up to the next option's label; the options are added again in
+     * their order, for --help's.
      */
     static CommandSpec forManPage(CommandSpec spec) {
         spec.usageMessage().width(10_000);

@@ -49,15 +49,18 @@ class AuthTest {
                     if (kv.startsWith("secret=")) secret = URLDecoder.decode(kv.substring(7), StandardCharsets.UTF_8);
                 }
                 ASKED.add(secret);
-                String everything = "{\"topic\":\".*\",\"channels\":[\".*\"],\"permissions\":[\"subscribe\",\"publish\"]}";
+                String everything =
+                    "{\"topic\":\".*\",\"channels\":[\".*\"],\"permissions\":[\"subscribe\",\"publish\"]}";
                 String subscribe = "{\"topic\":\".*\",\"channels\":[\".*\"],\"permissions\":[\"subscribe\"]}";
                 String body = switch (secret) {
-                    case "good" -> "{\"ttl\":3600,\"identity\":\"alice\",\"identity_url\":\"https://auth.example/alice\",\"authorizations\":[" + everything + "]}";
+                    case "good" -> "{\"ttl\":3600,\"identity\":\"alice\","
+                        + "\"identity_url\":\"https://auth.example/alice\",\"authorizations\":[" + everything + "]}";
                     case "readonly" -> "{\"ttl\":3600,\"identity\":\"reader\",\"authorizations\":[" + subscribe + "]}";
                     case "nothing" -> "{\"ttl\":3600,\"identity\":\"nobody\",\"authorizations\":[]}";
                     default -> null;
                 };
-                byte[] bytes = (body != null ? body : "{\"message\":\"unknown secret\"}").getBytes(StandardCharsets.UTF_8);
+                byte[] bytes = (body != null ? body
+                    : "{\"message\":\"unknown secret\"}").getBytes(StandardCharsets.UTF_8);
                 exchange.sendResponseHeaders(body != null ? 200 : 403, bytes.length);
                 try (OutputStream out = exchange.getResponseBody()) {
                     out.write(bytes);
@@ -84,10 +87,12 @@ class AuthTest {
     @Test void theClientLogsWhoNsqdSaysWeAre() throws Exception {
         List<String> lines = new CopyOnWriteArrayList<>();
         NsqLogger capture = (level, message) -> lines.add(level + " " + message);
-        try (Connection c = Connection.open(nsq.tcp(), NsqConfig.defaults().withAuthSecret("good").withLogger(capture))) {
+        try (Connection c = Connection.open(nsq.tcp(),
+                NsqConfig.defaults().withAuthSecret("good").withLogger(capture))) {
             assertTrue(c.negotiated().authRequired());
         }
-        assertEquals(List.of("INFO nsqd " + nsq.tcp() + ": AUTH accepted as 'alice' (https://auth.example/alice) with 1 permission(s)"), lines);
+        assertEquals(List.of("INFO nsqd " + nsq.tcp()
+            + ": AUTH accepted as 'alice' (https://auth.example/alice) with 1 permission(s)"), lines);
         assertTrue(ASKED.contains("good"));
     }
 
@@ -96,21 +101,25 @@ class AuthTest {
         List<byte[]> bodies = ExactBodies.lines();
         producer p = new producer();
         p.stdin = new ByteArrayInputStream(ExactBodies.stdin(bodies));
-        assertEquals(0, Cli.run(p, args("-s", "authed", "--auth-secret-file", secretFile("good").toString(), "-")), "producer: " + p.failure());
+        assertEquals(0, Cli.run(p, args("-s", "authed", "--auth-secret-file", secretFile("good").toString(), "-")),
+            "producer: " + p.failure());
 
-        ConsumerRun c = new ConsumerRun(args("-s", "authed", "-g", "g", "--auth-secret", "good", "--format", "json", "--count", "3"));
+        ConsumerRun c = new ConsumerRun(args("-s", "authed", "-g", "g", "--auth-secret", "good", "--format", "json",
+            "--count", "3"));
         assertEquals(0, c.await(WAIT), "consumer: " + c.fatal());
         ExactBodies.assertSame(bodies, ExactBodies.fromJson(c.lines()));
 
         try (WakeupRun run = new WakeupRun()) {
             WakeSocket.Listener sa = run.listen("sa");
-            wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--auth-secret", "good", "--scan-interval", "10m", "--debounce", "0s");
+            wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--auth-secret", "good",
+                "--scan-interval", "10m", "--debounce", "0s");
             WakeupRun.assertScanThenPushWake(nsq, "authed", sa, w, WAIT);
         }
     }
 
     /** Each of producer, consumer and wakeup exits 1 once with nsqd's words; nothing is taken from the channel. */
-    void assertRefusedEverywhere(String stream, String[] secretArgs, String producerSays, String consumerSays) throws Exception {
+    void assertRefusedEverywhere(String stream, String[] secretArgs, String producerSays,
+            String consumerSays) throws Exception {
         nsq.prepare(stream, "g", "sa");
         nsq.publish(stream, 1);
         producer p = new producer();
@@ -119,30 +128,35 @@ class AuthTest {
 
         ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", stream, "-g", "g"), secretArgs));
         assertEquals(1, c.await(WAIT));
-        assertTrue(c.ran().toMillis() < 5_000, "fatal at once, not retried for --connect-timeout: " + c.ran().toMillis() + " ms");
+        assertTrue(c.ran().toMillis() < 5_000, "fatal at once, not retried for --connect-timeout: " + c.ran().toMillis()
+            + " ms");
         assertTrue(c.fatal().getMessage().contains(consumerSays), c.fatal().getMessage());
         assertEquals(1, nsq.channel(stream, "g").depth(), "nothing taken");
 
         try (WakeupRun run = new WakeupRun()) {
             run.listen("sa"); // a socket-backed group with a backlog: push connects, and AUTH decides
             wakeup w = new wakeup();
-            assertEquals(1, run.runToExit(w, WAIT, TlsTest.with(new String[] {"--nsqd-http", nsq.httpAddress().toString()}, secretArgs)));
+            assertEquals(1, run.runToExit(w, WAIT, TlsTest.with(new String[] {"--nsqd-http",
+                nsq.httpAddress().toString()}, secretArgs)));
             assertTrue(w.failure().getMessage().contains(consumerSays), w.failure().getMessage());
         }
     }
 
     @Test void aWrongSecretIsRefusedOnceAndClearly() throws Exception {
-        assertRefusedEverywhere("wrong", new String[] {"--auth-secret", "guess"}, "E_AUTH_FAILED AUTH failed", "E_AUTH_FAILED AUTH failed");
+        assertRefusedEverywhere("wrong", new String[] {"--auth-secret", "guess"}, "E_AUTH_FAILED AUTH failed",
+            "E_AUTH_FAILED AUTH failed");
     }
 
     @Test void aSecretWithoutAuthorizationsIsRefused() throws Exception {
-        assertRefusedEverywhere("nothing", new String[] {"--auth-secret", "nothing"}, "E_UNAUTHORIZED AUTH no authorizations found",
+        assertRefusedEverywhere("nothing", new String[] {"--auth-secret", "nothing"},
+            "E_UNAUTHORIZED AUTH no authorizations found",
             "E_UNAUTHORIZED AUTH no authorizations found");
     }
 
     @Test void noSecretSaysNsqdRequiresOne() throws Exception {
         Path empty = tmp.resolve("empty");
-        Files.writeString(empty, "\n"); // the units' credential default when /etc/mqueue/nsq-auth-secret is missing: no secret
+        // the units' credential default when /etc/mqueue/nsq-auth-secret is missing: no secret
+        Files.writeString(empty, "\n");
         assertRefusedEverywhere("nosecret", new String[] {"--auth-secret-file", empty.toString()},
             "requires AUTH (it runs with --auth-http-address) and no secret was given", "requires AUTH");
     }
@@ -158,14 +172,18 @@ class AuthTest {
         assertEquals(2, c.lines().size());
     }
 
-    /** systemd/: the secret reaches every service as a credential (a missing file is the empty default), never through an env file. */
+    /**
+     * systemd/: the secret reaches every service as a credential (a missing file is the empty default), never through
+     * an env file.
+     */
     @Test void unitsHandTheSecretOverAsACredential() throws Exception {
         Path systemd = NsqBinaries.repoRoot().resolve("systemd");
         try (var files = Files.walk(systemd)) { // the drop-ins too
             for (Path f : files.filter(Files::isRegularFile).toList()) {
                 String text = Files.readString(f);
                 if (f.toString().endsWith(".service")) {
-                    for (String line : List.of("LoadCredential=nsq-auth-secret:/etc/mqueue/nsq-auth-secret", "SetCredential=nsq-auth-secret:\\n",
+                    for (String line : List.of("LoadCredential=nsq-auth-secret:/etc/mqueue/nsq-auth-secret",
+                        "SetCredential=nsq-auth-secret:\\n",
                             "Environment=NSQ_AUTH_SECRET_FILE=%d/nsq-auth-secret")) {
                         assertTrue(text.contains("\n" + line + "\n"), f.getFileName() + " has " + line);
                     }
@@ -177,12 +195,15 @@ class AuthTest {
     }
 
     @Test void badSecretOptionsAreUsageErrors() throws Exception {
-        InProcess both = InProcess.run(new producer(), args("-s", "x", "--auth-secret", "a", "--auth-secret-file", secretFile("b").toString()));
+        InProcess both = InProcess.run(new producer(), args("-s", "x", "--auth-secret", "a", "--auth-secret-file",
+            secretFile("b").toString()));
         assertEquals(Cli.USAGE, both.code());
         assertTrue(both.firstErr().contains("--auth-secret with --auth-secret-file: give one of them"), both.err());
-        InProcess missing = InProcess.run(new consumer(), args("-s", "x", "-g", "g", "--auth-secret-file", tmp.resolve("none").toString()));
+        InProcess missing = InProcess.run(new consumer(), args("-s", "x", "-g", "g", "--auth-secret-file",
+            tmp.resolve("none").toString()));
         assertEquals(Cli.USAGE, missing.code());
-        assertTrue(missing.firstErr().contains("--auth-secret-file '" + tmp.resolve("none") + "': no such file"), missing.err());
+        assertTrue(missing.firstErr().contains("--auth-secret-file '" + tmp.resolve("none") + "': no such file"),
+            missing.err());
         Path twoLines = tmp.resolve("two");
         Files.writeString(twoLines, "a\nb\n");
         InProcess two = InProcess.run(new producer(), args("-s", "x", "--auth-secret-file", twoLines.toString()));

@@ -29,7 +29,8 @@ class BacklogTest {
 
     @Test void depthIsSummedAcrossNodesWithEphemeralAndPausedGroupsLeftOut() {
         Backlog b = Backlog.of(List.of(
-            node(A, topic("s", channel("g", 3, false), channel(wakeup.OWN_CHANNEL, 9, false), channel("tail#ephemeral", 4, false))),
+            node(A, topic("s", channel("g", 3, false), channel(wakeup.OWN_CHANNEL, 9, false), channel("tail#ephemeral",
+                4, false))),
             node(B, topic("s", channel("g", 2, false), channel("p", 7, true)), topic("t", channel("h", 0, false)))));
         assertEquals(Map.of("s", Map.of("g", 5L), "t", Map.of("h", 0L)), b.depth());
     }
@@ -42,7 +43,8 @@ class BacklogTest {
         Map<String, List<String>> backed = b.backed(g -> asked.add(g) && !g.equals("nosock"));
         assertEquals(List.of("busy", "idle", "nosock", "busy"), asked, "asked once per (stream, group), in name order");
         assertEquals(Map.of("s", List.of("busy", "idle"), "t", List.of("busy")), backed);
-        assertEquals(List.of(new Backlog.Waiting("s", "busy", 2), new Backlog.Waiting("t", "busy", 1)), b.waiting(backed));
+        assertEquals(List.of(new Backlog.Waiting("s", "busy", 2), new Backlog.Waiting("t", "busy", 1)),
+            b.waiting(backed));
     }
 
     @Test void pushFollowsOnlyStreamsWithASocketBackedGroupOnThatNode() {
@@ -52,7 +54,8 @@ class BacklogTest {
             node(null, topic("s", channel("g", 1, false)))));  // a direct node whose TCP port is not known yet
         Map<String, List<String>> backed = b.backed(g -> !g.equals("x"));
         assertEquals(Set.of(new Backlog.Follow(A, "s"), new Backlog.Follow(B, "s")), b.toFollow(backed),
-            "not 'bare' (no group: our channel would be its first), 'other' (no socket), 'paused', nor the node without TCP");
+            "not 'bare' (no group: our channel would be its first), 'other' (no socket), 'paused', nor the node "
+                + "without TCP");
     }
 
     @Test void nodesThatDidNotAnswerCountForNothing() {

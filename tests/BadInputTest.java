@@ -103,34 +103,44 @@ class BadInputTest {
         row("consumer", "consumer --nsqd " + NOWHERE + " --lookupd , -s s -g g", "--lookupd ','", "no address in it");
         row("wakeup", "wakeup --nsqd-http ,, --socket-dir " + dir, "--nsqd-http ',,'", "no address in it");
         // --nsqd and --lookupd both given: one of them would be ignored.
-        row("consumer", "consumer --nsqd " + NOWHERE + " --lookupd 127.0.0.1:2 -s s -g g", "--nsqd '" + NOWHERE + "' with --lookupd '127.0.0.1:2'",
+        row("consumer", "consumer --nsqd " + NOWHERE + " --lookupd 127.0.0.1:2 -s s -g g", "--nsqd '" + NOWHERE
+            + "' with --lookupd '127.0.0.1:2'",
             "give one of them");
         // Dead letters into a stream this consumer reads: each would come back and fail again, forever.
         row("consumer", "consumer --nsqd " + NOWHERE + " -s loop -g g --exec false --max-attempts 1 --dead-letter loop",
             "dead-letter stream 'loop' for stream 'loop'", "a stream this consumer reads");
-        row("consumer", "consumer --nsqd " + NOWHERE + " -s a,a.dead -g g --exec false", "dead-letter stream 'a.dead' for stream 'a'",
+        row("consumer", "consumer --nsqd " + NOWHERE + " -s a,a.dead -g g --exec false",
+            "dead-letter stream 'a.dead' for stream 'a'",
             "a stream this consumer reads");
         // The dead-letter name is a rule only where dead letters can happen (--exec): see deadLetterNamesOnlyWithExec.
-        row("consumer", "consumer --nsqd " + NOWHERE + " -s " + LONG_62 + " -g g --exec false", "'" + LONG_62 + ".dead'", "not a valid name");
+        row("consumer", "consumer --nsqd " + NOWHERE + " -s " + LONG_62 + " -g g --exec false", "'" + LONG_62
+            + ".dead'", "not a valid name");
         // Values echoed in errors: quoted, control bytes escaped, one line whatever the input.
         rowOf("consumer", List.of("--nsqd", NOWHERE, "-s", "a\nb", "-g", "g"), "'a\\nb'", "^[.a-zA-Z0-9_-]+");
-        rowOf("consumer", List.of("--nsqd", NOWHERE, "-s", "s", "-g", "\u001b[31mred"), "'\\e[31mred'", "invalid group name");
-        rowOf("producer", List.of("--nsqd", NOWHERE, "-s", "s", "--compression", "x\r\u202eevil"), "--compression 'x\\r\\u202eevil'");
+        rowOf("consumer", List.of("--nsqd", NOWHERE, "-s", "s", "-g", "\u001b[31mred"), "'\\e[31mred'",
+            "invalid group name");
+        rowOf("producer", List.of("--nsqd", NOWHERE, "-s", "s", "--compression", "x\r\u202eevil"),
+            "--compression 'x\\r\\u202eevil'");
         rowOf("producer", List.of("--nsqd", "host:1\n2", "-s", "s"), "'host:1\\n2'", "HOST:PORT");
         // Files an option names: read with a bound, and the reason named when they cannot be read.
         Path missing = dir.resolve("missing.pem");
         row("consumer", c + "--tls-ca /dev/zero", "--tls-ca '/dev/zero'", "too large: more than 1 MiB");
-        row("producer", p + "--auth-secret-file /dev/zero", "--auth-secret-file '/dev/zero'", "too large: more than 64 KiB");
+        row("producer", p + "--auth-secret-file /dev/zero", "--auth-secret-file '/dev/zero'",
+            "too large: more than 64 KiB");
         row("consumer", c + "--tls-ca " + missing, "--tls-ca '" + missing + "'", "no such file");
         row("producer", p + "--auth-secret-file " + missing, "--auth-secret-file '" + missing + "'", "no such file");
         row("consumer", c + "--tls-ca " + dir, "--tls-ca '" + dir + "'", "a directory");
         row("producer", p + "--auth-secret-file " + dir, "--auth-secret-file '" + dir + "'", "a directory");
-        row("consumer", c + "--tls-cert " + regularFile + "/x --tls-key " + CERTS.clientKey, "--tls-cert '" + regularFile + "/x'", "not a directory");
-        // A client key that is not its certificate's: at start, naming both files (nsqd would only refuse the handshake).
+        row("consumer", c + "--tls-cert " + regularFile + "/x --tls-key " + CERTS.clientKey, "--tls-cert '"
+            + regularFile + "/x'", "not a directory");
+        // A client key that is not its certificate's: at start, naming both files (nsqd would only refuse the
+        // handshake).
         row("producer", p + "--tls-cert " + CERTS.clientCert + " --tls-key " + CERTS.otherClientKey,
-            "--tls-key '" + CERTS.otherClientKey + "' does not match --tls-cert '" + CERTS.clientCert + "'", "another EC key");
+            "--tls-key '" + CERTS.otherClientKey + "' does not match --tls-cert '" + CERTS.clientCert + "'",
+                "another EC key");
         row("consumer", c + "--tls-cert " + CERTS.rsaClientCert + " --tls-key " + CERTS.clientKey,
-            "--tls-key '" + CERTS.clientKey + "' does not match --tls-cert '" + CERTS.rsaClientCert + "'", "the key is EC, the certificate's RSA");
+            "--tls-key '" + CERTS.clientKey + "' does not match --tls-cert '" + CERTS.rsaClientCert + "'",
+                "the key is EC, the certificate's RSA");
 
         String w = "wakeup --nsqd-http " + NOWHERE + " --socket-dir " + dir + " ";
         row("wakeup", w + "--wake-timeout 600h", "--wake-timeout 600h", "must be 1ms to 10m");
@@ -144,7 +154,8 @@ class BadInputTest {
         row("consumer", "consumer --nsqd " + NOWHERE + " -s s -g g --backlog-linger 2h", "--backlog-linger 2h",
             "must be 0ms to 1h");
         row("wakeup", w + "--scan-interval 2h", "--scan-interval 2h", "must be 10ms to 1h");
-        row("wakeup", "wakeup --nsqd-http " + NOWHERE + " --socket-dir " + regularFile, regularFile.toString(), "not a directory");
+        row("wakeup", "wakeup --nsqd-http " + NOWHERE + " --socket-dir " + regularFile, regularFile.toString(),
+            "not a directory");
         row("wakeup", "wakeup --nsqd-http nohost", "'nohost'", "HOST:PORT");
 
         // Metrics: the address resolved once at start, the prefix a statsd name can hold, the interval bounded.
@@ -191,10 +202,12 @@ class BadInputTest {
     static void check(Row r, Supplier<InProcess> run) {
         InProcess res = run.get();
         assertEquals(r.code(), res.code(), r.name() + ": " + res.err());
-        for (String m : r.mentions()) assertTrue(res.firstErr().contains(m), r.name() + ": first line should name '" + m + "': " + res.err());
+        for (String m : r.mentions()) assertTrue(res.firstErr().contains(m), r.name() + ": first line should name '" + m
+            + "': " + res.err());
         // One line, or picocli's line plus its "Try --help" hint; never a stack trace.
         List<String> lines = res.err().lines().filter(l -> !l.isBlank()).toList();
-        assertTrue(lines.size() == 1 || lines.size() == 2 && lines.get(1).startsWith("Try '"), r.name() + ": " + res.err());
+        assertTrue(lines.size() == 1 || lines.size() == 2 && lines.get(1).startsWith("Try '"), r.name() + ": "
+            + res.err());
         assertEquals("", res.out(), "nothing on stdout");
         assertTrue(res.err().chars().noneMatch(ch -> ch < 0x20 && ch != '\n' || ch == 0x7f || ch == 0x202e),
             r.name() + ": a control byte reached stderr raw: " + cli.Cli.escape(res.err()));
@@ -212,16 +225,21 @@ class BadInputTest {
             List<String> all = new ArrayList<>(List.of(args));
             all.addAll(List.of("--nsqd", NOWHERE, "--connect-timeout", "200ms"));
             InProcess r = InProcess.run(new consumer(), all.toArray(String[]::new));
-            assertEquals(1, r.code(), String.join(" ", all) + ": past the checks, it fails only to connect: " + r.err());
+            assertEquals(1, r.code(), String.join(" ", all) + ": past the checks, it fails only to connect: "
+                + r.err());
         }
     }
 
-    /** scripts/socket-activate-consumer checks names in bash before it creates anything: with nsqd's rule, as Names states it. */
+    /**
+     * scripts/socket-activate-consumer checks names in bash before it creates anything: with nsqd's rule, as Names
+     * states it.
+     */
     @Test void theSocketActivationScriptChecksNamesByNsqdsRule() throws Exception {
         String script = Files.readString(NsqBinaries.repoRoot().resolve("scripts/socket-activate-consumer"));
         String regex = Names.RULE.replaceAll("^NSQ names match (\\S+) and are .*$", "$1");
         assertTrue(script.contains("name_rule='" + regex + "'"), "the script's name_rule is " + regex);
-        assertTrue(script.contains("NSQ names match $name_rule and are 1-64 characters including the suffix"), "and its words are Names.RULE's");
+        assertTrue(script.contains("NSQ names match $name_rule and are 1-64 characters including the suffix"),
+            "and its words are Names.RULE's");
         assertEquals(Names.RULE, "NSQ names match " + regex + " and are 1-64 characters including the suffix");
     }
 }

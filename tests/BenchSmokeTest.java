@@ -27,7 +27,8 @@ class BenchSmokeTest {
         Path tmp = Files.createTempDirectory("mq-bench-");
         try {
             Path results = tmp.resolve("RESULTS.md");
-            Spawned bench = Spawned.start(tmp, List.of("./jbang", "bench/Bench.java", "--smoke", "--out", results.toString()),
+            Spawned bench = Spawned.start(tmp, List.of("./jbang", "bench/Bench.java", "--smoke", "--out",
+                results.toString()),
                 Map.of("TMPDIR", tmp.toString()));
             int rc;
             try {
@@ -37,16 +38,22 @@ class BenchSmokeTest {
             }
             assertEquals(0, rc, "bench --smoke failed:\n" + bench.stdout() + "\n" + bench.stderr());
             String md = Files.readString(results);
-            for (String row : List.of("| publish 200 B", "| publish ~1 MiB (MPUB 4, 2 connections each, 1 s), --payload-keys 1000",
+            for (String row : List.of("| publish 200 B",
+                "| publish ~1 MiB (MPUB 4, 2 connections each, 1 s), --payload-keys 1000",
                     "--size 1024100 |", "| consume 200 B", "| consume ~1 MiB", "| consumer RSS at full speed, 200 B",
-                    "| handle 200 B with a handler that does nothing", "socket-backed groups over 2 streams on 2 nsqd: CPU |", ": one scan |", ": publish -> wake |", "| latency",
-                    "| herd: 3 groups x 5 messages waiting, one wakeup wakes them all: every message handled |", ": peak RSS sum |",
+                    "| handle 200 B with a handler that does nothing",
+                        "socket-backed groups over 2 streams on 2 nsqd: CPU |", ": one scan |", ": publish -> wake |",
+                        "| latency",
+                    "| herd: 3 groups x 5 messages waiting, one wakeup wakes them all: every message handled |",
+                        ": peak RSS sum |",
                     ": nothing lost | before: 15 of 15 | 15 of 15 |")) {
-                assertTrue(md.contains(row.replace("2 connections", Runtime.getRuntime().availableProcessors() + " connections")),
+                assertTrue(md.contains(row.replace("2 connections", Runtime.getRuntime().availableProcessors()
+                    + " connections")),
                     "a row with '" + row + "' in:\n" + md);
             }
             assertFalse(md.contains("**failed**"), md);
-            assertTrue(md.contains("## Machine") && md.contains("nsqd v1.3.0") && md.contains("--rate max --size 200"), md);
+            assertTrue(md.contains("## Machine") && md.contains("nsqd v1.3.0") && md.contains("--rate max --size 200"),
+                md);
         } finally {
             try (Stream<Path> files = Files.walk(tmp)) {
                 files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

@@ -43,7 +43,8 @@ class CatalogTest {
         }
         Spawned list = run(Map.of(), ROOT.resolve("jbang").toString(), "alias", "list", ROOT.toString());
         assertEquals(0, list.waitFor(BOUND), list.stderr());
-        for (String name : names) assertTrue(list.stdout().contains(name + "@"), "alias list shows " + name + ":\n" + list.stdout());
+        for (String name : names) assertTrue(list.stdout().contains(name + "@"), "alias list shows " + name + ":\n"
+            + list.stdout());
 
         for (String tool : TOOLS) {
             Spawned help = run(Map.of(), ROOT.resolve("jbang").toString(), tool + "@" + ROOT, "--help");
@@ -55,7 +56,10 @@ class CatalogTest {
         assertEquals(0, build.waitFor(BOUND), build.stderr());
     }
 
-    /** As the README says: `./jbang app install TOOL@$PWD`, and ~/.jbang/bin/jbang -> ./jbang when JBang is not installed. */
+    /**
+     * As the README says: `./jbang app install TOOL@$PWD`, and ~/.jbang/bin/jbang -> ./jbang when JBang is not
+     * installed.
+     */
     @Test void appInstallPutsTheToolsOnPath() throws Exception {
         Path jbangDir = tmp.resolve("jbang-home"), bin = jbangDir.resolve("bin"), home = tmp.resolve("home");
         Files.createDirectories(bin);
@@ -73,7 +77,8 @@ class CatalogTest {
         for (String tool : TOOLS) {
             Spawned install = run(env, ROOT.resolve("jbang").toString(), "app", "install", tool + "@" + ROOT);
             assertEquals(0, install.waitFor(BOUND), "app install " + tool + ":\n" + install.stderr());
-            assertTrue(Files.readString(bin.resolve(tool)).contains(tool + "@" + ROOT), "runs the alias of this checkout");
+            assertTrue(Files.readString(bin.resolve(tool)).contains(tool + "@" + ROOT),
+                "runs the alias of this checkout");
         }
         for (String tool : TOOLS) {
             Spawned help = run(env, "sh", "-c", tool + " --help");
@@ -85,9 +90,12 @@ class CatalogTest {
 
     /** JBang's launcher line drops an empty argument; ./jbang keeps it, so the script can name it. */
     @Test void anEmptyArgumentReachesTheScript() throws Exception {
-        Spawned p = run(Map.of(), ROOT.resolve("jbang").toString(), ROOT.resolve("producer.java").toString(), "--stream", "", "--count", "1");
+        Spawned p = run(Map.of(), ROOT.resolve("jbang").toString(), ROOT.resolve("producer.java").toString(),
+            "--stream", "", "--count", "1");
         assertEquals(2, p.waitFor(BOUND), p.stderr());
-        assertTrue(p.stderr().startsWith("producer: Invalid value for option '--stream': the stream name is empty: NSQ names match"), p.stderr());
+        assertTrue(p.stderr()
+            .startsWith("producer: Invalid value for option '--stream': the stream name is empty: NSQ names match"),
+            p.stderr());
         assertEquals("", p.stdout());
     }
 

@@ -43,7 +43,8 @@ class CommandRunnerTest {
         for (int i = 0; i < bodies.size(); i++) {
             CompletableFuture<String> result = new CompletableFuture<>();
             results.put(i, result);
-            assertTrue(runner.submit("s", sub, message(i, bodies.get(i)), j -> result.complete(String.valueOf(runner.run(j)))));
+            assertTrue(runner.submit("s", sub, message(i, bodies.get(i)),
+                j -> result.complete(String.valueOf(runner.run(j)))));
         }
         List<String> out = new ArrayList<>();
         for (int i = 0; i < bodies.size(); i++) out.add(results.get(i).get(BOUND.toMillis(), TimeUnit.MILLISECONDS));
@@ -53,25 +54,31 @@ class CommandRunnerTest {
     @Test void aBodyLargerThanAPipeReachesTheCommandWhole() throws Exception {
         byte[] big = new byte[4 * 1024 * 1024];
         Arrays.fill(big, (byte) 'x');
-        try (CommandRunner runner = new CommandRunner("[ \"$(wc -c)\" -eq " + big.length + " ]", "g", 2, Duration.ofSeconds(20))) {
-            assertEquals(List.of("null", "null", "null"), runAll(runner, sub, List.of(big, big, big)), "exit 0: every byte arrived");
+        try (CommandRunner runner = new CommandRunner("[ \"$(wc -c)\" -eq " + big.length + " ]", "g", 2,
+                Duration.ofSeconds(20))) {
+            assertEquals(List.of("null", "null", "null"), runAll(runner, sub, List.of(big, big, big)),
+                "exit 0: every byte arrived");
         }
     }
 
     @Test void aCommandThatNeverReadsItsBodyIsKilledAtItsTimeoutAndTheWorkerMovesOn() throws Exception {
         byte[] big = new byte[4 * 1024 * 1024];
         try (CommandRunner stuck = new CommandRunner("sleep 60", "g", 1, Duration.ofMillis(300))) {
-            assertEquals(List.of("timed out after 300ms", "timed out after 300ms"), runAll(stuck, sub, List.of(big, big)),
+            assertEquals(List.of("timed out after 300ms", "timed out after 300ms"), runAll(stuck, sub, List.of(big,
+                big)),
                 "the write into a full pipe ended with the kill, and the one worker ran the second too");
         }
         try (CommandRunner quick = new CommandRunner("exit 3", "g", 1, Duration.ofSeconds(20))) {
-            assertEquals(List.of("exit status 3"), runAll(quick, sub, List.of(big)), "a command that exits without reading: its status");
+            assertEquals(List.of("exit status 3"), runAll(quick, sub, List.of(big)),
+                "a command that exits without reading: its status");
         }
     }
 
     @Test void runReportsExitStatus() throws Exception {
-        try (CommandRunner runner = new CommandRunner("read line; [ \"$line\" = ok ]", "g", 2, Duration.ofSeconds(20))) {
-            List<String> got = runAll(runner, sub, List.of("ok\n".getBytes(StandardCharsets.US_ASCII), "no\n".getBytes(StandardCharsets.US_ASCII)));
+        try (CommandRunner runner = new CommandRunner("read line; [ \"$line\" = ok ]", "g", 2,
+                Duration.ofSeconds(20))) {
+            List<String> got = runAll(runner, sub, List.of("ok\n".getBytes(StandardCharsets.US_ASCII),
+                "no\n".getBytes(StandardCharsets.US_ASCII)));
             assertEquals("null", got.get(0));
             assertEquals("exit status 1", got.get(1));
         }

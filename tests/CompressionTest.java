@@ -27,13 +27,15 @@ class CompressionTest {
     static final Duration WAIT = Duration.ofSeconds(30);
 
     @RegisterExtension final NsqFixture nsq = new NsqFixture()
-        .flags("--snappy", "--deflate", "--max-deflate-level=9", "--tls-cert=" + CERTS.serverCert, "--tls-key=" + CERTS.serverKey);
+        .flags("--snappy", "--deflate", "--max-deflate-level=9", "--tls-cert=" + CERTS.serverCert, "--tls-key="
+        + CERTS.serverKey);
 
     String[] args(String... more) { return TlsTest.with(new String[] {"--nsqd", nsq.tcp().toString()}, more); }
 
     /** The consumer connections nsqd reports for this channel (/stats with clients). */
     JsonNode clients(String topic, String channel) throws Exception {
-        HttpRequest get = HttpRequest.newBuilder(URI.create("http://" + nsq.httpAddress() + "/stats?format=json&include_clients=true&topic="
+        HttpRequest get = HttpRequest.newBuilder(URI.create("http://" + nsq.httpAddress()
+            + "/stats?format=json&include_clients=true&topic="
             + topic + "&channel=" + channel)).build();
         String body = HttpClient.newHttpClient().send(get, HttpResponse.BodyHandlers.ofString()).body();
         return Json.MAPPER.readTree(body).path("topics").path(0).path("channels").path(0).path("clients");
@@ -47,12 +49,15 @@ class CompressionTest {
             String name = String.join("-", c).replaceAll("[^a-z0-9]", "");
             String topic = "z" + name.substring(0, Math.min(40, name.length()));
             nsq.prepare(topic, "g");
-            String[] extra = TlsTest.with(new String[] {"--compression", c[0]}, java.util.Arrays.copyOfRange(c, 1, c.length));
+            String[] extra = TlsTest.with(new String[] {"--compression", c[0]}, java.util.Arrays.copyOfRange(c, 1,
+                c.length));
             producer p = new producer();
             p.stdin = new ByteArrayInputStream(ExactBodies.stdin(bodies));
-            assertEquals(0, Cli.run(p, TlsTest.with(args("-s", topic, "-"), extra)), String.join(" ", c) + ": producer " + p.failure());
+            assertEquals(0, Cli.run(p, TlsTest.with(args("-s", topic, "-"), extra)), String.join(" ", c) + ": producer "
+                + p.failure());
 
-            ConsumerRun consumer = new ConsumerRun(TlsTest.with(args("-s", topic, "-g", "g", "--format", "json"), extra));
+            ConsumerRun consumer = new ConsumerRun(TlsTest.with(args("-s", topic, "-g", "g", "--format", "json"),
+                extra));
             Await.until(String.join(" ", c) + ": 3 messages", WAIT, () -> consumer.lines().size() == 3);
             JsonNode client = clients(topic, "g").path(0);
             String algorithm = Compression.parse(c[0]).algorithm();
@@ -63,11 +68,15 @@ class CompressionTest {
         }
     }
 
-    /** With deflate the next byte may still be in the inflater; "more buffered?" must say no when nothing can be read without waiting. */
+    /**
+     * With deflate the next byte may still be in the inflater; "more buffered?" must say no when nothing can be read
+     * without waiting.
+     */
     @Test void aCompressedSubscriberFlushesEachBurstAtOnce() throws Exception {
         nsq.prepare("burst", "g");
         for (String compression : List.of("deflate", "snappy")) {
-            ConsumerRun c = new ConsumerRun(args("-s", "burst", "-g", "g", "--compression", compression, "--max-in-flight", "100"));
+            ConsumerRun c = new ConsumerRun(args("-s", "burst", "-g", "g", "--compression", compression,
+                "--max-in-flight", "100"));
             Await.until("subscribed", WAIT, () -> nsq.channel("burst", "g").clientCount() == 1);
             for (int i = 1; i <= 3; i++) {
                 final int n = i;
@@ -80,12 +89,15 @@ class CompressionTest {
     }
 
     @Test void theClientUsesWhatNsqdGrants() throws Exception {
-        try (Connection snappy = Connection.open(nsq.tcp(), NsqConfig.defaults().withCompression(Compression.parse("snappy")))) {
+        try (Connection snappy = Connection.open(nsq.tcp(),
+                NsqConfig.defaults().withCompression(Compression.parse("snappy")))) {
             assertTrue(snappy.negotiated().flag("snappy"));
         }
-        try (Connection deflate = Connection.open(nsq.tcp(), NsqConfig.defaults().withCompression(Compression.parse("deflate:9")))) {
+        try (Connection deflate = Connection.open(nsq.tcp(),
+                NsqConfig.defaults().withCompression(Compression.parse("deflate:9")))) {
             assertTrue(deflate.negotiated().flag("deflate"));
-            assertEquals("9", deflate.negotiated().fields().get("deflate_level"), "nsqd's --max-deflate-level=9 allows it");
+            assertEquals("9", deflate.negotiated().fields().get("deflate_level"),
+                "nsqd's --max-deflate-level=9 allows it");
         }
     }
 }

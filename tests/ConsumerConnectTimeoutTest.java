@@ -24,24 +24,29 @@ class ConsumerConnectTimeoutTest {
     @RegisterExtension final NsqFixture nsq = new NsqFixture();
 
     @Test void zeroIsAUsageError() {
-        InProcess run = InProcess.run(new consumer(), "--nsqd", "127.0.0.1:1", "-s", "s", "-g", "g", "--connect-timeout", "0");
+        InProcess run = InProcess.run(new consumer(), "--nsqd", "127.0.0.1:1", "-s", "s", "-g", "g",
+            "--connect-timeout", "0");
         assertEquals(2, run.code());
         assertTrue(run.firstErr().contains("--connect-timeout"), run.err());
     }
 
     @Test void aHangingConnectIsWaitedForUntilTheConnectTimeout() throws Exception {
         try (SlowProxy stuck = new SlowProxy(null)) {
-            ConsumerRun r = new ConsumerRun("--nsqd", "127.0.0.1:" + stuck.port(), "-s", "s", "-g", "g", "--connect-timeout", "7s");
+            ConsumerRun r = new ConsumerRun("--nsqd", "127.0.0.1:" + stuck.port(), "-s", "s", "-g", "g",
+                "--connect-timeout", "7s");
             assertEquals(1, r.await(Duration.ofSeconds(60)));
-            assertTrue(r.ran().compareTo(Duration.ofSeconds(7)) >= 0, "gave up before --connect-timeout 7s: " + r.ran());
+            assertTrue(r.ran().compareTo(Duration.ofSeconds(7)) >= 0, "gave up before --connect-timeout 7s: "
+                + r.ran());
         }
     }
 
     @Test void aSilentPeerIsWaitedForUntilTheConnectTimeout() throws Exception {
         try (FakePeer silent = FakePeer.silent()) {
-            ConsumerRun r = new ConsumerRun("--nsqd", silent.address().toString(), "-s", "s", "-g", "g", "--connect-timeout", "7s");
+            ConsumerRun r = new ConsumerRun("--nsqd", silent.address().toString(), "-s", "s", "-g", "g",
+                "--connect-timeout", "7s");
             assertEquals(1, r.await(Duration.ofSeconds(60)));
-            assertTrue(r.ran().compareTo(Duration.ofSeconds(7)) >= 0, "gave up before --connect-timeout 7s: " + r.ran());
+            assertTrue(r.ran().compareTo(Duration.ofSeconds(7)) >= 0, "gave up before --connect-timeout 7s: "
+                + r.ran());
             assertEquals(null, r.fatal(), "an outage, not a wrong peer");
             assertTrue(silent.connections() >= 2, "tried again: " + silent.connections() + " connection(s)");
         }

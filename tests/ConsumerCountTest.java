@@ -68,21 +68,25 @@ class ConsumerCountTest {
             + " *[89]) [ \"$MQ_ATTEMPTS\" -ge 2 ] || exit 1;;"
             + " *[01]) sleep 0.2;;"
             + " esac; echo \"$b\" >> " + ok;
-        ConsumerRun r = new ConsumerRun("--nsqd", nsq.tcp().toString(), "-s", stream, "-g", "g", "--count", String.valueOf(COUNT),
+        ConsumerRun r = new ConsumerRun("--nsqd", nsq.tcp().toString(), "-s", stream, "-g", "g", "--count",
+            String.valueOf(COUNT),
             "--concurrency", "4", "--exec", cmd, "--backoff", "50ms/50ms");
         String what = "run " + run + ": ";
         int code;
         try {
             code = r.await(Duration.ofSeconds(30)); // no hang: fails (after stopping it) past this
         } catch (AssertionError hung) {
-            throw new AssertionError(what + hung.getMessage() + " (received " + r.received() + ", finished " + r.finished()
+            throw new AssertionError(what + hung.getMessage() + " (received " + r.received() + ", finished "
+                + r.finished()
                 + ", requeued " + r.requeued() + ")", hung);
         }
         assertEquals(0, code, what + "exit code");
         assertEquals(COUNT, r.finished(), what + "finished");
         List<String> succeeded = Files.exists(ok) ? Files.readAllLines(ok) : List.of();
-        assertEquals(r.finished(), succeeded.size(), what + "every command that exited 0 was finished, and only those: " + succeeded);
-        // Nothing finished beyond the count, nothing lost: the rest is back in nsqd (waiting or deferred), none left in flight.
+        assertEquals(r.finished(), succeeded.size(), what + "every command that exited 0 was finished, and only those: "
+            + succeeded);
+        // Nothing finished beyond the count, nothing lost: the rest is back in nsqd (waiting or deferred), none left in
+        // flight.
         NsqHttp.ChannelStats c = nsq.channel(stream, "g");
         assertEquals(0, c.inFlightCount(), what + c);
         assertEquals(PUBLISHED - COUNT, c.depth() + c.deferredCount(), what + c);

@@ -13,7 +13,9 @@ import util.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** consumer.java --max-in-flight over two nsqd, as nsqd itself counts it: read from both /stats while the consumer runs. */
+/**
+ * consumer.java --max-in-flight over two nsqd, as nsqd itself counts it: read from both /stats while the consumer runs.
+ */
 class ConsumerMaxInFlightTest {
     @RegisterExtension final NsqFixture nsq = new NsqFixture().nsqds(2);
 
@@ -47,7 +49,8 @@ class ConsumerMaxInFlightTest {
             "--max-in-flight", "1", "--exec", "sleep 0.05", "--count", "20");
         AtomicLong overlaps = new AtomicLong(), polls = new AtomicLong(), sawOne = new AtomicLong();
         List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
-        Await.until("20 handled, nsqd's in-flight counts of both nodes compared at every poll", Duration.ofSeconds(60), () -> {
+        Await.until("20 handled, nsqd's in-flight counts of both nodes compared at every poll", Duration.ofSeconds(60),
+                () -> {
             // The two nodes cannot be read at one instant. Reading A, B, A again: when A holds the same message
             // (in flight, no delivery since) at both ends, it held it while B was read, so A + B is a true sum.
             Node a1 = stats(0), b1 = stats(1), a2 = stats(0), b2 = stats(1);
@@ -62,7 +65,8 @@ class ConsumerMaxInFlightTest {
             return c.finished() == 20;
         });
         assertEquals(0, c.await(Duration.ofSeconds(30)));
-        assertEquals(0, overlaps.get(), "never more than --max-in-flight 1 across both nsqd (" + polls.get() + " polls; a/b/a/b: " + seen + ")");
+        assertEquals(0, overlaps.get(), "never more than --max-in-flight 1 across both nsqd (" + polls.get()
+            + " polls; a/b/a/b: " + seen + ")");
         assertTrue(sawOne.get() > 0, "the polls did see a message in flight: they can catch a second one");
         for (int i = 0; i < 2; i++) assertEquals(0, nsq.nsqd(i).channel("mif", "g").depth(), "nsqd" + i + " drained");
     }

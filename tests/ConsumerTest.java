@@ -42,7 +42,8 @@ class ConsumerTest {
         nsq.prepare("fan", "g1", "g2");
         List<String> sent = NsqFixture.bodies("fan-", 200);
         nsq.publish("fan", sent);
-        ConsumerRun g1 = new ConsumerRun(args("fan", "g1", "--count", "200")), g2 = new ConsumerRun(args("fan", "g2", "--count", "200"));
+        ConsumerRun g1 = new ConsumerRun(args("fan", "g1", "--count", "200")), g2 = new ConsumerRun(args("fan", "g2",
+            "--count", "200"));
         assertEquals(0, g1.await(Duration.ofSeconds(30)));
         assertEquals(0, g2.await(Duration.ofSeconds(30)));
         assertEquals(new HashSet<>(sent), new HashSet<>(g1.lines()));
@@ -52,7 +53,8 @@ class ConsumerTest {
 
     @Test void sameGroupSplitsWithoutLoss() throws Exception {
         nsq.prepare("split", "g");
-        ConsumerRun a = new ConsumerRun(args("split", "g", "--max-in-flight", "5")), b = new ConsumerRun(args("split", "g", "--max-in-flight", "5"));
+        ConsumerRun a = new ConsumerRun(args("split", "g", "--max-in-flight", "5")), b = new ConsumerRun(args("split",
+            "g", "--max-in-flight", "5"));
         Await.until("both subscribed", Duration.ofSeconds(20), () -> nsq.channel("split", "g").clientCount() == 2);
         List<String> sent = NsqFixture.bodies("split-", 400);
         nsq.publish("split", sent);
@@ -62,14 +64,16 @@ class ConsumerTest {
         List<String> all = new ArrayList<>(a.lines());
         all.addAll(b.lines());
         assertEquals(new HashSet<>(sent), new HashSet<>(all), "no loss");
-        assertTrue(a.lines().size() > 0 && b.lines().size() > 0, "each a share: " + a.lines().size() + "/" + b.lines().size());
+        assertTrue(a.lines().size() > 0 && b.lines().size() > 0, "each a share: " + a.lines().size() + "/"
+            + b.lines().size());
         assertEquals(0, nsq.channel("split", "g").inFlightCount());
     }
 
     @Test void connectionsOpensSeveralToEachNsqdAndLosesNothing() throws Exception {
         nsq.prepare("conns", "g");
         ConsumerRun c = new ConsumerRun(args("conns", "g", "--connections", "3"));
-        Await.until("3 connections to the one nsqd", Duration.ofSeconds(20), () -> nsq.channel("conns", "g").clientCount() == 3);
+        Await.until("3 connections to the one nsqd", Duration.ofSeconds(20), () -> nsq.channel("conns",
+            "g").clientCount() == 3);
         List<String> sent = NsqFixture.bodies("conns-", 3000);
         nsq.publish("conns", sent);
         Await.until("3000 printed", Duration.ofSeconds(30), () -> c.lines().size() >= 3000);
@@ -77,7 +81,8 @@ class ConsumerTest {
         assertEquals(sent.size(), c.lines().size(), "each once");
         assertEquals(new HashSet<>(sent), new HashSet<>(c.lines()));
         NsqHttp.ChannelStats stats = nsq.channel("conns", "g");
-        assertEquals(0, stats.requeueCount() + stats.timeoutCount() + stats.inFlightCount() + stats.depth(), "all finished, first time: " + stats);
+        assertEquals(0, stats.requeueCount() + stats.timeoutCount() + stats.inFlightCount() + stats.depth(),
+            "all finished, first time: " + stats);
     }
 
     @Test void idleTimeoutExitsButNotWhileAHandlerRuns() throws Exception {
@@ -131,7 +136,8 @@ class ConsumerTest {
         nsq.publish("exec", List.of("a", "b"));
         Path log = nsq.dir().resolve("exec.log");
         // Fails on the first attempt, succeeds on the second; records what it saw.
-        String cmd = "echo \"$MQ_STREAM $MQ_GROUP $MQ_ID $MQ_ATTEMPTS $(cat)\" >> " + log + "; [ \"$MQ_ATTEMPTS\" -ge 2 ]";
+        String cmd = "echo \"$MQ_STREAM $MQ_GROUP $MQ_ID $MQ_ATTEMPTS $(cat)\" >> " + log
+            + "; [ \"$MQ_ATTEMPTS\" -ge 2 ]";
         ConsumerRun r = new ConsumerRun(args("exec", "g", "--exec", cmd, "--backoff", "100ms/1s", "--count", "2"));
         assertEquals(0, r.await(Duration.ofSeconds(30)));
         assertEquals(2, r.finished());
@@ -180,7 +186,8 @@ class ConsumerTest {
             byKind.put(j.has("body_base64") ? "binary" : "text", j);
         }
         assertEquals("{\"keep\": \"me intact\"}", byKind.get("text").get("body").asText());
-        assertTrue(Arrays.equals(binary, java.util.Base64.getDecoder().decode(byKind.get("binary").get("body").asText())));
+        assertTrue(Arrays.equals(binary,
+            java.util.Base64.getDecoder().decode(byKind.get("binary").get("body").asText())));
     }
 
     /** The envelope would exceed nsqd's --max-msg-size (1 MiB): the body goes as it is, the metadata to the log. */
@@ -192,7 +199,8 @@ class ConsumerTest {
         try (Publisher pub = new Publisher(nsq.tcp(), NsqConfig.defaults())) {
             pub.publish("dlbig", big);
         }
-        ConsumerRun r = new ConsumerRun(args("dlbig", "g", "--exec", "cat >/dev/null; exit 1", "--max-attempts", "1", "--count", "1"));
+        ConsumerRun r = new ConsumerRun(args("dlbig", "g", "--exec", "cat >/dev/null; exit 1", "--max-attempts", "1",
+            "--count", "1"));
         assertEquals(0, r.await(Duration.ofSeconds(30)));
         assertEquals(1, r.deadLettered());
         assertEquals(1, r.received(), "moved on the first failure, not requeued");
@@ -216,8 +224,10 @@ class ConsumerTest {
         assertEquals(1, r.verifier().gaps());
         assertEquals(3, r.verifier().missingAtStart(), "h:2:0 starts at 1 like every producer: 1..3 are missing");
         List<String> report = r.verifier().report();
-        assertTrue(report.contains("producer h:1:0 count=6 highest=6 missing-at-start=0 gaps=1 duplicates=1"), report.toString());
-        assertTrue(report.contains("producer h:2:0 count=1 highest=4 missing-at-start=3 gaps=0 duplicates=0"), report.toString());
+        assertTrue(report.contains("producer h:1:0 count=6 highest=6 missing-at-start=0 gaps=1 duplicates=1"),
+            report.toString());
+        assertTrue(report.contains("producer h:2:0 count=1 highest=4 missing-at-start=3 gaps=0 duplicates=0"),
+            report.toString());
         assertTrue(report.contains("1 message(s) were not producer.java events"), report.toString());
     }
 
@@ -226,9 +236,11 @@ class ConsumerTest {
         nsq.publish("drain", NsqFixture.bodies("d", 10));
         Path done = nsq.dir().resolve("done.log");
         // One slow command at a time, four more messages waiting in flight.
-        ConsumerRun first = new ConsumerRun(args("drain", "g", "--exec", "sleep 1; cat >> " + done + "; echo >> " + done,
+        ConsumerRun first = new ConsumerRun(args("drain", "g", "--exec", "sleep 1; cat >> " + done + "; echo >> "
+            + done,
             "--max-in-flight", "5"));
-        Await.until("5 in flight at nsqd", Duration.ofSeconds(20), () -> nsq.channel("drain", "g").inFlightCount() == 5);
+        Await.until("5 in flight at nsqd", Duration.ofSeconds(20), () -> nsq.channel("drain",
+            "g").inFlightCount() == 5);
         assertEquals(0, first.stop());
         NsqHttp.ChannelStats after = nsq.channel("drain", "g");
         assertEquals(0, after.inFlightCount(), "nothing left for msg-timeout");
@@ -259,7 +271,8 @@ class ConsumerTest {
     @Test void sigtermDrainsExits0AndTheNextConsumerGetsTheRestAtOnce() throws Exception {
         nsq.prepare("term", "g");
         nsq.publish("term", NsqFixture.bodies("t", 10));
-        Spawned p = nsq.spawn(Spawned.java("consumer", args("term", "g", "--exec", "sleep 1; cat; echo", "--max-in-flight", "5")), Map.of());
+        Spawned p = nsq.spawn(Spawned.java("consumer", args("term", "g", "--exec", "sleep 1; cat; echo",
+            "--max-in-flight", "5")), Map.of());
         Await.until("5 in flight at nsqd", Duration.ofSeconds(30), () -> nsq.channel("term", "g").inFlightCount() == 5);
         p.signal("TERM");
         assertEquals(0, p.waitFor(Duration.ofSeconds(30)), p.stderr());
@@ -281,7 +294,8 @@ class ConsumerTest {
         Packaged.ensure();
         nsq.prepare("foo", "1");
         nsq.publish("foo", NsqFixture.bodies("f", 5));
-        Spawned make = nsq.spawn(List.of("make", "-s", "consumer"), Map.of("STREAM", "foo", "GROUP", "1", "TIMEOUT", "2",
+        Spawned make = nsq.spawn(List.of("make", "-s", "consumer"), Map.of("STREAM", "foo", "GROUP", "1", "TIMEOUT",
+            "2",
             "NSQD_TCP_ADDRESS", nsq.tcp().toString()));
         assertEquals(0, make.waitFor(Duration.ofSeconds(120)), make.stderr());
         assertEquals(new HashSet<>(NsqFixture.bodies("f", 5)), new HashSet<>(make.stdout().lines().toList()));
@@ -307,7 +321,8 @@ class ConsumerTest {
             nsq.nsqd(i).prepare("both", "g");
             nsq.nsqd(i).publish("both", NsqFixture.bodies("n" + i + "-", 10));
         }
-        ConsumerRun r = new ConsumerRun("--lookupd", nsq.lookupd().httpAddress().toString(), "--lookupd-interval", "300ms",
+        ConsumerRun r = new ConsumerRun("--lookupd", nsq.lookupd().httpAddress().toString(), "--lookupd-interval",
+            "300ms",
             "-s", "both", "-g", "g", "--count", "20");
         assertEquals(0, r.await(Duration.ofSeconds(30)));
         Set<String> want = new HashSet<>(NsqFixture.bodies("n0-", 10));
@@ -335,7 +350,8 @@ class ConsumerTest {
                 Thread.sleep(500); // pacing the wakes, not synchronisation
             }
             assertEquals(0, r.await(Duration.ofSeconds(20)));
-            assertTrue(r.endedNanos - lastWake >= Duration.ofMillis(1800).toNanos(), "exited a timeout after the last wake");
+            assertTrue(r.endedNanos - lastWake >= Duration.ofMillis(1800).toNanos(),
+                "exited a timeout after the last wake");
             assertTrue(listener.wakes() >= 8);
         }
     }
@@ -434,7 +450,8 @@ class ConsumerTest {
         cases.put(List.of("--nsqd", n, "-s", "s", "-g", "g", "--backoff", "1s"), "INITIAL/MAX");
         cases.put(List.of("--nsqd", n, "-s", "s", "-g", "g", "--backoff", "5s/1s"), "at most MAX");
         cases.put(List.of("--nsqd", n, "-s", "s", "-g", "g", "--format", "xml"), "xml");
-        cases.put(List.of("--nsqd", n, "-s", "x".repeat(60), "-g", "g", "--exec", "false"), "dead-letter"); // only where dead letters can happen
+        // only where dead letters can happen
+        cases.put(List.of("--nsqd", n, "-s", "x".repeat(60), "-g", "g", "--exec", "false"), "dead-letter");
         cases.put(List.of("--nsqd", n, "-s", "s", "-g", "g", "--socket-activation"), "no socket was passed");
         cases.forEach((args, mention) -> {
             InProcess run = InProcess.run(new consumer(), args.toArray(new String[0]));

@@ -56,7 +56,8 @@ class DeadLettersTest {
         try (FakePeer nsqdWithAuth = FakePeer.answering(answer);
              DeadLetters dead = new DeadLetters(NsqConfig.defaults(), null)) {
             Recorder r = new Recorder(nsqdWithAuth.address());
-            MessageLifecycle l = new MessageLifecycle(0, 2, new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(5)), "g", dead, b -> {});
+            MessageLifecycle l = new MessageLifecycle(0, 2, new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(5)),
+                "g", dead, b -> {});
             List<ReliablePublisher.Failure> stops = new ArrayList<>();
             l.onDeadLetterRefused(stops::add);
             Message first = r.message(2), second = r.message(2);

@@ -25,7 +25,8 @@ class DeferredWakeAuthTest {
     static final HttpServer AUTH = authServer();
     static final Duration WAIT = Duration.ofSeconds(30);
 
-    @RegisterExtension final NsqFixture nsq = new NsqFixture().client(NsqConfig.defaults().withAuthSecret("streams-only"))
+    @RegisterExtension final NsqFixture nsq = new NsqFixture().client(NsqConfig.defaults()
+        .withAuthSecret("streams-only"))
         .flags("--auth-http-address=127.0.0.1:" + AUTH.getAddress().getPort());
 
     /** One secret, "streams-only": publish and subscribe on topic "guarded" alone. */
@@ -33,9 +34,11 @@ class DeferredWakeAuthTest {
         try {
             HttpServer s = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 10);
             s.createContext("/auth", exchange -> {
-                byte[] body = ("{\"ttl\":3600,\"identity\":\"wakeup\",\"authorizations\":[{\"topic\":\"^guarded$\",\"channels\":[\".*\"],"
-                    + "\"permissions\":[\"subscribe\",\"publish\"]}]}").getBytes(StandardCharsets.UTF_8);
-                exchange.sendResponseHeaders(exchange.getRequestURI().getRawQuery().contains("secret=streams-only") ? 200 : 403, body.length);
+                byte[] body = ("{\"ttl\":3600,\"identity\":\"wakeup\",\"authorizations\":[{\"topic\":\"^guarded$\","
+                    + "\"channels\":[\".*\"],\"permissions\":[\"subscribe\",\"publish\"]}]}")
+                    .getBytes(StandardCharsets.UTF_8);
+                exchange.sendResponseHeaders(exchange.getRequestURI().getRawQuery().contains("secret=streams-only")
+                    ? 200 : 403, body.length);
                 try (OutputStream out = exchange.getResponseBody()) {
                     out.write(body);
                 }
@@ -54,14 +57,16 @@ class DeferredWakeAuthTest {
         nsq.publish("guarded", 1);
         try (WakeupRun run = new WakeupRun()) {
             WakeSocket.Listener sa = run.listen("sa");
-            wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--auth-secret", "streams-only", "--scan-interval", "200ms",
+            wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--auth-secret", "streams-only",
+                "--scan-interval", "200ms",
                 "--debounce", "0s");
             WakeupRun.assertScanThenPushWake(nsq, "guarded", sa, w, WAIT);
             long scans = w.scans();
             Await.until("more scans", WAIT, () -> w.scans() >= scans + 5);
             assertNull(w.failure(), "the wakeup runs on");
             assertEquals(0, w.noteSubscriptions(), "the notes are not followed once refused");
-            assertTrue(nsq.channel(DeferredWake.TOPIC, wakeup.OWN_CHANNEL) == null, "no channel of ours on the notes' topic");
+            assertTrue(nsq.channel(DeferredWake.TOPIC, wakeup.OWN_CHANNEL) == null,
+                "no channel of ours on the notes' topic");
         }
     }
 }

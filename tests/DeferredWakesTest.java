@@ -14,14 +14,17 @@ class DeferredWakesTest {
     static final Duration IDLE = Duration.ofSeconds(30), LEAD = Duration.ofSeconds(1);
 
     @Test void aDelayTheRunOutlivesLeavesNoNote() {
-        assertNull(DeferredWakes.noteDelay(Duration.ofSeconds(8), IDLE, LEAD), "the consumer still runs 30 s after a failure");
+        assertNull(DeferredWakes.noteDelay(Duration.ofSeconds(8), IDLE, LEAD),
+            "the consumer still runs 30 s after a failure");
         assertNull(DeferredWakes.noteDelay(Duration.ofMillis(28_900), IDLE, LEAD), "due 1.1 s before it may exit");
     }
 
     @Test void aLongerOneIsNotedALeadBeforeItComesDue() {
-        assertEquals(Duration.ofSeconds(28), DeferredWakes.noteDelay(Duration.ofSeconds(29), IDLE, LEAD), "due within a second of its exit");
+        assertEquals(Duration.ofSeconds(28), DeferredWakes.noteDelay(Duration.ofSeconds(29), IDLE, LEAD),
+            "due within a second of its exit");
         assertEquals(Duration.ofSeconds(119), DeferredWakes.noteDelay(Duration.ofMinutes(2), IDLE, LEAD));
-        assertEquals(Duration.ZERO, DeferredWakes.noteDelay(Duration.ofMillis(500), Duration.ofMillis(400), LEAD), "never negative");
+        assertEquals(Duration.ZERO, DeferredWakes.noteDelay(Duration.ofMillis(500), Duration.ofMillis(400), LEAD),
+            "never negative");
     }
 
     @Test void theNoteIsTheWakeLine() {

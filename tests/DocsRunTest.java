@@ -34,15 +34,18 @@ class DocsRunTest {
     static final Pattern OPTION = Pattern.compile("(?<![\\w-])(--[a-z][a-z0-9-]*)");
     /** A tool on a command line: `producer ...`, `./jbang consumer.java ...`, `bin/mqueue wakeup ...`, an example. */
     static final Pattern TOOL = Pattern.compile(
-        "(?:^|[\\s;&|(])(?:\\./jbang\\s+|jbang\\s+|bin/mqueue\\s+)?(?:\\./|examples/)?(producer|consumer|wakeup|hello|sum|pipe)(?:\\.java|@\\S*)?(?=\\s|$)");
+        "(?:^|[\\s;&|(])(?:\\./jbang\\s+|jbang\\s+|bin/mqueue\\s+)?(?:\\./|examples/)?"
+            + "(producer|consumer|wakeup|hello|sum|pipe)(?:\\.java|@\\S*)?(?=\\s|$)");
     /** Options of programs the docs show beside ours: JBang's, systemctl's, the JVM's, make's, bench/Bench.java's. */
-    static final Set<String> OTHERS = Set.of("--pairs", "--fresh", "--insecure", "--offline", "--now", "--sun-misc-unsafe-memory-access",
+    static final Set<String> OTHERS = Set.of("--pairs", "--fresh", "--insecure", "--offline", "--now",
+        "--sun-misc-unsafe-memory-access",
         "--no-print-directory", "--boot", "--register", "--keep-unit", "--bind-ro");
     static final Map<String, Set<String>> HELP = new HashMap<>();
 
     @BeforeAll static void helps() throws Exception {
         Packaged.ensure();
-        for (String tool : List.of("producer", "consumer", "wakeup")) HELP.put(tool, help(List.of("bin/mqueue", tool, "--help")));
+        for (String tool : List.of("producer", "consumer", "wakeup")) HELP.put(tool, help(List.of("bin/mqueue", tool,
+            "--help")));
         HELP.put("wakeup status", help(List.of("bin/mqueue", "wakeup", "status", "--help")));
         HELP.put("nsqd", help(List.of(NsqBinaries.path("nsqd").toString(), "--help")));
         // A handler script parses the consumer's options, and its own: examples/sum.java's --field.
@@ -58,7 +61,8 @@ class DocsRunTest {
         Set<String> options = new LinkedHashSet<>();
         Matcher m = OPTION.matcher(out);
         while (m.find()) options.add(m.group(1));
-        Matcher go = Pattern.compile("(?m)^\\s+-([a-z][a-z0-9-]*)").matcher(out); // Go's flag package: -name, also given as --name
+        // Go's flag package: -name, also given as --name
+        Matcher go = Pattern.compile("(?m)^\\s+-([a-z][a-z0-9-]*)").matcher(out);
         while (go.find()) options.add("--" + go.group(1));
         assertTrue(options.size() > 3, command + " lists its options:\n" + out);
         return options;
@@ -92,7 +96,8 @@ class DocsRunTest {
                 Matcher o = OPTION.matcher(rest);
                 while (o.find()) {
                     checked++;
-                    if (!HELP.get(name).contains(o.group(1))) bad.add(b.where() + ": " + name + " has no " + o.group(1) + " (" + line.trim() + ")");
+                    if (!HELP.get(name).contains(o.group(1))) bad.add(b.where() + ": " + name + " has no " + o.group(1)
+                        + " (" + line.trim() + ")");
                 }
             }
         }
@@ -125,7 +130,8 @@ class DocsRunTest {
                     nsq.httpAddress().toString(), "MQUEUE_SOCKET_DIR", sockets.toString());
                 Spawned sh = nsq.spawn(List.of("bash", "-euo", "pipefail", "-c", b.text()), env);
                 int rc = sh.waitFor(BOUND);
-                assertEquals(0, rc, b.where() + " exits 0:\n" + b.text() + "\nstdout:\n" + sh.stdout() + "\nstderr:\n" + sh.stderr());
+                assertEquals(0, rc, b.where() + " exits 0:\n" + b.text() + "\nstdout:\n" + sh.stdout() + "\nstderr:\n"
+                    + sh.stderr());
             }
         } finally {
             try (var files = Files.list(sockets)) {
@@ -150,7 +156,8 @@ class DocsRunTest {
      */
     @Test void theWalkthroughOnNsqsDefaultPorts() throws Exception {
         List<Integer> ports = List.of(4150, 4151, 4160, 4161, 4171);
-        for (int port : ports) Assumptions.assumeFalse(listening(port), "port " + port + " is taken; the walkthrough needs NSQ's defaults");
+        for (int port : ports) Assumptions.assumeFalse(listening(port), "port " + port
+            + " is taken; the walkthrough needs NSQ's defaults");
         Map<String, String> env = Map.of("STREAM", "walkthrough", "NSQ_LISTEN", "127.0.0.1");
         try {
             assertEquals(0, make(env, "up").waitFor(BOUND));

@@ -78,14 +78,16 @@ class DocsTest {
         List<String> bad = new ArrayList<>();
         List<Block> all = shellBlocks();
         for (Block b : all) {
-            if (b.marker() == null) { bad.add(b.where() + ": a sh block without <!-- check: run --> or <!-- check: run by ... -->"); continue; }
+            if (b.marker() == null) { bad.add(b.where()
+                + ": a sh block without <!-- check: run --> or <!-- check: run by ... -->"); continue; }
             Matcher m = MARKER.matcher(b.marker());
             assertTrue(m.find());
             if (m.group(1) == null) continue;
             for (String name : m.group(1).split(",")) {
                 name = name.trim();
                 if (name.contains("/")) {
-                    if (!Files.exists(ROOT.resolve(name))) bad.add(b.where() + ": names " + name + ", which does not exist");
+                    if (!Files.exists(ROOT.resolve(name))) bad.add(b.where() + ": names " + name
+                        + ", which does not exist");
                     continue;
                 }
                 String[] parts = name.split("#", 2);
@@ -141,7 +143,8 @@ class DocsTest {
             while (m.find()) {
                 String target = m.group(1);
                 if (target.matches("[a-z]+:.*")) continue; // https:, mailto:
-                if (!Files.exists(p.getParent().resolve(target).normalize())) bad.add(ROOT.relativize(p) + ": " + target);
+                if (!Files.exists(p.getParent().resolve(target).normalize())) bad.add(ROOT.relativize(p) + ": "
+                    + target);
             }
         }
         assertEquals(List.of(), bad);

@@ -43,7 +43,8 @@ class ExamplesTest {
 
     /** producer.java's events, {@code n} of them, seq 1..n from one producer. */
     void events(String stream, int n) {
-        InProcess p = InProcess.run(new producer(), "-s", stream, "--nsqd", nsq.tcp().toString(), "--count", String.valueOf(n), "--interval", "1ms");
+        InProcess p = InProcess.run(new producer(), "-s", stream, "--nsqd", nsq.tcp().toString(), "--count",
+            String.valueOf(n), "--interval", "1ms");
         assertEquals(0, p.code(), p.err());
     }
 
@@ -53,13 +54,16 @@ class ExamplesTest {
         nsq.prepare("ev", "sum");
         events("ev", 20);
         nsq.publish("ev", List.of("{\"producer\":\"other\",\"no\":\"seq\"}"));
-        Spawned sum = jbang(Map.of(), "examples/sum.java", "-s", "ev", "-g", "sum", "--nsqd", nsq.tcp().toString(), "--count", "21",
+        Spawned sum = jbang(Map.of(), "examples/sum.java", "-s", "ev", "-g", "sum", "--nsqd", nsq.tcp().toString(),
+            "--count", "21",
             "--max-attempts", "1");
         assertEquals(0, sum.waitFor(BOUND), sum.stderr());
         List<String> out = lines(sum.stdout());
         assertEquals(20, out.size(), sum.stdout());
         assertEquals("ev seq total 210", out.get(out.size() - 1), "1 + 2 + ... + 20");
-        assertTrue(sum.stderr().contains("failed 1 times (last: IllegalArgumentException: no number at seq); moved to stream ev.dead"), sum.stderr());
+        assertTrue(sum.stderr()
+            .contains("failed 1 times (last: IllegalArgumentException: no number at seq); moved to stream ev.dead"),
+            sum.stderr());
         assertTrue(sum.stderr().contains("summary: received=21 finished=20 requeued=0 dead-lettered=1"), sum.stderr());
     }
 
@@ -67,7 +71,8 @@ class ExamplesTest {
         nsq.prepare("raw", "pipe");
         nsq.prepare("summaries", "check");
         events("raw", 10);
-        Spawned pipe = jbang(Map.of(), "examples/pipe.java", "-s", "raw", "-g", "pipe", "--nsqd", nsq.tcp().toString(), "--to", "summaries",
+        Spawned pipe = jbang(Map.of(), "examples/pipe.java", "-s", "raw", "-g", "pipe", "--nsqd", nsq.tcp().toString(),
+            "--to", "summaries",
             "--count", "10", "--concurrency", "3");
         assertEquals(0, pipe.waitFor(BOUND), pipe.stderr());
         Set<Integer> seqs = new HashSet<>();
@@ -107,7 +112,9 @@ class ExamplesTest {
             String url = "http://127.0.0.2:" + http.getAddress().getPort() + "/lib/Nsq.java";
             Path dir = Files.createDirectories(nsq.dir().resolve("user"));
             Path script = dir.resolve("hello.java");
-            Files.writeString(script, Files.readString(ROOT.resolve("examples/hello.java")).replace("//SOURCES ../lib/Nsq.java", "//SOURCES " + url));
+            Files.writeString(script,
+                Files.readString(ROOT.resolve("examples/hello.java")).replace("//SOURCES ../lib/Nsq.java", "//SOURCES "
+                + url));
             nsq.prepare("u", "g");
             nsq.publish("u", List.of("one", "two"));
             Spawned hello = jbang(Map.of("JBANG_CACHE_DIR", dir.resolve("jbang-cache").toString()), script.toString(),
@@ -130,13 +137,16 @@ class ExamplesTest {
     @Test void sumRunsSocketActivatedThroughJBangAndThroughItsPackage() throws Exception {
         Path pkg = nsq.dir().resolve("pkg");
         // Untrained, to keep the suite lean: SystemdHandlerTest has the training run (and its AOT cache) checked.
-        Spawned packaging = nsq.spawn(List.of(ROOT.resolve("scripts/package").toString(), pkg.toString(), "examples/sum.java"),
+        Spawned packaging = nsq.spawn(List.of(ROOT.resolve("scripts/package").toString(), pkg.toString(),
+            "examples/sum.java"),
             Map.of("MQUEUE_TRAIN", "false"));
-        CompletableFuture<Void> viaJBang = CompletableFuture.runAsync(() -> wakeAndHandle("jb", List.of(ROOT.resolve("jbang").toString(),
+        CompletableFuture<Void> viaJBang = CompletableFuture.runAsync(() -> wakeAndHandle("jb",
+            List.of(ROOT.resolve("jbang").toString(),
             ROOT.resolve("examples/sum.java").toString()), Map.of()));
         assertEquals(0, packaging.waitFor(Duration.ofMinutes(5)), packaging.stderr());
         assertTrue(Files.isRegularFile(pkg.resolve("current/sum.jar")), "the package has the script's jar");
-        wakeAndHandle("pk", List.of(ROOT.resolve("bin/mqueue").toString(), "sum"), Map.of("MQUEUE_APP", pkg.resolve("current").toString()));
+        wakeAndHandle("pk", List.of(ROOT.resolve("bin/mqueue").toString(), "sum"), Map.of("MQUEUE_APP",
+            pkg.resolve("current").toString()));
         viaJBang.join();
     }
 
@@ -145,12 +155,14 @@ class ExamplesTest {
             String stream = "sa-" + group;
             nsq.prepare(stream, group);
             Path socket = nsq.dir().resolve(group + ".sock");
-            List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket.toString(), "-E", "LANG=C.UTF-8",
+            List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket.toString(), "-E",
+                "LANG=C.UTF-8",
                 "-E", "PATH", "-E", "HOME"));
             for (String k : env.keySet()) cmd.addAll(List.of("-E", k));
             cmd.add("--");
             cmd.addAll(start);
-            cmd.addAll(List.of("-s", stream, "-g", group, "--nsqd", nsq.tcp().toString(), "--timeout", "2", "--socket-activation"));
+            cmd.addAll(List.of("-s", stream, "-g", group, "--nsqd", nsq.tcp().toString(), "--timeout", "2",
+                "--socket-activation"));
             Spawned sa = nsq.spawn(cmd, env);
             Await.until(group + ": systemd-socket-activate listens", BOUND, () -> Files.exists(socket));
             events(stream, 3);

@@ -77,15 +77,20 @@ class FailureExitTest {
         try (HangingPort hang = new HangingPort()) {
             producer p = new producer();
             long t0 = System.nanoTime();
-            assertEquals(1, Cli.run(p, "-s", "hang", "--nsqd", hang.address().toString(), "--count", "1", "--retry-timeout", "2s"));
+            assertEquals(1, Cli.run(p, "-s", "hang", "--nsqd", hang.address().toString(), "--count", "1",
+                "--retry-timeout", "2s"));
             long ms = (System.nanoTime() - t0) / 1_000_000;
-            assertTrue(ms < 2_000 + 1_000, "--retry-timeout 2s is a hard bound, connect included: exited after " + ms + " ms");
-            assertTrue(p.failure().contains("retry timeout 2s") && p.failure().contains(hang.address().toString()), p.failure());
+            assertTrue(ms < 2_000 + 1_000, "--retry-timeout 2s is a hard bound, connect included: exited after " + ms
+                + " ms");
+            assertTrue(p.failure().contains("retry timeout 2s") && p.failure().contains(hang.address().toString()),
+                p.failure());
 
-            ConsumerRun c = new ConsumerRun("-s", "hang", "-g", "g", "--nsqd", hang.address().toString(), "--connect-timeout", "2s");
+            ConsumerRun c = new ConsumerRun("-s", "hang", "-g", "g", "--nsqd", hang.address().toString(),
+                "--connect-timeout", "2s");
             assertEquals(1, c.await(Duration.ofSeconds(30)));
             // Plus up to 1 s in which close() waits for a reader thread still inside a connect.
-            assertTrue(c.ran().toMillis() < 2_000 + 1_000 + 1_000, "--connect-timeout 2s holds: " + c.ran().toMillis() + " ms");
+            assertTrue(c.ran().toMillis() < 2_000 + 1_000 + 1_000, "--connect-timeout 2s holds: " + c.ran().toMillis()
+                + " ms");
         }
     }
 }

@@ -65,7 +65,8 @@ class FaultTest {
 
     /** producer.java in this JVM: {@code n} events of 200 bytes, seq 1..n, all acknowledged. */
     void produce(String stream, int n) {
-        assertEquals(Cli.OK, Cli.run(new producer(), "--nsqd", nsq.tcp().toString(), "-s", stream, "--rate", "max", "--size", "200",
+        assertEquals(Cli.OK, Cli.run(new producer(), "--nsqd", nsq.tcp().toString(), "-s", stream, "--rate", "max",
+            "--size", "200",
             "--count", String.valueOf(n)));
     }
 
@@ -131,9 +132,11 @@ class FaultTest {
         CountDownLatch release = new CountDownLatch(1);
         OutputStream stuck = stuckUntil(release); // a stdout nobody reads until nsqd is back
         ConsumerRun r = new ConsumerRun(x -> x.c.out = stuck, args("crash", "g", "--expect", "5000", "--timeout", "5"));
-        Await.until("nsqd has sent more than the consumer printed", BOUND, () -> nsq.channel("crash", "g").inFlightCount() > 1);
+        Await.until("nsqd has sent more than the consumer printed", BOUND, () -> nsq.channel("crash",
+            "g").inFlightCount() > 1);
         long most = 0;
-        for (long end = System.nanoTime() + Duration.ofSeconds(1).toNanos(); System.nanoTime() < end; ) { // a second of samples
+        // a second of samples
+        for (long end = System.nanoTime() + Duration.ofSeconds(1).toNanos(); System.nanoTime() < end; ) {
             most = Math.max(most, nsq.channel("crash", "g").inFlightCount());
         }
         assertTrue(most <= 2 * Subscriber.DEFAULT_FLOOR, "in flight while stalled: " + most + ", not thousands");
@@ -144,19 +147,25 @@ class FaultTest {
         assertEquals(0, r.verifier().missing());
     }
 
-    /** nsqd SIGTERMed while a slow consumer holds messages: it writes them to disk, and they come back after the restart. */
+    /**
+     * nsqd SIGTERMed while a slow consumer holds messages: it writes them to disk, and they come back after the
+     * restart.
+     */
     @Test void nsqdSigtermUnderASlowConsumerKeepsWhatWasInFlight() throws Exception {
         nsq.prepare("term", "g");
         List<String> sent = NsqFixture.bodies("t", 40);
         nsq.publish("term", sent);
         Path done = nsq.dir().resolve("term.out");
         // One write per line (O_APPEND): two commands at once must not interleave a body and another's newline.
-        ConsumerRun r = new ConsumerRun(args("term", "g", "--exec", "printf '%s\\n' \"$(cat)\" >> " + done + "; sleep 0.1",
+        ConsumerRun r = new ConsumerRun(args("term", "g", "--exec", "printf '%s\\n' \"$(cat)\" >> " + done
+            + "; sleep 0.1",
             "--concurrency", "2", "--max-in-flight", "4"));
-        Await.until("some handled, some in flight", BOUND, () -> Files.exists(done) && Files.readAllLines(done).size() >= 6);
+        Await.until("some handled, some in flight", BOUND, () -> Files.exists(done)
+            && Files.readAllLines(done).size() >= 6);
         nsq.nsqd().sigterm();
         nsq.nsqd().start();
-        Await.until("all 40 handled after the restart", BOUND, () -> new HashSet<>(Files.readAllLines(done)).containsAll(sent));
+        Await.until("all 40 handled after the restart", BOUND,
+            () -> new HashSet<>(Files.readAllLines(done)).containsAll(sent));
         assertEquals(0, r.stop());
     }
 
@@ -183,7 +192,8 @@ class FaultTest {
     }
 
     Spawned activated(Path socket, String... more) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket.toString(), "-E", "LANG=C.UTF-8", "--"));
+        List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket.toString(), "-E",
+            "LANG=C.UTF-8", "--"));
         cmd.addAll(Spawned.java("consumer", args("act", "sa", more)));
         Spawned p = nsq.spawn(cmd, Map.of());
         Await.until("systemd-socket-activate listens", BOUND, () -> p.stderr().contains("Listening on"));
@@ -192,7 +202,9 @@ class FaultTest {
 
     static List<String> lines(Spawned p) { return p.stdout().lines().filter(l -> !l.isBlank()).toList(); }
 
-    /** stdout is /dev/full: one error, exit 1, and every message goes back to nsqd at once (none waits for msg-timeout). */
+    /**
+     * stdout is /dev/full: one error, exit 1, and every message goes back to nsqd at once (none waits for msg-timeout).
+     */
     @Test void stdoutFullRequeuesEverythingAndExits1() throws Exception {
         nsq.prepare("full", "g");
         nsq.publish("full", NsqFixture.bodies("f", 100));
@@ -230,7 +242,8 @@ class FaultTest {
             assertArrayEquals(body, dead.take(1, BOUND).get(0).body(), "the original body, byte for byte");
         }
         NsqHttp.ChannelStats left = nsq.channel("s2", "g");
-        assertEquals(0, left.depth() + left.inFlightCount() + left.deferredCount(), "and nothing left behind to loop on");
+        assertEquals(0, left.depth() + left.inFlightCount() + left.deferredCount(),
+            "and nothing left behind to loop on");
     }
 
     // ---- children of --exec
@@ -243,11 +256,13 @@ class FaultTest {
     }
 
     static List<ProcessHandle> processesRunning(String commandLine) {
-        return ProcessHandle.allProcesses().filter(h -> h.info().commandLine().map(c -> c.endsWith(commandLine)).orElse(false)).toList();
+        return ProcessHandle.allProcesses().filter(h -> h.info().commandLine().map(c -> c.endsWith(commandLine))
+            .orElse(false)).toList();
     }
 
     void awaitNone(String what, String marker) throws InterruptedException {
-        Await.until(what + ": no '" + marker + "' left", Duration.ofSeconds(10), () -> processesRunning(marker).isEmpty());
+        Await.until(what + ": no '" + marker + "' left", Duration.ofSeconds(10),
+            () -> processesRunning(marker).isEmpty());
     }
 
     /**
@@ -260,10 +275,13 @@ class FaultTest {
         nsq.publish("kids", List.of("k"));
         String orphan = markerSleep(), running = markerSleep(), leftover = markerSleep();
         Path started = nsq.dir().resolve("leftover.started");
-        String cmd = "if [ \"$MQ_ATTEMPTS\" -ge 2 ]; then " + leftover + " >/dev/null 2>&1 & echo $! > " + started + "; exit 0; fi; ("
+        String cmd = "if [ \"$MQ_ATTEMPTS\" -ge 2 ]; then " + leftover + " >/dev/null 2>&1 & echo $! > " + started
+            + "; exit 0; fi; ("
             + orphan + " &); " + running;
-        ConsumerRun r = new ConsumerRun(args("kids", "g", "--exec", cmd, "--exec-timeout", "1s", "--backoff", "100ms/100ms", "--count", "1"));
-        Await.until("attempt 1 runs, with its orphan", BOUND, () -> !processesRunning(orphan).isEmpty() && !processesRunning(running).isEmpty());
+        ConsumerRun r = new ConsumerRun(args("kids", "g", "--exec", cmd, "--exec-timeout", "1s", "--backoff",
+            "100ms/100ms", "--count", "1"));
+        Await.until("attempt 1 runs, with its orphan", BOUND, () -> !processesRunning(orphan).isEmpty()
+            && !processesRunning(running).isEmpty());
         awaitNone("the timed-out command's group was killed", orphan);
         awaitNone("the timed-out command was killed", running);
         assertEquals(0, r.await(BOUND));
@@ -272,14 +290,18 @@ class FaultTest {
         awaitNone("the consumer's exit killed what attempt 2 left running", leftover);
     }
 
-    /** SIGTERM: the drain kills what still runs after --drain-timeout, with its group, and exits 0 with nothing left behind. */
+    /**
+     * SIGTERM: the drain kills what still runs after --drain-timeout, with its group, and exits 0 with nothing left
+     * behind.
+     */
     @Test void sigtermLeavesNoChildBehind() throws Exception {
         nsq.prepare("kterm", "g");
         nsq.publish("kterm", List.of("k"));
         String background = markerSleep(), foreground = markerSleep();
         Spawned p = nsq.spawn(Spawned.java("consumer", args("kterm", "g", "--exec", background + " & " + foreground,
             "--drain-timeout", "500ms")), Map.of());
-        Await.until("the command and its child run", BOUND, () -> !processesRunning(background).isEmpty() && !processesRunning(foreground).isEmpty());
+        Await.until("the command and its child run", BOUND, () -> !processesRunning(background).isEmpty()
+            && !processesRunning(foreground).isEmpty());
         p.signal("TERM");
         assertEquals(0, p.waitFor(BOUND), p.stderr());
         awaitNone("SIGTERM", background);
@@ -289,20 +311,26 @@ class FaultTest {
 
     // ---- counts
 
-    /** The summary's requeued is every REQ the run sent, as nsqd counts them, also those on their way when the drain began. */
+    /**
+     * The summary's requeued is every REQ the run sent, as nsqd counts them, also those on their way when the drain
+     * began.
+     */
     @Test void drainRequeuesAreCountedAsNsqdCountsThem() throws Exception {
         nsq.prepare("count", "g");
         produce("count", 5000);
         CountDownLatch release = new CountDownLatch(1);
         OutputStream stuck = stuckUntil(release); // a stdout nobody reads until the drain has begun
         ConsumerRun r = new ConsumerRun(x -> x.c.out = stuck, args("count", "g"));
-        // The first line blocks on stdout; nsqd has sent what the window allows (a few, not thousands: the crash window).
-        Await.until("nsqd sent more than the consumer read", BOUND, () -> nsq.channel("count", "g").inFlightCount() > 1);
+        // The first line blocks on stdout; nsqd has sent what the window allows (a few, not thousands: the crash
+        // window).
+        Await.until("nsqd sent more than the consumer read", BOUND, () -> nsq.channel("count",
+            "g").inFlightCount() > 1);
         r.front.stop();
         Await.until("draining", BOUND, () -> r.messages().draining());
         release.countDown();
         assertEquals(0, r.await(BOUND));
-        Await.until("nsqd has taken every answer (none left for msg-timeout)", BOUND, () -> nsq.channel("count", "g").inFlightCount() == 0);
+        Await.until("nsqd has taken every answer (none left for msg-timeout)", BOUND, () -> nsq.channel("count",
+            "g").inFlightCount() == 0);
         NsqHttp.ChannelStats after = nsq.channel("count", "g");
         assertEquals(after.requeueCount(), r.run().requeued(), "summary's requeued = nsqd's requeue_count");
         assertEquals(5000, r.finished() + after.depth(), "each either printed and finished or back in the group");
@@ -317,7 +345,8 @@ class FaultTest {
         nsq.publish("exp", events);
         ConsumerRun shortOf = new ConsumerRun(args("exp", "short", "--expect", "3", "--count", "6"));
         assertEquals(1, shortOf.await(BOUND), "h:1:0 lacks seq 3");
-        assertEquals("--expect 3: 1 of 2 producer(s) fell short: h:1:0 has 2 (missing 1, first seq 3)", shortOf.verifier().shortOf(3));
+        assertEquals("--expect 3: 1 of 2 producer(s) fell short: h:1:0 has 2 (missing 1, first seq 3)",
+            shortOf.verifier().shortOf(3));
         ConsumerRun whole = new ConsumerRun(args("exp", "whole", "--expect", "2", "--count", "6"));
         assertEquals(0, whole.await(BOUND), "both have 1..2");
     }
@@ -334,7 +363,8 @@ class FaultTest {
         try (WakeSocket.Listener real = WakeSocket.Listener.bind(target)) {
             real.start(w -> {});
             Files.createSymbolicLink(open.resolve("g.sock"), target);
-            Spawned w = nsq.spawn(Spawned.java("wakeup", "--nsqd-http", nsq.httpAddress().toString(), "--socket-dir", open.toString(),
+            Spawned w = nsq.spawn(Spawned.java("wakeup", "--nsqd-http", nsq.httpAddress().toString(), "--socket-dir",
+                open.toString(),
                 "--scan-interval", "200ms"), Map.of());
             Await.until("the warning and the refusal", BOUND, () -> w.stderr().contains("is world-writable")
                 && w.stderr().contains("is a symlink (to " + target + ")"));

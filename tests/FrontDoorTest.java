@@ -32,7 +32,10 @@ class FrontDoorTest {
     static final Duration BOUND = Duration.ofSeconds(30);
     @RegisterExtension final NsqFixture nsq = new NsqFixture();
 
-    /** A front-door consumer with {@code handler} on its own thread, as `Nsq.consumer(args).handle(handler)` in a script. */
+    /**
+     * A front-door consumer with {@code handler} on its own thread, as `Nsq.consumer(args).handle(handler)` in a
+     * script.
+     */
     final class HandlerRun {
         final Nsq.Consumer front;
         final Thread thread;
@@ -89,7 +92,8 @@ class FrontDoorTest {
         assertEquals(200, seen.size(), "each once");
         assertTrue(most.get() <= 4, "at most --concurrency at once: " + most.get());
         NsqHttp.ChannelStats c = nsq.channel("ok", "g");
-        assertEquals(0, c.requeueCount() + c.timeoutCount() + c.inFlightCount() + c.depth(), "each finished, the first time: " + c);
+        assertEquals(0, c.requeueCount() + c.timeoutCount() + c.inFlightCount() + c.depth(),
+            "each finished, the first time: " + c);
         assertEquals(200, r.counts().finished());
     }
 
@@ -102,7 +106,8 @@ class FrontDoorTest {
             assertTrue(release.await(BOUND.toMillis(), TimeUnit.MILLISECONDS));
         }, "slow", "g", "--count", "1");
         assertTrue(inside.await(BOUND.toMillis(), TimeUnit.MILLISECONDS), "the handler got it");
-        Thread.sleep(300); // what a FIN sent too early would need to reach nsqd; the assertion below holds either way if it is right
+        // what a FIN sent too early would need to reach nsqd; the assertion below holds either way if it is right
+        Thread.sleep(300);
         assertEquals(1, nsq.channel("slow", "g").inFlightCount(), "in flight while the handler runs");
         release.countDown();
         assertEquals(0, r.await());
@@ -157,7 +162,8 @@ class FrontDoorTest {
         assertEquals(0, r.await());
         assertEquals(List.of(1, 2, 3), attempts.get("later"));
         assertEquals(List.of(1), attempts.get("early"));
-        assertTrue(laterGap.get(0) >= TimeUnit.MILLISECONDS.toNanos(800), "two requeues of 400 ms each: " + laterGap.get(0) / 1_000_000 + " ms");
+        assertTrue(laterGap.get(0) >= TimeUnit.MILLISECONDS.toNanos(800), "two requeues of 400 ms each: "
+            + laterGap.get(0) / 1_000_000 + " ms");
         assertEquals(0, r.counts().deadLettered());
         assertEquals(2, r.counts().requeued());
         NsqHttp.ChannelStats dead = nsq.channel("self.dead", "audit");
@@ -173,9 +179,11 @@ class FrontDoorTest {
         nsq.prepare("later", "g");
         nsq.publish("later", List.of("not yet"));
         try (ChannelReader notes = new ChannelReader(nsq.tcp(), activation.DeferredWake.TOPIC, "test#ephemeral");
-             activation.WakeSocket.Listener listener = activation.WakeSocket.Listener.bind(nsq.dir().resolve("g.sock"))) {
+             activation.WakeSocket.Listener listener = activation.WakeSocket.Listener.bind(nsq.dir()
+                     .resolve("g.sock"))) {
             AtomicInteger seen = new AtomicInteger();
-            Nsq.Consumer front = Nsq.consumer("--nsqd", nsq.tcp().toString(), "-s", "later", "-g", "g", "--timeout", "2").name("handler");
+            Nsq.Consumer front = Nsq.consumer("--nsqd", nsq.tcp().toString(), "-s", "later", "-g", "g", "--timeout",
+                "2").name("handler");
             front.listener = listener;
             long requeued = System.nanoTime();
             assertEquals(0, front.run(() -> m -> {
@@ -187,8 +195,10 @@ class FrontDoorTest {
             assertEquals("wake later g", note.text());
             long after = note.arrivedNanos() - requeued;
             assertTrue(after >= TimeUnit.SECONDS.toNanos(5),
-                "deferred by the REQ's 6 s less the lead (1 s: half the 2 s idle timeout at most): " + after / 1_000_000 + " ms");
-            assertEquals(1, nsq.channel("later", "g").deferredCount() + nsq.channel("later", "g").depth(), "the message still waits in nsqd");
+                "deferred by the REQ's 6 s less the lead (1 s: half the 2 s idle timeout at most): " + after / 1_000_000
+                    + " ms");
+            assertEquals(1, nsq.channel("later", "g").deferredCount() + nsq.channel("later", "g").depth(),
+                "the message still waits in nsqd");
         }
     }
 
@@ -244,7 +254,8 @@ class FrontDoorTest {
         var cl = Nsq.consumer("--help").name("mine").options(extra).commandLine(() -> m -> { });
         cl.setOut(new java.io.PrintWriter(help));
         assertEquals(0, cl.execute("--help"));
-        for (String option : List.of("Usage: mine", "--stream", "--group", "--concurrency", "--max-attempts", "--tls-ca", "--verify", "--to")) {
+        for (String option : List.of("Usage: mine", "--stream", "--group", "--concurrency", "--max-attempts",
+                "--tls-ca", "--verify", "--to")) {
             assertTrue(help.toString().contains(option), option + " in --help:\n" + help);
         }
         var err = new java.io.StringWriter();
@@ -260,7 +271,8 @@ class FrontDoorTest {
         Nsq.Publisher pub = Nsq.publisher("--nsqd", nsq.tcp().toString());
         try (pub) {
             pub.publish("out", "one");
-            pub.publish("out", List.of("two".getBytes(StandardCharsets.UTF_8), "three".getBytes(StandardCharsets.UTF_8)));
+            pub.publish("out", List.of("two".getBytes(StandardCharsets.UTF_8),
+                "three".getBytes(StandardCharsets.UTF_8)));
             pub.publishDeferred("out", Duration.ofMinutes(5), "later".getBytes(StandardCharsets.UTF_8));
             NsqHttp.ChannelStats c = nsq.channel("out", "g");
             assertEquals(3, c.depth(), "acknowledged means in nsqd: " + c);
@@ -279,7 +291,8 @@ class FrontDoorTest {
             for (Thread t : threads) t.join(BOUND.toMillis());
             assertEquals(404, pub.acknowledged());
             assertEquals(403, nsq.channel("out", "g").depth());
-            assertThrows(IllegalArgumentException.class, () -> pub.publish("out", new byte[0]), "nsqd refuses empty messages");
+            assertThrows(IllegalArgumentException.class, () -> pub.publish("out", new byte[0]),
+                "nsqd refuses empty messages");
             assertThrows(IllegalArgumentException.class, () -> pub.publish("bad name", "x"));
         }
         assertThrows(IllegalStateException.class, () -> pub.publish("out", "closed"));

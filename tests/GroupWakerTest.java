@@ -16,7 +16,10 @@ import org.junit.jupiter.api.Test;
 import wake.GroupWaker;
 import wake.SocketDir;
 
-/** GroupWaker against WakeSocket.Listeners and stand-in sockets in a temp dir: socket checks, debounce, retries, the bound on wakes. No nsqd. */
+/**
+ * GroupWaker against WakeSocket.Listeners and stand-in sockets in a temp dir: socket checks, debounce, retries, the
+ * bound on wakes. No nsqd.
+ */
 @Tag("unit")
 class GroupWakerTest {
     static final Duration WAIT = Duration.ofSeconds(30);
@@ -169,7 +172,9 @@ class GroupWakerTest {
         assertEquals(1, peak[0], "threads of the wake loop while a thousand were woken");
     }
 
-    /** The wakeup's wake threads in this JVM (the loop is "wakeup-wake"; the pool it replaced named its threads so too). */
+    /**
+     * The wakeup's wake threads in this JVM (the loop is "wakeup-wake"; the pool it replaced named its threads so too).
+     */
     static long wakeThreads() {
         return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("wakeup-wake")).count();
     }

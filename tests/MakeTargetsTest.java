@@ -32,7 +32,8 @@ class MakeTargetsTest {
     /** The lines checked here are the tools' own, not a first packaging's. */
     @BeforeAll static void packaged() throws Exception { Packaged.ensure(); }
 
-    @BeforeEach void dirs() throws Exception { sockets = Files.createTempDirectory("mq-mk-"); } // short: socket paths <= 108 bytes
+    // short: socket paths <= 108 bytes
+    @BeforeEach void dirs() throws Exception { sockets = Files.createTempDirectory("mq-mk-"); }
 
     @AfterEach void clean() throws Exception {
         try (var files = Files.list(sockets)) {
@@ -43,13 +44,17 @@ class MakeTargetsTest {
 
     /** make as a user runs it, with the seed's variables; the caller's own STREAM, GROUP, ... never leak in. */
     Spawned make(Map<String, String> vars, String... args) throws Exception {
-        Map<String, String> env = new HashMap<>(Map.of("NSQD_TCP_ADDRESS", nsq.tcp().toString(), "NSQD_HTTP_ADDRESS", nsq.httpAddress().toString()));
+        Map<String, String> env = new HashMap<>(Map.of("NSQD_TCP_ADDRESS", nsq.tcp().toString(), "NSQD_HTTP_ADDRESS",
+            nsq.httpAddress().toString()));
         env.putAll(vars);
         // Under `make test` the runner inherits MAKELEVEL and MAKEFLAGS: a make started from it would
         // be a sub-make ("make[1]: Entering directory"), not what a user sees.
-        List<String> cmd = new java.util.ArrayList<>(List.of("env", "-u", "MAKELEVEL", "-u", "MAKEFLAGS", "-u", "MFLAGS"));
-        for (String v : List.of("STREAM", "GROUP", "TIMEOUT", "COUNT", "INTERVAL", "RATE", "STREAM_GROUPS", "THREADS", "GOROUTINES",
-                "PAYLOAD_KEYS", "NSQLOOKUPD_HTTP_ADDRESS", "FORMAT", "SOCKET_DIR")) if (!vars.containsKey(v)) cmd.addAll(List.of("-u", v));
+        List<String> cmd = new java.util.ArrayList<>(List.of("env", "-u", "MAKELEVEL", "-u", "MAKEFLAGS", "-u",
+            "MFLAGS"));
+        for (String v : List.of("STREAM", "GROUP", "TIMEOUT", "COUNT", "INTERVAL", "RATE", "STREAM_GROUPS", "THREADS",
+            "GOROUTINES",
+                "PAYLOAD_KEYS", "NSQLOOKUPD_HTTP_ADDRESS", "FORMAT",
+                    "SOCKET_DIR")) if (!vars.containsKey(v)) cmd.addAll(List.of("-u", v));
         cmd.add("make");
         cmd.addAll(List.of(args));
         return nsq.spawn(cmd, env);
@@ -60,7 +65,8 @@ class MakeTargetsTest {
         List<String> lines = text.lines().toList();
         assertEquals(patterns.size(), lines.size(), what + ": line count in:\n" + text);
         for (int i = 0; i < lines.size(); i++) {
-            assertTrue(Pattern.matches(patterns.get(i), lines.get(i)), what + " line " + (i + 1) + " '" + lines.get(i) + "' !~ " + patterns.get(i));
+            assertTrue(Pattern.matches(patterns.get(i), lines.get(i)), what + " line " + (i + 1) + " '" + lines.get(i)
+                + "' !~ " + patterns.get(i));
         }
     }
 
@@ -85,25 +91,30 @@ class MakeTargetsTest {
 
     /** The seed's walkthrough: groups first (STREAM_GROUPS), the producer with COUNT, the consumer with TIMEOUT. */
     @Test void producerThenConsumerPrintDataOnStdoutAndTheirLinesOnStderr() throws Exception {
-        Spawned producer = make(Map.of("STREAM", "mk", "STREAM_GROUPS", "1,2", "COUNT", "3", "INTERVAL", "10ms", "PAYLOAD_KEYS", "1"),
+        Spawned producer = make(Map.of("STREAM", "mk", "STREAM_GROUPS", "1,2", "COUNT", "3", "INTERVAL", "10ms",
+            "PAYLOAD_KEYS", "1"),
             "-s", "producer");
         assertEquals(0, producer.waitFor(BOUND), producer.stderr());
         assertEquals("", producer.stdout());
         assertLines(List.of(
-            TIME + "producer nsqd " + Pattern.quote(nsq.httpAddress().toString()) + ": stream 'mk' has group\\(s\\) 1, 2",
+            TIME + "producer nsqd " + Pattern.quote(nsq.httpAddress().toString())
+                + ": stream 'mk' has group\\(s\\) 1, 2",
             TIME + "producer publishing events of ~\\d+ bytes to 'mk' on .*",
-            TIME + "producer done: 3 sent, 3 acknowledged, 0 not acknowledged, .*"), producer.stderr(), "producer stderr");
+            TIME + "producer done: 3 sent, 3 acknowledged, 0 not acknowledged, .*"), producer.stderr(),
+                "producer stderr");
 
         for (String group : List.of("1", "2")) {
             Spawned consumer = make(Map.of("STREAM", "mk", "GROUP", group, "TIMEOUT", "1"), "-s", "consumer");
             assertEquals(0, consumer.waitFor(BOUND), consumer.stderr());
             List<String> out = consumer.stdout().lines().toList();
             assertEquals(3, out.size(), "group " + group + " got every event:\n" + consumer.stdout());
-            for (int i = 0; i < 3; i++) assertTrue(out.get(i).matches("\\{\"stream\":\"mk\",.*\"seq\":" + (i + 1) + ",.*"), out.get(i));
+            for (int i = 0; i < 3; i++) assertTrue(out.get(i).matches("\\{\"stream\":\"mk\",.*\"seq\":" + (i + 1)
+                + ",.*"), out.get(i));
             assertLines(List.of(
                 TIME + "consumer reading mk as group " + group + " from nsqd .*, exiting after 1s idle",
                 TIME + "consumer no message for 1s: exiting",
-                TIME + "consumer summary: received=3 finished=3 requeued=0 dead-lettered=0 .*"), consumer.stderr(), "consumer stderr");
+                TIME + "consumer summary: received=3 finished=3 requeued=0 dead-lettered=0 .*"), consumer.stderr(),
+                    "consumer stderr");
         }
     }
 
@@ -120,12 +131,14 @@ class MakeTargetsTest {
     /** The group's topic and channel exist before its socket does, so a wake can come (README: socket activation). */
     @Test void socketActivatedConsumerCreatesItsGroupFirst() throws Exception {
         Path socket = sockets.resolve("sa.sock");
-        Spawned loop = make(Map.of("STREAM", "sa-stream", "GROUP", "sa", "TIMEOUT", "1", "SOCKET_DIR", sockets.toString()),
+        Spawned loop = make(Map.of("STREAM", "sa-stream", "GROUP", "sa", "TIMEOUT", "1", "SOCKET_DIR",
+            sockets.toString()),
             "-s", "systemd-socket-activate-consumer");
         Await.until("the socket listens", BOUND, () -> Files.exists(socket));
         assertTrue(nsq.channel("sa-stream", "sa") != null, "channel sa made before the socket");
         assertLines(List.of(
-            "socket-activate-consumer: nsqd " + Pattern.quote(nsq.httpAddress().toString()) + ": topic sa-stream, channel sa",
+            "socket-activate-consumer: nsqd " + Pattern.quote(nsq.httpAddress().toString())
+                + ": topic sa-stream, channel sa",
             "socket-activate-consumer: group sa of stream sa-stream waits on " + Pattern.quote(socket.toString())),
             loop.stderr(), "socket-activate-consumer stderr");
         ProcessHandle script = loop.process.descendants()
@@ -138,9 +151,10 @@ class MakeTargetsTest {
     }
 
     @Test void aMissingToolIsOneLineNamingItsPackage() throws Exception {
-        Spawned p = nsq.spawn(List.of("scripts/need", "curl:curl", "mqueue-no-such-tool:mqueue-pkg", "mqueue-other-tool:mqueue-pkg"), Map.of());
+        Spawned p = nsq.spawn(List.of("scripts/need", "curl:curl", "mqueue-no-such-tool:mqueue-pkg",
+            "mqueue-other-tool:mqueue-pkg"), Map.of());
         assertEquals(1, p.waitFor(BOUND));
-        assertLines(List.of("mqueue: mqueue-no-such-tool mqueue-other-tool not found: install Debian/Ubuntu package\\(s\\) mqueue-pkg "
-            + "\\(apt-get install mqueue-pkg\\)"), p.stderr(), "need");
+        assertLines(List.of("mqueue: mqueue-no-such-tool mqueue-other-tool not found: install Debian/Ubuntu "
+            + "package\\(s\\) mqueue-pkg \\(apt-get install mqueue-pkg\\)"), p.stderr(), "need");
     }
 }

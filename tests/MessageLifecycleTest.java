@@ -23,10 +23,16 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import util.Backoff;
 
-/** The consumer's rules for each message (--count, requeue backoff, drain) and how RDY is shared; answers recorded, no nsqd. */
+/**
+ * The consumer's rules for each message (--count, requeue backoff, drain) and how RDY is shared; answers recorded, no
+ * nsqd.
+ */
 @Tag("unit")
 class MessageLifecycleTest {
-    /** Records the commands messages would send, and REQ delays clamped at 5 s as an nsqd with --max-req-timeout=5s would. */
+    /**
+     * Records the commands messages would send, and REQ delays clamped at 5 s as an nsqd with --max-req-timeout=5s
+     * would.
+     */
     static final class Recorder implements Message.Delegate, MessageLifecycle.Flow {
         final List<String> sent = new ArrayList<>();
         final AtomicInteger pauses = new AtomicInteger(), resumes = new AtomicInteger();
@@ -38,17 +44,20 @@ class MessageLifecycleTest {
         }
 
         @Override public synchronized void finish(Message m) { sent.add("FIN " + m.id()); }
-        @Override public synchronized void requeue(Message m, Duration d) { sent.add("REQ " + m.id() + " " + d.toMillis()); }
+        @Override public synchronized void requeue(Message m, Duration d) { sent.add("REQ " + m.id() + " "
+            + d.toMillis()); }
         @Override public synchronized void touch(Message m) { sent.add("TOUCH " + m.id()); }
         @Override public String topic() { return "s"; }
         @Override public HostPort address() { return new HostPort("127.0.0.1", 4150); }
-        @Override public Duration clampRequeue(Duration d) { return d.compareTo(Duration.ofSeconds(5)) > 0 ? Duration.ofSeconds(5) : d; }
+        @Override public Duration clampRequeue(Duration d) { return d.compareTo(Duration.ofSeconds(5)) > 0
+            ? Duration.ofSeconds(5) : d; }
         @Override public void pause() { pauses.incrementAndGet(); }
         @Override public void resume() { resumes.incrementAndGet(); }
     }
 
     static MessageLifecycle lifecycle(long count, Recorder r) {
-        MessageLifecycle l = new MessageLifecycle(count, 0, new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(2)), "g", null, b -> {});
+        MessageLifecycle l = new MessageLifecycle(count, 0, new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(2)),
+            "g", null, b -> {});
         l.flow(r);
         return l;
     }
@@ -83,7 +92,8 @@ class MessageLifecycleTest {
         Message again = r.message(4);
         assertTrue(l.admit(again));
         l.failed("s", again, "exit status 1");
-        assertEquals("REQ " + again.id() + " 5000", r.sent.get(1), "8s asked, 5s is what nsqd does (its --max-req-timeout)");
+        assertEquals("REQ " + again.id() + " 5000", r.sent.get(1),
+            "8s asked, 5s is what nsqd does (its --max-req-timeout)");
     }
 
     @Test void drainSendsEverythingBackAtOnce() {
@@ -162,10 +172,14 @@ class MessageLifecycleTest {
         letResumeLand.countDown();
         worker.join(30_000);
         assertFalse(worker.isAlive());
-        assertEquals(List.of("pause", "resume", "pause"), calls, "the last word is the pause the second message asked for");
+        assertEquals(List.of("pause", "resume", "pause"), calls,
+            "the last word is the pause the second message asked for");
     }
 
-    /** Eight threads admit, finish, requeue and release at once: exactly --count are handled, and the subscriber ends paused. */
+    /**
+     * Eight threads admit, finish, requeue and release at once: exactly --count are handled, and the subscriber ends
+     * paused.
+     */
     @Test void countHoldsUnderContention() throws Exception {
         int limit = 10_000, threads = 8;
         AtomicLong fins = new AtomicLong(), reqs = new AtomicLong(), elsewhere = new AtomicLong();
@@ -178,7 +192,8 @@ class MessageLifecycleTest {
             @Override public String topic() { return "s"; }
             @Override public HostPort address() { return new HostPort("127.0.0.1", 4150); }
         };
-        MessageLifecycle l = new MessageLifecycle(limit, 0, new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(2)), "g", null, b -> {});
+        MessageLifecycle l = new MessageLifecycle(limit, 0, new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(2)),
+            "g", null, b -> {});
         l.flow(new MessageLifecycle.Flow() {
             @Override public void pause() { calls.add("pause"); }
             @Override public void resume() { calls.add("resume"); }

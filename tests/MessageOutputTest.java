@@ -70,10 +70,14 @@ class MessageOutputTest {
         }
     }
 
-    /** One connection: FIN and REQ recorded, each FIN checked against what stdout had flushed; a FIN can be held at a gate. */
+    /**
+     * One connection: FIN and REQ recorded, each FIN checked against what stdout had flushed; a FIN can be held at a
+     * gate.
+     */
     static final class Connection implements Message.Delegate {
         final Stdout stdout;
-        final List<String> fins = Collections.synchronizedList(new ArrayList<>()), reqs = Collections.synchronizedList(new ArrayList<>());
+        final List<String> fins = Collections.synchronizedList(new ArrayList<>()),
+            reqs = Collections.synchronizedList(new ArrayList<>());
         final List<String> finBeforeItsLine = Collections.synchronizedList(new ArrayList<>());
         volatile CountDownLatch gate;
         final CountDownLatch finishing = new CountDownLatch(1);
@@ -100,7 +104,8 @@ class MessageOutputTest {
             fins.add(body);
         }
 
-        @Override public void requeue(Message m, Duration d) { reqs.add(new String(m.body(), StandardCharsets.US_ASCII)); }
+        @Override public void requeue(Message m, Duration d) { reqs.add(new String(m.body(),
+            StandardCharsets.US_ASCII)); }
         @Override public void touch(Message m) {}
         @Override public String topic() { return "s"; }
         @Override public HostPort address() { return new HostPort("127.0.0.1", 4150); }
@@ -108,7 +113,8 @@ class MessageOutputTest {
 
     /** The consumer's side: what was printed, handed back, and whether it was told to stop. */
     static final class Outcome implements MessageOutput.Listener {
-        final List<Message> printed = Collections.synchronizedList(new ArrayList<>()), notPrinted = Collections.synchronizedList(new ArrayList<>());
+        final List<Message> printed = Collections.synchronizedList(new ArrayList<>()),
+            notPrinted = Collections.synchronizedList(new ArrayList<>());
         final AtomicInteger failures = new AtomicInteger();
 
         @Override public void printed(List<Message> ms) { printed.addAll(ms); }
@@ -121,17 +127,21 @@ class MessageOutputTest {
 
     static void await(CountDownLatch l) {
         try {
-            if (!l.await(BOUND.toMillis(), TimeUnit.MILLISECONDS)) throw new AssertionError("gate not opened within " + BOUND);
+            if (!l.await(BOUND.toMillis(), TimeUnit.MILLISECONDS)) throw new AssertionError("gate not opened within "
+                + BOUND);
         } catch (InterruptedException e) {
             throw new AssertionError(e);
         }
     }
 
-    /** Runs {@code body} on a thread of its own (a reader: one connection's thread) and waits for it within the bound. */
+    /**
+     * Runs {@code body} on a thread of its own (a reader: one connection's thread) and waits for it within the bound.
+     */
     static void onReader(String name, Runnable body) throws InterruptedException {
         Thread t = start(name, body);
         t.join(BOUND.toMillis());
-        assertFalse(t.isAlive(), name + " did not finish within " + BOUND + ": it waited for something it must not wait for");
+        assertFalse(t.isAlive(), name + " did not finish within " + BOUND
+            + ": it waited for something it must not wait for");
     }
 
     static Thread start(String name, Runnable body) {
@@ -211,7 +221,8 @@ class MessageOutputTest {
             await(burstEnds);
             output.flush(true);
         });
-        assertTrue(queued.await(BOUND.toMillis(), TimeUnit.MILLISECONDS), "b queued its line while a's write is stuck in stdout");
+        assertTrue(queued.await(BOUND.toMillis(), TimeUnit.MILLISECONDS),
+            "b queued its line while a's write is stuck in stdout");
         burstEnds.countDown();
         gate.countDown();
         writer.join(BOUND.toMillis());
@@ -271,7 +282,8 @@ class MessageOutputTest {
         firstWrite.countDown();
         out.awaitFlushBegun(); // b or c writes both lines, and is held in stdout
         for (Thread t : waiting) {
-            t.join(200); // a thread that returned early would be gone by now; one that waits stays, whatever the machine's speed
+            // a thread that returned early would be gone by now; one that waits stays, whatever the machine's speed
+            t.join(200);
             assertTrue(t.isAlive(), t.getName() + " returned before its line was on stdout and its FIN sent");
         }
         assertEquals(List.of(), b.fins);

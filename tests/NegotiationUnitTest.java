@@ -47,8 +47,10 @@ class NegotiationUnitTest {
             assertFalse(plain.containsKey(f), "nothing asked by default: " + f);
         }
         // nsqd's 250 ms would hold a lone message while RDY > 1; 25 ms is the least its default minimum allows.
-        assertEquals((long) Identify.OUTPUT_BUFFER_TIMEOUT_MS, ((Number) plain.get("output_buffer_timeout")).longValue());
-        NsqConfig c = NsqConfig.defaults().withTls(Tls.load(CERTS.ca, null, null, false)).withCompression(Compression.parse("deflate:3"))
+        assertEquals((long) Identify.OUTPUT_BUFFER_TIMEOUT_MS,
+            ((Number) plain.get("output_buffer_timeout")).longValue());
+        NsqConfig c = NsqConfig.defaults().withTls(Tls.load(CERTS.ca, null, null,
+            false)).withCompression(Compression.parse("deflate:3"))
             .withMsgTimeout(Duration.ofSeconds(90)).withOutputBuffer(4096, Duration.ofMillis(50));
         Map<String, Object> f = Identify.fields(c);
         assertEquals(true, f.get("tls_v1"));
@@ -57,7 +59,8 @@ class NegotiationUnitTest {
         assertEquals(90_000L, f.get("msg_timeout"));
         assertEquals(4096, f.get("output_buffer_size"));
         assertEquals(50L, f.get("output_buffer_timeout"));
-        // A timeout of 0 is "no buffering": nsqd's -1 size; its -1 timeout alone would stop the flush timer and hold messages.
+        // A timeout of 0 is "no buffering": nsqd's -1 size; its -1 timeout alone would stop the flush timer and hold
+        // messages.
         Map<String, Object> unbuffered = Identify.fields(NsqConfig.defaults().withOutputBuffer(null, Duration.ZERO));
         assertEquals(-1, unbuffered.get("output_buffer_size"));
         assertNull(unbuffered.get("output_buffer_timeout"));
@@ -89,7 +92,10 @@ class NegotiationUnitTest {
         @Override public int available() { return data.length - pos; }
     }
 
-    /** Each flush() is one burst on the wire; the reader sees exactly what was flushed, and then that nothing more is there. */
+    /**
+     * Each flush() is one burst on the wire; the reader sees exactly what was flushed, and then that nothing more is
+     * there.
+     */
     static void assertBurstsRoundTrip(Compression c, byte[]... frames) throws IOException {
         ByteArrayOutputStream wire = new ByteArrayOutputStream();
         OutputStream out = c.output(wire);
@@ -113,7 +119,8 @@ class NegotiationUnitTest {
         new Random(7).nextBytes(random);
         byte[] text = "a compressible message body ".repeat(10_000).getBytes(StandardCharsets.US_ASCII);
         for (String c : new String[] {"deflate", "deflate:1", "deflate:9", "snappy"}) {
-            assertBurstsRoundTrip(Compression.parse(c), "OK".getBytes(StandardCharsets.US_ASCII), random, text, new byte[] {0, 1, 2});
+            assertBurstsRoundTrip(Compression.parse(c), "OK".getBytes(StandardCharsets.US_ASCII), random, text,
+                new byte[] {0, 1, 2});
         }
     }
 
@@ -135,13 +142,19 @@ class NegotiationUnitTest {
         assertThrows(IOException.class, in::read, "garbage is an error, not a hang");
     }
 
-    /** Bad TLS, compression and buffering options: exit 2 with one line naming the value and the rule, before any connection. */
+    /**
+     * Bad TLS, compression and buffering options: exit 2 with one line naming the value and the rule, before any
+     * connection.
+     */
     @Test void badOptionsAreUsageErrors(@TempDir Path tmp) {
         String[][] cases = {
             {"--compression 'lz4': " + Compression.RULE, "--compression", "lz4"},
-            {"--tls-cert and --tls-key: a client certificate needs both (got only --tls-cert)", "--tls-cert", CERTS.clientCert.toString()},
-            {"--tls-insecure with --tls-ca: the CA would not be used", "--tls-insecure", "--tls-ca", CERTS.ca.toString()},
-            {"--tls-ca '" + tmp.resolve("missing.pem") + "': no such file", "--tls-ca", tmp.resolve("missing.pem").toString()},
+            {"--tls-cert and --tls-key: a client certificate needs both (got only --tls-cert)", "--tls-cert",
+                CERTS.clientCert.toString()},
+            {"--tls-insecure with --tls-ca: the CA would not be used", "--tls-insecure", "--tls-ca",
+                CERTS.ca.toString()},
+            {"--tls-ca '" + tmp.resolve("missing.pem") + "': no such file", "--tls-ca",
+                tmp.resolve("missing.pem").toString()},
             {"--tls-ca '" + CERTS.clientKey + "': no PEM certificate", "--tls-ca", CERTS.clientKey.toString()},
             {"--heartbeat-interval 500ms: must be 1s to 60s", "--heartbeat-interval", "500ms"},
         };
@@ -155,7 +168,8 @@ class NegotiationUnitTest {
         }
         String[][] consumerCases = {
             {"--output-buffer-size 10: must be 64 to 65536 bytes", "--output-buffer-size", "10"},
-            {"--output-buffer-size with --output-buffer-timeout 0", "--output-buffer-size", "1024", "--output-buffer-timeout", "0"},
+            {"--output-buffer-size with --output-buffer-timeout 0", "--output-buffer-size", "1024",
+                "--output-buffer-timeout", "0"},
             {"--msg-timeout 500ms: must be at least 1s", "--msg-timeout", "500ms"},
         };
         for (String[] c : consumerCases) {
@@ -169,18 +183,27 @@ class NegotiationUnitTest {
     }
 
     @Test void pemKeysInPkcs8AndPkcs1AreRead(@TempDir Path tmp) throws IOException {
-        assertFalse(Tls.load(CERTS.ca, CERTS.clientCert, CERTS.clientKey, false).toString().isEmpty(), "EC key, PKCS#8");
-        assertTrue(Files.readString(CERTS.rsaPkcs1Key).startsWith("-----BEGIN RSA PRIVATE KEY-----"), "openssl wrote PKCS#1");
-        assertTrue(Tls.load(CERTS.ca, CERTS.rsaClientCert, CERTS.rsaPkcs1Key, false).toString().contains("mqueue-rsa-client"));
+        assertFalse(Tls.load(CERTS.ca, CERTS.clientCert, CERTS.clientKey, false).toString().isEmpty(),
+            "EC key, PKCS#8");
+        assertTrue(Files.readString(CERTS.rsaPkcs1Key).startsWith("-----BEGIN RSA PRIVATE KEY-----"),
+            "openssl wrote PKCS#1");
+        assertTrue(Tls.load(CERTS.ca, CERTS.rsaClientCert, CERTS.rsaPkcs1Key,
+            false).toString().contains("mqueue-rsa-client"));
 
-        var swapped = assertThrows(IllegalArgumentException.class, () -> Tls.load(CERTS.ca, CERTS.clientKey, CERTS.clientCert, false));
+        var swapped = assertThrows(IllegalArgumentException.class, () -> Tls.load(CERTS.ca, CERTS.clientKey,
+            CERTS.clientCert, false));
         assertTrue(swapped.getMessage().contains(CERTS.clientKey.toString()), swapped.getMessage());
         Path encrypted = tmp.resolve("enc.key");
-        Files.writeString(encrypted, "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n");
-        var enc = assertThrows(IllegalArgumentException.class, () -> Tls.load(null, CERTS.clientCert, encrypted, false));
-        assertTrue(enc.getMessage().contains("encrypted") && enc.getMessage().contains("openssl pkcs8"), enc.getMessage());
-        var missing = assertThrows(IllegalArgumentException.class, () -> Tls.load(tmp.resolve("nope.pem"), null, null, false));
+        Files.writeString(encrypted,
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n");
+        var enc = assertThrows(IllegalArgumentException.class, () -> Tls.load(null, CERTS.clientCert, encrypted,
+            false));
+        assertTrue(enc.getMessage().contains("encrypted") && enc.getMessage().contains("openssl pkcs8"),
+            enc.getMessage());
+        var missing = assertThrows(IllegalArgumentException.class, () -> Tls.load(tmp.resolve("nope.pem"), null, null,
+            false));
         assertTrue(missing.getMessage().contains("nope.pem"), missing.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> Tls.load(null, CERTS.clientCert, null, false), "a certificate needs its key");
+        assertThrows(IllegalArgumentException.class, () -> Tls.load(null, CERTS.clientCert, null, false),
+            "a certificate needs its key");
     }
 }

@@ -37,7 +37,10 @@ class NotNsqdTest {
         return best;
     }
 
-    /** Runs {@code tool} against {@code peer}: exit 1, in time, one error line naming it, nothing else on stderr that looks like a failure. */
+    /**
+     * Runs {@code tool} against {@code peer}: exit 1, in time, one error line naming it, nothing else on stderr that
+     * looks like a failure.
+     */
     void assertFailsClearly(String tool, long startup, HostPort peer, String says, String... args) throws Exception {
         long t0 = System.nanoTime();
         Spawned s = nsq.spawn(Spawned.java(SMALL_HEAP, tool, args), Map.of());
@@ -46,38 +49,48 @@ class NotNsqdTest {
         String err = s.stderr();
         String what = tool + " against " + peer + " (" + says + "):\n" + err;
         assertEquals(1, code, what);
-        assertTrue(ms - startup < 2_000, what + "\nexited " + (ms - startup) + " ms after start-up (" + startup + " ms)");
+        assertTrue(ms - startup < 2_000, what + "\nexited " + (ms - startup) + " ms after start-up (" + startup
+            + " ms)");
         List<String> errors = err.lines().filter(l -> l.contains("error:")).toList();
         assertEquals(1, errors.size(), "one error line: " + what);
         assertTrue(errors.get(0).contains(peer.toString()) && errors.get(0).contains(says), what);
-        assertFalse(err.contains("\tat ") || err.contains("Exception in thread") || err.contains("OutOfMemoryError"), "no stack trace: " + what);
+        assertFalse(err.contains("\tat ") || err.contains("Exception in thread") || err.contains("OutOfMemoryError"),
+            "no stack trace: " + what);
         assertFalse(err.contains("retrying"), "not retried: " + what);
     }
 
     void assertProducerAndConsumerFail(HostPort peer, String says) throws Exception {
-        assertFailsClearly("producer", startupMillis("producer"), peer, says, "-s", "t", "--nsqd", peer.toString(), "--count", "1");
-        assertFailsClearly("consumer", startupMillis("consumer"), peer, says, "-s", "t", "-g", "g", "--nsqd", peer.toString());
+        assertFailsClearly("producer", startupMillis("producer"), peer, says, "-s", "t", "--nsqd", peer.toString(),
+            "--count", "1");
+        assertFailsClearly("consumer", startupMillis("consumer"), peer, says, "-s", "t", "-g", "g", "--nsqd",
+            peer.toString());
     }
 
     @Test void nsqdsHttpPort() throws Exception {
-        assertProducerAndConsumerFail(nsq.httpAddress(), "is not nsqd's TCP port: it answered HTTP (\"HTTP/1.1 400 Bad Request\")");
+        assertProducerAndConsumerFail(nsq.httpAddress(),
+            "is not nsqd's TCP port: it answered HTTP (\"HTTP/1.1 400 Bad Request\")");
     }
 
     /**
      * A port that takes the connection and says nothing is what a SIGSTOPped nsqd looks like: no proof of a wrong peer.
-     * Each tool waits its bound (--retry-timeout, --connect-timeout), then exits 1 with one line saying what it waited for.
+     * Each tool waits its bound (--retry-timeout, --connect-timeout), then exits 1 with one line saying what it waited
+     * for.
      */
     @Test void aSilentPortIsWaitedForWithinTheBounds() throws Exception {
         try (FakePeer silent = FakePeer.silent()) {
             HostPort peer = silent.address();
             assertWaitedThenFailed("producer", peer, "(retry timeout 3s)", "-s", "t", "--nsqd", peer.toString(),
                 "--count", "1", "--retry-timeout", "3s");
-            assertWaitedThenFailed("consumer", peer, "no answer within 3s (--connect-timeout)", "-s", "t", "-g", "g", "--nsqd", peer.toString(),
+            assertWaitedThenFailed("consumer", peer, "no answer within 3s (--connect-timeout)", "-s", "t", "-g", "g",
+                "--nsqd", peer.toString(),
                 "--connect-timeout", "3s");
         }
     }
 
-    /** Exit 1 no sooner than the 3 s bound, one error line naming the peer, what was waited for and the bound, no stack trace. */
+    /**
+     * Exit 1 no sooner than the 3 s bound, one error line naming the peer, what was waited for and the bound, no stack
+     * trace.
+     */
     void assertWaitedThenFailed(String tool, HostPort peer, String bound, String... args) throws Exception {
         long t0 = System.nanoTime();
         Spawned s = nsq.spawn(Spawned.java(SMALL_HEAP, tool, args), Map.of());
@@ -103,9 +116,11 @@ class NotNsqdTest {
     @Test void aFrameOfImpossibleSize() throws Exception {
         try (FakePeer huge = FakePeer.hugeFrameAfterIdentify(Integer.MAX_VALUE)) {
             // The producer never reads past its answers; the consumer reads the frame after SUB's OK.
-            assertFailsClearly("producer", startupMillis("producer"), huge.address(), "it sent a frame of 2147483647 bytes",
+            assertFailsClearly("producer", startupMillis("producer"), huge.address(),
+                "it sent a frame of 2147483647 bytes",
                 "-s", "t", "--nsqd", huge.address().toString(), "--count", "1");
-            assertFailsClearly("consumer", startupMillis("consumer"), huge.address(), "it sent a frame of 2147483647 bytes",
+            assertFailsClearly("consumer", startupMillis("consumer"), huge.address(),
+                "it sent a frame of 2147483647 bytes",
                 "-s", "t", "-g", "g", "--nsqd", huge.address().toString());
         }
     }
@@ -117,7 +132,8 @@ class NotNsqdTest {
      */
     @Test void wakeupPointedAtWhatIsNotNsqdsHttpApi() throws Exception {
         long startup = startupMillis("wakeup");
-        assertFailsClearly("wakeup", startup, nsq.tcp(), "does not answer HTTP", "--nsqd-http", nsq.tcp().toString(), "--socket-dir", nsq.dir().toString());
+        assertFailsClearly("wakeup", startup, nsq.tcp(), "does not answer HTTP", "--nsqd-http", nsq.tcp().toString(),
+            "--socket-dir", nsq.dir().toString());
         try (FakePeer garbage = FakePeer.answering("SSH-2.0-OpenSSH_9.2p1\r\n".getBytes(StandardCharsets.US_ASCII))) {
             assertFailsClearly("wakeup", startup, garbage.address(), "does not answer HTTP",
                 "--nsqd-http", garbage.address().toString(), "--socket-dir", nsq.dir().toString());

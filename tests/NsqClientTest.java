@@ -24,7 +24,10 @@ import nsq.subscribe.Subscriber;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** The NSQ client (lib/nsq) against real nsqd: IDENTIFY, delivery, FIN/REQ at once, RDY bounds, drain, reconnect, lookupd, peers that are not nsqd. */
+/**
+ * The NSQ client (lib/nsq) against real nsqd: IDENTIFY, delivery, FIN/REQ at once, RDY bounds, drain, reconnect,
+ * lookupd, peers that are not nsqd.
+ */
 class NsqClientTest {
     @RegisterExtension final NsqFixture nsq = new NsqFixture().withLookupd().nsqds(2);
 
@@ -49,7 +52,8 @@ class NsqClientTest {
             pub.publish("lib-ok", "x".getBytes(StandardCharsets.UTF_8));
         }
         try (Publisher pub = new Publisher(nsq.tcp(), CONFIG)) {
-            var e = assertThrows(NsqException.ErrorResponse.class, () -> pub.publish("lib-big", new byte[1024 * 1024 + 1]));
+            var e = assertThrows(NsqException.ErrorResponse.class, () -> pub.publish("lib-big", new byte[1024 * 1024
+                + 1]));
             assertEquals("E_BAD_MESSAGE", e.code());
             assertTrue(e.getMessage().contains("1048577 > 1048576"), e.getMessage());
         }
@@ -67,7 +71,8 @@ class NsqClientTest {
             assertTrue(sub.awaitReady(Duration.ofSeconds(10)), "connected: " + sub.lastError());
             Await.until("100 messages", Duration.ofSeconds(20), () -> got.size() == 100);
             // FIN is written at once: nsqd's in-flight count drops without waiting for a flush interval.
-            Await.until("in_flight_count 0", Duration.ofSeconds(5), () -> nsq.channel("sub-all", "g").inFlightCount() == 0);
+            Await.until("in_flight_count 0", Duration.ofSeconds(5), () -> nsq.channel("sub-all",
+                "g").inFlightCount() == 0);
             assertEquals(0, sub.inFlight());
             assertEquals(60_000, sub.msgTimeout().toMillis(), "nsqd's default msg_timeout, from IDENTIFY");
         }
@@ -90,13 +95,15 @@ class NsqClientTest {
             sub.start();
             Await.until("50 finished in batches", Duration.ofSeconds(20), () -> finished.get() == 50);
             assertEquals(0, sub.inFlight());
-            Await.until("nsqd: nothing in flight", Duration.ofSeconds(5), () -> nsq.channel("sub-batch", "g").inFlightCount() == 0);
+            Await.until("nsqd: nothing in flight", Duration.ofSeconds(5), () -> nsq.channel("sub-batch",
+                "g").inFlightCount() == 0);
         }
     }
 
     @Test void answersHeartbeatsAndStaysConnected() throws Exception {
         Set<String> got = ConcurrentHashMap.newKeySet();
-        try (Subscriber sub = new Subscriber(CONFIG.withHeartbeatInterval(Duration.ofSeconds(1)), List.of("sub-hb"), "g", 1, m -> {
+        try (Subscriber sub = new Subscriber(CONFIG.withHeartbeatInterval(Duration.ofSeconds(1)), List.of("sub-hb"),
+                "g", 1, m -> {
             got.add(text(m));
             m.finish();
         }).connectTo(List.of(nsq.tcp()))) {
@@ -104,7 +111,8 @@ class NsqClientTest {
             assertTrue(sub.awaitReady(Duration.ofSeconds(10)));
             // nsqd drops a client that misses two heartbeats: after 3.5 s of them the same connection still delivers.
             long since = System.nanoTime();
-            Await.until("3.5 s of 1 s heartbeats", Duration.ofSeconds(10), () -> System.nanoTime() - since > 3_500_000_000L);
+            Await.until("3.5 s of 1 s heartbeats", Duration.ofSeconds(10), () -> System.nanoTime()
+                - since > 3_500_000_000L);
             assertEquals(1, sub.connections());
             nsq.publish("sub-hb", List.of("m0"));
             Await.until("delivered on the same connection", Duration.ofSeconds(10), () -> got.size() == 1);
@@ -137,7 +145,8 @@ class NsqClientTest {
         first.pause();
         held.get(0).finish();
         assertEquals(4, first.inFlight());
-        Await.until("nsqd sees 4 in flight", Duration.ofSeconds(5), () -> nsq.channel("sub-drain", "g").inFlightCount() == 4);
+        Await.until("nsqd sees 4 in flight", Duration.ofSeconds(5), () -> nsq.channel("sub-drain",
+            "g").inFlightCount() == 4);
         first.close();
         assertEquals(4, first.requeuedOnClose());
         NsqHttp.ChannelStats after = nsq.channel("sub-drain", "g");
@@ -162,7 +171,8 @@ class NsqClientTest {
         Set<String> got = ConcurrentHashMap.newKeySet();
         AtomicInteger holding = new AtomicInteger(), most = new AtomicInteger();
         List<Message> held = new CopyOnWriteArrayList<>();
-        // Eight connections (2 topics x 2 nsqd x 2 each), one slot: a message is held 20 ms, then finished by another thread.
+        // Eight connections (2 topics x 2 nsqd x 2 each), one slot: a message is held 20 ms, then finished by another
+        // thread.
         try (Subscriber sub = new Subscriber(CONFIG, List.of("rdy-a", "rdy-b"), "g", 1, m -> {
             most.accumulateAndGet(holding.incrementAndGet(), Math::max);
             held.add(m);
@@ -302,7 +312,9 @@ class NsqClientTest {
     /** What nsqd never sends is named at once, fatal, never retried: its HTTP port, garbage, an impossible frame. */
     @Test void peersThatAreNotNsqdFailFastAndForGood() throws Exception {
         assertNotNsqd(nsq.httpAddress(), "it answered HTTP (\"HTTP/1.1 400 Bad Request\")");
-        try (FakePeer garbage = FakePeer.answering("\u0001\u0002garbage\u0000\u0000\u0000\u0000".getBytes(StandardCharsets.ISO_8859_1))) {
+        try (FakePeer garbage =
+                FakePeer.answering("\u0001\u0002garbage\u0000\u0000\u0000\u0000".getBytes(StandardCharsets.ISO_8859_1)))
+                {
             assertNotNsqd(garbage.address(), "it sent a frame of");
         }
         try (FakePeer huge = FakePeer.hugeFrameAfterIdentify(Integer.MAX_VALUE)) {
@@ -329,13 +341,16 @@ class NsqClientTest {
             NsqConfig quick = CONFIG.withHandshakeTimeout(Duration.ofMillis(300));
             IOException e = assertThrows(IOException.class, () -> Connection.open(silent.address(), quick).close());
             assertFalse(NsqException.isFatal(e), "silence is not fatal: " + e);
-            assertTrue(e.getMessage().contains(silent.address().toString()) && e.getMessage().contains("did not answer IDENTIFY within 300 ms"),
+            assertTrue(e.getMessage().contains(silent.address().toString())
+                && e.getMessage().contains("did not answer IDENTIFY within 300 ms"),
                 e.getMessage());
 
-            try (Subscriber sub = new Subscriber(quick, List.of("t"), "g", 1, m -> m.finish()).connectTo(List.of(silent.address()))) {
+            try (Subscriber sub = new Subscriber(quick, List.of("t"), "g", 1,
+                    m -> m.finish()).connectTo(List.of(silent.address()))) {
                 int before = silent.connections();
                 sub.start();
-                Await.until("a second try at the silent peer", Duration.ofSeconds(10), () -> silent.connections() >= before + 2);
+                Await.until("a second try at the silent peer", Duration.ofSeconds(10),
+                    () -> silent.connections() >= before + 2);
                 assertEquals(null, sub.fatal(), "retried, not given up");
                 assertFalse(sub.listening(), "a connection that never subscribed cannot show a message: not idle");
                 assertTrue(sub.lastError().contains("did not answer IDENTIFY"), sub.lastError());
@@ -346,7 +361,8 @@ class NsqClientTest {
     static void assertNotNsqd(HostPort peer, String says) {
         long t0 = System.nanoTime();
         IOException e = assertThrows(IOException.class, () -> Connection.open(peer, CONFIG).close());
-        assertTrue(System.nanoTime() - t0 < 2_000_000_000L, "within 2 s: " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+        assertTrue(System.nanoTime() - t0 < 2_000_000_000L, "within 2 s: " + (System.nanoTime() - t0) / 1_000_000
+            + " ms");
         assertTrue(e instanceof NsqException.NotNsqd && ((NsqException) e).fatal(), e.toString());
         assertTrue(e.getMessage().contains(peer.toString()) && e.getMessage().contains(says), e.getMessage());
     }

@@ -48,7 +48,8 @@ class NsqHttpTest {
     @Test void nsqdsTcpPortIsNotHttp() {
         var e = assertThrows(IOException.class, () -> new NsqHttp(nsq.tcp()).stats());
         assertTrue(NsqException.isFatal(e), "retrying cannot help: " + e);
-        assertTrue(e.getMessage().contains("does not answer HTTP") && e.getMessage().chars().allMatch(c -> c >= 0x20), e.getMessage());
+        assertTrue(e.getMessage().contains("does not answer HTTP") && e.getMessage().chars().allMatch(c -> c >= 0x20),
+            e.getMessage());
     }
 
     @Test void fixtureRestartKeepsPortsAndData() throws Exception {

@@ -27,7 +27,8 @@ class NsqdFullDiskTest {
     static final int TMPFS_BYTES = 4 << 20, EVENT = 1024;
 
     @Test void aFullDiskDropsAcknowledgedMessagesAndExpectShowsTheGap() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs for nsqd's data needs root");
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+            "mounting a tmpfs for nsqd's data needs root");
         Path dir = Files.createTempDirectory("mqueue-full-disk-");
         Path data = dir.resolve("data");
         Files.createDirectories(data);
@@ -35,8 +36,10 @@ class NsqdFullDiskTest {
         NsqFixture.ProcessDaemon nsqd = null;
         try {
             int tcp = NsqFixture.freePort(), http = NsqFixture.freePort();
-            nsqd = new NsqFixture.ProcessDaemon("nsqd", dir.resolve("log"), http, List.of(NsqBinaries.path("nsqd").toString(),
-                "--tcp-address=127.0.0.1:" + tcp, "--http-address=127.0.0.1:" + http, "--data-path=" + data, "--mem-queue-size=0"));
+            nsqd = new NsqFixture.ProcessDaemon("nsqd", dir.resolve("log"), http,
+                List.of(NsqBinaries.path("nsqd").toString(),
+                "--tcp-address=127.0.0.1:" + tcp, "--http-address=127.0.0.1:" + http, "--data-path=" + data,
+                    "--mem-queue-size=0"));
             nsqd.tcpPort = tcp;
             nsqd.start();
             String nsqdTcp = nsqd.tcp().toString();
@@ -48,7 +51,8 @@ class NsqdFullDiskTest {
                 String.valueOf(backlog), "--rate", "max"), "producer: " + first.failure());
             assertEquals(backlog, first.acked(), "all acknowledged while the disk had room");
 
-            // 2. The group appears: nsqd copies the backlog into its channel's queue on the same disk, and runs out of room.
+            // 2. The group appears: nsqd copies the backlog into its channel's queue on the same disk, and runs out of
+            // room.
             nsqd.http().createChannel("full", "g");
             NsqFixture.ProcessDaemon d = nsqd;
             Await.until("nsqd says it dropped messages it could not put to the channel", WAIT,
@@ -58,21 +62,26 @@ class NsqdFullDiskTest {
 
             // 3. A producer meeting the full disk is honest: exit 1, saying how many nsqd did not acknowledge.
             producer second = new producer();
-            assertEquals(1, Cli.run(second, "-s", "full-too", "--nsqd", nsqdTcp, "--size", String.valueOf(EVENT), "--count", "50",
+            assertEquals(1, Cli.run(second, "-s", "full-too", "--nsqd", nsqdTcp, "--size", String.valueOf(EVENT),
+                "--count", "50",
                 "--rate", "max", "--retry-timeout", "2s"));
             assertEquals(0, second.acked());
             assertEquals(50, second.stats.notAcked(), "the summary's 'not acknowledged': " + second.failure());
 
-            // 4. The consumer finds the gap: --expect counts seq 1..backlog of the one producer, and fails naming what is missing.
+            // 4. The consumer finds the gap: --expect counts seq 1..backlog of the one producer, and fails naming what
+            // is missing.
             //    The drops are the backlog's tail, so --verify alone sees no gap (nothing arrived after them): only the
             //    producer's count, given as --expect, shows them.
-            ConsumerRun c = new ConsumerRun("-s", "full", "-g", "g", "--nsqd", nsqdTcp, "--expect", String.valueOf(backlog), "--timeout", "2s");
+            ConsumerRun c = new ConsumerRun("-s", "full", "-g", "g", "--nsqd", nsqdTcp, "--expect",
+                String.valueOf(backlog), "--timeout", "2s");
             assertEquals(1, c.await(WAIT), "--expect fails the run");
             long received = c.received();
-            assertTrue(received > 0 && received < backlog, "some copied, some dropped: received " + received + " of " + backlog);
+            assertTrue(received > 0 && received < backlog, "some copied, some dropped: received " + received + " of "
+                + backlog);
             assertEquals(0, c.verifier().duplicates());
             String shortOf = c.verifier().shortOf(backlog);
-            assertTrue(shortOf != null && shortOf.contains("(missing " + (backlog - received) + ", first seq "), shortOf);
+            assertTrue(shortOf != null && shortOf.contains("(missing " + (backlog - received) + ", first seq "),
+                shortOf);
         } catch (AssertionError | Exception e) {
             if (nsqd != null) nsqd.printLog();
             throw e;

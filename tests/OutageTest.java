@@ -29,7 +29,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * time (CI's cores and minutes are shared), on two nsqd: one is stopped, the other sits behind the proxies.
  */
 class OutageTest {
-    static final Duration PAUSE = Duration.ofSeconds(30), PARTITION = Duration.ofSeconds(20), GOES_ON_WITHIN = Duration.ofSeconds(5);
+    static final Duration PAUSE = Duration.ofSeconds(30), PARTITION = Duration.ofSeconds(20),
+        GOES_ON_WITHIN = Duration.ofSeconds(5);
     static final Duration BOUND = Duration.ofSeconds(120);
 
     @RegisterExtension final NsqFixture nsq = new NsqFixture().nsqds(2);
@@ -41,7 +42,8 @@ class OutageTest {
         for (producer p : producers) p.stop();
         for (ConsumerRun c : consumers) if (c.code == null) c.front.stop();
         threads.shutdown();
-        if (!threads.awaitTermination(30, TimeUnit.SECONDS)) System.out.println("OutageTest: a client did not stop within 30 s");
+        if (!threads.awaitTermination(30,
+            TimeUnit.SECONDS)) System.out.println("OutageTest: a client did not stop within 30 s");
     }
 
     /** The three scenarios below, at once: each fails on its own words, the others' failures attached. */
@@ -51,10 +53,10 @@ class OutageTest {
     }
 
     /**
-     * nsqd SIGSTOPped for 30 s takes connections in its kernel and answers nothing. Under a paced producer (single PUBs)
-     * and one at --rate max (MPUB), and under printing and --exec consumers with nsqd's heartbeats (30 s) and with 2 s
-     * ones (their connections time out and are made again into the silence): no client exits, each goes on within 5 s
-     * of SIGCONT, and every consumer gets every seq.
+     * nsqd SIGSTOPped for 30 s takes connections in its kernel and answers nothing. Under a paced producer (single
+     * PUBs) and one at --rate max (MPUB), and under printing and --exec consumers with nsqd's heartbeats (30 s) and
+     * with 2 s ones (their connections time out and are made again into the silence): no client exits, each goes on
+     * within 5 s of SIGCONT, and every consumer gets every seq.
      */
     private void sigstopOf30sUnderEveryClient(NsqFixture.Daemon nsqd) throws Exception {
         int paced = 2000, bulk = 50_000;
@@ -65,19 +67,26 @@ class OutageTest {
         String[] exec = {"--exec", "cat >/dev/null", "--concurrency", "4"};
         // --msg-timeout 10s: what a dropped connection held comes back right after the pause, not a minute later.
         cs.put("consumer printing", consumer(at, "paced", "print", paced));
-        cs.put("consumer printing, 2s heartbeats", consumer(at, "paced", "print-hb2", paced, "--heartbeat-interval", "2s"));
+        cs.put("consumer printing, 2s heartbeats", consumer(at, "paced", "print-hb2", paced, "--heartbeat-interval",
+            "2s"));
         cs.put("consumer --exec", consumer(at, "paced", "exec", paced, exec));
-        cs.put("consumer --exec, 2s heartbeats", consumer(at, "paced", "exec-hb2", paced, "--exec", "cat >/dev/null", "--concurrency", "4",
+        cs.put("consumer --exec, 2s heartbeats", consumer(at, "paced", "exec-hb2", paced, "--exec", "cat >/dev/null",
+            "--concurrency", "4",
             "--heartbeat-interval", "2s"));
-        cs.put("consumer printing --rate max's stream, 2s heartbeats", consumer(at, "bulk", "print-hb2", bulk, "--heartbeat-interval", "2s"));
-        awaitSubscribed(nsqd, Map.of("paced", List.of("print", "print-hb2", "exec", "exec-hb2"), "bulk", List.of("print-hb2")));
+        cs.put("consumer printing --rate max's stream, 2s heartbeats", consumer(at, "bulk", "print-hb2", bulk,
+            "--heartbeat-interval", "2s"));
+        awaitSubscribed(nsqd, Map.of("paced", List.of("print", "print-hb2", "exec", "exec-hb2"), "bulk",
+            List.of("print-hb2")));
 
         producer slow = new producer(), max = new producer();
-        CompletableFuture<Integer> slowCode = produce(slow, "-s", "paced", "--nsqd", at, "--rate", "50", "--count", "" + paced);
+        CompletableFuture<Integer> slowCode = produce(slow, "-s", "paced", "--nsqd", at, "--rate", "50", "--count", ""
+            + paced);
         Await.until("50 paced messages published and read", BOUND, () -> slow.acked() >= 50
             && cs.values().stream().limit(4).allMatch(c -> c.received() > 0) || slowCode.isDone());
-        CompletableFuture<Integer> maxCode = produce(max, "-s", "bulk", "--nsqd", at, "--rate", "max", "--size", "200", "--count", "" + bulk);
-        // Stop nsqd as soon as --rate max has its first acknowledgement: it is in the middle of its run, a batch on the wire.
+        CompletableFuture<Integer> maxCode = produce(max, "-s", "bulk", "--nsqd", at, "--rate", "max", "--size", "200",
+            "--count", "" + bulk);
+        // Stop nsqd as soon as --rate max has its first acknowledgement: it is in the middle of its run, a batch on the
+        // wire.
         Await.until("--rate max's first acknowledgement", BOUND, () -> max.acked() > 0 || maxCode.isDone());
         Map<String, LongSupplier> progress = new LinkedHashMap<>();
         progress.put("producer --rate 50", slow::acked);
@@ -86,9 +95,11 @@ class OutageTest {
         Map<String, Duration> goesOn;
         signal(nsqd, "STOP");
         try {
-            assertTrue(max.acked() < bulk, "--rate max was still publishing when nsqd stopped: " + max.acked() + " of " + bulk);
+            assertTrue(max.acked() < bulk, "--rate max was still publishing when nsqd stopped: " + max.acked() + " of "
+                + bulk);
             Thread.sleep(PAUSE.toMillis()); // the pause itself
-            assertFalse(slowCode.isDone() || maxCode.isDone(), "no producer exited during the pause: " + slow.failure() + " / " + max.failure());
+            assertFalse(slowCode.isDone() || maxCode.isDone(), "no producer exited during the pause: " + slow.failure()
+                + " / " + max.failure());
             cs.forEach((name, c) -> assertNull(c.code, name + " exited during the pause: " + c.fatal()));
         } finally {
             signal(nsqd, "CONT");
@@ -97,7 +108,8 @@ class OutageTest {
 
         assertEquals(0, slowCode.get(BOUND.toSeconds(), TimeUnit.SECONDS), "producer --rate 50: " + slow.failure());
         assertEquals(0, maxCode.get(BOUND.toSeconds(), TimeUnit.SECONDS), "producer --rate max: " + max.failure());
-        assertTrue(slow.counters.retries.sum() > 0 && max.counters.retries.sum() > 0, "both producers retried through the pause");
+        assertTrue(slow.counters.retries.sum() > 0 && max.counters.retries.sum() > 0,
+            "both producers retried through the pause");
         for (var e : cs.entrySet()) {
             ConsumerRun c = e.getValue();
             awaitDrained(nsqd, stream(c), group(c), c);
@@ -106,7 +118,9 @@ class OutageTest {
         assertGoesOnWithin(goesOn);
     }
 
-    /** Runs the scenarios at once, each on a thread of its own; fails with the first failure, the others attached to it. */
+    /**
+     * Runs the scenarios at once, each on a thread of its own; fails with the first failure, the others attached to it.
+     */
     private void concurrently(Scenario... scenarios) throws Exception {
         List<CompletableFuture<Void>> running = new ArrayList<>();
         for (Scenario s : scenarios) running.add(CompletableFuture.runAsync(unchecked(s), threads));
@@ -148,15 +162,18 @@ class OutageTest {
             try {
                 Thread.sleep(PARTITION.toMillis()); // the partition itself
                 assertFalse(code.isDone(), "the producer did not exit during the partition: " + p.failure());
-                assertNull(hb2.code, "the consumer with 2s heartbeats did not exit during the partition: " + hb2.fatal());
+                assertNull(hb2.code, "the consumer with 2s heartbeats did not exit during the partition: "
+                    + hb2.fatal());
                 assertNull(plain.code, "the consumer did not exit during the partition: " + plain.fatal());
             } finally {
                 proxy.heal();
             }
             Map<String, Duration> goesOn = timeToProgress(progress, Duration.ofSeconds(60));
             assertEquals(0, code.get(BOUND.toSeconds(), TimeUnit.SECONDS), "producer: " + p.failure());
-            // It exits by itself, idle for 8 s once the stream is done: with every seq (--expect), so not during the partition.
-            assertEquals(0, hb2.await(BOUND), "consumer with --timeout 8s: every seq arrived before it went idle: " + hb2.fatal());
+            // It exits by itself, idle for 8 s once the stream is done: with every seq (--expect), so not during the
+            // partition.
+            assertEquals(0, hb2.await(BOUND), "consumer with --timeout 8s: every seq arrived before it went idle: "
+                + hb2.fatal());
             awaitDrained(nsqd, "cut", "default", plain);
             assertEquals(0, plain.stop(), "consumer: every seq arrived (--expect): " + plain.fatal());
             assertGoesOnWithin(goesOn);
@@ -175,13 +192,15 @@ class OutageTest {
         try (NsqProxy proxy = new NsqProxy(nsqd.tcp())) {
             proxy.stallInsideMessage(50, 7);
             // --msg-timeout 3s: what nsqd had sent into the stalled connection is nsqd's to redeliver, within seconds.
-            ConsumerRun c = run(new ConsumerRun("--nsqd", proxy.address().toString(), "-s", "stall", "-g", "g", "--timeout", "8s",
+            ConsumerRun c = run(new ConsumerRun("--nsqd", proxy.address().toString(), "-s", "stall", "-g", "g",
+                "--timeout", "8s",
                 "--msg-timeout", "3s"));
             assertEquals(0, c.await(BOUND), "exit 0 once idle: " + c.fatal());
             assertTrue(proxy.stallHappened(), "the proxy stalled a connection 7 bytes into a message frame");
             Set<String> got = new HashSet<>(c.lines());
             List<String> missing = bodies.stream().filter(b -> !got.contains(b)).toList();
-            assertTrue(missing.isEmpty(), "idle exit with " + missing.size() + " of " + n + " messages never read: " + missing.subList(0, Math.min(5, missing.size())));
+            assertTrue(missing.isEmpty(), "idle exit with " + missing.size() + " of " + n + " messages never read: "
+                + missing.subList(0, Math.min(5, missing.size())));
             var ch = nsqd.channel("stall", "g");
             assertEquals(0, ch.depth() + ch.inFlightCount() + ch.deferredCount(), "nothing left waiting: " + ch);
             assertTrue(proxy.connections() >= 2, "the stalled connection was dropped and made again");
@@ -192,9 +211,13 @@ class OutageTest {
 
     private final Map<ConsumerRun, String[]> readFrom = new java.util.concurrent.ConcurrentHashMap<>();
 
-    /** A consumer that exits 1 unless seq 1..{@code expect} arrived (--expect); --msg-timeout 10s brings back within seconds what a lost connection held. */
+    /**
+     * A consumer that exits 1 unless seq 1..{@code expect} arrived (--expect); --msg-timeout 10s brings back within
+     * seconds what a lost connection held.
+     */
     private ConsumerRun consumer(String nsqd, String stream, String group, int expect, String... more) {
-        List<String> args = new ArrayList<>(List.of("--nsqd", nsqd, "-s", stream, "-g", group, "--expect", "" + expect, "--msg-timeout", "10s"));
+        List<String> args = new ArrayList<>(List.of("--nsqd", nsqd, "-s", stream, "-g", group, "--expect", "" + expect,
+            "--msg-timeout", "10s"));
         args.addAll(List.of(more));
         ConsumerRun c = run(new ConsumerRun(args.toArray(String[]::new)));
         readFrom.put(c, new String[] {stream, group});
@@ -217,7 +240,8 @@ class OutageTest {
 
     // ---- what the tests wait for and measure
 
-    private static void awaitSubscribed(NsqFixture.Daemon nsqd, Map<String, List<String>> groups) throws InterruptedException {
+    private static void awaitSubscribed(NsqFixture.Daemon nsqd, Map<String,
+            List<String>> groups) throws InterruptedException {
         Await.until("every consumer subscribed: " + groups, BOUND, () -> {
             for (var e : groups.entrySet()) {
                 for (String g : e.getValue()) {
@@ -230,7 +254,8 @@ class OutageTest {
     }
 
     /** nsqd holds nothing more for this group: nothing waiting, in flight or deferred (or its consumer exited). */
-    private static void awaitDrained(NsqFixture.Daemon nsqd, String stream, String group, ConsumerRun c) throws InterruptedException {
+    private static void awaitDrained(NsqFixture.Daemon nsqd, String stream, String group,
+            ConsumerRun c) throws InterruptedException {
         Await.until(stream + "/" + group + " drained", BOUND, () -> {
             var ch = nsqd.channel(stream, group);
             return ch != null && ch.depth() + ch.inFlightCount() + ch.deferredCount() == 0 || c.code != null;
@@ -238,7 +263,8 @@ class OutageTest {
     }
 
     /** From now, how long each counter takes to move past its value now (null when not within {@code bound}). */
-    private static Map<String, Duration> timeToProgress(Map<String, LongSupplier> counters, Duration bound) throws InterruptedException {
+    private static Map<String, Duration> timeToProgress(Map<String, LongSupplier> counters,
+            Duration bound) throws InterruptedException {
         long start = System.nanoTime();
         Map<String, Long> from = new LinkedHashMap<>();
         counters.forEach((name, c) -> from.put(name, c.getAsLong()));

@@ -22,7 +22,8 @@ class ProducerFailoverTest {
 
     @Test void threadsSpreadOverSeveralNsqd() throws Exception {
         producer p = new producer();
-        assertEquals(0, Cli.run(p, "-s", "spread", "--nsqd", both(), "--threads", "2", "--rate", "max", "--count", "2000"));
+        assertEquals(0, Cli.run(p, "-s", "spread", "--nsqd", both(), "--threads", "2", "--rate", "max", "--count",
+            "2000"));
         long a = count(0, "spread"), b = count(1, "spread");
         assertTrue(a > 0 && b > 0, "both nsqd got messages: " + a + " + " + b);
         assertEquals(2000, a + b);
@@ -41,7 +42,8 @@ class ProducerFailoverTest {
         nsq.nsqd(0).start();
         producer q = new producer();
         CompletableFuture<Integer> again = CompletableFuture.supplyAsync(() ->
-            Cli.run(q, "-s", "failover", "--nsqd", nsq.nsqd(1).tcp() + "," + nsq.nsqd(0).tcp(), "--rate", "100", "--count", "300"));
+            Cli.run(q, "-s", "failover", "--nsqd", nsq.nsqd(1).tcp() + "," + nsq.nsqd(0).tcp(), "--rate", "100",
+                "--count", "300"));
         Await.until("50 acknowledged", Duration.ofSeconds(30), () -> q.acked() >= 50);
         nsq.nsqd(1).sigkill();
         long ackedByTheDead = q.acked(); // read after the kill: at least what nsqd 1 acknowledged

@@ -36,7 +36,8 @@ class ProducerGroupsTest {
 
     @Test void everyNsqdGetsTheGroups() throws Exception {
         InProcess p = InProcess.run(new producer(), "-s", "both", "--nsqd", nsq.nsqd(0).tcp() + "," + nsq.nsqd(1).tcp(),
-            "--nsqd-http", nsq.nsqd(0).httpAddress() + "," + nsq.nsqd(1).httpAddress(), "--groups", "g", "--count", "4", "--rate", "max", "--threads", "2");
+            "--nsqd-http", nsq.nsqd(0).httpAddress() + "," + nsq.nsqd(1).httpAddress(), "--groups", "g", "--count", "4",
+                "--rate", "max", "--threads", "2");
         assertEquals(0, p.code(), p.err());
         long total = 0;
         for (int i = 0; i < 2; i++) {
@@ -50,14 +51,16 @@ class ProducerGroupsTest {
     @Test void badGroupsAreUsageErrorsAndCreateNothing() throws Exception {
         InProcess bad = produce("x", nsq.tcp(), nsq.httpAddress(), "--groups", "ok,not ok");
         assertEquals(2, bad.code());
-        assertEquals("producer: Invalid value for option '--groups' (GROUP): invalid group name 'not ok': " + Names.RULE, bad.firstErr());
+        assertEquals("producer: Invalid value for option '--groups' (GROUP): invalid group name 'not ok': "
+            + Names.RULE, bad.firstErr());
         InProcess ephemeral = produce("x", nsq.tcp(), nsq.httpAddress(), "--groups", "tail#ephemeral");
         assertEquals(2, ephemeral.code());
         assertTrue(ephemeral.firstErr().contains("an #ephemeral group keeps no messages"), ephemeral.firstErr());
         // The HTTP address of another nsqd than the one published to: refused before anything is made.
         InProcess other = produce("x", nsq.nsqd(0).tcp(), nsq.nsqd(1).httpAddress(), "--groups", "g");
         assertEquals(2, other.code());
-        assertTrue(other.firstErr().startsWith("producer: --groups: no --nsqd-http [" + nsq.nsqd(1).httpAddress() + "] is nsqd "
+        assertTrue(other.firstErr().startsWith("producer: --groups: no --nsqd-http [" + nsq.nsqd(1).httpAddress()
+            + "] is nsqd "
             + nsq.nsqd(0).tcp()), other.firstErr());
         for (int i = 0; i < 2; i++) assertNull(nsq.nsqd(i).http().stats().topic("x"), "nothing created on nsqd" + i);
     }

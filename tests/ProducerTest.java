@@ -86,7 +86,8 @@ class ProducerTest {
             assertTrue(elapsedMs >= 895, "4 events 300 ms apart take at least 900 ms, took " + elapsedMs);
             List<ChannelReader.Message> got = reader.take(4, Duration.ofSeconds(10));
             for (int i = 0; i < got.size(); i++) {
-                // Event i is due 300 ms * i after the start; a late one may be followed by a prompt one, never an early one.
+                // Event i is due 300 ms * i after the start; a late one may be followed by a prompt one, never an early
+                // one.
                 long atMs = (json(got.get(i)).get("ts_ns").asLong() - t0Epoch) / 1_000_000;
                 assertTrue(atMs >= 300L * i - 5, "event " + (i + 1) + " at " + atMs + " ms, due at " + 300 * i);
                 assertEquals(i + 1, json(got.get(i)).get("seq").asLong());
@@ -108,7 +109,8 @@ class ProducerTest {
         int count = 5003, threads = 4;
         try (ChannelReader reader = channel("threads")) {
             producer p = new producer();
-            assertEquals(0, run(p, args("threads", "--rate", "max", "--threads", "" + threads, "--count", "" + count, "--batch", "50")));
+            assertEquals(0, run(p, args("threads", "--rate", "max", "--threads", "" + threads, "--count", "" + count,
+                "--batch", "50")));
             assertEquals(count, p.sent.sum(), "--count is exact");
             assertEquals(count, p.acked());
             assertEquals(count, messageCount("threads"));
@@ -117,7 +119,8 @@ class ProducerTest {
                 JsonNode e = json(m);
                 assertEquals("threads", e.get("stream").asText());
                 assertEquals(10, e.get("payload").size());
-                assertTrue(seqs.computeIfAbsent(e.get("producer").asText(), k -> new TreeSet<>()).add(e.get("seq").asLong()),
+                assertTrue(seqs.computeIfAbsent(e.get("producer").asText(),
+                    k -> new TreeSet<>()).add(e.get("seq").asLong()),
                     "duplicate " + e.get("producer") + " seq " + e.get("seq"));
             }
             assertEquals(threads, seqs.size(), "one producer id per thread: " + seqs.keySet());
@@ -152,14 +155,17 @@ class ProducerTest {
             assertEquals(size, body.length, "--size is exact");
             assertEquals(12345, Json.MAPPER.readTree(body).get("seq").asLong(), "a padded event is still an event");
         }
-        assertEquals(10, new ProducerEvents("s", 0, 10, 10).event(1).length, "--size below an event: filler of that size");
+        assertEquals(10, new ProducerEvents("s", 0, 10, 10).event(1).length,
+            "--size below an event: filler of that size");
     }
 
     // ---- stdin ----
 
     @Test void stdinKeepsBytesExactlyAndSkipsEmptyLines() throws Exception {
-        String input = "h\u00e9llo w\u00f6rld \u2713\n\n{\"a\":1}\r\n\n\u65e5\u672c\u8a9e \ud83d\ude42\nlast without newline";
-        List<String> expected = List.of("h\u00e9llo w\u00f6rld \u2713", "{\"a\":1}\r", "\u65e5\u672c\u8a9e \ud83d\ude42", "last without newline");
+        String input =
+            "h\u00e9llo w\u00f6rld \u2713\n\n{\"a\":1}\r\n\n\u65e5\u672c\u8a9e \ud83d\ude42\nlast without newline";
+        List<String> expected = List.of("h\u00e9llo w\u00f6rld \u2713", "{\"a\":1}\r",
+            "\u65e5\u672c\u8a9e \ud83d\ude42", "last without newline");
         try (ChannelReader reader = channel("stdin")) {
             producer p = new producer();
             p.stdin = new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8));
@@ -213,7 +219,8 @@ class ProducerTest {
         CommandLine cl = Cli.commandLine(new producer());
         cl.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
         assertEquals(2, cl.execute(args("d", "--defer", "2h")));
-        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--max-req-timeout"), err.toString(StandardCharsets.UTF_8));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--max-req-timeout"),
+            err.toString(StandardCharsets.UTF_8));
         // This nsqd runs with --max-req-timeout=5s: it refuses 10s itself.
         producer p = new producer();
         assertEquals(1, run(p, args("d", "--defer", "10s", "--count", "1")));
@@ -236,7 +243,8 @@ class ProducerTest {
             long t0 = System.nanoTime();
             assertEquals(1, run(p, args("oversize", "-", "--batch", "10")));
             assertTrue((System.nanoTime() - t0) / 1e9 < 30, "no retry loop");
-            assertTrue(p.failure().contains("1048577") && p.failure().contains("1048576") && p.failure().contains("--max-msg-size"),
+            assertTrue(p.failure().contains("1048577") && p.failure().contains("1048576")
+                && p.failure().contains("--max-msg-size"),
                 p.failure());
             assertEquals(0, p.counters.retries.sum());
             assertEquals(4, p.acked(), "the batch-mates of the big message were re-sent without it");
@@ -304,7 +312,8 @@ class ProducerTest {
         CompletableFuture<Integer> code = start(p, args("restart", "--count", "" + count, "--rate", "4000",
             "--threads", "2", "--batch", "10"));
         try {
-            Await.until("4000 acknowledged before the restart", Duration.ofSeconds(60), () -> p.acked() >= 4000 || code.isDone());
+            Await.until("4000 acknowledged before the restart", Duration.ofSeconds(60), () -> p.acked() >= 4000
+                || code.isDone());
             nsq.nsqd().sigterm();
             nsq.nsqd().start();
             assertEquals(0, code.get(RUN_BOUND.toMillis(), TimeUnit.MILLISECONDS), p.failure());
@@ -324,7 +333,8 @@ class ProducerTest {
             });
         }
         for (var e : seen.entrySet()) {
-            for (long s = 1; s <= e.getValue().size(); s++) assertTrue(e.getValue().contains(s), e.getKey() + " lost seq " + s);
+            for (long s = 1; s <= e.getValue().size(); s++) assertTrue(e.getValue().contains(s), e.getKey()
+                + " lost seq " + s);
         }
     }
 
@@ -333,13 +343,15 @@ class ProducerTest {
     @Test void sigtermAndSigintPrintTheSummaryAndExit0() throws Exception {
         for (String signal : List.of("TERM", "INT")) {
             String topic = "sig" + signal;
-            Spawned proc = nsq.spawn(javaCommand("-s", topic, "--nsqd", nsq.tcp().toString(), "--interval", "50ms"), Map.of());
+            Spawned proc = nsq.spawn(javaCommand("-s", topic, "--nsqd", nsq.tcp().toString(), "--interval", "50ms"),
+                Map.of());
             Await.until("3 messages from the producer", Duration.ofSeconds(30), () -> messageCount(topic) >= 3);
             proc.signal(signal);
             assertEquals(0, proc.waitFor(Duration.ofSeconds(30)), proc.stderr());
             Matcher m = ACKED.matcher(proc.stderr().lines().filter(l -> l.contains("done:")).findFirst().orElse(""));
             assertTrue(m.find(), "a summary line: " + proc.stderr());
-            assertEquals(messageCount(topic), Long.parseLong(m.group(1)), "every acknowledged message is in nsqd: " + proc.stderr());
+            assertEquals(messageCount(topic), Long.parseLong(m.group(1)), "every acknowledged message is in nsqd: "
+                + proc.stderr());
             assertTrue(proc.stderr().contains("0 not acknowledged"), proc.stderr());
         }
     }

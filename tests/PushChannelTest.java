@@ -23,7 +23,8 @@ class PushChannelTest {
     @Test void anyHostNameGivesAValidChannelName() {
         for (String host : List.of("db.example.org", "h\u00f6st", "a b\tc", "", "x".repeat(200), "UPPER_case.9")) {
             String channel = PushFollower.ownChannel(host);
-            assertTrue(Names.isValid(channel) && Names.isEphemeral(channel), "'" + channel + "' for host '" + host + "': " + Names.RULE);
+            assertTrue(Names.isValid(channel) && Names.isEphemeral(channel), "'" + channel + "' for host '" + host
+                + "': " + Names.RULE);
         }
     }
 

@@ -45,8 +45,8 @@ import org.junit.platform.launcher.core.LauncherFactory;
  * Runs mqueue's tests: `./jbang tests/RunTests.java [Class[#method]...]`, in four tiers so a broken
  * parser fails in seconds: @Tag("unit") (no nsqd), then the real-nsqd tests, then @Tag("process")
  * (signals, socket activation, make targets, JBang), then @Tag("systemd") (the units under systemd as
- * PID 1 in systemd-nspawn containers; skipped, saying why, where that cannot run). Ends with "N passed, N failed, N skipped";
- * exits 1 on any failure or when no test ran. JUnit's console launcher is not used: its summary is
+ * PID 1 in systemd-nspawn containers; skipped, saying why, where that cannot run). Ends with "N passed, N failed, N
+ * skipped"; exits 1 on any failure or when no test ran. JUnit's console launcher is not used: its summary is
  * not this line, and JBang packs classes into a jar where its classpath scan finds nothing, so the
  * test classes are listed from that jar here.
  */
@@ -57,11 +57,13 @@ public class RunTests {
             selectors.add(arg.contains("#") ? selectMethod(arg) : selectClass(arg));
         }
         Outcome outcome = new Outcome();
-        for (TagFilterSpec tier : List.of(new TagFilterSpec("unit", true), new TagFilterSpec("unit|process|systemd", false),
+        for (TagFilterSpec tier : List.of(new TagFilterSpec("unit", true), new TagFilterSpec("unit|process|systemd",
+            false),
                 new TagFilterSpec("process", true), new TagFilterSpec("systemd", true))) {
             LauncherDiscoveryRequestBuilder request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(selectors)
-                .filters(tier.include ? TagFilter.includeTags(tier.tags) : TagFilter.excludeTags(tier.tags.split("\\|")))
+                .filters(tier.include ? TagFilter.includeTags(tier.tags)
+                : TagFilter.excludeTags(tier.tags.split("\\|")))
                 // A hung test fails alone instead of eating CI's time budget.
                 .configurationParameter("junit.jupiter.execution.timeout.default", "180 s");
             if (tier.tags.equals("systemd")) {
@@ -76,7 +78,8 @@ public class RunTests {
             LauncherFactory.create().execute(request.build(), outcome);
         }
         outcome.printFailures();
-        System.out.printf(Locale.ROOT, "%d passed, %d failed, %d skipped%n", outcome.passed.get(), outcome.failed.get(), outcome.skipped.get());
+        System.out.printf(Locale.ROOT, "%d passed, %d failed, %d skipped%n", outcome.passed.get(), outcome.failed.get(),
+            outcome.skipped.get());
         boolean ran = outcome.passed.get() + outcome.failed.get() > 0;
         if (!ran) System.out.println("error: no test ran");
         System.exit(outcome.failed.get() == 0 && ran ? 0 : 1);
@@ -89,7 +92,8 @@ public class RunTests {
         Path origin = Path.of(RunTests.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         List<String> tests = new ArrayList<>();
         try (JarFile jar = new JarFile(origin.toFile())) {
-            jar.stream().map(e -> e.getName()).filter(n -> !n.contains("/") && n.endsWith("Test.class") && !n.contains("$"))
+            jar.stream().map(e -> e.getName()).filter(n -> !n.contains("/") && n.endsWith("Test.class")
+                && !n.contains("$"))
                 .forEach(n -> tests.add(n.substring(0, n.length() - ".class".length())));
         }
         Collections.sort(tests);
@@ -109,10 +113,12 @@ public class RunTests {
 
         /** A skipped class (e.g. the systemd tier where it cannot run) counts each of its tests, and says why once. */
         @Override public void executionSkipped(TestIdentifier id, String reason) {
-            long tests = id.isTest() ? 1 : plan == null ? 0 : plan.getDescendants(id).stream().filter(TestIdentifier::isTest).count();
+            long tests = id.isTest() ? 1 : plan == null ? 0
+                : plan.getDescendants(id).stream().filter(TestIdentifier::isTest).count();
             if (tests == 0) return;
             skipped.addAndGet((int) tests);
-            System.out.println("SKIP " + (id.isTest() ? displayName(id) : id.getDisplayName() + " (" + tests + " tests)") + ": " + reason);
+            System.out.println("SKIP " + (id.isTest() ? displayName(id) : id.getDisplayName() + " (" + tests
+                + " tests)") + ": " + reason);
         }
 
         @Override public void executionFinished(TestIdentifier id, TestExecutionResult result) {
@@ -127,7 +133,8 @@ public class RunTests {
                 case ABORTED -> {
                     if (!id.isTest()) return;
                     skipped.incrementAndGet();
-                    System.out.printf(Locale.ROOT, "SKIP %s: %s%n", name, result.getThrowable().map(Throwable::getMessage).orElse(""));
+                    System.out.printf(Locale.ROOT, "SKIP %s: %s%n", name,
+                        result.getThrowable().map(Throwable::getMessage).orElse(""));
                 }
                 case FAILED -> {
                     // A container failing (e.g. @BeforeAll) counts once, as a failure.

@@ -37,8 +37,10 @@ class SocketActivationTest {
 
     /** systemd-socket-activate on the group's socket, running the consumer with fd 3 when woken. */
     Spawned activate(String timeout) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket().toString(), "-E", "LANG=C.UTF-8", "--"));
-        cmd.addAll(Spawned.java("consumer", "--stream", STREAM, "--group", GROUP, "--nsqd", nsq.tcp().toString(), "--timeout", timeout));
+        List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket().toString(), "-E",
+            "LANG=C.UTF-8", "--"));
+        cmd.addAll(Spawned.java("consumer", "--stream", STREAM, "--group", GROUP, "--nsqd", nsq.tcp().toString(),
+            "--timeout", timeout));
         return nsq.spawn(cmd, Map.of());
     }
 
@@ -82,7 +84,8 @@ class SocketActivationTest {
         long secondWake = System.nanoTime();
         assertEquals(0, p.waitFor(GENEROUS), "exit 0 after the idle timeout; stderr: " + p.stderr());
         assertTrue(System.nanoTime() - secondWake >= Duration.ofMillis(1500).toNanos(),
-            "a wake while it runs restarts the 2 s idle timer: exited " + (System.nanoTime() - secondWake) / 1_000_000 + " ms after it");
+            "a wake while it runs restarts the 2 s idle timer: exited " + (System.nanoTime() - secondWake) / 1_000_000
+                + " ms after it");
         assertTrue(p.stderr().contains("exiting after 2s idle"), p.stderr());
         Set<String> expected = new HashSet<>();
         for (int i = 0; i < 50; i++) expected.add("m" + i);
@@ -108,7 +111,8 @@ class SocketActivationTest {
         }
         assertTrue(p.process.isAlive(), "wakes within the idle window kept it running (" + answered + " answered)");
         publish(1, "b");
-        Await.until("a message published later is handled by the same process", GENEROUS, () -> lines(p.stdout()).contains("b0"));
+        Await.until("a message published later is handled by the same process", GENEROUS,
+            () -> lines(p.stdout()).contains("b0"));
         assertEquals(0, p.waitFor(GENEROUS), "exits 0 once the wakes stop; stderr: " + p.stderr());
     }
 

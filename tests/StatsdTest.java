@@ -80,7 +80,8 @@ class StatsdTest {
             assertEquals(List.of("1.5", "2", "0.25"), l.values("few", "ms"), "every sample, no rate, in milliseconds");
             assertEquals(List.of("42"), l.values("level", "g"), "a gauge: its value");
             List<String> sampled = l.values("many", "ms");
-            assertTrue(sampled.stream().allMatch(v -> v.endsWith("|@0.2")), "200 of 1000 kept, at rate 0.2: " + sampled);
+            assertTrue(sampled.stream().allMatch(v -> v.endsWith("|@0.2")), "200 of 1000 kept, at rate 0.2: "
+                + sampled);
             assertEquals(1000, l.samples("many"), 1e-6, "statsd still counts every sample");
         }
     }

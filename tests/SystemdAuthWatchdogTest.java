@@ -68,8 +68,10 @@ class SystemdAuthWatchdogTest {
         host.write("etc/mqueue/" + G + ".env", SystemdTier.groupEnv(nsqd, G, Map.of("TIMEOUT", "2")));
         // As the units' comment has the admin do it: root's file, mode 0600, the secret on one line.
         host.write("etc/mqueue/nsq-auth-secret", SECRET + "\n");
-        Files.setPosixFilePermissions(host.file("etc/mqueue/nsq-auth-secret"), PosixFilePermissions.fromString("rw-------"));
-        host.install(Map.of("NSQD_TCP_ADDRESS", nsqd.tcp().toString(), "NSQD_HTTP_ADDRESS", nsqd.httpAddress().toString()));
+        Files.setPosixFilePermissions(host.file("etc/mqueue/nsq-auth-secret"),
+            PosixFilePermissions.fromString("rw-------"));
+        host.install(Map.of("NSQD_TCP_ADDRESS", nsqd.tcp().toString(), "NSQD_HTTP_ADDRESS",
+            nsqd.httpAddress().toString()));
         host.boot();
         host.systemctl("enable", "--now", WAKEUP, "mqueue-consumer-nsq@" + G + ".socket");
     }
@@ -84,8 +86,9 @@ class SystemdAuthWatchdogTest {
             }
             asked.add(secret);
             boolean ok = secret.equals(SECRET);
-            byte[] body = (ok ? "{\"ttl\":3600,\"identity\":\"" + IDENTITY + "\",\"authorizations\":[{\"topic\":\".*\",\"channels\":[\".*\"],"
-                + "\"permissions\":[\"subscribe\",\"publish\"]}]}" : "{\"message\":\"unknown secret\"}").getBytes(StandardCharsets.UTF_8);
+            byte[] body = (ok ? "{\"ttl\":3600,\"identity\":\"" + IDENTITY
+                + "\",\"authorizations\":[{\"topic\":\".*\",\"channels\":[\".*\"],\"permissions\":[\"subscribe\","
+                + "\"publish\"]}]}" : "{\"message\":\"unknown secret\"}").getBytes(StandardCharsets.UTF_8);
             exchange.sendResponseHeaders(ok ? 200 : 403, body.length);
             try (OutputStream out = exchange.getResponseBody()) {
                 out.write(body);
@@ -112,7 +115,8 @@ class SystemdAuthWatchdogTest {
     /** The clients nsqd has on {@code channel} of stream G, from /stats with clients (authed, auth_identity). */
     List<JsonNode> clients(String channel) throws Exception {
         String json = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + nsqd.httpAddress()
-            + "/stats?format=json&include_clients=true&topic=" + G)).build(), HttpResponse.BodyHandlers.ofString()).body();
+            + "/stats?format=json&include_clients=true&topic=" + G)).build(),
+            HttpResponse.BodyHandlers.ofString()).body();
         for (JsonNode t : Json.MAPPER.readTree(json).path("topics")) {
             for (JsonNode c : t.path("channels")) {
                 if (c.path("channel_name").asText().equals(channel)) return List.copyOf(iterable(c.path("clients")));
@@ -128,38 +132,48 @@ class SystemdAuthWatchdogTest {
     }
 
     static boolean authed(List<JsonNode> clients) {
-        return !clients.isEmpty() && clients.stream().allMatch(c -> c.path("authed").asBoolean() && IDENTITY.equals(c.path("auth_identity").asText()));
+        return !clients.isEmpty() && clients.stream().allMatch(c -> c.path("authed").asBoolean()
+            && IDENTITY.equals(c.path("auth_identity").asText()));
     }
 
     @Test @Order(1)
     void theSecretReachesTheConsumerAndTheWakeupAsACredential() throws Exception {
         // nsqd answers SUB with E_AUTH_FIRST until AUTH: following the stream is the wakeup's proof.
-        host.await("the wakeup follows " + G + ", authenticated as " + IDENTITY, WAIT, () -> authed(clients(wake.PushFollower.ownChannel(host.name))), WAKEUP);
+        host.await("the wakeup follows " + G + ", authenticated as " + IDENTITY, WAIT,
+            () -> authed(clients(wake.PushFollower.ownChannel(host.name))), WAKEUP);
         nsqd.publish(G, NsqFixture.bodies("a-", 3));
-        host.await("the consumer, authenticated, handled the 3", WAIT, () -> handled("a-").size() == 3, service(), WAKEUP);
-        assertTrue(host.lines("mqueue-consumer@" + G).stream().noneMatch(l -> l.startsWith("error: ")), host.journal(30, service()));
+        host.await("the consumer, authenticated, handled the 3", WAIT, () -> handled("a-").size() == 3, service(),
+            WAKEUP);
+        assertTrue(host.lines("mqueue-consumer@" + G).stream().noneMatch(l -> l.startsWith("error: ")), host.journal(30,
+            service()));
         assertFalse(asked.isEmpty(), "nsqd asked the auth server");
-        assertEquals(List.of(SECRET), asked.stream().distinct().toList(), "no other secret (an empty one) was ever offered");
+        assertEquals(List.of(SECRET), asked.stream().distinct().toList(),
+            "no other secret (an empty one) was ever offered");
         for (String unit : List.of(WAKEUP, service())) {
             String env = host.systemctl("show", "--property=Environment", unit);
             assertFalse(env.contains(SECRET), unit + ": the secret is not in its environment: " + env);
-            assertTrue(env.contains("NSQ_AUTH_SECRET_FILE=/run/credentials/" + unit + "/nsq-auth-secret"), unit + ": " + env);
+            assertTrue(env.contains("NSQ_AUTH_SECRET_FILE=/run/credentials/" + unit + "/nsq-auth-secret"), unit + ": "
+                + env);
         }
     }
 
     @Test @Order(2)
     void aHungWakeupIsRestartedByTheWatchdogAndWakesWhatCameMeanwhile() throws Exception {
-        host.await("the consumer is idle (exited)", WAIT, () -> host.state(service()).equals("inactive dead"), service());
+        host.await("the consumer is idle (exited)", WAIT, () -> host.state(service()).equals("inactive dead"),
+            service());
         long startsBefore = SystemdTier.starts(host, WAKEUP);
         String pid = host.systemctl("show", "--property=MainPID", "--value", WAKEUP).strip();
         host.systemctl("kill", "--kill-whom=main", "--signal=SIGSTOP", WAKEUP);
         nsqd.publish(G, NsqFixture.bodies("late-", 3));
         // WatchdogSec=30s: systemd aborts the silent wakeup, restarts it 2 s later, and its first scan wakes the group.
         host.await("the watchdog restarted the wakeup", WAIT,
-            () -> host.journalctl("--unit=" + WAKEUP, "--output=cat").contains("Watchdog timeout") && SystemdTier.starts(host, WAKEUP) > startsBefore
+            () -> host.journalctl("--unit=" + WAKEUP, "--output=cat").contains("Watchdog timeout")
+                && SystemdTier.starts(host, WAKEUP) > startsBefore
                 && host.state(WAKEUP).equals("active running"), WAKEUP);
-        assertFalse(pid.equals(host.systemctl("show", "--property=MainPID", "--value", WAKEUP).strip()), "a new wakeup process");
-        host.await("the work that came while it hung is handled", WAIT, () -> handled("late-").size() == 3, service(), WAKEUP);
+        assertFalse(pid.equals(host.systemctl("show", "--property=MainPID", "--value", WAKEUP).strip()),
+            "a new wakeup process");
+        host.await("the work that came while it hung is handled", WAIT, () -> handled("late-").size() == 3, service(),
+            WAKEUP);
         host.assertListening("mqueue-consumer-nsq@" + G + ".socket", service());
     }
 }

@@ -32,7 +32,8 @@ import util.Json;
 @Timeout(900)
 class SystemdHandlerTest {
     static final Duration WAIT = Duration.ofSeconds(120);
-    static final String NAME = "sums", SOCKET = "mqueue-handler@sums.socket", SERVICE = "mqueue-handler@sums.service", IDENT = "mqueue-handler@sums";
+    static final String NAME = "sums", SOCKET = "mqueue-handler@sums.socket", SERVICE = "mqueue-handler@sums.service",
+        IDENT = "mqueue-handler@sums";
 
     Path dir;
     NsqFixture.ProcessDaemon nsqd;
@@ -46,11 +47,13 @@ class SystemdHandlerTest {
         nsqd = SystemdTier.nsqd(dir, "nsqd");
         Path home = Path.of(System.getProperty("user.home"));
         // The checkout, and what install-handler builds with (JBang's jars, the Maven repository), read-only.
-        host = Nspawn.create(dir, "handler").bindRo(Nspawn.REPO).bindRo(home.resolve(".m2")).bindRo(home.resolve(".cache/mqueue"));
+        host = Nspawn.create(dir,
+            "handler").bindRo(Nspawn.REPO).bindRo(home.resolve(".m2")).bindRo(home.resolve(".cache/mqueue"));
         host.install(Map.of("STREAM", "unused", "TIMEOUT", "2", "NSQD_TCP_ADDRESS", nsqd.tcp().toString(),
             "NSQD_HTTP_ADDRESS", nsqd.httpAddress().toString()));
         host.write("srv/mqueue/sums.java", Files.readString(Nspawn.REPO.resolve("examples/sum.java"))
-            .replace("//SOURCES ../lib/Nsq.java", "//SOURCES /opt/mqueue/lib/Nsq.java").replace("public class sum ", "public class sums ")
+            .replace("//SOURCES ../lib/Nsq.java", "//SOURCES /opt/mqueue/lib/Nsq.java").replace("public class sum ",
+            "public class sums ")
             .replace("sum s = new sum();", "sums s = new sums();"));
         host.boot();
     }
@@ -64,15 +67,19 @@ class SystemdHandlerTest {
 
     @Test void aHandlerScriptIsWokenFromItsPackageAndThroughJBangAndExitsIdleEachTime() throws Exception {
         Path jdk = Path.of(Files.readString(Nspawn.REPO.resolve("build/current/java")).strip()).getParent();
-        Nspawn.Result install = host.exec(Duration.ofMinutes(12), Map.of("NAME", NAME, "SCRIPT", "/srv/mqueue/sums.java", "STREAM", "sums",
-                "TIMEOUT", "2", "NSQD_TCP_ADDRESS", nsqd.tcp().toString(), "NSQD_HTTP_ADDRESS", nsqd.httpAddress().toString(),
+        Nspawn.Result install = host.exec(Duration.ofMinutes(12), Map.of("NAME", NAME, "SCRIPT",
+            "/srv/mqueue/sums.java", "STREAM", "sums",
+                "TIMEOUT", "2", "NSQD_TCP_ADDRESS", nsqd.tcp().toString(), "NSQD_HTTP_ADDRESS",
+                    nsqd.httpAddress().toString(),
                 "PATH", jdk + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
             "make", "-C", Nspawn.REPO.toString(), "--no-print-directory", "install-handler");
         assertEquals(0, install.code(), "make install-handler inside the host:\n" + install.both());
         Path current = host.file("opt/mqueue/handlers/sums/current");
         assertTrue(Files.exists(current.resolve("sums.jar")), install.both());
-        assertTrue(Files.exists(current.resolve("sums.aot")) || Files.exists(current.resolve("sums.jsa")), "trained: " + install.both());
-        assertTrue(Files.isDirectory(host.file("opt/mqueue/handlers/sums/jbang/cache")), "JBang's cache built: " + install.both());
+        assertTrue(Files.exists(current.resolve("sums.aot")) || Files.exists(current.resolve("sums.jsa")), "trained: "
+            + install.both());
+        assertTrue(Files.isDirectory(host.file("opt/mqueue/handlers/sums/jbang/cache")), "JBang's cache built: "
+            + install.both());
         host.systemctl("enable", "--now", SOCKET, "mqueue-wakeup.service");
 
         List<Long> packaged = new ArrayList<>(), jbang = new ArrayList<>();
@@ -87,7 +94,8 @@ class SystemdHandlerTest {
         for (int i = 0; i < WAKES; i++) jbang.add(round(++round));
         host.assertListening(SOCKET, SERVICE);
         assertEquals(2 * WAKES, SystemdTier.starts(host, SERVICE), "one start per wake" + host.journal(60, SERVICE));
-        System.out.printf("cold wake under systemd, publish -> the handler's line in the journal (ms): package %s, JBang %s%n", packaged, jbang);
+        System.out.printf("cold wake under systemd, publish -> the handler's line in the journal (ms): package %s, "
+            + "JBang %s%n", packaged, jbang);
     }
 
     /** Wakes per way of starting (MQUEUE_HANDLER_WAKES; 1 in the suite, more to measure). */
@@ -103,9 +111,11 @@ class SystemdHandlerTest {
         String line = "sums seq total " + (300 * n + 6);
         long published = System.currentTimeMillis() * 1000;
         nsqd.publish("sums", events);
-        host.await("round " + n + ": '" + line + "' in the journal", WAIT, () -> lineAt(line) > 0, SOCKET, SERVICE, "mqueue-wakeup.service");
+        host.await("round " + n + ": '" + line + "' in the journal", WAIT, () -> lineAt(line) > 0, SOCKET, SERVICE,
+            "mqueue-wakeup.service");
         host.await("round " + n + ": the handler exits idle", WAIT,
-            () -> SystemdTier.idleExits(host.lines(IDENT)) == n && host.state(SERVICE).equals("inactive dead"), SOCKET, SERVICE);
+            () -> SystemdTier.idleExits(host.lines(IDENT)) == n && host.state(SERVICE).equals("inactive dead"), SOCKET,
+                SERVICE);
         return (lineAt(line) - published) / 1000;
     }
 

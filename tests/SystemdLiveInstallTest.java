@@ -31,7 +31,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @Timeout(300)
 class SystemdLiveInstallTest {
     static final Duration WAIT = Duration.ofSeconds(120);
-    static final String SOCKET = "mqueue-consumer-nsq.socket", SERVICE = "mqueue-consumer-nsq.service", IDENT = "mqueue-consumer@sa-consumer";
+    static final String SOCKET = "mqueue-consumer-nsq.socket", SERVICE = "mqueue-consumer-nsq.service",
+        IDENT = "mqueue-consumer@sa-consumer";
 
     Path dir;
     NsqFixture.ProcessDaemon nsqd;
@@ -46,7 +47,8 @@ class SystemdLiveInstallTest {
         nsqd = SystemdTier.nsqd(dir, "nsqd");
         Path home = Path.of(System.getProperty("user.home"));
         // The checkout, and what it builds with when its own package is stale (JBang's jars, the Maven repository).
-        host = Nspawn.create(dir, "live").bindRo(Nspawn.REPO).bindRo(home.resolve(".m2")).bindRo(home.resolve(".cache/mqueue"));
+        host = Nspawn.create(dir,
+            "live").bindRo(Nspawn.REPO).bindRo(home.resolve(".m2")).bindRo(home.resolve(".cache/mqueue"));
         host.boot();
     }
 
@@ -69,15 +71,18 @@ class SystemdLiveInstallTest {
         assertTrue(make.err().contains("systemctl enable --now"), "it reloaded systemd itself: " + make.err());
         Path current = host.file("opt/mqueue/build/current");
         // JDK >= 24: an AOT cache; 17-23: an AppCDS archive.
-        assertTrue(Stream.of("consumer.aot", "consumer.jsa").map(current::resolve).anyMatch(f -> f.toFile().length() > 0),
+        assertTrue(Stream.of("consumer.aot",
+            "consumer.jsa").map(current::resolve).anyMatch(f -> f.toFile().length() > 0),
             "the training run left the consumer its AOT cache or CDS archive: " + make.err());
         installed = true;
 
         host.systemctl("enable", "--now", SOCKET, "mqueue-wakeup.service");
         nsqd.publish("rebooted", NsqFixture.bodies("before-", 3));
-        host.await("the consumer handled the 3", WAIT, () -> SystemdTier.bodies(host.lines(IDENT), "before-").size() == 3, SOCKET, SERVICE);
+        host.await("the consumer handled the 3", WAIT, () -> SystemdTier.bodies(host.lines(IDENT),
+            "before-").size() == 3, SOCKET, SERVICE);
         // bin/mqueue starts it with that archive; a JVM that refused it would have said so on stderr, in the journal.
-        assertTrue(host.lines(IDENT).stream().noneMatch(l -> l.matches("(?i).*\\b(aot|cds|shared archive)\\b.*")), host.journal(40, SERVICE));
+        assertTrue(host.lines(IDENT).stream().noneMatch(l -> l.matches("(?i).*\\b(aot|cds|shared archive)\\b.*")),
+            host.journal(40, SERVICE));
     }
 
     @Test @Order(2) @Timeout(600)
@@ -86,7 +91,8 @@ class SystemdLiveInstallTest {
         host.reboot();
         nsqd.publish("rebooted", NsqFixture.bodies("after-", 3));
         host.await("after the reboot the group woke and handled the 3", WAIT,
-            () -> SystemdTier.bodies(host.lines(IDENT), "after-").size() == 3, SOCKET, SERVICE, "mqueue-wakeup.service");
+            () -> SystemdTier.bodies(host.lines(IDENT), "after-").size() == 3, SOCKET, SERVICE,
+                "mqueue-wakeup.service");
         assertTrue(SystemdTier.starts(host, SERVICE) >= 1, "started in this boot" + host.journal(40, SERVICE));
         host.assertListening(SOCKET, SERVICE);
     }

@@ -54,7 +54,8 @@ class SystemdTest {
         GROUPS.put("fan3", Map.of("STREAM", "fan-b"));
         GROUPS.put("counted", Map.of("STREAM", "counted", "CONSUMER_OPTS", "\"--count 3\""));
         GROUPS.put("fatal", Map.of("STREAM", "fatal", "NSQD_TCP_ADDRESS", "HTTP")); // nsqd's HTTP port: not NSQ, exit 1
-        GROUPS.put("warned", Map.of("STREAM", "warned", "EXEC", "\"cat; echo\"", "CONSUMER_OPTS", "\"--exec-timeout 20m\""));
+        GROUPS.put("warned", Map.of("STREAM", "warned", "EXEC", "\"cat; echo\"", "CONSUMER_OPTS",
+            "\"--exec-timeout 20m\""));
         GROUPS.put("refused", Map.of("STREAM", "refused", "NSQD_TCP_ADDRESS", "HTTP"));
         GROUPS.put("named", Map.of("STREAM", "named"));
         GROUPS.put("often", Map.of("STREAM", "often", "TIMEOUT", "1"));
@@ -74,14 +75,18 @@ class SystemdTest {
         nsqd = SystemdTier.nsqd(dir, "nsqd");
         CompletableFuture<Nspawn> first = CompletableFuture.supplyAsync(() -> host("one", true, GROUPS.keySet()));
         CompletableFuture<Nspawn> second = CompletableFuture.supplyAsync(() -> host("two", false, List.of("split")));
-        CompletableFuture.allOf(first, second).exceptionally(failed -> null).join(); // both done (@AfterAll closes what was made)
+        // both done (@AfterAll closes what was made)
+        CompletableFuture.allOf(first, second).exceptionally(failed -> null).join();
         one = first.join();
         two = second.join();
         // An enabled socket whose group has no channel (and no env file): the wakeup warns once.
         one.systemctl("enable", "--now", "mqueue-consumer-nsq@orphan.socket");
     }
 
-    /** A host with these template groups (and the seed group, stream "rounds", when {@code seed}), units enabled, the wakeup running. */
+    /**
+     * A host with these template groups (and the seed group, stream "rounds", when {@code seed}), units enabled, the
+     * wakeup running.
+     */
     Nspawn host(String name, boolean seed, Iterable<String> groups) {
         try {
             Nspawn h = Nspawn.create(dir, name);
@@ -92,7 +97,8 @@ class SystemdTest {
                 Map<String, String> settings = new LinkedHashMap<>(GROUPS.get(g));
                 String stream = settings.remove("STREAM");
                 settings.putIfAbsent("TIMEOUT", "2");
-                if ("HTTP".equals(settings.get("NSQD_TCP_ADDRESS"))) settings.put("NSQD_TCP_ADDRESS", nsqd.httpAddress().toString());
+                if ("HTTP".equals(settings.get("NSQD_TCP_ADDRESS"))) settings.put("NSQD_TCP_ADDRESS",
+                    nsqd.httpAddress().toString());
                 h.write("etc/mqueue/" + g + ".env", SystemdTier.groupEnv(nsqd, stream, settings));
                 sockets.add("mqueue-consumer-nsq@" + g + ".socket");
             }
@@ -118,7 +124,8 @@ class SystemdTest {
     /** A POST to nsqd's HTTP API (an endpoint NsqHttp has no call for). */
     static void post(NsqFixture.Daemon nsqd, String pathAndQuery) throws IOException, InterruptedException {
         var response = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
-                java.net.URI.create("http://" + nsqd.httpAddress() + pathAndQuery)).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                java.net.URI.create("http://" + nsqd.httpAddress()
+                    + pathAndQuery)).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
             java.net.http.HttpResponse.BodyHandlers.ofString());
         assertEquals(200, response.statusCode(), pathAndQuery + ": " + response.body());
     }
@@ -127,7 +134,8 @@ class SystemdTest {
     static String socket(String group) { return "mqueue-consumer-nsq@" + group + ".socket"; }
     static String ident(String group) { return "mqueue-consumer@" + group; }
 
-    void publish(String stream, String prefix, int n) throws IOException { nsqd.publish(stream, NsqFixture.bodies(prefix, n)); }
+    void publish(String stream, String prefix, int n) throws IOException { nsqd.publish(stream,
+        NsqFixture.bodies(prefix, n)); }
 
     NsqHttp.ChannelStats channel(String stream, String group) throws IOException { return nsqd.channel(stream, group); }
 
@@ -146,9 +154,11 @@ class SystemdTest {
             publish("rounds", prefix, 5);
             int r = round;
             one.await("round " + r + ": the 5 messages in the journal", WAIT,
-                () -> SystemdTier.bodies(one.lines("mqueue-consumer@sa-consumer"), prefix).equals(expected(prefix, 5)), units);
+                () -> SystemdTier.bodies(one.lines("mqueue-consumer@sa-consumer"), prefix).equals(expected(prefix, 5)),
+                    units);
             one.await("round " + r + ": the consumer exits idle", WAIT,
-                () -> SystemdTier.idleExits(one.lines("mqueue-consumer@sa-consumer")) == r && one.state(SEED_SERVICE).equals("inactive dead"), units);
+                () -> SystemdTier.idleExits(one.lines("mqueue-consumer@sa-consumer")) == r
+                    && one.state(SEED_SERVICE).equals("inactive dead"), units);
             one.assertListening(SEED_SOCKET, SEED_SERVICE);
         }
         assertEquals(3, SystemdTier.starts(one, SEED_SERVICE), "one start per wake" + one.journal(60, units));
@@ -157,7 +167,8 @@ class SystemdTest {
     @Test void stopMidDrainRequeuesAtOnceAndTheSocketStaysListening() throws Exception {
         String g = "stopped";
         publish(g, "s-", 30);
-        one.await("the consumer is draining (3 handled)", WAIT, () -> handled(one, g, "s-").size() >= 3, socket(g), service(g));
+        one.await("the consumer is draining (3 handled)", WAIT, () -> handled(one, g, "s-").size() >= 3, socket(g),
+            service(g));
         one.systemctl("stop", service(g)); // SIGTERM, and waits for the exit
         int afterStop = handled(one, g, "s-").size();
         assertTrue(afterStop < 30, "stopped mid-drain (" + afterStop + " of 30 handled)");
@@ -167,17 +178,20 @@ class SystemdTest {
             "the drain handed back what it had not handled: " + summary + one.journal(40, service(g)));
         // The next wake (the wakeup sees the backlog) starts it again and it finishes the rest. nsqd had to time
         // out none of them: with a 10 min msg-timeout, anything not requeued at once would still be in flight.
-        one.await("all 30 handled after the stop", WAIT, () -> handled(one, g, "s-").equals(expected("s-", 30)), socket(g), service(g));
+        one.await("all 30 handled after the stop", WAIT, () -> handled(one, g, "s-").equals(expected("s-", 30)),
+            socket(g), service(g));
         NsqHttp.ChannelStats c = channel(g, g);
         assertEquals(0, c.timeoutCount(), "no message waited for nsqd's msg-timeout");
         assertTrue(c.requeueCount() >= 1, "requeued on stop: " + c);
-        assertTrue(SystemdTier.starts(one, service(g)) >= 2, "started again after the stop" + one.journal(40, service(g)));
+        assertTrue(SystemdTier.starts(one, service(g)) >= 2, "started again after the stop" + one.journal(40,
+            service(g)));
     }
 
     @Test void sigkillMidDrainLosesNothing() throws Exception {
         String g = "killed";
         publish(g, "k-", 30);
-        one.await("the consumer is draining (3 handled)", WAIT, () -> handled(one, g, "k-").size() >= 3, socket(g), service(g));
+        one.await("the consumer is draining (3 handled)", WAIT, () -> handled(one, g, "k-").size() >= 3, socket(g),
+            service(g));
         String pid = one.systemctl("show", "--property=MainPID", "--value", service(g)).strip();
         one.systemctl("kill", "--kill-whom=main", "--signal=SIGKILL", service(g));
         one.await("the consumer (pid " + pid + ") is gone", WAIT,
@@ -185,8 +199,10 @@ class SystemdTest {
         assertTrue(handled(one, g, "k-").size() < 30, "killed mid-drain");
         one.assertListening(socket(g), service(g));
         // What it held comes back at its 3 s msg-timeout; the wakeup wakes the group for it.
-        one.await("every one of the 30 handled", WAIT, () -> handled(one, g, "k-").equals(expected("k-", 30)), socket(g), service(g));
-        one.await("nothing left in nsqd", WAIT, () -> channel(g, g).depth() + channel(g, g).inFlightCount() == 0, service(g));
+        one.await("every one of the 30 handled", WAIT, () -> handled(one, g, "k-").equals(expected("k-", 30)),
+            socket(g), service(g));
+        one.await("nothing left in nsqd", WAIT, () -> channel(g, g).depth() + channel(g, g).inFlightCount() == 0,
+            service(g));
     }
 
     /**
@@ -200,7 +216,8 @@ class SystemdTest {
             one.await("run " + r + " has exited", WAIT, () -> SystemdTier.idleExits(one.lines(ident(g))) == r
                 && List.of("inactive dead", "failed failed").contains(one.state(service(g))), socket(g), service(g));
             publish(g, "o" + r + "-", 1);
-            one.await("run " + r + " handled its message", WAIT, () -> handled(one, g, "o" + r + "-").size() == 1, socket(g), service(g));
+            one.await("run " + r + " handled its message", WAIT, () -> handled(one, g, "o" + r + "-").size() == 1,
+                socket(g), service(g));
         }
         one.assertListening(socket(g), service(g));
         assertEquals(8, SystemdTier.starts(one, service(g)), "one start per wake" + one.journal(40, service(g)));
@@ -209,10 +226,12 @@ class SystemdTest {
     @Test void countExitLeavesTheSocketListening() throws Exception {
         String g = "counted";
         publish(g, "c-", 5);
-        one.await("all 5 handled by runs of --count 3", WAIT, () -> handled(one, g, "c-").equals(expected("c-", 5)), socket(g), service(g));
+        one.await("all 5 handled by runs of --count 3", WAIT, () -> handled(one, g, "c-").equals(expected("c-", 5)),
+            socket(g), service(g));
         assertTrue(one.lines(ident(g)).stream().anyMatch(l -> l.matches("summary: received=\\d+ finished=3 .*")),
             "a run ended at its --count" + one.journal(40, service(g)));
-        assertTrue(SystemdTier.starts(one, service(g)) >= 2, "the socket started it again after the --count exit" + one.journal(40, service(g)));
+        assertTrue(SystemdTier.starts(one, service(g)) >= 2, "the socket started it again after the --count exit"
+            + one.journal(40, service(g)));
         one.assertListening(socket(g), service(g));
     }
 
@@ -233,11 +252,14 @@ class SystemdTest {
             "fan1 and fan2 (stream fan-a) were not woken for fan-b" + one.journal(40, units));
         publish("fan-a", "a-", 4);
         for (String g : List.of("fan1", "fan2")) {
-            one.await(g + " handled fan-a's 4 (every group gets every message)", WAIT, () -> handled(one, g, "a-").equals(expected("a-", 4)), units);
+            one.await(g + " handled fan-a's 4 (every group gets every message)", WAIT, () -> handled(one, g,
+                "a-").equals(expected("a-", 4)), units);
         }
-        assertTrue(handled(one, "fan1", "b-").isEmpty() && handled(one, "fan2", "b-").isEmpty() && handled(one, "fan3", "a-").isEmpty(),
+        assertTrue(handled(one, "fan1", "b-").isEmpty() && handled(one, "fan2", "b-").isEmpty() && handled(one, "fan3",
+            "a-").isEmpty(),
             "each group read only its own stream");
-        assertEquals(1, SystemdTier.starts(one, service("fan3")), "fan3 was not woken for fan-a" + one.journal(40, units));
+        assertEquals(1, SystemdTier.starts(one, service("fan3")), "fan3 was not woken for fan-a" + one.journal(40,
+            units));
     }
 
     // ---- journald
@@ -245,16 +267,21 @@ class SystemdTest {
     @Test void journalFilesWarningsAndErrorsByPriority() throws Exception {
         publish("warned", "w-", 1);
         publish("refused", "e-", 1);
-        one.await("the consumer of warned warned", WAIT, () -> one.lines(ident("warned")).stream().anyMatch(l -> l.startsWith("warning: --exec-timeout")),
+        one.await("the consumer of warned warned", WAIT,
+            () -> one.lines(ident("warned")).stream().anyMatch(l -> l.startsWith("warning: --exec-timeout")),
             service("warned"));
-        one.await("the consumer of refused logged its error", WAIT, () -> one.lines(ident("refused")).stream().anyMatch(l -> l.startsWith("error: ")),
+        one.await("the consumer of refused logged its error", WAIT,
+            () -> one.lines(ident("refused")).stream().anyMatch(l -> l.startsWith("error: ")),
             service("refused"));
         one.await("the wakeup warned about the socket without a channel", WAIT,
-            () -> one.lines("mqueue-wakeup").stream().anyMatch(l -> l.startsWith("warning: ") && l.contains("orphan")), "mqueue-wakeup.service");
+            () -> one.lines("mqueue-wakeup").stream().anyMatch(l -> l.startsWith("warning: ") && l.contains("orphan")),
+                "mqueue-wakeup.service");
 
-        String warnings = one.journalctl("--priority=warning", "--identifier=" + ident("warned"), "--identifier=" + ident("refused"),
+        String warnings = one.journalctl("--priority=warning", "--identifier=" + ident("warned"), "--identifier="
+            + ident("refused"),
             "--identifier=mqueue-wakeup", "--output=cat");
-        for (String want : List.of("warning: --exec-timeout", "error: ")) assertTrue(warnings.contains(want), "-p warning shows '" + want + "': " + warnings);
+        for (String want : List.of("warning: --exec-timeout", "error: ")) assertTrue(warnings.contains(want),
+            "-p warning shows '" + want + "': " + warnings);
         assertTrue(warnings.lines().anyMatch(l -> l.startsWith("warning: ") && l.contains("orphan")), warnings);
         for (String info : List.of("reading warned as group warned", "w-0", "watching nsqd")) {
             assertFalse(warnings.contains(info), "-p warning leaves out the info line '" + info + "': " + warnings);
@@ -283,18 +310,22 @@ class SystemdTest {
 
     @Test void journalLinesNameTheirRoleAndGroup() throws Exception {
         publish("named", "n-", 2);
-        one.await("named's 2 messages", WAIT, () -> handled(one, "named", "n-").equals(expected("n-", 2)), service("named"));
+        one.await("named's 2 messages", WAIT, () -> handled(one, "named", "n-").equals(expected("n-", 2)),
+            service("named"));
         Map<String, String> units = Map.of(service("named"), ident("named"), "mqueue-wakeup.service", "mqueue-wakeup");
         for (Map.Entry<String, String> u : units.entrySet()) {
             Set<String> identifiers = new HashSet<>();
             for (String json : one.journalctl("--unit=" + u.getKey(), "--output=json").split("\n")) {
                 if (json.isBlank()) continue;
                 JsonNode e = Json.MAPPER.readTree(json);
-                if (e.path("_TRANSPORT").asText().equals("stdout")) identifiers.add(e.path("SYSLOG_IDENTIFIER").asText());
+                if (e.path("_TRANSPORT").asText().equals("stdout")) identifiers.add(e.path("SYSLOG_IDENTIFIER")
+                    .asText());
             }
-            assertEquals(Set.of(u.getValue()), identifiers, u.getKey() + ": every line it wrote is named after its role and group");
+            assertEquals(Set.of(u.getValue()), identifiers, u.getKey()
+                + ": every line it wrote is named after its role and group");
         }
-        assertEquals("mqueue-consumer@sa-consumer", one.systemctl("show", "--property=SyslogIdentifier", "--value", SEED_SERVICE).strip());
+        assertEquals("mqueue-consumer@sa-consumer", one.systemctl("show", "--property=SyslogIdentifier", "--value",
+            SEED_SERVICE).strip());
     }
 
     // ---- Deliver 3: two hosts, one group
@@ -319,7 +350,8 @@ class SystemdTest {
             + one.journal(20, service(g)) + two.journal(20, service(g)));
         for (Nspawn h : List.of(one, two)) {
             h.await("its consumer exits idle", WAIT,
-                () -> SystemdTier.idleExits(h.lines(ident(g))) >= 1 && h.state(service(g)).equals("inactive dead"), service(g));
+                () -> SystemdTier.idleExits(h.lines(ident(g))) >= 1 && h.state(service(g)).equals("inactive dead"),
+                    service(g));
             h.assertListening(socket(g), service(g));
         }
         NsqHttp.ChannelStats c = channel(g, g);

@@ -100,17 +100,24 @@ class SystemdUnitsTest {
         assertTrue(template.contains("\nListenStream=/run/mqueue/%i.sock\n"), template);
         assertTrue(handler.contains("\nListenStream=/run/mqueue/%i.sock\n"), handler);
         for (String s : List.of(single, template, handler)) {
-            for (String line : List.of("Accept=no", "SocketMode=0660", "SocketGroup=mqueue")) assertTrue(s.contains("\n" + line + "\n"), line);
+            for (String line : List.of("Accept=no", "SocketMode=0660", "SocketGroup=mqueue")) assertTrue(s.contains("\n"
+                + line + "\n"), line);
         }
         try (Stream<Path> files = Files.list(ROOT.resolve("systemd"))) {
             for (Path service : files.filter(p -> p.toString().endsWith(".service")).toList()) {
                 String text = Files.readString(service);
-                assertFalse(text.contains("RuntimeDirectory="), service + ": the socket's directory must outlive the service");
-                assertFalse(text.contains("JBANG") || text.contains("jbang "), service + ": a start runs no JBang of its own");
-                // A user's handler may run through JBang, chosen in its env file (RUN=jbang): bin/mqueue-handler decides.
-                assertTrue(text.contains("ExecStart=/opt/mqueue/bin/mqueue ") || service.getFileName().toString().equals("mqueue-handler@.service")
-                    && text.contains("ExecStart=/opt/mqueue/bin/mqueue-handler %i "), service + ": starts through bin/mqueue");
-                assertFalse(text.contains("ProtectSystem=") || text.contains("User="), service + ": the sandbox lives in its one drop-in");
+                assertFalse(text.contains("RuntimeDirectory="), service
+                    + ": the socket's directory must outlive the service");
+                assertFalse(text.contains("JBANG") || text.contains("jbang "), service
+                    + ": a start runs no JBang of its own");
+                // A user's handler may run through JBang, chosen in its env file (RUN=jbang): bin/mqueue-handler
+                // decides.
+                assertTrue(text.contains("ExecStart=/opt/mqueue/bin/mqueue ")
+                    || service.getFileName().toString().equals("mqueue-handler@.service")
+                    && text.contains("ExecStart=/opt/mqueue/bin/mqueue-handler %i "), service
+                    + ": starts through bin/mqueue");
+                assertFalse(text.contains("ProtectSystem=") || text.contains("User="), service
+                    + ": the sandbox lives in its one drop-in");
             }
         }
     }
@@ -121,7 +128,8 @@ class SystemdUnitsTest {
         for (Path unit : units) {
             if (!unit.toString().endsWith(".service")) continue;
             services++;
-            Result r = run(tmp, Map.of(), "systemd-analyze", "security", "--offline=yes", "--no-pager", unit.toString());
+            Result r = run(tmp, Map.of(), "systemd-analyze", "security", "--offline=yes", "--no-pager",
+                unit.toString());
             Matcher m = EXPOSURE.matcher(r.stdout() + r.stderr());
             assertTrue(m.find(), unit.getFileName() + ": no exposure level in: " + r.stdout() + r.stderr());
             double exposure = Double.parseDouble(m.group(2));
@@ -138,9 +146,11 @@ class SystemdUnitsTest {
         assertEquals(0, r.code(), "make reload-systemd-consumer failed:\n" + r.stdout() + r.stderr());
         assertTrue(r.stderr().contains("skipped systemctl daemon-reload"), r.stderr());
 
-        for (String f : List.of("etc/systemd/system/mqueue-consumer-nsq.socket", "etc/systemd/system/mqueue-consumer-nsq.service",
+        for (String f : List.of("etc/systemd/system/mqueue-consumer-nsq.socket",
+            "etc/systemd/system/mqueue-consumer-nsq.service",
                 "etc/systemd/system/mqueue-consumer-nsq@.socket", "etc/systemd/system/mqueue-consumer-nsq@.service",
-                "etc/systemd/system/mqueue-wakeup.service", "etc/systemd/system/mqueue-.service.d/sandbox.conf", "etc/sysusers.d/mqueue.conf", "etc/mqueue/sa-consumer.env",
+                "etc/systemd/system/mqueue-wakeup.service", "etc/systemd/system/mqueue-.service.d/sandbox.conf",
+                    "etc/sysusers.d/mqueue.conf", "etc/mqueue/sa-consumer.env",
                 "opt/mqueue/bin/mqueue", "opt/mqueue/build/current/consumer.jar", "opt/mqueue/build/current/wakeup.jar",
                 "opt/mqueue/build/current/producer.jar")) {
             assertTrue(Files.isRegularFile(root.resolve(f)), f + " installed");
@@ -155,17 +165,20 @@ class SystemdUnitsTest {
 
         // The group's channel exists before any consumer ran, so the backlog waits for it.
         NsqHttp.TopicStats topic = nsq.http().stats().topic("sa-stream");
-        assertTrue(topic != null && topic.channel("sa-consumer") != null, "topic sa-stream with channel sa-consumer in nsqd");
+        assertTrue(topic != null && topic.channel("sa-consumer") != null,
+            "topic sa-stream with channel sa-consumer in nsqd");
 
         // The installed units verify too, with their paths inside the temp root.
-        assertVerifies(instanceCopies(root.resolve("etc/systemd/system"), tmp.resolve("installed"), root.resolve("opt/mqueue")), tmp);
+        assertVerifies(instanceCopies(root.resolve("etc/systemd/system"), tmp.resolve("installed"),
+            root.resolve("opt/mqueue")), tmp);
 
         // A second run keeps the admin's env file.
         Files.writeString(root.resolve("etc/mqueue/sa-consumer.env"), env + "# edited\n");
         r = run(tmp, Map.of("DESTDIR", root.toString(), "NSQD_HTTP_ADDRESS", nsq.httpAddress().toString()),
             "make", "--no-print-directory", "reload-systemd-consumer");
         assertEquals(0, r.code(), r.stderr());
-        assertTrue(Files.readString(root.resolve("etc/mqueue/sa-consumer.env")).endsWith("# edited\n"), "env file kept");
+        assertTrue(Files.readString(root.resolve("etc/mqueue/sa-consumer.env")).endsWith("# edited\n"),
+            "env file kept");
     }
 
     /**
@@ -182,7 +195,8 @@ class SystemdUnitsTest {
         Map<String, String> app = Map.of("MQUEUE_APP", out.resolve("current").toString());
 
         List<Process> builds = new ArrayList<>();
-        // One packaging forced, one that waits for it and then finds the package up to date, and a jbang build beside them.
+        // One packaging forced, one that waits for it and then finds the package up to date, and a jbang build beside
+        // them.
         for (int i = 0; i < 2; i++) {
             builds.add(start(tmp.resolve("package" + i), i == 0 ? env : Map.of("MQUEUE_TRAIN", "false"),
                 ROOT.resolve("scripts/package").toString(), out.toString()));
@@ -197,7 +211,8 @@ class SystemdUnitsTest {
                 assertEquals("mqueue 0.1", r.stdout().strip(), r.stderr());
                 starts++;
             }
-            for (Process b : builds) assertEquals(0, b.waitFor(), "every packaging and build succeeded; logs in " + tmp);
+            for (Process b : builds) assertEquals(0, b.waitFor(), "every packaging and build succeeded; logs in "
+                + tmp);
         } finally {
             for (Process b : builds) {
                 b.descendants().forEach(ProcessHandle::destroyForcibly);
@@ -211,13 +226,16 @@ class SystemdUnitsTest {
         }
 
         Path current = out.resolve("current").toRealPath();
-        Result fresh = run(tmp, Map.of("MQUEUE_TRAIN", "false"), ROOT.resolve("scripts/package").toString(), out.toString());
+        Result fresh = run(tmp, Map.of("MQUEUE_TRAIN", "false"), ROOT.resolve("scripts/package").toString(),
+            out.toString());
         assertEquals(0, fresh.code(), fresh.stderr());
         assertEquals(current, out.resolve("current").toRealPath(), "an up-to-date package is left alone");
         Files.setLastModifiedTime(current.resolve("stamp"), java.nio.file.attribute.FileTime.fromMillis(0));
-        Result stale = run(tmp, Map.of("MQUEUE_TRAIN", "false"), ROOT.resolve("scripts/package").toString(), out.toString());
+        Result stale = run(tmp, Map.of("MQUEUE_TRAIN", "false"), ROOT.resolve("scripts/package").toString(),
+            out.toString());
         assertEquals(0, stale.code(), stale.stderr());
-        assertFalse(current.equals(out.resolve("current").toRealPath()), "sources newer than the package: packaged again");
+        assertFalse(current.equals(out.resolve("current").toRealPath()),
+            "sources newer than the package: packaged again");
     }
 
     static Process start(Path dir, Map<String, String> env, String... command) throws IOException {

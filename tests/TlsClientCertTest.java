@@ -18,11 +18,13 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class TlsClientCertTest {
     static final TestCerts CERTS = TestCerts.shared();
-    static final NsqConfig CLIENT = NsqConfig.defaults().withTls(Tls.load(CERTS.ca, CERTS.clientCert, CERTS.clientKey, false));
+    static final NsqConfig CLIENT = NsqConfig.defaults().withTls(Tls.load(CERTS.ca, CERTS.clientCert, CERTS.clientKey,
+        false));
     static final Duration WAIT = Duration.ofSeconds(30);
 
     @RegisterExtension final NsqFixture nsq = new NsqFixture().client(CLIENT)
-        .flags("--tls-cert=" + CERTS.serverCert, "--tls-key=" + CERTS.serverKey, "--tls-client-auth-policy=require-verify",
+        .flags("--tls-cert=" + CERTS.serverCert, "--tls-key=" + CERTS.serverKey,
+        "--tls-client-auth-policy=require-verify",
             "--tls-root-ca-file=" + CERTS.ca);
 
     String[] args(String... more) {
@@ -38,7 +40,8 @@ class TlsClientCertTest {
         List<byte[]> bodies = ExactBodies.lines();
         producer p = new producer();
         p.stdin = new ByteArrayInputStream(ExactBodies.stdin(bodies));
-        assertEquals(0, Cli.run(p, TlsTest.with(args("-s", "mtls", "-"), cert(CERTS.clientCert, CERTS.clientKey))), "producer: " + p.failure());
+        assertEquals(0, Cli.run(p, TlsTest.with(args("-s", "mtls", "-"), cert(CERTS.clientCert, CERTS.clientKey))),
+            "producer: " + p.failure());
 
         ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", "mtls", "-g", "g", "--format", "json", "--count", "3"),
             cert(CERTS.rsaClientCert, CERTS.rsaPkcs1Key)));
@@ -47,7 +50,8 @@ class TlsClientCertTest {
 
         try (WakeupRun run = new WakeupRun()) {
             WakeSocket.Listener sa = run.listen("sa");
-            wakeup w = run.start(TlsTest.with(new String[] {"--nsqd-http", nsq.httpAddress().toString(), "--tls-ca", CERTS.ca.toString(),
+            wakeup w = run.start(TlsTest.with(new String[] {"--nsqd-http", nsq.httpAddress().toString(), "--tls-ca",
+                CERTS.ca.toString(),
                 "--scan-interval", "10m", "--debounce", "0s"}, cert(CERTS.clientCert, CERTS.clientKey)));
             WakeupRun.assertScanThenPushWake(nsq, "mtls", sa, w, WAIT);
         }
@@ -58,7 +62,8 @@ class TlsClientCertTest {
         nsq.publish("nocert", 1);
         producer p = new producer();
         assertEquals(1, Cli.run(p, args("-s", "nocert", "--count", "1")));
-        assertTrue(p.failure().contains("TLS with nsqd " + nsq.tcp() + " failed: it requires a client certificate"), p.failure());
+        assertTrue(p.failure().contains("TLS with nsqd " + nsq.tcp() + " failed: it requires a client certificate"),
+            p.failure());
 
         ConsumerRun c = new ConsumerRun(args("-s", "nocert", "-g", "g"));
         assertEquals(1, c.await(WAIT));
@@ -67,7 +72,8 @@ class TlsClientCertTest {
 
         try (WakeupRun run = new WakeupRun()) {
             wakeup w = new wakeup();
-            assertEquals(1, run.runToExit(w, WAIT, "--nsqd-http", nsq.httpAddress().toString(), "--tls-ca", CERTS.ca.toString()));
+            assertEquals(1, run.runToExit(w, WAIT, "--nsqd-http", nsq.httpAddress().toString(), "--tls-ca",
+                CERTS.ca.toString()));
             assertTrue(w.failure().getMessage().contains("client certificate"), w.failure().getMessage());
         }
     }
@@ -75,12 +81,15 @@ class TlsClientCertTest {
     @Test void aCertificateFromAnotherCaIsRefused() throws Exception {
         nsq.prepare("stranger", "g");
         producer p = new producer();
-        assertEquals(1, Cli.run(p, TlsTest.with(args("-s", "stranger", "--count", "1"), cert(CERTS.otherClientCert, CERTS.otherClientKey))));
+        assertEquals(1, Cli.run(p, TlsTest.with(args("-s", "stranger", "--count", "1"), cert(CERTS.otherClientCert,
+            CERTS.otherClientKey))));
         // The JDK offers only a certificate from a CA nsqd names, so nsqd sees none; we say whose it was.
-        assertTrue(p.failure().contains("it requires a client certificate signed by a CA it trusts") && p.failure().contains("CN=mqueue-stranger"),
+        assertTrue(p.failure().contains("it requires a client certificate signed by a CA it trusts")
+            && p.failure().contains("CN=mqueue-stranger"),
             p.failure());
 
-        ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", "stranger", "-g", "g"), cert(CERTS.otherClientCert, CERTS.otherClientKey)));
+        ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", "stranger", "-g", "g"), cert(CERTS.otherClientCert,
+            CERTS.otherClientKey)));
         assertEquals(1, c.await(WAIT));
         assertTrue(c.fatal().getMessage().contains("CN=mqueue-stranger) is not"), c.fatal().getMessage());
     }

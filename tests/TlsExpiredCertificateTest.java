@@ -18,13 +18,15 @@ class TlsExpiredCertificateTest {
     static final TestCerts CERTS = TestCerts.shared();
     static final Path EXPIRED = expiredServerCertificate();
 
-    @RegisterExtension final NsqFixture nsq = new NsqFixture().flags("--tls-cert=" + EXPIRED, "--tls-key=" + CERTS.serverKey);
+    @RegisterExtension final NsqFixture nsq = new NsqFixture().flags("--tls-cert=" + EXPIRED, "--tls-key="
+        + CERTS.serverKey);
 
     @Test void anExpiredCertificateIsCalledExpiredNotUntrusted() throws Exception {
         String[] args = {"--nsqd", nsq.tcp().toString(), "--tls-ca", CERTS.ca.toString()};
         producer p = new producer();
         assertEquals(1, Cli.run(p, TlsTest.with(args, "-s", "expired", "--count", "1")));
-        assertTrue(p.failure().contains("TLS with nsqd " + nsq.tcp() + " failed: its certificate has expired"), p.failure());
+        assertTrue(p.failure().contains("TLS with nsqd " + nsq.tcp() + " failed: its certificate has expired"),
+            p.failure());
         assertFalse(p.failure().contains("not signed by a CA we trust"), p.failure());
         assertEquals(0, p.counters.retries.sum(), "not retried");
 
@@ -36,13 +38,15 @@ class TlsExpiredCertificateTest {
     /** nsqd's own key, certified by the trusted CA until a day before it was issued (openssl accepts -days -1). */
     private static Path expiredServerCertificate() {
         Path out = CERTS.dir.resolve("expired-server.pem");
-        List<String> cmd = List.of("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        List<String> cmd = List.of("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial",
             "-out", out.getFileName().toString(), "-days", "-1", "-extfile", "server.ext");
         try {
             Process proc = new ProcessBuilder(cmd).directory(CERTS.dir.toFile()).redirectErrorStream(true)
                 .redirectOutput(CERTS.dir.resolve("expired.log").toFile()).start();
             if (!proc.waitFor(30, TimeUnit.SECONDS) || proc.exitValue() != 0) {
-                throw new IllegalStateException(String.join(" ", cmd) + " failed: " + java.nio.file.Files.readString(CERTS.dir.resolve("expired.log")));
+                throw new IllegalStateException(String.join(" ", cmd) + " failed: "
+                    + java.nio.file.Files.readString(CERTS.dir.resolve("expired.log")));
             }
         } catch (IOException e) {
             throw new IllegalStateException("cannot run openssl: " + e.getMessage(), e);

@@ -18,13 +18,15 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class TlsRefusedByNsqd121Test {
     static final TestCerts CERTS = TestCerts.shared();
-    static final NsqConfig CLIENT = NsqConfig.defaults().withTls(Tls.load(CERTS.ca, CERTS.clientCert, CERTS.clientKey, false));
+    static final NsqConfig CLIENT = NsqConfig.defaults().withTls(Tls.load(CERTS.ca, CERTS.clientCert, CERTS.clientKey,
+        false));
     static final Duration WAIT = Duration.ofSeconds(30);
     /** Far below a retry loop's 60 s (--retry-timeout) or 15 s (--connect-timeout); a refusal takes ~0.1 s. */
     static final long AT_ONCE_MS = 5_000;
 
     @RegisterExtension final NsqFixture nsq = new NsqFixture().nsqdRelease("v1.2.1").client(CLIENT)
-        .flags("--tls-cert=" + CERTS.serverCert, "--tls-key=" + CERTS.serverKey, "--tls-client-auth-policy=require-verify",
+        .flags("--tls-cert=" + CERTS.serverCert, "--tls-key=" + CERTS.serverKey,
+        "--tls-client-auth-policy=require-verify",
             "--tls-root-ca-file=" + CERTS.ca);
 
     String[] args(String... more) {
@@ -34,7 +36,8 @@ class TlsRefusedByNsqd121Test {
     @Test void withoutACertificateEveryTryIsOneClearRefusalNeverRetried() throws Exception {
         nsq.prepare("nocert", "g");
         nsq.publish("nocert", 1);
-        String says = "TLS with nsqd " + nsq.tcp() + " failed: it requires a client certificate (--tls-cert and --tls-key)";
+        String says = "TLS with nsqd " + nsq.tcp()
+            + " failed: it requires a client certificate (--tls-cert and --tls-key)";
         // The reset and the alert race: ten tries each, every one the same line.
         for (int i = 0; i < 10; i++) {
             producer p = new producer();
@@ -59,23 +62,28 @@ class TlsRefusedByNsqd121Test {
         for (int i = 0; i < 5; i++) {
             producer p = new producer();
             assertEquals(1, Cli.run(p, TlsTest.with(args("-s", "stranger", "--count", "1"), stranger)), "try " + i);
-            assertTrue(p.failure().contains("it requires a client certificate signed by a CA it trusts") && p.failure().contains("CN=mqueue-stranger"),
+            assertTrue(p.failure().contains("it requires a client certificate signed by a CA it trusts")
+                && p.failure().contains("CN=mqueue-stranger"),
                 "try " + i + ": " + p.failure());
             ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", "stranger", "-g", "g"), stranger));
             assertEquals(1, c.await(WAIT), "try " + i);
-            assertTrue(c.fatal().getMessage().contains("CN=mqueue-stranger) is not"), "try " + i + ": " + c.fatal().getMessage());
+            assertTrue(c.fatal().getMessage().contains("CN=mqueue-stranger) is not"), "try " + i + ": "
+                + c.fatal().getMessage());
         }
     }
 
     @Test void aCertificateItTrustsDelivers() throws Exception {
         nsq.prepare("mtls", "g");
         producer p = new producer();
-        assertEquals(0, Cli.run(p, TlsTest.with(args("-s", "mtls", "--count", "3", "--interval", "1ms"), cert(CERTS.clientCert, CERTS.clientKey))),
+        assertEquals(0, Cli.run(p, TlsTest.with(args("-s", "mtls", "--count", "3", "--interval", "1ms"),
+            cert(CERTS.clientCert, CERTS.clientKey))),
             "producer: " + p.failure());
-        ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", "mtls", "-g", "g", "--count", "3"), cert(CERTS.rsaClientCert, CERTS.rsaPkcs1Key)));
+        ConsumerRun c = new ConsumerRun(TlsTest.with(args("-s", "mtls", "-g", "g", "--count", "3"),
+            cert(CERTS.rsaClientCert, CERTS.rsaPkcs1Key)));
         assertEquals(0, c.await(WAIT), "consumer: " + c.fatal());
         assertEquals(3, c.lines().size());
     }
 
-    static String[] cert(Path cert, Path key) { return new String[] {"--tls-cert", cert.toString(), "--tls-key", key.toString()}; }
+    static String[] cert(Path cert, Path key) { return new String[] {"--tls-cert", cert.toString(), "--tls-key",
+        key.toString()}; }
 }

@@ -38,7 +38,8 @@ class TlsTest {
         return all.toArray(String[]::new);
     }
 
-    String[] producerArgs(String stream, String... more) { return with(new String[] {"-s", stream, "--nsqd", nsq.tcp().toString()}, more); }
+    String[] producerArgs(String stream, String... more) { return with(new String[] {"-s", stream, "--nsqd",
+        nsq.tcp().toString()}, more); }
 
     String[] consumerArgs(String stream, String group, String... more) {
         return with(new String[] {"-s", stream, "-g", group, "--nsqd", nsq.tcp().toString()}, more);
@@ -60,7 +61,8 @@ class TlsTest {
         // wakeup: its stats over HTTPS (the plain address given; nsqd names its HTTPS port), its push over TLS.
         try (WakeupRun run = new WakeupRun()) {
             WakeSocket.Listener sa = run.listen("sa");
-            wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), ca(CERTS.ca), "--scan-interval", "10m", "--debounce", "0s");
+            wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), ca(CERTS.ca), "--scan-interval", "10m",
+                "--debounce", "0s");
             WakeupRun.assertScanThenPushWake(nsq, "tls", sa, w, WAIT);
         }
     }
@@ -70,11 +72,13 @@ class TlsTest {
         nsq.publish("wrong-ca", 1);
         producer p = new producer();
         assertEquals(1, Cli.run(p, producerArgs("wrong-ca", ca(CERTS.otherCa), "--count", "1")));
-        assertTrue(p.failure().contains("TLS with nsqd " + nsq.tcp() + " failed: its certificate is not signed by a CA we trust"), p.failure());
+        assertTrue(p.failure().contains("TLS with nsqd " + nsq.tcp()
+            + " failed: its certificate is not signed by a CA we trust"), p.failure());
 
         ConsumerRun c = new ConsumerRun(consumerArgs("wrong-ca", "g", ca(CERTS.otherCa)));
         assertEquals(1, c.await(WAIT));
-        assertTrue(c.ran().toMillis() < 5_000, "fatal at once, not retried for --connect-timeout: " + c.ran().toMillis() + " ms");
+        assertTrue(c.ran().toMillis() < 5_000, "fatal at once, not retried for --connect-timeout: " + c.ran().toMillis()
+            + " ms");
         assertTrue(c.fatal().getMessage().contains("not signed by a CA we trust"), c.fatal().getMessage());
         assertEquals(1, nsq.channel("wrong-ca", "g").depth(), "nothing taken");
 
@@ -89,7 +93,9 @@ class TlsTest {
     @Test void withoutTlsEveryToolIsToldNsqdRequiresIt() throws Exception {
         producer p = new producer();
         assertEquals(1, Cli.run(p, producerArgs("plain", "--count", "1")));
-        assertTrue(p.failure().contains("E_INVALID cannot PUB in current state (TLS required): it accepts only TLS connections"), p.failure());
+        assertTrue(p.failure()
+            .contains("E_INVALID cannot PUB in current state (TLS required): it accepts only TLS connections"),
+            p.failure());
 
         ConsumerRun c = new ConsumerRun(consumerArgs("plain", "g"));
         assertEquals(1, c.await(WAIT));
@@ -102,24 +108,32 @@ class TlsTest {
         }
     }
 
-    /** producer --groups with TLS options: its HTTP calls (/info, topic and channel create) follow nsqd to HTTPS too. */
+    /**
+     * producer --groups with TLS options: its HTTP calls (/info, topic and channel create) follow nsqd to HTTPS too.
+     */
     @Test void producerGroupsGoOverHttpsWhenNsqdRequiresTls() throws Exception {
         producer p = new producer();
-        assertEquals(0, Cli.run(p, producerArgs("grouped", ca(CERTS.ca), "--nsqd-http", nsq.httpAddress().toString(), "--groups", "a,b",
+        assertEquals(0, Cli.run(p, producerArgs("grouped", ca(CERTS.ca), "--nsqd-http", nsq.httpAddress().toString(),
+            "--groups", "a,b",
             "--count", "3", "--rate", "max")), "producer: " + p.failure());
-        for (String g : List.of("a", "b")) assertEquals(3, nsq.channel("grouped", g).depth(), "group " + g + " made first, holds all 3");
+        for (String g : List.of("a", "b")) assertEquals(3, nsq.channel("grouped", g).depth(), "group " + g
+            + " made first, holds all 3");
     }
 
     @Test void insecureSkipsTheCertificateCheck() throws Exception {
         nsq.prepare("insecure", "g");
         producer p = new producer();
-        assertEquals(0, Cli.run(p, producerArgs("insecure", "--tls-insecure", "--count", "2", "--interval", "1ms")), "producer: " + p.failure());
+        assertEquals(0, Cli.run(p, producerArgs("insecure", "--tls-insecure", "--count", "2", "--interval", "1ms")),
+            "producer: " + p.failure());
         ConsumerRun c = new ConsumerRun(consumerArgs("insecure", "g", "--tls-insecure", "--count", "2"));
         assertEquals(0, c.await(WAIT));
         assertEquals(2, c.lines().size());
     }
 
-    /** The client itself: TLS is granted and upgraded in place; a plain client to nsqd's HTTPS port, or HTTPS without TLS settings, is told where to go. */
+    /**
+     * The client itself: TLS is granted and upgraded in place; a plain client to nsqd's HTTPS port, or HTTPS without
+     * TLS settings, is told where to go.
+     */
     @Test void httpFollowsNsqdToItsHttpsPort() throws Exception {
         try (Connection conn = Connection.open(nsq.tcp(), TLS)) {
             assertTrue(conn.negotiated().flag("tls_v1"));

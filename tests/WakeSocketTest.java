@@ -24,7 +24,9 @@ import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.FileDescriptorCast;
 
-/** lib/WakeSocket: the wake protocol, garbage and silent clients, restart after stop, systemd's socket left listening. */
+/**
+ * lib/WakeSocket: the wake protocol, garbage and silent clients, restart after stop, systemd's socket left listening.
+ */
 @Tag("unit")
 class WakeSocketTest {
     private Path dir, path;
@@ -174,7 +176,8 @@ class WakeSocketTest {
                 assertTrue(Files.exists(sd), "the socket file is systemd's: kept");
                 assertSystemdAccepts(systemd, sd);
             } finally {
-                new FileInputStream(FileDescriptorCast.unsafeUsing(fd).as(FileDescriptor.class)).close(); // the process exit's close(2)
+                // the process exit's close(2)
+                new FileInputStream(FileDescriptorCast.unsafeUsing(fd).as(FileDescriptor.class)).close();
             }
             assertSystemdAccepts(systemd, sd);
         }
@@ -199,7 +202,8 @@ class WakeSocketTest {
         Path sd = dir.resolve("sd.sock");
         try (AFUNIXServerSocketChannel systemd = AFUNIXServerSocketChannel.open()) {
             systemd.bind(AFUNIXSocketAddress.of(sd));
-            AFUNIXServerSocket copy = FileDescriptorCast.duplicating(systemd.getFileDescriptor()).as(AFUNIXServerSocket.class);
+            AFUNIXServerSocket copy = FileDescriptorCast.duplicating(systemd.getFileDescriptor())
+                .as(AFUNIXServerSocket.class);
             copy.setShutdownOnClose(false);
             copy.setDeleteOnClose(false);
             copy.close();
@@ -211,7 +215,8 @@ class WakeSocketTest {
     @Test void wakeWithoutListenerFailsClearly() throws Exception {
         listener.close();
         Files.delete(path);
-        var e = assertThrows(IOException.class, () -> WakeSocket.wake(path, new WakeSocket.Wake("s", "g"), Duration.ofSeconds(1)));
+        var e = assertThrows(IOException.class, () -> WakeSocket.wake(path, new WakeSocket.Wake("s", "g"),
+            Duration.ofSeconds(1)));
         assertTrue(e.getMessage() != null);
         listener = WakeSocket.Listener.bind(path); // for @AfterEach
     }

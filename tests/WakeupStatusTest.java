@@ -45,7 +45,8 @@ class WakeupStatusTest {
         try (WakeupRun run = new WakeupRun(); ChannelReader consumer = new ChannelReader(nsq.tcp(), "st", "running");
              Publisher pub = new Publisher(nsq.tcp(), NsqConfig.defaults())) {
             Path dir = run.sockets;
-            WakeSocket.Listener sleeping = run.listen("sleeping"), waiting = run.listen("waiting"), gone = run.listen("gone");
+            WakeSocket.Listener sleeping = run.listen("sleeping"), waiting = run.listen("waiting"),
+                gone = run.listen("gone");
             run.listen("running");
             run.listen("deferred");
             WakeSocket.Listener.bind(dir.resolve("refused.sock")).close(); // left by a consumer that exited
@@ -56,28 +57,37 @@ class WakeupStatusTest {
 
             StatusReport.Report before = report(dir);
             assertFalse(before.wakeup().running());
-            assertTrue(before.wakeup().detail().startsWith("not running (no status socket " + StatusServer.path(dir)), before.wakeup().detail());
+            assertTrue(before.wakeup().detail().startsWith("not running (no status socket " + StatusServer.path(dir)),
+                before.wakeup().detail());
             Map<String, StatusReport.Row> rows = rows(before);
-            assertEquals(Set.of("sleeping", "waiting", "running", "deferred", "refused", "link", "gone"), rows.keySet());
+            assertEquals(Set.of("sleeping", "waiting", "running", "deferred", "refused", "link", "gone"),
+                rows.keySet());
             assertNull(rows.get("waiting").wakes(), "nobody to ask how often it was woken");
-            assertEquals(0, sleeping.wakes() + waiting.wakes(), "status connects to no group's socket: that would start its consumer");
+            assertEquals(0, sleeping.wakes() + waiting.wakes(),
+                "status connects to no group's socket: that would start its consumer");
 
-            wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "200ms", "--debounce", "0ms");
+            wakeup w = run.start("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "200ms", "--debounce",
+                "0ms");
             Await.until("waiting woken", WAIT, () -> waiting.wakes() >= 1 && w.wakes("waiting") >= 1);
-            Await.until("refused and link tried", WAIT, () -> "refused".equals(w.state("refused")) && "symlink".equals(w.state("link")));
+            Await.until("refused and link tried", WAIT, () -> "refused".equals(w.state("refused"))
+                && "symlink".equals(w.state("link")));
             Await.until("gone woken", WAIT, () -> gone.wakes() >= 1);
             gone.close();
             Files.delete(dir.resolve("gone.sock"));
             Await.until("the wakeup saw its socket go", WAIT, () -> "no socket".equals(w.state("gone")));
-            Await.until("the status socket", WAIT, () -> SocketDir.kind(StatusServer.path(dir)) == SocketDir.Kind.SOCKET);
-            assertEquals("rwxr-x---", PosixFilePermissions.toString(Files.getPosixFilePermissions(StatusServer.path(dir).getParent())));
-            assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(StatusServer.path(dir))));
+            Await.until("the status socket", WAIT,
+                () -> SocketDir.kind(StatusServer.path(dir)) == SocketDir.Kind.SOCKET);
+            assertEquals("rwxr-x---",
+                PosixFilePermissions.toString(Files.getPosixFilePermissions(StatusServer.path(dir).getParent())));
+            assertEquals("rw-rw----",
+                PosixFilePermissions.toString(Files.getPosixFilePermissions(StatusServer.path(dir))));
 
             StatusReport.Report r = report(dir);
             assertTrue(r.wakeup().running(), r.wakeup().detail());
             assertEquals(ProcessHandle.current().pid(), r.wakeup().live().pid());
             rows = rows(r);
-            assertEquals(Set.of("sleeping", "waiting", "running", "deferred", "refused", "link", "gone"), rows.keySet());
+            assertEquals(Set.of("sleeping", "waiting", "running", "deferred", "refused", "link", "gone"),
+                rows.keySet());
             assertRow(rows.get("sleeping"), "listening", false, 0, 0);
             assertEquals(List.of("quiet"), rows.get("sleeping").streams());
             assertEquals(0, rows.get("sleeping").wakes());
@@ -91,7 +101,8 @@ class WakeupStatusTest {
             assertRow(rows.get("deferred"), "listening", false, 0, 1);
             assertEquals(List.of("later"), rows.get("deferred").streams());
             assertRow(rows.get("refused"), "refused", false, 1, 0);
-            assertTrue(rows.get("refused").lastError().message().contains("Connection refused"), rows.get("refused").lastError().message());
+            assertTrue(rows.get("refused").lastError().message().contains("Connection refused"),
+                rows.get("refused").lastError().message());
             assertRow(rows.get("link"), "symlink (refused)", false, 1, 0);
             assertTrue(rows.get("link").lastError().message().contains("is a symlink"));
             assertRow(rows.get("gone"), "missing", false, 1, 0);
@@ -100,12 +111,17 @@ class WakeupStatusTest {
             String table = StatusReport.table(r, System.currentTimeMillis(), ZoneOffset.UTC);
             assertTrue(table.startsWith("wakeup: running, pid " + ProcessHandle.current().pid()), table);
             assertTrue(table.contains("GROUP") && table.contains("LAST ERROR"), table);
-            assertTrue(table.lines().anyMatch(l -> l.matches("waiting\\s+st\\s+listening\\s+-\\s+1\\s+0\\s+0\\s+\\d\\d:\\d\\d:\\d\\d scan \\S+\\s+\\d+\\s+-")),
+            assertTrue(table.lines().anyMatch(l ->
+                l.matches("waiting\\s+st\\s+listening\\s+-\\s+1\\s+0\\s+0\\s+\\d\\d:\\d\\d:\\d\\d scan "
+                + "\\S+\\s+\\d+\\s+-")),
                 "the waiting row:\n" + table);
         }
     }
 
-    /** The CLI: `wakeup status --json` in its own process, the same rows; exit 1 when no nsqd answers, with the socket dir's rows all the same. */
+    /**
+     * The CLI: `wakeup status --json` in its own process, the same rows; exit 1 when no nsqd answers, with the socket
+     * dir's rows all the same.
+     */
     @Test void asACommandItPrintsJsonOrATableAndExits1WhenNoNsqdAnswers() throws Exception {
         nsq.prepare("cli", "g");
         try (WakeupRun run = new WakeupRun()) {
@@ -126,7 +142,8 @@ class WakeupStatusTest {
                 "--nsqd-http", "127.0.0.1:" + NsqFixture.freePort()), Map.of());
             assertEquals(1, table.waitFor(WAIT), table.stderr());
             assertTrue(table.stdout().contains("not running"), table.stdout());
-            assertTrue(table.stdout().lines().anyMatch(l -> l.matches("g\\s+\\?\\s+listening\\s+\\?.*")), table.stdout());
+            assertTrue(table.stdout().lines().anyMatch(l -> l.matches("g\\s+\\?\\s+listening\\s+\\?.*")),
+                table.stdout());
         }
     }
 

@@ -90,7 +90,8 @@ class WakeupTest {
         nsq.prepare("e2e", "sa");
         Path sock = sockets.resolve("sa.sock"), exits = sockets.resolve("exits");
         String consumer = javaCommand("consumer", "--stream", "e2e", "--group", "sa", "--nsqd", nsq.tcp().toString(),
-            "--timeout", "1s").stream().map(a -> "'" + a.replace("'", "'\\''") + "'").collect(java.util.stream.Collectors.joining(" "));
+            "--timeout", "1s").stream().map(a -> "'" + a.replace("'", "'\\''")
+                + "'").collect(java.util.stream.Collectors.joining(" "));
         Spawned sa = nsq.spawn(List.of("bash", "-c", "while :; do systemd-socket-activate -l " + sock + " " + consumer
             + "; echo $? >> " + exits + "; done"), Map.of());
         Await.until("systemd-socket-activate listens", WAIT, () -> Files.exists(sock));
@@ -102,7 +103,8 @@ class WakeupTest {
             final int n = round;
             nsq.publish("e2e", 1);
             Await.until("message " + n + " handled by a woken consumer", WAIT, () -> sa.stdout().lines().count() == n);
-            Await.until("consumer " + n + " exited when idle", WAIT, () -> Files.exists(exits) && Files.readAllLines(exits).size() == n);
+            Await.until("consumer " + n + " exited when idle", WAIT, () -> Files.exists(exits)
+                && Files.readAllLines(exits).size() == n);
             assertEquals("0", Files.readAllLines(exits).get(n - 1), "consumer " + n + " exit code");
             Await.until("no consumer process left", WAIT, () -> javaProcesses(sa) == 0);
         }
@@ -119,20 +121,26 @@ class WakeupTest {
      */
     @Test void aRequeuedMessageIsHandledWithinASecondOfComingDueWithNoConsumerWhileItWaits() throws Exception {
         nsq.prepare("later", "sa");
-        Path sock = sockets.resolve("sa.sock"), exits = sockets.resolve("exits"), failed = sockets.resolve("failed"), handled = sockets.resolve("handled");
-        String handler = "if [ \"$MQ_ATTEMPTS\" -ge 2 ]; then date +%s%N >> " + handled + "; else date +%s%N >> " + failed + "; exit 1; fi";
-        String consumer = javaCommand("consumer", "--stream", "later", "--group", "sa", "--nsqd", nsq.tcp().toString(), "--timeout", "3s",
-            "--exec", handler, "--backoff", "8s/8s").stream().map(a -> "'" + a.replace("'", "'\\''") + "'").collect(java.util.stream.Collectors.joining(" "));
+        Path sock = sockets.resolve("sa.sock"), exits = sockets.resolve("exits"), failed = sockets.resolve("failed"),
+            handled = sockets.resolve("handled");
+        String handler = "if [ \"$MQ_ATTEMPTS\" -ge 2 ]; then date +%s%N >> " + handled + "; else date +%s%N >> "
+            + failed + "; exit 1; fi";
+        String consumer = javaCommand("consumer", "--stream", "later", "--group", "sa", "--nsqd", nsq.tcp().toString(),
+            "--timeout", "3s",
+            "--exec", handler, "--backoff", "8s/8s").stream().map(a -> "'" + a.replace("'", "'\\''")
+                + "'").collect(java.util.stream.Collectors.joining(" "));
         Spawned sa = nsq.spawn(List.of("bash", "-c", "while :; do systemd-socket-activate -l " + sock + " " + consumer
             + "; echo $? $(date +%s%N) >> " + exits + "; done"), Map.of());
         Await.until("systemd-socket-activate listens", WAIT, () -> Files.exists(sock));
         wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m");
         awaitPush(nsq.http(), "later");
-        Await.until("the wakeup follows the notes", WAIT, () -> nsqChannel(nsq.http(), activation.DeferredWake.TOPIC, wakeup.OWN_CHANNEL) != null);
+        Await.until("the wakeup follows the notes", WAIT, () -> nsqChannel(nsq.http(), activation.DeferredWake.TOPIC,
+            wakeup.OWN_CHANNEL) != null);
 
         nsq.publish("later", 1);
         Await.until("the first attempt failed", WAIT, () -> lines(failed) == 1);
-        long due = Long.parseLong(Files.readAllLines(failed).get(0)) + Duration.ofSeconds(8).toNanos(); // the REQ follows the command's exit
+        // the REQ follows the command's exit
+        long due = Long.parseLong(Files.readAllLines(failed).get(0)) + Duration.ofSeconds(8).toNanos();
         Await.until("the consumer exited idle", WAIT, () -> lines(exits) == 1);
         String[] exit = Files.readAllLines(exits).get(0).split(" ");
         assertEquals("0", exit[0], "exit code");
@@ -144,7 +152,8 @@ class WakeupTest {
         long late = Long.parseLong(Files.readAllLines(handled).get(0)) - due;
         System.err.printf("requeued message handled %+d ms from its due time%n", late / 1_000_000);
         assertTrue(late < Duration.ofSeconds(1).toNanos(), "handled " + late / 1_000_000 + " ms after it came due");
-        assertEquals(GroupWaker.Reason.deferred, w.waker().status().stream().filter(s -> s.group().equals("sa")).findFirst().orElseThrow()
+        assertEquals(GroupWaker.Reason.deferred,
+            w.waker().status().stream().filter(s -> s.group().equals("sa")).findFirst().orElseThrow()
             .lastWake().reason(), "woken by the note, not by push or a scan");
         assertEquals(1, w.scans(), "no scan since the first");
     }
@@ -155,7 +164,8 @@ class WakeupTest {
     }
 
     static long javaProcesses(Spawned p) {
-        return p.process.descendants().filter(h -> h.info().command().map(c -> c.endsWith("/java")).orElse(false)).count();
+        return p.process.descendants().filter(h -> h.info().command().map(c -> c.endsWith("/java")).orElse(false))
+            .count();
     }
 
     @Test void backlogPresentAtStartIsWokenByTheFirstScan() throws Exception {
@@ -173,15 +183,18 @@ class WakeupTest {
         nsq.prepare("push", "g");
         WakeSocket.Listener g = listen("g");
         // No scan after the first (depth 0 then): every wake here comes from push.
-        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m", "--debounce", "1s");
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m", "--debounce",
+            "1s");
         awaitPush(nsq.http(), "push");
         assertEquals(0, g.wakes(), "nothing waiting yet");
         nsq.publish("push", 1);
         Await.until("the message wakes g", WAIT, () -> g.wakes() == 1);
 
-        Await.until("the debounce window has passed", WAIT, () -> System.nanoTime() - g.lastWakeNanos() > Duration.ofMillis(1500).toNanos());
+        Await.until("the debounce window has passed", WAIT, () -> System.nanoTime()
+            - g.lastWakeNanos() > Duration.ofMillis(1500).toNanos());
         nsq.publish("push", 50);
-        Await.until("wakeup saw the whole burst", WAIT, () -> nsq.channel("push", wakeup.OWN_CHANNEL).messageCount() == 51
+        Await.until("wakeup saw the whole burst", WAIT, () -> nsq.channel("push",
+            wakeup.OWN_CHANNEL).messageCount() == 51
             && nsq.channel("push", wakeup.OWN_CHANNEL).inFlightCount() == 0);
         Await.until("the burst woke g", WAIT, () -> g.wakes() == 2);
         assertEquals(2, w.wakes("g"), "50 messages inside --debounce are one wake");
@@ -260,7 +273,8 @@ class WakeupTest {
     @Test void recoversFromAnNsqdRestart() throws Exception {
         nsq.prepare("restart", "g");
         WakeSocket.Listener g = listen("g");
-        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "500ms", "--debounce", "0ms");
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "500ms", "--debounce",
+            "0ms");
         awaitPush(nsq.http(), "restart");
         nsq.nsqd().restart();
         // While it is down and right after, scans fail and back off; push reconnects once a scan sees it again.
@@ -284,7 +298,8 @@ class WakeupTest {
     @Test void twoNsqdBehindLookupdEitherWakes() throws Exception {
         for (int i = 0; i < 2; i++) nsq.nsqd(i).prepare("both", "g");
         WakeSocket.Listener g = listen("g");
-        wakeup w = startWakeup("--lookupd", nsq.lookupd().httpAddress().toString(), "--scan-interval", "10m", "--debounce", "0ms");
+        wakeup w = startWakeup("--lookupd", nsq.lookupd().httpAddress().toString(), "--scan-interval", "10m",
+            "--debounce", "0ms");
         // lookupd learns of the nodes asynchronously: scan until both are followed.
         Await.until("push on both nodes", WAIT, () -> {
             w.scanOnce();
@@ -310,7 +325,8 @@ class WakeupTest {
     @Test void aSocketWithoutAChannelIsLoggedOnceWithTheCommandsThatFixIt() throws Exception {
         nsq.prepare("known", "g");
         WakeSocket.Listener lonely = listen("lonely");
-        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "100ms", "--debounce", "0ms");
+        wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "100ms", "--debounce",
+            "0ms");
         Await.until("a scan flags lonely", WAIT, () -> w.channelless().contains("lonely"));
         long scans = w.scans();
         Await.until("five more scans", WAIT, () -> w.scans() >= scans + 5);
@@ -318,7 +334,8 @@ class WakeupTest {
         assertEquals(java.util.Set.of("lonely"), w.channelless(), "g has its channel");
 
         String warning = ChannellessSockets.warning(sockets.resolve("lonely.sock"), "lonely", nsq.httpAddress());
-        String fix = warning.substring(warning.indexOf("create it: ") + "create it: ".length()).replace("STREAM", "known");
+        String fix = warning.substring(warning.indexOf("create it: ") + "create it: ".length()).replace("STREAM",
+            "known");
         Spawned curl = nsq.spawn(List.of("bash", "-c", fix), Map.of());
         assertEquals(0, curl.waitFor(WAIT), fix + ":\n" + curl.stderr());
         nsq.publish("known", 1);
@@ -373,12 +390,14 @@ class WakeupTest {
                 Map.of("NOTIFY_SOCKET", notify.toString(), "WATCHDOG_USEC", "400000", "MQUEUE_SCAN_INTERVAL", "10m"));
             Await.until("READY=1 then WATCHDOG=1 pings", WAIT, () -> got.contains("READY=1")
                 && got.stream().filter("WATCHDOG=1"::equals).count() >= 3);
-            Await.until("one warning about the regular file", WAIT, () -> p.stderr().contains("is not a socket: group file skipped"));
+            Await.until("one warning about the regular file", WAIT,
+                () -> p.stderr().contains("is not a socket: group file skipped"));
             p.signal("TERM");
             assertEquals(0, p.waitFor(WAIT), p.stderr());
             assertEquals(1, p.stderr().split("is not a socket", -1).length - 1, "logged once: " + p.stderr());
             assertEquals(1, p.stderr().lines().filter(l -> l.matches("\\d\\d:\\d\\d:\\d\\d\\.\\d{3} wakeup warning: "
-                + java.util.regex.Pattern.quote(ChannellessSockets.warning(sockets.resolve("lonely.sock"), "lonely", nsq.httpAddress())))).count(),
+                + java.util.regex.Pattern.quote(ChannellessSockets.warning(sockets.resolve("lonely.sock"), "lonely",
+                nsq.httpAddress())))).count(),
                 "the channelless socket, once, labelled wakeup: " + p.stderr());
         }
     }
@@ -413,9 +432,11 @@ class WakeupTest {
                 peak[0] = Math.max(peak[0], threads(p.pid()));
                 return groups.stream().allMatch(g -> stand.lastWake(g) > 0);
             });
-            System.err.printf("thousand woken at once: threads idle %d, peak %d, bound %d; %d wakes under way at most%n",
+            System.err.printf(
+                "thousand woken at once: threads idle %d, peak %d, bound %d; %d wakes under way at most%n",
                 idle, peak[0], bound, stand.maxOpen());
-            assertTrue(peak[0] <= bound, "peak " + peak[0] + " threads while a thousand were woken, bound " + bound + " (idle " + idle + ")");
+            assertTrue(peak[0] <= bound, "peak " + peak[0] + " threads while a thousand were woken, bound " + bound
+                + " (idle " + idle + ")");
             assertTrue(stand.maxOpen() <= 64, "wakes under way at once: " + stand.maxOpen());
             assertEquals(groups.size(), stand.wakes(), "each group woken once");
         }
@@ -442,12 +463,14 @@ class WakeupTest {
         }
         nsq.publish("many", 3);
         try (WakeSockets stand = new WakeSockets(sockets, groups, Duration.ofMillis(200))) {
-            wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m", "--max-wakes", "3");
+            wakeup w = startWakeup("--nsqd-http", nsq.httpAddress().toString(), "--scan-interval", "10m", "--max-wakes",
+                "3");
             Await.until("every group woken", WAIT, () -> groups.stream().allMatch(g -> w.wakes(g) == 1));
             assertEquals(12, stand.wakes(), "each group once");
             assertTrue(stand.maxOpen() <= 3, "at most 3 under way at once: " + stand.maxOpen());
             assertTrue(stand.maxOpen() >= 2, "they overlap up to the bound: " + stand.maxOpen());
-            assertTrue(stand.lines().stream().allMatch(l -> l.endsWith(" backlog")), "a scan's wakes: " + stand.lines());
+            assertTrue(stand.lines().stream().allMatch(l -> l.endsWith(" backlog")), "a scan's wakes: "
+                + stand.lines());
         }
     }
 
@@ -459,7 +482,8 @@ class WakeupTest {
         assertEquals(2, Cli.run(new wakeup(), "--max-wakes", "0"));
         assertEquals(2, Cli.run(new wakeup(), "--max-wakes", "1001"));
         assertEquals(2, Cli.run(new wakeup(), "--max-wakes", "many"));
-        assertEquals(2, Cli.run(new wakeup(), "status", "--socket-dir", "/etc/hostname"), "status: a file as the socket dir");
+        assertEquals(2, Cli.run(new wakeup(), "status", "--socket-dir", "/etc/hostname"),
+            "status: a file as the socket dir");
         assertEquals(2, Cli.run(new wakeup(), "status", "--nsqd-http", "nohost"));
     }
 
@@ -467,14 +491,17 @@ class WakeupTest {
         SdNotify off = SdNotify.fromEnv(Map.of(), 1);
         assertFalse(off.enabled());
         off.send("READY=1"); // no-op, no error
-        assertNull(SdNotify.fromEnv(Map.of("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "1000000", "WATCHDOG_PID", "2"), 1).watchdogInterval(),
+        assertNull(SdNotify.fromEnv(Map.of("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "1000000", "WATCHDOG_PID", "2"),
+            1).watchdogInterval(),
             "another process's watchdog");
         assertEquals(Duration.ofMillis(500),
-            SdNotify.fromEnv(Map.of("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "1000000", "WATCHDOG_PID", "1"), 1).watchdogInterval());
+            SdNotify.fromEnv(Map.of("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "1000000", "WATCHDOG_PID", "1"),
+                1).watchdogInterval());
         String name = "mqueue-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
         for (String address : List.of(sockets.resolve("n").toString(), "@" + name)) {
             try (AFUNIXDatagramSocket sd = AFUNIXDatagramSocket.newInstance()) {
-                sd.bind(address.startsWith("@") ? AFUNIXSocketAddress.inAbstractNamespace(name) : AFUNIXSocketAddress.of(Path.of(address)));
+                sd.bind(address.startsWith("@") ? AFUNIXSocketAddress.inAbstractNamespace(name)
+                    : AFUNIXSocketAddress.of(Path.of(address)));
                 sd.setSoTimeout(5_000);
                 SdNotify.fromEnv(Map.of("NOTIFY_SOCKET", address), 1).send("READY=1");
                 DatagramPacket p = new DatagramPacket(new byte[64], 64);

@@ -68,7 +68,10 @@ class WireTest {
         return new FrameReader(new ByteArrayInputStream(wire), PEER, 64).read(limit);
     }
 
-    /** producer.java's batches are written into the connection as they go; the wire must be what arrays of the events would give. */
+    /**
+     * producer.java's batches are written into the connection as they go; the wire must be what arrays of the events
+     * would give.
+     */
     @Test void generatedBatchesAreFramedLikeTheirEvents() throws Exception {
         for (Integer size : java.util.Arrays.asList(null, 200, 10, 100_000)) {
             for (int keys : List.of(10, 100)) {
@@ -89,7 +92,8 @@ class WireTest {
                     bytes += body.length;
                     assertEquals(ascii(batch.body(i)), ascii(body), "message " + i + " as body(i) gives it");
                     if (size != null) assertEquals((int) size, body.length, "--size is exact");
-                    if (size == null || size > 100) assertEquals(98 + i, Json.MAPPER.readTree(body).get("seq").asLong(), ascii(body));
+                    if (size == null || size > 100) assertEquals(98 + i, Json.MAPPER.readTree(body).get("seq").asLong(),
+                        ascii(body));
                 }
                 assertEquals(batch.bytes(), bytes);
                 assertFalse(wire.hasRemaining(), "nothing after the last message");
@@ -104,7 +108,8 @@ class WireTest {
         assertEquals(Frame.MESSAGE, f.type());
         assertEquals(ascii(header), ascii(f.data()), "the header");
         assertEquals("abc", ascii(f.body()), "the body, in its own array");
-        assertThrows(NsqException.NotNsqd.class, () -> read(frame(Frame.MESSAGE, new byte[10]), 100), "shorter than a message header");
+        assertThrows(NsqException.NotNsqd.class, () -> read(frame(Frame.MESSAGE, new byte[10]), 100),
+            "shorter than a message header");
     }
 
     @Test void framesDecodeAndHeartbeatsAreRecognised() throws Exception {
@@ -113,20 +118,23 @@ class WireTest {
         assertEquals("OK", ok.text());
         assertFalse(ok.isHeartbeat());
         assertTrue(read(frame(Frame.RESPONSE, "_heartbeat_".getBytes(StandardCharsets.US_ASCII)), 100).isHeartbeat());
-        assertEquals(Frame.ERROR, read(frame(Frame.ERROR, "E_INVALID x".getBytes(StandardCharsets.US_ASCII)), 100).type());
+        assertEquals(Frame.ERROR, read(frame(Frame.ERROR, "E_INVALID x".getBytes(StandardCharsets.US_ASCII)),
+            100).type());
     }
 
     @Test void anHttpAnswerIsNamedNotAllocated() {
-        byte[] http = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+        byte[] http =
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
         var e = assertThrows(NsqException.NotNsqd.class, () -> read(http, 1 << 20));
         assertTrue(e.fatal());
-        assertTrue(e.getMessage().contains("HTTP/1.1 400 Bad Request") && e.getMessage().contains(PEER.toString()), e.getMessage());
+        assertTrue(e.getMessage().contains("HTTP/1.1 400 Bad Request") && e.getMessage().contains(PEER.toString()),
+            e.getMessage());
     }
 
     /**
-     * A peer that stops half-way through a frame is stalled, not quiet: the reader tells the connection which reads wait
-     * inside a frame (they get a shorter timeout), shows the stall to other threads while it lasts, and names it when the
-     * timeout comes. A wait between frames is a plain timeout (a missed heartbeat), as before.
+     * A peer that stops half-way through a frame is stalled, not quiet: the reader tells the connection which reads
+     * wait inside a frame (they get a shorter timeout), shows the stall to other threads while it lasts, and names it
+     * when the timeout comes. A wait between frames is a plain timeout (a missed heartbeat), as before.
      */
     @Test void aReadThatStopsHalfWayThroughAFrameIsAStallNotAQuietSpell() throws Exception {
         byte[] wire = frame(Frame.RESPONSE, "_heartbeat_".getBytes(StandardCharsets.US_ASCII));
@@ -154,32 +162,40 @@ class WireTest {
         long before = System.nanoTime();
         var e = assertThrows(java.io.IOException.class, () -> reader[0].read(1 << 20));
         assertFalse(e instanceof java.net.SocketTimeoutException, "a stall, not a missed heartbeat: " + e);
-        assertTrue(e.getMessage().contains("stopped half-way through a frame") && e.getMessage().contains("5025 ms"), e.getMessage());
+        assertTrue(e.getMessage().contains("stopped half-way through a frame") && e.getMessage().contains("5025 ms"),
+            e.getMessage());
         assertEquals(List.of(false, true), told, "the first read waits between frames, the next inside one");
         assertTrue(stalledDuringTheRead[0] - before >= 0, "the stall showed while the read waited");
         assertEquals(0, reader[0].stalledSinceNanos(), "and not after");
         assertTrue(reader[0].lastBytesNanos() - before >= 0, "bytes came");
 
         FrameReader silent = new FrameReader(new java.io.InputStream() {
-            @Override public int read() throws java.io.IOException { throw new java.net.SocketTimeoutException("Read timed out"); }
+            @Override public int read() throws java.io.IOException {
+                throw new java.net.SocketTimeoutException("Read timed out"); }
         }, PEER, 64, midFrame -> 65_000);
-        assertThrows(java.net.SocketTimeoutException.class, () -> silent.read(1 << 20), "between frames: a plain timeout");
+        assertThrows(java.net.SocketTimeoutException.class, () -> silent.read(1 << 20),
+            "between frames: a plain timeout");
     }
 
     @Test void impossibleFramesAreNotNsqd() throws Exception {
         byte[] huge = ByteBuffer.allocate(8).putInt(Integer.MAX_VALUE).putInt(0).array();
         var big = assertThrows(NsqException.NotNsqd.class, () -> read(huge, 1 << 20));
         assertTrue(big.getMessage().contains("2147483647"), big.getMessage());
-        assertThrows(NsqException.NotNsqd.class, () -> read(ByteBuffer.allocate(8).putInt(2).putInt(0).array(), 100), "shorter than its type");
+        assertThrows(NsqException.NotNsqd.class, () -> read(ByteBuffer.allocate(8).putInt(2).putInt(0).array(), 100),
+            "shorter than its type");
         assertThrows(NsqException.NotNsqd.class, () -> read(frame(7, new byte[0]), 100), "unknown type");
-        var text = assertThrows(NsqException.NotNsqd.class, () -> read("SSH-2.0-OpenSSH\r\n".getBytes(StandardCharsets.US_ASCII), 100));
+        var text = assertThrows(NsqException.NotNsqd.class,
+            () -> read("SSH-2.0-OpenSSH\r\n".getBytes(StandardCharsets.US_ASCII), 100));
         assertTrue(text.getMessage().contains("\"SSH-\""), text.getMessage());
         // Within the limit but larger than what arrives: read as it comes, then the peer is gone.
         byte[] lying = ByteBuffer.allocate(12).putInt(64 << 20).putInt(Frame.MESSAGE).putInt(0).array();
         assertThrows(EOFException.class, () -> read(lying, 128 << 20));
     }
 
-    /** The end of a batch (flush output, send FINs) is decided on whole frames: a partial one must not hold the last whole one. */
+    /**
+     * The end of a batch (flush output, send FINs) is decided on whole frames: a partial one must not hold the last
+     * whole one.
+     */
     @Test void aCompleteFrameIsReadyAPartialOneIsNot() throws Exception {
         byte[] one = frame(Frame.MESSAGE, new byte[100]), two = frame(Frame.MESSAGE, new byte[100]);
         byte[] wire = new byte[one.length + 50];
@@ -215,7 +231,8 @@ class WireTest {
         assertTrue(parsed.get("feature_negotiation").asBoolean());
 
         var answer = Identify.Answer.parse("{\"max_rdy_count\":50,\"version\":\"1.3.0\",\"max_msg_timeout\":900000,"
-            + "\"msg_timeout\":2000,\"tls_v1\":false,\"deflate\":true,\"auth_required\":true,\"output_buffer_timeout\":250}");
+            + "\"msg_timeout\":2000,\"tls_v1\":false,\"deflate\":true,\"auth_required\":true,"
+            + "\"output_buffer_timeout\":250}");
         assertEquals(50, answer.maxRdyCount());
         assertEquals(2000, answer.msgTimeout().toMillis());
         assertEquals(900_000, answer.maxMsgTimeout().toMillis());

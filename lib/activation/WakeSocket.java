@@ -107,7 +107,8 @@ public final class WakeSocket {
         Path link = Path.of("/proc/self/fd/" + fd);
         try {
             String target = Files.readSymbolicLink(link).toString();
-            return target.startsWith("socket:") ? target + ", a socket but not a listening unix socket" : target + ", not a socket";
+            return target.startsWith("socket:") ? target + ", a socket but not a listening unix socket" : target
+                + ", not a socket";
         } catch (NoSuchFileException closed) {
             return "not open";
         } catch (IOException | UnsupportedOperationException e) {
@@ -164,7 +165,8 @@ public final class WakeSocket {
             }
         }
 
-        private Listener(AFUNIXServerSocketChannel server, boolean adopted, Duration deadline, int maxOpen) throws IOException {
+        private Listener(AFUNIXServerSocketChannel server, boolean adopted, Duration deadline,
+                int maxOpen) throws IOException {
             this.server = server;
             this.adopted = adopted;
             this.deadline = deadline;
@@ -183,7 +185,8 @@ public final class WakeSocket {
 
         /** A listening unix socket this process inherited on {@code fd}; {@link #close()} leaves it to its owner. */
         public static Listener adopt(int fd) throws IOException {
-            return new Listener(FileDescriptorCast.unsafeUsing(fd).as(AFUNIXServerSocketChannel.class), true, CLIENT_TIMEOUT, MAX_OPEN);
+            return new Listener(FileDescriptorCast.unsafeUsing(fd).as(AFUNIXServerSocketChannel.class), true,
+                CLIENT_TIMEOUT, MAX_OPEN);
         }
 
         /** A socket of our own (tests, or running without systemd). */
@@ -313,7 +316,10 @@ public final class WakeSocket {
             }
         }
 
-        /** One line of at most MAX_LINE bytes before {@code deadlineNanos}; null at EOF or past the limit; throws past the deadline. */
+        /**
+         * One line of at most MAX_LINE bytes before {@code deadlineNanos}; null at EOF or past the limit; throws past
+         * the deadline.
+         */
         private static String readLine(Socket s, long deadlineNanos) throws IOException {
             InputStream in = s.getInputStream();
             byte[] buf = new byte[MAX_LINE];
@@ -351,7 +357,8 @@ public final class WakeSocket {
             acceptor = null;
             long until = System.nanoTime() + deadline.toNanos() + 500_000_000L;
             synchronized (open) {
-                for (long left; !open.isEmpty() && (left = until - System.nanoTime()) > 0; ) open.wait(Math.max(1, left / 1_000_000));
+                for (long left; !open.isEmpty() && (left = until - System.nanoTime()) > 0; ) open.wait(Math.max(1, left
+                    / 1_000_000));
             }
         }
 

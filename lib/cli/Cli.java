@@ -32,7 +32,8 @@ public final class Cli {
         Converters.register(cl);
         cl.setParameterExceptionHandler((ex, args) -> {
             String name = ex.getCommandLine().getCommandName();
-            ex.getCommandLine().getErr().println(Log.journalPrefix(Log.Level.ERROR) + escape(name + ": " + ex.getMessage()));
+            ex.getCommandLine().getErr().println(Log.journalPrefix(Log.Level.ERROR) + escape(name + ": "
+                + ex.getMessage()));
             ex.getCommandLine().getErr().println("Try '" + name + " --help' for more information.");
             return USAGE;
         });
@@ -42,7 +43,8 @@ public final class Cli {
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> {
             if (ex instanceof UsageException) {
-                c.getErr().println(Log.journalPrefix(Log.Level.ERROR) + escape(c.getCommandName() + ": " + ex.getMessage()));
+                c.getErr().println(Log.journalPrefix(Log.Level.ERROR) + escape(c.getCommandName() + ": "
+                    + ex.getMessage()));
                 return USAGE;
             }
             // A fatal NSQ error is one line naming the peer and its words; anything else keeps its causes.
@@ -76,10 +78,12 @@ public final class Cli {
                 given = typed + " " + quote(String.join(" ", o.originalStringValues()));
             } else {
                 Matcher env = ENV.matcher(String.valueOf(o.defaultValueString()));
-                given = o.names()[0] + " (" + (env.find() ? "env " + env.group(1) + "=" : "default ") + quote(o.defaultValue()) + ")";
+                given = o.names()[0] + " (" + (env.find() ? "env " + env.group(1) + "=" : "default ")
+                    + quote(o.defaultValue()) + ")";
             }
             boolean addresses = o.auxiliaryTypes().length > 0 && o.auxiliaryTypes()[0] == HostPort.class;
-            throw new CommandLine.ParameterException(spec.commandLine(), given + (addresses ? ": no address in it; " + HostPort.RULE
+            throw new CommandLine.ParameterException(spec.commandLine(), given + (addresses ? ": no address in it; "
+                + HostPort.RULE
                 : ": no value in it; give at least one") + ", comma-separated for several");
         }
     }
@@ -121,7 +125,8 @@ public final class Cli {
                 case '\r' -> sb.append("\\r");
                 case '\t' -> sb.append("\\t");
                 case 0x1b -> sb.append("\\e");
-                default -> sb.append(ch < 0x100 ? String.format(Locale.ROOT, "\\x%02x", (int) ch) : String.format(Locale.ROOT, "\\u%04x", (int) ch));
+                default -> sb.append(ch < 0x100 ? String.format(Locale.ROOT, "\\x%02x", (int) ch)
+                    : String.format(Locale.ROOT, "\\u%04x", (int) ch));
             }
         }
         return sb == null ? text : sb.toString();

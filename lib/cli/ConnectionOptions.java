@@ -33,7 +33,8 @@ public final class ConnectionOptions {
     public static final class NsqdTcp {
         @Option(names = "--nsqd", paramLabel = "HOST:PORT", split = ",",
             defaultValue = "${env:NSQD_TCP_ADDRESS:-127.0.0.1:4150}",
-            description = "nsqd TCP address; repeat or comma-separate for several (env NSQD_TCP_ADDRESS, default ${DEFAULT-VALUE}).")
+            description = "nsqd TCP address; repeat or comma-separate for several (env NSQD_TCP_ADDRESS, default "
+                + "${DEFAULT-VALUE}).")
         public List<HostPort> nsqd;
     }
 
@@ -41,7 +42,8 @@ public final class ConnectionOptions {
     public static final class NsqdHttp {
         @Option(names = "--nsqd-http", paramLabel = "HOST:PORT", split = ",",
             defaultValue = "${env:NSQD_HTTP_ADDRESS:-127.0.0.1:4151}",
-            description = "nsqd HTTP address; repeat or comma-separate for several (env NSQD_HTTP_ADDRESS, default ${DEFAULT-VALUE}).")
+            description = "nsqd HTTP address; repeat or comma-separate for several (env NSQD_HTTP_ADDRESS, default "
+                + "${DEFAULT-VALUE}).")
         public List<HostPort> nsqdHttp;
     }
 
@@ -49,7 +51,8 @@ public final class ConnectionOptions {
     public static final class LookupdHttp {
         @Option(names = {"--lookupd", "--lookupd-http"}, paramLabel = "HOST:PORT", split = ",",
             defaultValue = "${env:NSQLOOKUPD_HTTP_ADDRESS}",
-            description = "nsqlookupd HTTP address; repeat or comma-separate for several. When set, nsqd nodes are discovered through it (env NSQLOOKUPD_HTTP_ADDRESS).")
+            description = "nsqlookupd HTTP address; repeat or comma-separate for several. When set, nsqd nodes are "
+                + "discovered through it (env NSQLOOKUPD_HTTP_ADDRESS).")
         public List<HostPort> lookupd;
 
         public boolean enabled() { return lookupd != null && !lookupd.isEmpty(); }
@@ -63,11 +66,14 @@ public final class ConnectionOptions {
          * {@code spec}: the command (null in tests that build the object by hand).
          */
         public void orNsqd(CommandSpec spec, NsqdTcp nsqd) {
-            if (!enabled() || spec == null || spec.commandLine() == null || spec.commandLine().getParseResult() == null) return;
+            if (!enabled() || spec == null || spec.commandLine() == null
+                || spec.commandLine().getParseResult() == null) return;
             ParseResult parsed = spec.commandLine().getParseResult();
             boolean nsqdGiven = parsed.hasMatchedOption("--nsqd");
-            Cli.require(!(nsqdGiven && parsed.hasMatchedOption("--lookupd")), "--nsqd %s with --lookupd %s: give one of them "
-                + "(--lookupd finds every nsqd that has the stream, --nsqd names the nsqd to read)", Cli.quote(list(nsqd.nsqd)), Cli.quote(list(lookupd)));
+            Cli.require(!(nsqdGiven && parsed.hasMatchedOption("--lookupd")),
+                "--nsqd %s with --lookupd %s: give one of them "
+                + "(--lookupd finds every nsqd that has the stream, --nsqd names the nsqd to read)",
+                Cli.quote(list(nsqd.nsqd)), Cli.quote(list(lookupd)));
             if (nsqdGiven) lookupd = null; // the command line's --nsqd over NSQLOOKUPD_HTTP_ADDRESS
         }
     }
@@ -80,44 +86,50 @@ public final class ConnectionOptions {
     /** How the NSQ client talks to nsqd: what IDENTIFY negotiates (TLS, AUTH, compression, heartbeats). */
     public static final class Client {
         @Option(names = "--heartbeat-interval", paramLabel = "DURATION", defaultValue = "${env:NSQ_HEARTBEAT_INTERVAL}",
-            description = "How often nsqd sends heartbeats (NSQ's heartbeat_interval; env NSQ_HEARTBEAT_INTERVAL, default: nsqd's, 30s); "
-                + "a connection silent for two of them is dropped and made again.")
+            description = "How often nsqd sends heartbeats (NSQ's heartbeat_interval; env NSQ_HEARTBEAT_INTERVAL, "
+                + "default: nsqd's, 30s); a connection silent for two of them is dropped and made again.")
         public Duration heartbeatInterval;
 
         @Option(names = "--tls", defaultValue = "${env:NSQ_TLS:-false}",
-            description = "TLS to nsqd (it needs --tls-cert/--tls-key; NSQ's tls_v1), and HTTPS to its HTTP API (env NSQ_TLS).")
+            description =
+                "TLS to nsqd (it needs --tls-cert/--tls-key; NSQ's tls_v1), and HTTPS to its HTTP API (env NSQ_TLS).")
         public boolean tls;
 
         @Option(names = "--tls-ca", paramLabel = "FILE", defaultValue = "${env:NSQ_TLS_CA}",
-            description = "PEM file of the CA(s) nsqd's certificate must be signed by; default: the JDK's trusted CAs. Implies --tls (env NSQ_TLS_CA).")
+            description = "PEM file of the CA(s) nsqd's certificate must be signed by; default: the JDK's trusted CAs. "
+                + "Implies --tls (env NSQ_TLS_CA).")
         public Path tlsCa;
 
         @Option(names = "--tls-cert", paramLabel = "FILE", defaultValue = "${env:NSQ_TLS_CERT}",
-            description = "PEM client certificate (chain), for nsqd's --tls-client-auth-policy; needs --tls-key. Implies --tls (env NSQ_TLS_CERT).")
+            description = "PEM client certificate (chain), for nsqd's --tls-client-auth-policy; needs --tls-key. "
+                + "Implies --tls (env NSQ_TLS_CERT).")
         public Path tlsCert;
 
         @Option(names = "--tls-key", paramLabel = "FILE", defaultValue = "${env:NSQ_TLS_KEY}",
-            description = "The client certificate's private key: unencrypted PEM, PKCS#8 (BEGIN PRIVATE KEY: RSA, EC, Ed25519) "
+            description =
+                "The client certificate's private key: unencrypted PEM, PKCS#8 (BEGIN PRIVATE KEY: RSA, EC, Ed25519) "
                 + "or PKCS#1 RSA (BEGIN RSA PRIVATE KEY) (env NSQ_TLS_KEY).")
         public Path tlsKey;
 
         @Option(names = "--tls-insecure", defaultValue = "${env:NSQ_TLS_INSECURE:-false}",
-            description = "Do not check nsqd's certificate at all (testing only: anyone in between can read and change messages). Implies --tls (env NSQ_TLS_INSECURE).")
+            description = "Do not check nsqd's certificate at all (testing only: anyone in between can read and change "
+                + "messages). Implies --tls (env NSQ_TLS_INSECURE).")
         public boolean tlsInsecure;
 
         @Option(names = "--auth-secret", paramLabel = "SECRET", defaultValue = "${env:NSQ_AUTH_SECRET}",
-            description = "Secret for nsqd's AUTH (nsqd --auth-http-address). Prefer the env var NSQ_AUTH_SECRET or --auth-secret-file: "
-                + "a command line is visible to every user in ps.")
+            description = "Secret for nsqd's AUTH (nsqd --auth-http-address). Prefer the env var NSQ_AUTH_SECRET or "
+                + "--auth-secret-file: a command line is visible to every user in ps.")
         public String authSecret;
 
         @Option(names = "--auth-secret-file", paramLabel = "FILE", defaultValue = "${env:NSQ_AUTH_SECRET_FILE}",
-            description = "Read the AUTH secret from FILE (one trailing newline ignored; an empty file means no secret), e.g. a systemd "
-                + "credential in $CREDENTIALS_DIRECTORY (env NSQ_AUTH_SECRET_FILE).")
+            description = "Read the AUTH secret from FILE (one trailing newline ignored; an empty file means no "
+                + "secret), e.g. a systemd credential in $CREDENTIALS_DIRECTORY (env NSQ_AUTH_SECRET_FILE).")
         public Path authSecretFile;
 
         @Option(names = "--compression", paramLabel = "snappy|deflate[:LEVEL]", defaultValue = "${env:NSQ_COMPRESSION}",
-            description = "Compress the connection both ways if nsqd offers it (its --snappy/--deflate, on by default): snappy, "
-                + "or deflate with LEVEL 1-9 (default 6; nsqd's side uses at most its --max-deflate-level) (env NSQ_COMPRESSION).")
+            description = "Compress the connection both ways if nsqd offers it (its --snappy/--deflate, on by "
+                + "default): snappy, or deflate with LEVEL 1-9 (default 6; nsqd's side uses at most its "
+                + "--max-deflate-level) (env NSQ_COMPRESSION).")
         public String compression;
 
         private NsqConfig built;
@@ -145,11 +157,16 @@ public final class ConnectionOptions {
             return c;
         }
 
-        /** Returns a config, not a Tls: picocli reflects over this class's methods, and a Tls in a signature would load it. */
+        /**
+         * Returns a config, not a Tls: picocli reflects over this class's methods, and a Tls in a signature would load
+         * it.
+         */
         private NsqConfig withTls(NsqConfig c) {
-            Cli.require((tlsCert == null) == (tlsKey == null), "--tls-cert and --tls-key: a client certificate needs both (got only %s)",
+            Cli.require((tlsCert == null) == (tlsKey == null),
+                "--tls-cert and --tls-key: a client certificate needs both (got only %s)",
                 tlsCert != null ? "--tls-cert" : "--tls-key");
-            Cli.require(!(tlsInsecure && tlsCa != null), "--tls-insecure with --tls-ca: the CA would not be used; give one of them");
+            Cli.require(!(tlsInsecure && tlsCa != null),
+                "--tls-insecure with --tls-ca: the CA would not be used; give one of them");
             Tls t;
             try {
                 t = Tls.load(tlsCa, tlsCert, tlsKey, tlsInsecure);
@@ -159,14 +176,15 @@ public final class ConnectionOptions {
                     case CERT -> "--tls-cert";
                     case KEY -> "--tls-key";
                 };
-                throw new Cli.UsageException(option + " " + Cli.quote(e.file) + (e.other != null ? " does not match --tls-cert "
+                throw new Cli.UsageException(option + " " + Cli.quote(e.file) + (e.other != null
+                    ? " does not match --tls-cert "
                     + Cli.quote(e.other) : "") + ": " + e.reason);
             } catch (IllegalArgumentException e) {
                 throw new Cli.UsageException("TLS: " + e.getMessage());
             }
             if (tlsInsecure) {
-                Log.warn("--tls-insecure: nsqd's certificate is NOT checked; anyone between us and nsqd can read and change "
-                    + "the messages. Give the CA that signed it with --tls-ca instead");
+                Log.warn("--tls-insecure: nsqd's certificate is NOT checked; anyone between us and nsqd can read and "
+                    + "change the messages. Give the CA that signed it with --tls-ca instead");
             } else {
                 Log.debug("to nsqd over %s", t);
             }
@@ -175,7 +193,8 @@ public final class ConnectionOptions {
 
         /** --auth-secret, or the first line of --auth-secret-file; null when neither (or an empty file) gives one. */
         private String secret() {
-            Cli.require(authSecret == null || authSecretFile == null, "--auth-secret with --auth-secret-file: give one of them");
+            Cli.require(authSecret == null || authSecretFile == null,
+                "--auth-secret with --auth-secret-file: give one of them");
             if (authSecretFile == null) return authSecret == null || authSecret.isEmpty() ? null : authSecret;
             String text;
             try {
@@ -186,15 +205,18 @@ public final class ConnectionOptions {
             try {
                 if (Files.getFileStore(authSecretFile).supportsFileAttributeView("posix")
                         && Files.getPosixFilePermissions(authSecretFile).contains(PosixFilePermission.OTHERS_READ)) {
-                    Log.warn("--auth-secret-file %s is readable by every user: chmod o-r it (or hand it over with systemd's LoadCredential=)",
+                    Log.warn("--auth-secret-file %s is readable by every user: chmod o-r it (or hand it over with "
+                        + "systemd's LoadCredential=)",
                         Cli.quote(authSecretFile));
                 }
             } catch (IOException e) {
-                Log.debug("--auth-secret-file %s: cannot see who may read it (%s)", Cli.quote(authSecretFile), Errors.oneLine(e));
+                Log.debug("--auth-secret-file %s: cannot see who may read it (%s)", Cli.quote(authSecretFile),
+                    Errors.oneLine(e));
             }
             if (text.endsWith("\n")) text = text.substring(0, text.length() - 1);
             if (text.endsWith("\r")) text = text.substring(0, text.length() - 1);
-            Cli.require(!text.contains("\n"), "--auth-secret-file %s: the secret must be one line", Cli.quote(authSecretFile));
+            Cli.require(!text.contains("\n"), "--auth-secret-file %s: the secret must be one line",
+                Cli.quote(authSecretFile));
             return text.isEmpty() ? null : text;
         }
     }
@@ -202,33 +224,40 @@ public final class ConnectionOptions {
     /** What a subscriber asks nsqd for its messages: how long it may hold one, and how nsqd buffers them. */
     public static final class Delivery {
         @Option(names = "--msg-timeout", paramLabel = "DURATION", defaultValue = "${env:NSQ_MSG_TIMEOUT}",
-            description = "How long nsqd waits for a message's answer before it hands it to another consumer (NSQ's msg_timeout; "
-                + "env NSQ_MSG_TIMEOUT, default: nsqd's --msg-timeout, 60s; at most its --max-msg-timeout).")
+            description = "How long nsqd waits for a message's answer before it hands it to another consumer (NSQ's "
+                + "msg_timeout; env NSQ_MSG_TIMEOUT, default: nsqd's --msg-timeout, 60s; at most its "
+                + "--max-msg-timeout).")
         public Duration msgTimeout;
 
         @Option(names = "--output-buffer-size", paramLabel = "BYTES", defaultValue = "${env:NSQ_OUTPUT_BUFFER_SIZE}",
-            description = "Bytes nsqd buffers before writing messages to us (env NSQ_OUTPUT_BUFFER_SIZE, default: nsqd's, 16384; "
-                + "64 to its --max-output-buffer-size, 65536).")
+            description = "Bytes nsqd buffers before writing messages to us (env NSQ_OUTPUT_BUFFER_SIZE, default: "
+                + "nsqd's, 16384; 64 to its --max-output-buffer-size, 65536).")
         public Integer outputBufferSize;
 
-        @Option(names = "--output-buffer-timeout", paramLabel = "DURATION", defaultValue = "${env:NSQ_OUTPUT_BUFFER_TIMEOUT}",
-            description = "How long nsqd may hold buffered messages when more than one may be in flight (env NSQ_OUTPUT_BUFFER_TIMEOUT, "
-                + "default 25ms, nsqd's --min-output-buffer-timeout; nsqd's own default is 250ms). 0: no buffering, each message is written at once.")
+        @Option(names = "--output-buffer-timeout", paramLabel = "DURATION",
+            defaultValue = "${env:NSQ_OUTPUT_BUFFER_TIMEOUT}",
+            description = "How long nsqd may hold buffered messages when more than one may be in flight (env "
+                + "NSQ_OUTPUT_BUFFER_TIMEOUT, default 25ms, nsqd's --min-output-buffer-timeout; nsqd's own default is "
+                + "250ms). 0: no buffering, each message is written at once.")
         public Duration outputBufferTimeout;
 
         /** {@code c} with these asked for. */
         public NsqConfig apply(NsqConfig c) {
             if (msgTimeout != null) {
-                Cli.require(msgTimeout.toMillis() >= 1000, "--msg-timeout %s: must be at least 1s (nsqd's range)", Durations.format(msgTimeout));
+                Cli.require(msgTimeout.toMillis() >= 1000, "--msg-timeout %s: must be at least 1s (nsqd's range)",
+                    Durations.format(msgTimeout));
                 c = c.withMsgTimeout(msgTimeout);
             }
             Cli.require(outputBufferSize == null || outputBufferSize >= 64 && outputBufferSize <= 65536,
                 "--output-buffer-size %s: must be 64 to 65536 bytes (nsqd's default range)", outputBufferSize);
-            Cli.require(outputBufferTimeout == null || outputBufferTimeout.isZero() || outputBufferTimeout.toMillis() >= 1,
-                "--output-buffer-timeout %s: must be 0 (no buffering) or at least 1ms", Durations.format(outputBufferTimeout == null ? Duration.ZERO : outputBufferTimeout));
+            Cli.require(outputBufferTimeout == null || outputBufferTimeout.isZero()
+                || outputBufferTimeout.toMillis() >= 1,
+                "--output-buffer-timeout %s: must be 0 (no buffering) or at least 1ms",
+                    Durations.format(outputBufferTimeout == null ? Duration.ZERO : outputBufferTimeout));
             Cli.require(outputBufferSize == null || outputBufferTimeout == null || !outputBufferTimeout.isZero(),
                 "--output-buffer-size with --output-buffer-timeout 0: no buffering means no buffer; give one of them");
-            return outputBufferSize == null && outputBufferTimeout == null ? c : c.withOutputBuffer(outputBufferSize, outputBufferTimeout);
+            return outputBufferSize == null && outputBufferTimeout == null ? c : c.withOutputBuffer(outputBufferSize,
+                outputBufferTimeout);
         }
     }
 

@@ -61,7 +61,8 @@ public final class Converters {
      */
     public static void requireDuration(String option, Duration value, Duration min, Duration max, String why) {
         if (value == null || value.compareTo(min) >= 0 && value.compareTo(max) <= 0) return;
-        throw new Cli.UsageException(String.format(Locale.ROOT, "%s %s: must be %s to %s%s", option, Durations.format(value),
+        throw new Cli.UsageException(String.format(Locale.ROOT, "%s %s: must be %s to %s%s", option,
+            Durations.format(value),
             Durations.format(min), Durations.format(max), why.isEmpty() ? "" : " (" + why + ")"));
     }
 

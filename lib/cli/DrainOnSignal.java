@@ -19,15 +19,20 @@ public final class DrainOnSignal {
 
     /** {@code maxWait}: how long the hook waits for the drain, read when the signal comes. */
     public static void main(Object command, Runnable stop, Supplier<Duration> maxWait, String... args) {
-        main(command, stop, maxWait, () -> Log.warn("drain did not end within %s", Durations.format(maxWait.get())), args);
+        main(command, stop, maxWait, () -> Log.warn("drain did not end within %s", Durations.format(maxWait.get())),
+            args);
     }
 
     /** As above; {@code gaveUp} says what was left undone when the drain outlasted {@code maxWait} (exit 1). */
-    public static void main(Object command, Runnable stop, Supplier<Duration> maxWait, Runnable gaveUp, String... args) {
+    public static void main(Object command, Runnable stop, Supplier<Duration> maxWait, Runnable gaveUp,
+            String... args) {
         run(() -> Cli.run(command, args), stop, maxWait, gaveUp);
     }
 
-    /** The same for any {@code body} that returns an exit code (lib/Nsq.java's consumer builds its command itself); ends the JVM. */
+    /**
+     * The same for any {@code body} that returns an exit code (lib/Nsq.java's consumer builds its command itself); ends
+     * the JVM.
+     */
     public static void run(IntSupplier body, Runnable stop, Supplier<Duration> maxWait, Runnable gaveUp) {
         CountDownLatch done = new CountDownLatch(1);
         AtomicInteger code = new AtomicInteger(Cli.FAILURE);

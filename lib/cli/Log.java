@@ -82,7 +82,8 @@ public final class Log {
         String[] devIno = journalStream.split(":");
         try {
             Map<String, Object> a = Files.readAttributes(stderr, "unix:dev,ino");
-            return devIno.length == 2 && Long.parseLong(devIno[0]) == (Long) a.get("dev") && Long.parseLong(devIno[1]) == (Long) a.get("ino");
+            return devIno.length == 2 && Long.parseLong(devIno[0]) == (Long) a.get("dev")
+                && Long.parseLong(devIno[1]) == (Long) a.get("ino");
         } catch (NumberFormatException malformed) {
             return false;
         } catch (IOException | UnsupportedOperationException | IllegalArgumentException | SecurityException unknown) {
@@ -90,7 +91,9 @@ public final class Log {
         }
     }
 
-    /** "<3>" and so on when stderr is the journal, else "": for the lines written without {@link #line} (usage errors). */
+    /**
+     * "<3>" and so on when stderr is the journal, else "": for the lines written without {@link #line} (usage errors).
+     */
     public static String journalPrefix(Level level) { return JOURNAL ? "<" + priority(level) + ">" : ""; }
 
     /** sd-daemon(3) priorities: err 3, warning 4, info 6, debug 7. */

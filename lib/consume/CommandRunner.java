@@ -21,7 +21,10 @@ import util.Durations;
  * and the JDK's reaper for each running command.
  */
 public final class CommandRunner extends Workers {
-    /** How late the timer may be with a kill (it runs kill(1), up to 5 s each) before the worker kills the command itself. */
+    /**
+     * How late the timer may be with a kill (it runs kill(1), up to 5 s each) before the worker kills the command
+     * itself.
+     */
     private static final Duration LATE_KILL = Duration.ofSeconds(10);
 
     private final String command, group;
@@ -67,7 +70,8 @@ public final class CommandRunner extends Workers {
             } catch (IOException e) {
                 Log.debug("command did not read all of %s: %s", j.m, e.getMessage());
             }
-            if (!p.waitFor(timeout.toMillis() + LATE_KILL.toMillis(), TimeUnit.MILLISECONDS)) { // the timer is late, or closed
+            // the timer is late, or closed
+            if (!p.waitFor(timeout.toMillis() + LATE_KILL.toMillis(), TimeUnit.MILLISECONDS)) {
                 if (decided.compareAndSet(false, true)) groups.kill(p);
                 p.waitFor();
             }

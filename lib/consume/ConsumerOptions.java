@@ -18,11 +18,14 @@ import picocli.CommandLine.Spec;
  */
 public final class ConsumerOptions {
     @Option(names = {"-s", "--stream"}, paramLabel = "NAME", split = ",", converter = Converters.Stream.class,
-        defaultValue = "${env:STREAM}", description = "Stream to read; repeat or comma-separate for several (env STREAM).")
+        defaultValue = "${env:STREAM}",
+            description = "Stream to read; repeat or comma-separate for several (env STREAM).")
     public List<String> streams;
 
-    @Option(names = {"-g", "--group"}, paramLabel = "NAME", converter = Converters.Group.class, defaultValue = "${env:GROUP}",
-        description = "Group (NSQ channel); NAME#ephemeral for one that nsqd forgets when its last consumer leaves (env GROUP).")
+    @Option(names = {"-g", "--group"}, paramLabel = "NAME", converter = Converters.Group.class,
+        defaultValue = "${env:GROUP}",
+        description =
+            "Group (NSQ channel); NAME#ephemeral for one that nsqd forgets when its last consumer leaves (env GROUP).")
     public String group;
 
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "${env:TIMEOUT}",
@@ -43,22 +46,27 @@ public final class ConsumerOptions {
     @Mixin public ConnectionOptions.Delivery delivery;
 
     @Option(names = "--lookupd-interval", paramLabel = "DURATION", defaultValue = "${env:LOOKUPD_POLL_INTERVAL:-15s}",
-        description = "How often to ask nsqlookupd for new nsqd nodes (env LOOKUPD_POLL_INTERVAL, default ${DEFAULT-VALUE}).")
+        description =
+            "How often to ask nsqlookupd for new nsqd nodes (env LOOKUPD_POLL_INTERVAL, default ${DEFAULT-VALUE}).")
     public Duration lookupdInterval;
 
     @Option(names = "--connect-timeout", paramLabel = "DURATION", defaultValue = "${env:CONNECT_TIMEOUT:-15s}",
         description = "At start, how long to wait for the first subscription before exiting 1; an nsqd or nsqlookupd "
-            + "that refuses connections (or an unknown host) fails within 5s (env CONNECT_TIMEOUT, default ${DEFAULT-VALUE}).")
+            + "that refuses connections (or an unknown host) fails within 5s (env CONNECT_TIMEOUT, default "
+            + "${DEFAULT-VALUE}).")
     public Duration connectTimeout;
 
     @Option(names = "--max-in-flight", paramLabel = "N", defaultValue = "${env:MAX_IN_FLIGHT}",
-        description = "Messages nsqd may hand us before we answer (env MAX_IN_FLIGHT; default 2500 (nsqd's max-rdy-count) when printing, "
-            + "--concurrency when a handler or command runs per message, so none waits toward nsqd's msg-timeout).")
+        description = "Messages nsqd may hand us before we answer (env MAX_IN_FLIGHT; default 2500 (nsqd's "
+            + "max-rdy-count) when printing, --concurrency when a handler or command runs per message, so none waits "
+            + "toward nsqd's msg-timeout).")
     public Integer maxInFlight;
 
     @Option(names = "--connections", paramLabel = "N", defaultValue = "${env:NSQD_CONNECTIONS:-1}",
-        description = "Connections to each nsqd per stream, sharing --max-in-flight: nsqd sends on each from one goroutine, "
-            + "so a second one lets a fast reader take a second core of nsqd's (env NSQD_CONNECTIONS, default ${DEFAULT-VALUE}).")
+        description =
+            "Connections to each nsqd per stream, sharing --max-in-flight: nsqd sends on each from one goroutine, "
+            + "so a second one lets a fast reader take a second core of nsqd's (env NSQD_CONNECTIONS, default "
+            + "${DEFAULT-VALUE}).")
     public int connections;
 
     @Option(names = "--count", paramLabel = "N", defaultValue = "${env:COUNT:-0}",
@@ -66,25 +74,30 @@ public final class ConsumerOptions {
     public long count;
 
     @Option(names = "--concurrency", paramLabel = "N", defaultValue = "${env:CONCURRENCY:-1}",
-        description = "Messages handled at once, each on a worker of its own (env CONCURRENCY, default ${DEFAULT-VALUE}).")
+        description =
+            "Messages handled at once, each on a worker of its own (env CONCURRENCY, default ${DEFAULT-VALUE}).")
     public int concurrency;
 
     @Option(names = "--backoff", paramLabel = "INITIAL/MAX", defaultValue = "${env:BACKOFF:-1s/2m}",
-        description = "Requeue delay after a failure: INITIAL, doubled per attempt, capped at MAX (env BACKOFF, default ${DEFAULT-VALUE}).")
+        description = "Requeue delay after a failure: INITIAL, doubled per attempt, capped at MAX (env BACKOFF, "
+            + "default ${DEFAULT-VALUE}).")
     public String backoffSpec;
 
     @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "${env:MAX_ATTEMPTS:-5}",
-        description = "After N failed attempts, publish the message to the dead-letter stream (as JSON with its metadata, or "
+        description =
+            "After N failed attempts, publish the message to the dead-letter stream (as JSON with its metadata, or "
             + "its bare body when that would exceed nsqd's --max-msg-size) and finish it; 0 = retry forever "
             + "(env MAX_ATTEMPTS, default ${DEFAULT-VALUE}).")
     public int maxAttempts;
 
-    @Option(names = "--dead-letter", paramLabel = "NAME", converter = Converters.Stream.class, defaultValue = "${env:DEAD_LETTER}",
+    @Option(names = "--dead-letter", paramLabel = "NAME", converter = Converters.Stream.class,
+        defaultValue = "${env:DEAD_LETTER}",
         description = "Dead-letter stream (env DEAD_LETTER; default <stream>.dead).")
     public String deadLetter;
 
     @Option(names = "--verify", defaultValue = "${env:VERIFY:-false}",
-        description = "Count producer.java events per producer and report on exit: count, highest seq, missing-at-start "
+        description =
+            "Count producer.java events per producer and report on exit: count, highest seq, missing-at-start "
             + "(seq 1 up to the lowest seen), gaps, duplicates (env VERIFY).")
     public boolean verify;
 
@@ -94,25 +107,32 @@ public final class ConsumerOptions {
     public Long expect;
 
     @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "${env:DRAIN_TIMEOUT:-15s}",
-        description = "On SIGTERM/SIGINT, how long running handlers may finish before they are stopped (a command killed) and "
+        description =
+            "On SIGTERM/SIGINT, how long running handlers may finish before they are stopped (a command killed) and "
             + "their messages requeued (env DRAIN_TIMEOUT, default ${DEFAULT-VALUE}).")
     public Duration drainTimeout;
 
     @Option(names = "--socket-activation", defaultValue = "${env:SOCKET_ACTIVATION:-false}",
-        description = "Require the wake socket from systemd (fd 3); automatic when LISTEN_PID is this process (env SOCKET_ACTIVATION).")
+        description = "Require the wake socket from systemd (fd 3); automatic when LISTEN_PID is this process (env "
+            + "SOCKET_ACTIVATION).")
     public boolean socketActivation;
 
     @Option(names = "--max-req-timeout", paramLabel = "DURATION", defaultValue = "${env:MAX_REQ_TIMEOUT:-1h}",
-        description = "nsqd's --max-req-timeout: requeue delays are clamped to it as nsqd clamps them, and logged as such "
+        description =
+            "nsqd's --max-req-timeout: requeue delays are clamped to it as nsqd clamps them, and logged as such "
             + "(env MAX_REQ_TIMEOUT, default ${DEFAULT-VALUE}, nsqd's default).")
     public Duration maxReqTimeout;
 
     @Mixin public StatsdOptions statsd;
     @Mixin public ConnectionOptions.Verbosity verbosity;
 
-    /** The command these options are part of: what its command line said, as opposed to the environment (--nsqd with --lookupd). */
+    /**
+     * The command these options are part of: what its command line said, as opposed to the environment (--nsqd with
+     * --lookupd).
+     */
     @Spec(Spec.Target.MIXEE) public CommandSpec spec;
 
     /** How long the JVM waits for the drain on SIGTERM before it gives up: --drain-timeout and 10 s for the rest. */
-    public Duration drainWait() { return (drainTimeout != null ? drainTimeout : Duration.ofSeconds(15)).plusSeconds(10); }
+    public Duration drainWait() { return (drainTimeout != null ? drainTimeout
+        : Duration.ofSeconds(15)).plusSeconds(10); }
 }

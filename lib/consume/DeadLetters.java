@@ -54,7 +54,8 @@ public final class DeadLetters implements AutoCloseable {
     /** {@code override} (--dead-letter), or {@code <stream>.dead} without the stream's #ephemeral. */
     public static String streamFor(String override, String stream) {
         if (override != null) return override;
-        String base = Names.isEphemeral(stream) ? stream.substring(0, stream.length() - Names.EPHEMERAL.length()) : stream;
+        String base = Names.isEphemeral(stream) ? stream.substring(0, stream.length() - Names.EPHEMERAL.length())
+            : stream;
         return base + ".dead";
     }
 
@@ -71,8 +72,12 @@ public final class DeadLetters implements AutoCloseable {
         return j;
     }
 
-    /** Returns once nsqd acknowledged the dead letter (the caller then finishes the message) and says which form it took. */
-    public synchronized Published publish(String stream, String group, Message m, String error) throws ReliablePublisher.Failure {
+    /**
+     * Returns once nsqd acknowledged the dead letter (the caller then finishes the message) and says which form it
+     * took.
+     */
+    public synchronized Published publish(String stream, String group, Message m,
+            String error) throws ReliablePublisher.Failure {
         String target = streamFor(stream);
         Map<String, Object> meta = metadata(stream, group, m, error);
         Map<String, Object> j = new LinkedHashMap<>(meta);
@@ -96,8 +101,9 @@ public final class DeadLetters implements AutoCloseable {
                 maxMsgSize.put(m.from(), limit);
             }
         }
-        Log.warn("%s: its dead letter with metadata (%d bytes) is over nsqd's --max-msg-size (%d bytes): publishing the body "
-            + "as it is (%d bytes) to %s; metadata: %s", m, envelope.length, limit, m.body().length, target, Json.MAPPER.valueToTree(meta));
+        Log.warn("%s: its dead letter with metadata (%d bytes) is over nsqd's --max-msg-size (%d bytes): publishing "
+            + "the body as it is (%d bytes) to %s; metadata: %s", m, envelope.length, limit, m.body().length, target,
+            Json.MAPPER.valueToTree(meta));
         pub.send(List.of(m.body()));
         return Published.BODY_ONLY;
     }

@@ -40,7 +40,10 @@ import util.Threads;
  */
 public final class DeferredWakes implements AutoCloseable {
     static final Duration MIN_LEAD = Duration.ofSeconds(1);
-    /** A message due this long after the consumer must have exited is noted; sooner ones it reads itself (nsqd moves a due message within ~100 ms). */
+    /**
+     * A message due this long after the consumer must have exited is noted; sooner ones it reads itself (nsqd moves a
+     * due message within ~100 ms).
+     */
     static final Duration MARGIN = Duration.ofSeconds(1);
     /** Notes of one nsqd and stream due this close together are one note: one wake reads them all. */
     static final Duration COALESCE = Duration.ofMillis(250);
@@ -77,7 +80,9 @@ public final class DeferredWakes implements AutoCloseable {
         return new DeferredWakes(exitsIdle ? config : null, group, idleTimeout);
     }
 
-    /** After {@code m} went back to nsqd for {@code delay}: leaves a note when the consumer may be gone by its due time. */
+    /**
+     * After {@code m} went back to nsqd for {@code delay}: leaves a note when the consumer may be gone by its due time.
+     */
     public void requeued(Message m, Duration delay) {
         if (config == null) return;
         Duration note = noteDelay(delay, idleTimeout, lead());
@@ -104,7 +109,8 @@ public final class DeferredWakes implements AutoCloseable {
     /** Three times this run's start-up (JVM start to wiring), at least MIN_LEAD, at most half the idle timeout. */
     synchronized Duration lead() {
         if (lead == null) {
-            long startup = ProcessHandle.current().info().startInstant().map(s -> wiredAtMillis - s.toEpochMilli()).orElse(0L);
+            long startup = ProcessHandle.current().info().startInstant().map(s -> wiredAtMillis
+                - s.toEpochMilli()).orElse(0L);
             Duration l = Duration.ofMillis(Math.max(MIN_LEAD.toMillis(), 3 * startup));
             Duration half = idleTimeout.dividedBy(2);
             lead = l.compareTo(half) > 0 ? half : l;
@@ -133,13 +139,15 @@ public final class DeferredWakes implements AutoCloseable {
             p.publishDeferred(DeferredWake.TOPIC, n.delay(), DeferredWake.body(new WakeSocket.Wake(n.stream(), group)));
             lastDue.put(key, n.dueMillis());
             lastProblem.remove(n.nsqd());
-            Log.debug("left a wake for %s in %s at nsqd %s (a requeued message comes due then)", group, Durations.format(n.delay()), n.nsqd());
+            Log.debug("left a wake for %s in %s at nsqd %s (a requeued message comes due then)", group,
+                Durations.format(n.delay()), n.nsqd());
         } catch (IOException e) {
             Publisher p = publishers.remove(n.nsqd());
             if (p != null) p.close();
             String why = Errors.oneLine(e);
             if (!why.equals(lastProblem.put(n.nsqd(), why))) {
-                Log.warn("cannot leave the wakeup a note at nsqd %s (%s): a message requeued for %s waits for its next scan instead",
+                Log.warn("cannot leave the wakeup a note at nsqd %s (%s): a message requeued for %s waits for its next "
+                    + "scan instead",
                     n.nsqd(), why, Durations.format(n.delay()));
             }
         }
@@ -159,6 +167,7 @@ public final class DeferredWakes implements AutoCloseable {
         if (!queue.offer(STOP, CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS)) t.interrupt();
         t.join(CLOSE_WAIT.toMillis());
         if (t.isAlive()) t.interrupt();
-        if (lost > 0) Log.warn("%d note(s) to the wakeup did not fit its queue: those messages wait for its next scan", lost);
+        if (lost > 0) Log.warn("%d note(s) to the wakeup did not fit its queue: those messages wait for its next scan",
+            lost);
     }
 }

@@ -112,7 +112,10 @@ public final class GroupRun {
         if (s != null) s.cancelWaits(); // ends subscribe()'s wait
     }
 
-    /** Runs until stop, --count, a fatal error or the idle timeout; the exit code (1 after an error, 2 for bad usage thrown as such). */
+    /**
+     * Runs until stop, --count, a fatal error or the idle timeout; the exit code (1 after an error, 2 for bad usage
+     * thrown as such).
+     */
     public int call() throws Exception {
         int inFlight = checkOptions();
         DeadLetters deadLetters = new DeadLetters(o.client.config(), o.deadLetter);
@@ -134,8 +137,9 @@ public final class GroupRun {
                     + (linger.isZero() ? "" : " (" + Durations.format(linger) + " when woken only for a backlog)"));
             Duration limit = workers == null ? null : workers.timeout();
             if (limit != null && limit.compareTo(subscriber.maxMsgTimeout()) > 0) {
-                Log.warn("--exec-timeout %s is longer than nsqd's --max-msg-timeout %s: a command still running then has its message "
-                    + "handed to another consumer", Durations.format(limit), Durations.format(subscriber.maxMsgTimeout()));
+                Log.warn("--exec-timeout %s is longer than nsqd's --max-msg-timeout %s: a command still running then "
+                    + "has its message handed to another consumer", Durations.format(limit),
+                    Durations.format(subscriber.maxMsgTimeout()));
             }
             messages.active(); // idle time counts from here, not from JVM start
             runUntilDone();
@@ -145,7 +149,8 @@ public final class GroupRun {
             subscriber.close();
             if (listener != null) {
                 listener.stop();
-                if (ownListener) listener.close(); // leaves systemd's socket listening: our fd goes at exit, never shut down
+                // leaves systemd's socket listening: our fd goes at exit, never shut down
+                if (ownListener) listener.close();
             }
             deadLetters.close();
             deferredWakes.close();
@@ -163,31 +168,39 @@ public final class GroupRun {
         Cli.require(o.streams != null && !o.streams.isEmpty(), "missing --stream (or STREAM): which stream to read");
         Cli.require(o.group != null, "missing --group (or GROUP): which group to read as");
         Cli.require(o.concurrency >= 1 && o.concurrency <= 1000, "--concurrency %d: must be 1 to 1000", o.concurrency);
-        Cli.require(o.maxInFlight == null || o.maxInFlight >= 1 && o.maxInFlight <= 100_000, "--max-in-flight %s: must be 1 to 100000", o.maxInFlight);
+        Cli.require(o.maxInFlight == null || o.maxInFlight >= 1 && o.maxInFlight <= 100_000,
+            "--max-in-flight %s: must be 1 to 100000", o.maxInFlight);
         Cli.require(o.connections >= 1 && o.connections <= 16, "--connections %d: must be 1 to 16", o.connections);
         Cli.require(o.count >= 0, "--count %d: must be 0 (no limit) or more", o.count);
-        Cli.require(o.expect == null || o.expect >= 1, "--expect %d: must be at least 1 (seq numbers start at 1)", o.expect);
+        Cli.require(o.expect == null || o.expect >= 1, "--expect %d: must be at least 1 (seq numbers start at 1)",
+            o.expect);
         boolean verify = o.verify || o.expect != null;
-        Cli.require(o.maxAttempts >= 0 && o.maxAttempts <= 65535, "--max-attempts %d: must be 0 (forever) to 65535", o.maxAttempts);
+        Cli.require(o.maxAttempts >= 0 && o.maxAttempts <= 65535, "--max-attempts %d: must be 0 (forever) to 65535",
+            o.maxAttempts);
         Cli.require(!o.connectTimeout.isZero(), "--connect-timeout must be more than 0");
         Cli.require(!o.maxReqTimeout.isZero(), "--max-req-timeout must be more than 0");
-        Converters.requireDuration("--connect-timeout", o.connectTimeout, Duration.ofMillis(1), Duration.ofHours(1), "");
+        Converters.requireDuration("--connect-timeout", o.connectTimeout, Duration.ofMillis(1), Duration.ofHours(1),
+            "");
         Converters.requireDuration("--drain-timeout", o.drainTimeout, Duration.ZERO, Duration.ofHours(1), "");
         Converters.requireDuration("--lookupd-interval", o.lookupdInterval, Duration.ofMillis(100), Duration.ofHours(1),
             "every poll asks each nsqlookupd for each stream");
         MessageLifecycle.backoff(o.backoffSpec); // its own rules, before anything is created
         o.statsd.check(); // an unknown statsd host: exit 2 before anything is created
         o.lookupd.orNsqd(o.spec, o.nsqd);
-        // Dead letters happen only when a handler can fail (not when printing), and only then is their stream's name a rule to keep.
+        // Dead letters happen only when a handler can fail (not when printing), and only then is their stream's name a
+        // rule to keep.
         for (String s : workers != null && o.maxAttempts > 0 ? o.streams : List.<String>of()) {
             String dead = DeadLetters.streamFor(o.deadLetter, s);
             Cli.require(Names.isValid(dead), "dead-letter stream %s for stream %s is not a valid name "
                 + "(%s): use a shorter stream name or --dead-letter NAME", Cli.quote(dead), Cli.quote(s), Names.RULE);
-            Cli.require(!o.streams.contains(dead), "dead-letter stream %s for stream %s is a stream this consumer reads: each "
-                + "dead letter would come back to it and fail again, forever; give --dead-letter another stream", Cli.quote(dead), Cli.quote(s));
+            Cli.require(!o.streams.contains(dead),
+                "dead-letter stream %s for stream %s is a stream this consumer reads: each "
+                + "dead letter would come back to it and fail again, forever; give --dead-letter another stream",
+                Cli.quote(dead), Cli.quote(s));
         }
         activated = listener != null || WakeSocket.activated(env, ProcessHandle.current().pid());
-        Cli.require(!o.socketActivation || activated, "--socket-activation: no socket was passed (LISTEN_PID is not this "
+        Cli.require(!o.socketActivation || activated,
+            "--socket-activation: no socket was passed (LISTEN_PID is not this "
             + "process or LISTEN_FDS is unset); run it from a systemd .socket unit or systemd-socket-activate");
         o.verify = verify;
         idleTimeout = o.timeout != null ? o.timeout : activated ? Duration.ofSeconds(30) : Duration.ZERO;
@@ -201,7 +214,8 @@ public final class GroupRun {
 
     /** Workers run the handlers; printing runs on the reader thread, flushed (then FINed) at the end of each burst. */
     private void wire(int inFlight, DeadLetters deadLetters) {
-        MessageLifecycle lifecycle = new MessageLifecycle(o.count, o.maxAttempts, MessageLifecycle.backoff(o.backoffSpec), o.group,
+        MessageLifecycle lifecycle = new MessageLifecycle(o.count, o.maxAttempts,
+            MessageLifecycle.backoff(o.backoffSpec), o.group,
             deadLetters, o.verify ? verifier::record : body -> {});
         if (workers instanceof CommandRunner) lifecycle.handledBy("command");
         if (workers == null) {
@@ -287,9 +301,10 @@ public final class GroupRun {
         try {
             return WakeSocket.Listener.fromSystemd();
         } catch (IOException | RuntimeException e) {
-            throw new Cli.UsageException(String.format("LISTEN_PID=%s LISTEN_FDS=%s promise a listening unix socket on fd %d, "
-                + "but fd %d is %s: start the consumer from a systemd .socket unit or systemd-socket-activate, or unset LISTEN_PID "
-                + "and LISTEN_FDS", env.get("LISTEN_PID"), env.get("LISTEN_FDS"), WakeSocket.SD_LISTEN_FDS_START,
+            throw new Cli.UsageException(String.format("LISTEN_PID=%s LISTEN_FDS=%s promise a listening unix socket on "
+                + "fd %d, but fd %d is %s: start the consumer from a systemd .socket unit or systemd-socket-activate, "
+                + "or unset LISTEN_PID and LISTEN_FDS", env.get("LISTEN_PID"), env.get("LISTEN_FDS"),
+                WakeSocket.SD_LISTEN_FDS_START,
                 WakeSocket.SD_LISTEN_FDS_START, WakeSocket.describeFd(WakeSocket.SD_LISTEN_FDS_START)));
         }
     }
@@ -318,8 +333,10 @@ public final class GroupRun {
             if (stopSignal.await(wait, TimeUnit.NANOSECONDS) || stopping || messages.limitReached()) return;
             if (idleTimeout.isZero()) continue;
             Duration idle = idleNow();
-            // Idle counts from the last message, wake, or (re)subscription: a connection made again gets its turn first.
-            long lastActivity = Math.max(activated ? Math.max(messages.lastActivityNanos(), listener.lastWakeNanos()) : messages.lastActivityNanos(),
+            // Idle counts from the last message, wake, or (re)subscription: a connection made again gets its turn
+            // first.
+            long lastActivity = Math.max(activated ? Math.max(messages.lastActivityNanos(), listener.lastWakeNanos())
+                : messages.lastActivityNanos(),
                 subscriber.listeningSinceNanos());
             wait = lastActivity + idle.toNanos() - System.nanoTime();
             // No wake read yet (a slow client): look again each linger, so a backlog wake read late still applies.
@@ -347,8 +364,12 @@ public final class GroupRun {
 
     private void acceptWakes() throws IOException { listener.start(this::woken); }
 
-    /** Not idle: a handler runs, a message is unanswered, or a connection is down, stalled or overdue (it may hold messages). */
-    private boolean busy() { return workers != null && workers.busy() || subscriber.inFlight() > 0 || !subscriber.listening(); }
+    /**
+     * Not idle: a handler runs, a message is unanswered, or a connection is down, stalled or overdue (it may hold
+     * messages).
+     */
+    private boolean busy() { return workers != null && workers.busy() || subscriber.inFlight() > 0
+        || !subscriber.listening(); }
 
     /** RDY 0, let handlers finish what runs (within --drain-timeout); closing the subscriber requeues the rest. */
     private void drain() throws InterruptedException {
@@ -365,12 +386,16 @@ public final class GroupRun {
     }
 
     private void logSummary() {
-        double secs = messages.firstReceivedNanos() == 0 ? 0 : (System.nanoTime() - messages.firstReceivedNanos()) / 1e9;
+        double secs = messages.firstReceivedNanos() == 0 ? 0 : (System.nanoTime() - messages.firstReceivedNanos())
+            / 1e9;
         int unread = subscriber.requeuedUnread();
-        Log.info("summary: received=%d finished=%d requeued=%d%s dead-lettered=%d%s in %.2fs since the first (%.0f msg/s)",
+        Log.info("summary: received=%d finished=%d requeued=%d%s dead-lettered=%d%s in %.2fs since the first (%.0f "
+            + "msg/s)",
             messages.received(), messages.finished(), requeued(),
-            unread > 0 ? " (" + unread + " of them unread: on their way when the drain began)" : "", messages.deadLettered(),
-            o.verify ? " missing=" + verifier.missing() + " duplicates=" + verifier.duplicates() : "", secs, secs > 0 ? messages.handled() / secs : 0.0);
+            unread > 0 ? " (" + unread + " of them unread: on their way when the drain began)" : "",
+                messages.deadLettered(),
+            o.verify ? " missing=" + verifier.missing() + " duplicates=" + verifier.duplicates() : "", secs, secs > 0
+                ? messages.handled() / secs : 0.0);
         if (o.verify) for (String line : verifier.report()) Log.info("verify: %s", line);
     }
 
@@ -390,7 +415,8 @@ public final class GroupRun {
     private void broke(Error e, Message m) {
         if (broken == null) {
             broken = e;
-            Log.error("%s while handling a message: %s; stopping", e.getClass().getSimpleName(), String.valueOf(e.getMessage()));
+            Log.error("%s while handling a message: %s; stopping", e.getClass().getSimpleName(),
+                String.valueOf(e.getMessage()));
         }
         try {
             messages.requeueNow(m);
@@ -413,7 +439,8 @@ public final class GroupRun {
 
     /**
      * On a worker. FIN only after the handler returned (unless it answered the message itself); a failure requeues
-     * it with --backoff, or dead-letters it; whatever happens, its --count slot goes back (release is a no-op after an answer).
+     * it with --backoff, or dead-letters it; whatever happens, its --count slot goes back (release is a no-op after an
+     * answer).
      */
     private void handle(Workers.Job j) {
         try {

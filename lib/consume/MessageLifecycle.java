@@ -41,7 +41,9 @@ public final class MessageLifecycle {
         void resume();
     }
 
-    /** Told of every REQ with a delay, after it went out, with the delay nsqd will apply (clamped as nsqd clamps it). */
+    /**
+     * Told of every REQ with a delay, after it went out, with the delay nsqd will apply (clamped as nsqd clamps it).
+     */
     public interface Requeued {
         void later(Message m, Duration delay);
     }
@@ -63,7 +65,10 @@ public final class MessageLifecycle {
 
     private final ReentrantLock lock = new ReentrantLock();
     // ---- guarded by lock
-    /** Admitted and not answered yet, each holding a --count slot (identity: Message keeps Object's equals). Only with --count. */
+    /**
+     * Admitted and not answered yet, each holding a --count slot (identity: Message keeps Object's equals). Only with
+     * --count.
+     */
     private final Set<Message> holding = new HashSet<>();
     private long finished, deadLettered;
     private boolean draining, deadLettersRefused, limitSignalled;
@@ -73,8 +78,11 @@ public final class MessageLifecycle {
     private final AtomicLong received = new AtomicLong(), requeued = new AtomicLong();
     private volatile long lastActivity = System.nanoTime(), firstReceived;
 
-    /** {@code onFinished} sees every finished body (--verify); {@code deadLetters} may be null when nothing can fail. */
-    public MessageLifecycle(long limit, int maxAttempts, Backoff backoff, String group, DeadLetters deadLetters, Consumer<byte[]> onFinished) {
+    /**
+     * {@code onFinished} sees every finished body (--verify); {@code deadLetters} may be null when nothing can fail.
+     */
+    public MessageLifecycle(long limit, int maxAttempts, Backoff backoff, String group, DeadLetters deadLetters,
+            Consumer<byte[]> onFinished) {
         this.limit = limit;
         this.maxAttempts = maxAttempts;
         this.backoff = backoff;
@@ -83,7 +91,10 @@ public final class MessageLifecycle {
         this.onFinished = onFinished;
     }
 
-    /** --backoff INITIAL/MAX (e.g. 1s/2m): requeue delays doubling per attempt, MAX at most nsqd's default --max-req-timeout. */
+    /**
+     * --backoff INITIAL/MAX (e.g. 1s/2m): requeue delays doubling per attempt, MAX at most nsqd's default
+     * --max-req-timeout.
+     */
     public static Backoff backoff(String spec) {
         String[] parts = spec.split("/");
         Cli.require(parts.length == 2, "--backoff '%s': expected INITIAL/MAX, e.g. 1s/2m", spec);
@@ -95,7 +106,8 @@ public final class MessageLifecycle {
             throw new Cli.UsageException("--backoff '" + spec + "': " + e.getMessage());
         }
         Cli.require(!initial.isZero() && initial.compareTo(max) <= 0 && max.compareTo(Duration.ofHours(1)) <= 0,
-            "--backoff '%s': INITIAL must be more than 0 and at most MAX, MAX at most 1h (nsqd's --max-req-timeout)", spec);
+            "--backoff '%s': INITIAL must be more than 0 and at most MAX, MAX at most 1h (nsqd's --max-req-timeout)",
+                spec);
         return new Backoff(initial, max);
     }
 
@@ -115,7 +127,10 @@ public final class MessageLifecycle {
      */
     public void onRequeuedLater(Requeued r) { this.onRequeuedLater = r; }
 
-    /** What handles the messages, as log lines name it when it fails ("command", "handler"). Set before the first message. */
+    /**
+     * What handles the messages, as log lines name it when it fails ("command", "handler"). Set before the first
+     * message.
+     */
     public void handledBy(String what) { this.handler = what; }
 
     public long received() { return received.get(); }
@@ -183,13 +198,18 @@ public final class MessageLifecycle {
         done();
     }
 
-    /** Back to nsqd with no delay, not a failure: stopping, past --count, or output gone. Gives its slot back, if it held one. */
+    /**
+     * Back to nsqd with no delay, not a failure: stopping, past --count, or output gone. Gives its slot back, if it
+     * held one.
+     */
     public void requeueNow(Message m) {
         if (m.requeue(Duration.ZERO) != null) requeued.incrementAndGet();
         release(m);
     }
 
-    /** {@code m} was answered elsewhere (or never will be by us): its slot, if it held one, goes back. Harmless twice. */
+    /**
+     * {@code m} was answered elsewhere (or never will be by us): its slot, if it held one, goes back. Harmless twice.
+     */
     public void release(Message m) {
         active();
         if (limit == 0) return;
@@ -203,11 +223,15 @@ public final class MessageLifecycle {
         applyFlow();
     }
 
-    /** Its handler failed with {@code error}: requeue after the backoff, or dead-letter it after --max-attempts. Gives its slot back. */
+    /**
+     * Its handler failed with {@code error}: requeue after the backoff, or dead-letter it after --max-attempts. Gives
+     * its slot back.
+     */
     public void failed(String stream, Message m, String error) {
         try {
             if (m.answered()) Log.debug("%s: %s failed (%s) after answering it", m, handler, error);
-            else if (maxAttempts > 0 && m.attempts() >= maxAttempts && deadLetters != null) deadLetter(stream, m, error);
+            else if (maxAttempts > 0 && m.attempts() >= maxAttempts && deadLetters != null) deadLetter(stream, m,
+                error);
             else Log.warn("%s: %s failed (%s); requeueing in %s", m, handler, error, requeueLater(m));
         } finally {
             release(m);
@@ -257,14 +281,16 @@ public final class MessageLifecycle {
                 Log.debug("%s: dead letters are refused; requeueing in %s", m, requeueLater(m));
                 return;
             }
-            Log.error("%s: failed %d times (last: %s); nsqd refused its dead letter to %s for good (%s): requeued in %s, "
-                + "stopping (exit 1) instead of retrying", m, m.attempts(), error, target, e.getMessage(), requeueLater(m));
+            Log.error("%s: failed %d times (last: %s); nsqd refused its dead letter to %s for good (%s): requeued in "
+                + "%s, stopping (exit 1) instead of retrying", m, m.attempts(), error, target, e.getMessage(),
+                requeueLater(m));
             onRefused.accept(e);
             return;
         }
         Log.warn("%s: failed %d times (last: %s); moved to stream %s%s", m, m.attempts(), error, target,
             how == DeadLetters.Published.BODY_ONLY ? " (body only, metadata logged above)" : "");
-        if (!m.finish()) return; // answered meanwhile (the drain requeued it): in the dead letters and back in nsqd, at least once
+        // answered meanwhile (the drain requeued it): in the dead letters and back in nsqd, at least once
+        if (!m.finish()) return;
         lock.lock();
         try {
             deadLettered++;
@@ -281,10 +307,14 @@ public final class MessageLifecycle {
         Duration used = requeued(m, asked);
         if (used == null) return "(already answered)";
         return used.equals(asked) ? Durations.format(used)
-            : Durations.format(used) + " (nsqd's --max-req-timeout; --backoff asked for " + Durations.format(asked) + ")";
+            : Durations.format(used) + " (nsqd's --max-req-timeout; --backoff asked for " + Durations.format(asked)
+            + ")";
     }
 
-    /** REQ after {@code asked}, counted, and told to {@link #onRequeuedLater} when it has a delay; the delay used, null if answered already. */
+    /**
+     * REQ after {@code asked}, counted, and told to {@link #onRequeuedLater} when it has a delay; the delay used, null
+     * if answered already.
+     */
     private Duration requeued(Message m, Duration asked) {
         Duration used = m.requeue(asked);
         if (used == null) return null;

@@ -189,7 +189,10 @@ public final class MessageOutput {
         return !failed;
     }
 
-    /** Under the lock: the calling thread is a reader from now on (a reconnect brings a new one; the dead that owe nothing go). */
+    /**
+     * Under the lock: the calling thread is a reader from now on (a reconnect brings a new one; the dead that owe
+     * nothing go).
+     */
     private Reader register() {
         readers.removeIf(r -> !r.thread.isAlive() && r.lastQueued <= writtenSeq && r.written.isEmpty());
         Reader r = new Reader();
@@ -233,7 +236,8 @@ public final class MessageOutput {
         if (error == null) return;
         // An Error (out of memory) is the output failing too: said, everything goes back, the run drains and exits 1.
         // Thrown on, it would end the reader before the drain could requeue what nsqd sends next.
-        Log.error("cannot write to stdout (%s): stopping", error instanceof IOException ? error.getMessage() : error.toString());
+        Log.error("cannot write to stdout (%s): stopping", error instanceof IOException ? error.getMessage()
+            : error.toString());
         listener.outputFailed();
         back.forEach(listener::notPrinted);
     }
@@ -254,8 +258,8 @@ public final class MessageOutput {
         if (owed.isEmpty()) return;
         List<Message> fin = new ArrayList<>(owed.size());
         for (Message m : owed) {
-            // Requeued meanwhile (the drain's close): not ours to finish, only its slot to give back. (A close between this
-            // check and the FIN below leaves the message finished and requeued both: nsqd takes the first answer.)
+            // Requeued meanwhile (the drain's close): not ours to finish, only its slot to give back. (A close between
+            // this check and the FIN below leaves the message finished and requeued both: nsqd takes the first answer.)
             if (m.answered()) listener.notPrinted(m);
             else fin.add(m);
         }

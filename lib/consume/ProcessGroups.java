@@ -96,7 +96,8 @@ final class ProcessGroups {
 
     private boolean hasEnv(Path proc) {
         try {
-            for (String kv : new String(Files.readAllBytes(proc.resolve("environ")), StandardCharsets.UTF_8).split("\0")) {
+            for (String kv : new String(Files.readAllBytes(proc.resolve("environ")),
+                    StandardCharsets.UTF_8).split("\0")) {
                 if (kv.equals(envMarker)) return true;
             }
         } catch (IOException gone) {
@@ -110,7 +111,8 @@ final class ProcessGroups {
         List<String> cmd = new ArrayList<>(List.of("kill", "-KILL", "--"));
         for (long g : groups) cmd.add("-" + g);
         try {
-            Process k = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            Process k = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
             if (!k.waitFor(5, TimeUnit.SECONDS)) k.destroyForcibly();
         } catch (IOException e) {
             Log.warn("cannot kill process groups %s: %s", groups, Errors.oneLine(e));

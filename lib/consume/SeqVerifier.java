@@ -63,7 +63,8 @@ public final class SeqVerifier {
         /** Distinct seq numbers of 1..n that arrived. */
         long arrivedUpTo(long n) {
             long got = 0;
-            for (Map.Entry<Long, Long> r : ranges.headMap(n, true).entrySet()) got += Math.min(r.getValue(), n) - r.getKey() + 1;
+            for (Map.Entry<Long, Long> r : ranges.headMap(n, true).entrySet()) got += Math.min(r.getValue(), n)
+                - r.getKey() + 1;
             return got;
         }
 
@@ -89,7 +90,8 @@ public final class SeqVerifier {
         long seq = 0;
         try {
             JsonNode e = Json.MAPPER.readTree(body);
-            JsonNode p = e == null ? null : e.path(ProducerEvents.PRODUCER), s = e == null ? null : e.path(ProducerEvents.SEQ);
+            JsonNode p = e == null ? null : e.path(ProducerEvents.PRODUCER), s = e == null ? null
+                : e.path(ProducerEvents.SEQ);
             if (p != null && p.isTextual() && s.canConvertToLong() && s.asLong() >= 1 && s.asLong() <= MAX_SEQ) {
                 producer = p.asText();
                 seq = s.asLong();
@@ -133,7 +135,8 @@ public final class SeqVerifier {
     /** One line per producer: {@code producer P count=N highest=H missing-at-start=A gaps=G duplicates=D}. */
     public synchronized List<String> report() {
         List<String> lines = new ArrayList<>();
-        producers.forEach((p, t) -> lines.add(String.format("producer %s count=%d highest=%d missing-at-start=%d gaps=%d duplicates=%d",
+        producers.forEach((p,
+            t) -> lines.add(String.format("producer %s count=%d highest=%d missing-at-start=%d gaps=%d duplicates=%d",
             p, t.count, t.max(), t.missingAtStart(), t.gaps(), t.duplicates)));
         if (unparsed > 0) lines.add(unparsed + " message(s) were not producer.java events");
         if (lines.isEmpty()) lines.add("no events");
@@ -152,11 +155,13 @@ public final class SeqVerifier {
             if (arrived < expected) {
                 List<Long> first = t.firstMissing(expected, 3);
                 shortBy.add(String.format("%s has %d (missing %d, first seq %s%s)", p, arrived, expected - arrived,
-                    first.stream().map(String::valueOf).reduce((a, b) -> a + "," + b).orElse(""), expected - arrived > first.size() ? ",..." : ""));
+                    first.stream().map(String::valueOf).reduce((a, b) -> a + "," + b).orElse(""), expected
+                        - arrived > first.size() ? ",..." : ""));
             }
         });
         if (shortBy.isEmpty()) return null;
-        return String.format("--expect %d: %d of %d producer(s) fell short: %s", expected, shortBy.size(), producers.size(),
+        return String.format("--expect %d: %d of %d producer(s) fell short: %s", expected, shortBy.size(),
+            producers.size(),
             String.join("; ", shortBy));
     }
 }

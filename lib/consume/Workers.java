@@ -20,10 +20,10 @@ import util.Threads;
 /**
  * A fixed pool of workers that handle one message each at a time: what a run hands its messages to
  * when it does not print them. A subclass says what handling one is ({@link #run}: consumer --exec's
- * {@link CommandRunner}, a script's Java handler in lib/Nsq.java) and how to stop it. While a message waits for a worker or is handled, it is TOUCHed every
- * msg-timeout/2 so nsqd does not hand it to another consumer. On drain the pool takes no more, lets
- * what runs finish within a grace period, then has it stopped (a command killed, a handler's thread
- * interrupted) so its message can be requeued at once.
+ * {@link CommandRunner}, a script's Java handler in lib/Nsq.java) and how to stop it. While a message waits for a
+ * worker or is handled, it is TOUCHed every msg-timeout/2 so nsqd does not hand it to another consumer. On drain the
+ * pool takes no more, lets what runs finish within a grace period, then has it stopped (a command killed, a handler's
+ * thread interrupted) so its message can be requeued at once.
  *
  * <p>Thread model: {@link #submit} runs on the subscriber's reader threads; {@code concurrency}
  * workers run the jobs; one timer thread sends the TOUCHes, each job on its own schedule (nothing
@@ -53,7 +53,8 @@ public abstract class Workers implements AutoCloseable {
     }
 
     private final ThreadPoolExecutor pool;
-    private final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, Threads.daemons("worker-timer"));
+    private final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1,
+        Threads.daemons("worker-timer"));
     private final Map<Message, Job> jobs = new ConcurrentHashMap<>();
 
     private final int concurrency;
@@ -66,10 +67,14 @@ public abstract class Workers implements AutoCloseable {
         timer.setRemoveOnCancelPolicy(true); // a finished job's TOUCH schedule goes at once, not at its next time
     }
 
-    /** Handles {@code j}'s message, on a worker: null when that went well, else what went wrong. An Error is thrown on. */
+    /**
+     * Handles {@code j}'s message, on a worker: null when that went well, else what went wrong. An Error is thrown on.
+     */
     public abstract String run(Job j);
 
-    /** Past the drain timeout: end {@code j}'s handling now, so its message can be requeued. Here: interrupt its worker. */
+    /**
+     * Past the drain timeout: end {@code j}'s handling now, so its message can be requeued. Here: interrupt its worker.
+     */
     protected void stop(Job j) {
         Thread t = j.worker;
         if (t != null) t.interrupt();
@@ -131,7 +136,8 @@ public abstract class Workers implements AutoCloseable {
     public void drain(Duration grace) throws InterruptedException {
         pool.shutdown();
         if (pool.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) return;
-        Log.warn("handlers still running after --drain-timeout %s: stopping them and requeueing their messages", Durations.format(grace));
+        Log.warn("handlers still running after --drain-timeout %s: stopping them and requeueing their messages",
+            Durations.format(grace));
         for (Job j : jobs.values()) {
             j.killedForDrain = true;
             stop(j);
@@ -139,7 +145,10 @@ public abstract class Workers implements AutoCloseable {
         if (!pool.awaitTermination(5, TimeUnit.SECONDS)) Log.warn("handlers did not stop; closing anyway");
     }
 
-    /** Takes no more and stops the timer; what still runs is left to end with the JVM (daemon threads). Subclasses add theirs. */
+    /**
+     * Takes no more and stops the timer; what still runs is left to end with the JVM (daemon threads). Subclasses add
+     * theirs.
+     */
     @Override
     public void close() {
         timer.shutdownNow();

@@ -21,13 +21,19 @@ import util.Json;
  * humongous allocations at 1 MiB).
  */
 public final class ProducerEvents {
-    public static final String STREAM = "stream", PRODUCER = "producer", SEQ = "seq", TS_NS = "ts_ns", PAYLOAD = "payload", PAD = "pad";
+    public static final String STREAM = "stream", PRODUCER = "producer", SEQ = "seq", TS_NS = "ts_ns",
+        PAYLOAD = "payload", PAD = "pad";
 
-    private static final byte[] TS = latin(",\"" + TS_NS + "\":"), PAD_OPEN = latin(",\"" + PAD + "\":\""), PAD_CLOSE = latin("\"}");
-    /** Up to this size an event is assembled in the scratch buffer; a larger constant part goes to the connection as it is. */
+    private static final byte[] TS = latin(",\"" + TS_NS + "\":"), PAD_OPEN = latin(",\"" + PAD + "\":\""),
+        PAD_CLOSE = latin("\"}");
+    /**
+     * Up to this size an event is assembled in the scratch buffer; a larger constant part goes to the connection as it
+     * is.
+     */
     private static final int SCRATCH = 64 * 1024;
 
-    private final byte[] head, tail;   // {"stream":..,"producer":..,"seq":   and   ,"payload":{...}} (empty with --size)
+    // {"stream":..,"producer":..,"seq": and ,"payload":{...}} (empty with --size)
+    private final byte[] head, tail;
     private final Integer size;
     private final byte[] filler;       // --size: 'x' bytes to pad from, never copied per event when large
     private final byte[] scratch = new byte[SCRATCH];
@@ -35,7 +41,8 @@ public final class ProducerEvents {
     /** {@code size}: every event exactly this many bytes (padded, for benchmarks) instead of a payload. */
     public ProducerEvents(String stream, int thread, int payloadKeys, Integer size) throws IOException {
         this.head = ("{\"" + STREAM + "\":" + Json.MAPPER.writeValueAsString(stream) + ",\"" + PRODUCER + "\":"
-            + Json.MAPPER.writeValueAsString(producerId(thread)) + ",\"" + SEQ + "\":").getBytes(StandardCharsets.UTF_8);
+            + Json.MAPPER.writeValueAsString(producerId(thread)) + ",\"" + SEQ
+            + "\":").getBytes(StandardCharsets.UTF_8);
         this.size = size;
         this.tail = size != null ? new byte[0] : concat(latin(",\"" + PAYLOAD + "\":"),
             Json.MAPPER.writeValueAsBytes(payload(payloadKeys)), new byte[] {'}'});
@@ -55,7 +62,8 @@ public final class ProducerEvents {
         for (int i = 1; i <= keys; i++) {
             String key = "key" + i;
             StringBuilder v = new StringBuilder(1018);
-            for (int j = 0; v.length() < 1018 - key.length(); j++) v.append(alphabet.charAt((i + j) % alphabet.length()));
+            for (int j = 0; v.length() < 1018 - key.length(); j++) v.append(alphabet.charAt((i
+                + j) % alphabet.length()));
             m.put(key, v.toString());
         }
         return m;
@@ -104,7 +112,8 @@ public final class ProducerEvents {
         };
     }
 
-    // ---- encoding: [4-byte size] head seq ,"ts_ns": ts (tail | ,"pad":"xxx"}) ; or 'x' * size when --size is too small
+    // ---- encoding: [4-byte size] head seq ,"ts_ns": ts (tail | ,"pad":"xxx"}) ; or 'x' * size when --size is too
+    // small
 
     private int used; // bytes of scratch waiting to be written
 
@@ -124,7 +133,8 @@ public final class ProducerEvents {
             DataOutputStream into = new DataOutputStream(new java.io.OutputStream() {
                 int at;
                 @Override public void write(int b) { out[at++] = (byte) b; }
-                @Override public void write(byte[] b, int off, int len) { System.arraycopy(b, off, out, at, len); at += len; }
+                @Override public void write(byte[] b, int off, int len) { System.arraycopy(b, off, out, at,
+                    len); at += len; }
             });
             write(into, seq, ts, false);
             flushScratch(into);

@@ -56,7 +56,8 @@ public final class Command {
     /** MPUB of a batch whose messages are written as they go out (never gathered into one array first). */
     public static void mpub(DataOutputStream out, String topic, Batch batch) throws IOException {
         long size = mpubBodySize(batch);
-        if (size > Integer.MAX_VALUE) throw new IllegalArgumentException("MPUB body of " + size + " bytes cannot be framed");
+        if (size > Integer.MAX_VALUE) throw new IllegalArgumentException("MPUB body of " + size
+            + " bytes cannot be framed");
         out.write(ascii("MPUB " + topic + "\n"));
         out.writeInt((int) size);
         out.writeInt(batch.size());
@@ -86,7 +87,8 @@ public final class Command {
         byte[] out = new byte[v.length + id.length + tail + 1];
         System.arraycopy(v, 0, out, 0, v.length);
         System.arraycopy(id, 0, out, v.length, id.length);
-        for (int i = 0; i < tail; i++) out[v.length + id.length + i] = (byte) rest.charAt(i); // ASCII digits and a space
+        // ASCII digits and a space
+        for (int i = 0; i < tail; i++) out[v.length + id.length + i] = (byte) rest.charAt(i);
         out[out.length - 1] = '\n';
         return out;
     }

@@ -59,7 +59,10 @@ public final class Connection implements Closeable {
     private int frameLimit = NsqConfig.HANDSHAKE_FRAME_LIMIT;
     /** The TLS layer, once IDENTIFY granted it: what its handshake showed explains a refusal on the read after it. */
     private Socket tlsSocket;
-    /** Read timeouts in ms (0: none): between frames as set by {@link #setReadTimeout}, inside one at most {@link #midFrameMillis}. */
+    /**
+     * Read timeouts in ms (0: none): between frames as set by {@link #setReadTimeout}, inside one at most {@link
+     * #midFrameMillis}.
+     */
     private volatile int betweenFramesMillis;
     private final int midFrameMillis;
     /** While {@link #open()} (or the caller's first command) waits: for what, for a report from another thread. */
@@ -81,7 +84,8 @@ public final class Connection implements Closeable {
         this.address = address;
         this.config = config;
         this.socket = new Socket();
-        Duration flush = config.outputBufferTimeout() != null ? config.outputBufferTimeout() : Duration.ofMillis(Identify.OUTPUT_BUFFER_TIMEOUT_MS);
+        Duration flush = config.outputBufferTimeout() != null ? config.outputBufferTimeout()
+            : Duration.ofMillis(Identify.OUTPUT_BUFFER_TIMEOUT_MS);
         this.midFrameMillis = (int) Math.min(Integer.MAX_VALUE, flush.plus(MID_FRAME_MARGIN).toMillis());
         Duration limit = config.writeTimeout();
         this.deadline = WriteDeadlines.SHARED.watch(limit, () -> {
@@ -96,7 +100,9 @@ public final class Connection implements Closeable {
         return to(address, config).open();
     }
 
-    /** A connection not made yet: {@link #open()} makes it, and {@link #close()} from another thread ends that early. */
+    /**
+     * A connection not made yet: {@link #open()} makes it, and {@link #close()} from another thread ends that early.
+     */
     public static Connection to(HostPort address, NsqConfig config) { return new Connection(address, config); }
 
     /** Connects and identifies (once); ready for SUB or PUB when it returns. Closed when it throws. */
@@ -114,7 +120,8 @@ public final class Connection implements Closeable {
 
     /**
      * Asked of the kernel before connecting (Linux caps it at net.core.rmem_max): a subscriber keeps what nsqd has in
-     * flight within half of it, since what reached our buffer survives an nsqd crash and what nsqd still holds does not.
+     * flight within half of it, since what reached our buffer survives an nsqd crash and what nsqd still holds does
+     * not.
      */
     private static final int RECEIVE_BUFFER = 1 << 20;
 
@@ -151,7 +158,8 @@ public final class Connection implements Closeable {
         int upgradeTimeout = (int) Math.max(config.handshakeTimeout().toMillis(), UPGRADE_TIMEOUT.toMillis());
         if (config.tls() != null) {
             if (!answer.flag("tls_v1")) {
-                throw new NsqException("nsqd " + address + " does not offer TLS (it needs --tls-cert and --tls-key) and TLS was asked for", true, null);
+                throw new NsqException("nsqd " + address
+                    + " does not offer TLS (it needs --tls-cert and --tls-key) and TLS was asked for", true, null);
             }
             waitingFor = "TLS handshake under way";
             tlsSocket = config.tls().handshake(socket, address, upgradeTimeout);
@@ -160,21 +168,26 @@ public final class Connection implements Closeable {
         }
         Compression c = config.compression();
         if (c != null && answer.flag(c.algorithm())) {
-            InputStream decompressed = c.input(c.algorithm().equals("snappy") ? new BufferedInputStream(rawIn, 64 * 1024) : rawIn);
+            InputStream decompressed = c.input(c.algorithm().equals("snappy") ? new BufferedInputStream(rawIn, 64
+                * 1024) : rawIn);
             layers(decompressed, c.output(rawOut));
             upgraded(c.algorithm(), upgradeTimeout);
         } else if (c != null) {
-            config.logger().warn("nsqd " + address + " does not offer " + c.algorithm() + " (started with --" + c.algorithm() + "=false?): uncompressed");
+            config.logger().warn("nsqd " + address + " does not offer " + c.algorithm() + " (started with --"
+                + c.algorithm() + "=false?): uncompressed");
         }
         if (answer.authRequired()) auth();
-        else if (config.authSecret() != null) config.logger().debug("nsqd " + address + " does not require AUTH: the secret is not sent");
+        else if (config.authSecret() != null) config.logger().debug("nsqd " + address
+            + " does not require AUTH: the secret is not sent");
         // Bootstrapped: from here reads are buffered, and frames may be as large as nsqd's messages.
         in = new FrameReader(rawIn, address, 64 * 1024, this::waiting);
         frameLimit = config.maxFrameSize();
         setReadTimeout(config.readTimeout());
     }
 
-    /** The reader's next blocking read waits between frames or inside one: its timeout follows (see the class comment). */
+    /**
+     * The reader's next blocking read waits between frames or inside one: its timeout follows (see the class comment).
+     */
     private int waiting(boolean midFrame) throws IOException {
         int between = betweenFramesMillis;
         int ms = !midFrame ? between : between == 0 ? midFrameMillis : Math.min(between, midFrameMillis);
@@ -189,21 +202,25 @@ public final class Connection implements Closeable {
         try {
             f = next();
         } catch (SocketTimeoutException e) {
-            throw new IOException("nsqd " + address + ": no OK within " + timeoutMillis + " ms after the " + what + " upgrade", e);
+            throw new IOException("nsqd " + address + ": no OK within " + timeoutMillis + " ms after the " + what
+                + " upgrade", e);
         } catch (IOException e) {
-            // A reset or an alert right after the TLS handshake is nsqd refusing our certificate (TLS 1.3 says so here).
+            // A reset or an alert right after the TLS handshake is nsqd refusing our certificate (TLS 1.3 says so
+            // here).
             throw what.equals("TLS") ? config.tls().refusal(address, tlsSocket, e) : e;
         }
         if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(address, f.text());
         if (f.type() != Frame.RESPONSE || !f.text().equals("OK")) {
-            throw new NsqException("nsqd " + address + " answered the " + what + " upgrade with '" + f.text() + "'", true, null);
+            throw new NsqException("nsqd " + address + " answered the " + what + " upgrade with '" + f.text() + "'",
+                true, null);
         }
     }
 
     /** AUTH with the secret; nsqd asks its auth server, so the answer may take seconds. Logs who nsqd says we are. */
     private void auth() throws IOException {
         if (config.authSecret() == null) {
-            throw new NsqException("nsqd " + address + " requires AUTH (it runs with --auth-http-address) and no secret was given", true, null);
+            throw new NsqException("nsqd " + address
+                + " requires AUTH (it runs with --auth-http-address) and no secret was given", true, null);
         }
         waitingFor = "no answer to AUTH yet";
         write(Command.auth(config.authSecret().getBytes(StandardCharsets.UTF_8)));
@@ -212,19 +229,23 @@ public final class Connection implements Closeable {
         try {
             f = next();
         } catch (SocketTimeoutException e) {
-            throw new IOException("nsqd " + address + " did not answer AUTH within " + AUTH_TIMEOUT.toSeconds() + " s (its auth server is slow?)", e);
+            throw new IOException("nsqd " + address + " did not answer AUTH within " + AUTH_TIMEOUT.toSeconds()
+                + " s (its auth server is slow?)", e);
         }
         if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(address, f.text());
-        if (f.type() != Frame.RESPONSE) throw new NsqException.NotNsqd(address, "it sent a message before AUTH was answered");
+        if (f.type() != Frame.RESPONSE) throw new NsqException.NotNsqd(address,
+            "it sent a message before AUTH was answered");
         Map<String, String> who = Identify.flatJson(f.text());
         String url = who.getOrDefault("identity_url", "");
         config.logger().info("nsqd " + address + ": AUTH accepted as '" + who.getOrDefault("identity", "") + "'"
-            + (url.isEmpty() ? "" : " (" + url + ")") + " with " + who.getOrDefault("permission_count", "?") + " permission(s)");
+            + (url.isEmpty() ? "" : " (" + url + ")") + " with " + who.getOrDefault("permission_count", "?")
+            + " permission(s)");
     }
 
     /**
-     * The answer to a handshake command. Silence is not proof of a wrong peer: a stopped (SIGSTOP), overloaded or cut-off
-     * nsqd takes the connection in its kernel and says nothing, and answers the moment it runs again. Transient.
+     * The answer to a handshake command. Silence is not proof of a wrong peer: a stopped (SIGSTOP), overloaded or
+     * cut-off nsqd takes the connection in its kernel and says nothing, and answers the moment it runs again.
+     * Transient.
      */
     private Frame handshakeResponse(String command) throws IOException {
         Frame f;
@@ -235,13 +256,17 @@ public final class Connection implements Closeable {
                 + config.handshakeTimeout().toMillis() + " ms (a stopped, overloaded or cut-off nsqd, or not nsqd)");
         }
         if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(address, f.text());
-        if (f.type() != Frame.RESPONSE) throw new NsqException.NotNsqd(address, "it sent a message before " + command + " was answered");
+        if (f.type() != Frame.RESPONSE) throw new NsqException.NotNsqd(address, "it sent a message before " + command
+            + " was answered");
         return f;
     }
 
     public HostPort address() { return address; }
 
-    /** While it is being made: what it waits for, e.g. "nsqd 127.0.0.1:4150: it took the connection, no answer to IDENTIFY yet". Any thread. */
+    /**
+     * While it is being made: what it waits for, e.g. "nsqd 127.0.0.1:4150: it took the connection, no answer to
+     * IDENTIFY yet". Any thread.
+     */
     public String waitingFor() { return "nsqd " + address + ": " + waitingFor; }
 
     /** The caller's first command waits for its answer, e.g. "no answer to SUB yet": for {@link #waitingFor()}. */
@@ -253,8 +278,8 @@ public final class Connection implements Closeable {
     public Identify.Answer negotiated() { return answer; }
 
     /**
-     * How long a blocked read may wait for the next frame (ZERO: forever); publishers bound each answer, subscribers the
-     * heartbeat gap. Inside a frame the wait is shorter (see the class comment).
+     * How long a blocked read may wait for the next frame (ZERO: forever); publishers bound each answer, subscribers
+     * the heartbeat gap. Inside a frame the wait is shorter (see the class comment).
      */
     public void setReadTimeout(Duration timeout) throws IOException {
         betweenFramesMillis = (int) Math.min(Integer.MAX_VALUE, timeout.toMillis());
@@ -265,7 +290,10 @@ public final class Connection implements Closeable {
     /** When bytes last came from nsqd (System.nanoTime()): a heartbeat is due every interval. Any thread may ask. */
     public long lastHeardNanos() { return in.lastBytesNanos(); }
 
-    /** Since when the reader has been waiting with part of a frame in hand (System.nanoTime()), or 0. Any thread may ask. */
+    /**
+     * Since when the reader has been waiting with part of a frame in hand (System.nanoTime()), or 0. Any thread may
+     * ask.
+     */
     public long stalledSinceNanos() { return in.stalledSinceNanos(); }
 
     /**

@@ -35,7 +35,8 @@ public record Frame(int type, byte[] data, byte[] body) {
                 + "\"); nsqd's TCP port is 4150 by default, 4151 is its HTTP port");
         }
         if (size < 4 || size - 4 > limit) {
-            throw new NsqException.NotNsqd(peer, "it sent a frame of " + Integer.toUnsignedString(size) + " bytes (at most "
+            throw new NsqException.NotNsqd(peer, "it sent a frame of " + Integer.toUnsignedString(size)
+                + " bytes (at most "
                 + (limit + 4) + " expected now" + printable(size) + ")");
         }
     }
@@ -48,7 +49,8 @@ public record Frame(int type, byte[] data, byte[] body) {
 
     static void checkMessage(int dataSize, HostPort peer) throws NsqException {
         if (dataSize < MESSAGE_HEADER) {
-            throw new NsqException.NotNsqd(peer, "it sent a message frame of " + dataSize + " bytes, shorter than a message header");
+            throw new NsqException.NotNsqd(peer, "it sent a message frame of " + dataSize
+                + " bytes, shorter than a message header");
         }
     }
 

@@ -21,19 +21,28 @@ import java.net.SocketTimeoutException;
  * getters, which any thread may read.
  */
 public final class FrameReader {
-    /** Told before a read blocks whether it waits between frames or inside one; the connection sets its timeout from that. */
+    /**
+     * Told before a read blocks whether it waits between frames or inside one; the connection sets its timeout from
+     * that.
+     */
     public interface Waits {
         /** Returns the timeout now set, in ms (0: none). */
         int waiting(boolean midFrame) throws IOException;
     }
 
     private static final int HEADER = 8; // size + type
-    /** Up to this size a frame is allocated at once; a larger one grows as its bytes arrive, so a lying size costs nothing. */
+    /**
+     * Up to this size a frame is allocated at once; a larger one grows as its bytes arrive, so a lying size costs
+     * nothing.
+     */
     private static final int TRUSTED_SIZE = 16 << 20;
     private final InputStream in;
     private final HostPort peer;
     private final byte[] buf;
-    /** Reads no byte past the frame: during the handshake nsqd may send the next layer's bytes (TLS, compression) right behind an answer. */
+    /**
+     * Reads no byte past the frame: during the handshake nsqd may send the next layer's bytes (TLS, compression) right
+     * behind an answer.
+     */
     private final boolean exact;
     private final Waits waits;
     private int pos, lim;
@@ -62,13 +71,17 @@ public final class FrameReader {
     /** A reader for the handshake: unbuffered, it takes exactly each frame's bytes. */
     static FrameReader exact(InputStream in, HostPort peer) { return new FrameReader(in, peer, 64, true, null); }
 
-    /** The connection changed its timeouts: tell {@link #waits} again before the next blocking read. Reader thread only. */
+    /**
+     * The connection changed its timeouts: tell {@link #waits} again before the next blocking read. Reader thread only.
+     */
     void resetWaits() { waitingMidFrame = null; }
 
     /** When bytes last arrived from the peer (System.nanoTime()); any thread may ask. */
     public long lastBytesNanos() { return lastBytesNanos; }
 
-    /** Since when a read has been blocked with part of a frame in hand (System.nanoTime()), or 0; any thread may ask. */
+    /**
+     * Since when a read has been blocked with part of a frame in hand (System.nanoTime()), or 0; any thread may ask.
+     */
     public long stalledSinceNanos() { return stalledSinceNanos; }
 
     /** The next frame; {@code limit} is the largest data size this peer may send now. */
@@ -96,7 +109,8 @@ public final class FrameReader {
         pos += have;
         for (int off = have; off < n; ) { // more than is buffered: straight into its array
             int r = blockingRead(data, off, n - off, true);
-            if (r < 0) throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame of " + n + " bytes");
+            if (r < 0) throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame of " + n
+                + " bytes");
             off += r;
         }
         return data;
@@ -109,14 +123,17 @@ public final class FrameReader {
         byte[] chunk = new byte[64 * 1024];
         for (int left = n - have; left > 0; ) {
             int r = blockingRead(chunk, 0, Math.min(chunk.length, left), true);
-            if (r < 0) throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame of " + n + " bytes");
+            if (r < 0) throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame of " + n
+                + " bytes");
             grown.write(chunk, 0, r);
             left -= r;
         }
         return grown.toByteArray();
     }
 
-    /** True when a complete frame can be read without waiting. Asks the socket only when the buffer does not hold one. */
+    /**
+     * True when a complete frame can be read without waiting. Asks the socket only when the buffer does not hold one.
+     */
     public boolean frameReady() throws IOException {
         if (complete()) return true;
         if (!readArrived()) return false;
@@ -180,7 +197,8 @@ public final class FrameReader {
                 r = in.read(b, off, len);
             } catch (SocketTimeoutException e) {
                 throw new IOException("nsqd " + peer + " stopped half-way through a frame: nothing more of it came "
-                    + (midFrameTimeoutMillis > 0 ? "for " + midFrameTimeoutMillis + " ms" : "in time") + " (a stalled connection, not an idle one)", e);
+                    + (midFrameTimeoutMillis > 0 ? "for " + midFrameTimeoutMillis + " ms" : "in time")
+                    + " (a stalled connection, not an idle one)", e);
             } finally {
                 stalledSinceNanos = 0;
             }
@@ -208,7 +226,8 @@ public final class FrameReader {
             // only a detail of an error message is missing
         }
         StringBuilder sb = new StringBuilder();
-        for (int i = pos + 4; i < lim && sb.length() < 60 && buf[i] != '\r' && buf[i] != '\n'; i++) sb.append((char) buf[i]);
+        for (int i = pos + 4; i < lim && sb.length() < 60 && buf[i] != '\r'
+            && buf[i] != '\n'; i++) sb.append((char) buf[i]);
         return sb.toString();
     }
 }

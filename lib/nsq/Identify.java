@@ -33,15 +33,18 @@ public final class Identify {
         f.put("hostname", c.hostname());
         f.put("user_agent", c.userAgent());
         f.put("feature_negotiation", true);
-        if (c.heartbeatInterval() != null) f.put("heartbeat_interval", c.heartbeatInterval().isZero() ? -1 : c.heartbeatInterval().toMillis());
+        if (c.heartbeatInterval() != null) f.put("heartbeat_interval", c.heartbeatInterval().isZero() ? -1
+            : c.heartbeatInterval().toMillis());
         if (c.msgTimeout() != null) f.put("msg_timeout", c.msgTimeout().toMillis());
         if (c.tls() != null) f.put("tls_v1", true);
         if (c.compression() != null) c.compression().ask(f);
         if (c.outputBufferTimeout() != null && c.outputBufferTimeout().isZero()) {
-            f.put("output_buffer_size", -1); // nsqd: no buffer, each message written at once (a timeout of -1 alone would hold them)
+            // nsqd: no buffer, each message written at once (a timeout of -1 alone would hold them)
+            f.put("output_buffer_size", -1);
         } else {
             if (c.outputBufferSize() != null) f.put("output_buffer_size", c.outputBufferSize());
-            f.put("output_buffer_timeout", c.outputBufferTimeout() != null ? c.outputBufferTimeout().toMillis() : OUTPUT_BUFFER_TIMEOUT_MS);
+            f.put("output_buffer_timeout", c.outputBufferTimeout() != null ? c.outputBufferTimeout().toMillis()
+                : OUTPUT_BUFFER_TIMEOUT_MS);
         }
         return f;
     }
@@ -86,7 +89,8 @@ public final class Identify {
         return sb.append('}').toString().getBytes(StandardCharsets.UTF_8);
     }
 
-    private static final Pattern FIELD = Pattern.compile("\"([A-Za-z0-9_]+)\"\\s*:\\s*(\"((?:[^\"\\\\]|\\\\.)*)\"|-?[0-9.eE+-]+|true|false|null)");
+    private static final Pattern FIELD =
+        Pattern.compile("\"([A-Za-z0-9_]+)\"\\s*:\\s*(\"((?:[^\"\\\\]|\\\\.)*)\"|-?[0-9.eE+-]+|true|false|null)");
 
     /** The top-level fields of a flat JSON object, values as text (strings unescaped for \" and \\ only). */
     static Map<String, String> flatJson(String text) {

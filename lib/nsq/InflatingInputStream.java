@@ -43,7 +43,10 @@ final class InflatingInputStream extends InputStream {
         return end - pos;
     }
 
-    /** Inflates into the empty output buffer; reads the socket only when {@code block} or bytes are there. False at the end of the stream. */
+    /**
+     * Inflates into the empty output buffer; reads the socket only when {@code block} or bytes are there. False at the
+     * end of the stream.
+     */
     private boolean fill(boolean block) throws IOException {
         pos = end = 0;
         try {
@@ -54,7 +57,8 @@ final class InflatingInputStream extends InputStream {
                     return true;
                 }
                 if (inflater.finished()) return false; // nsqd never ends the stream; a final block means it closed
-                if (!inflater.needsInput()) throw new IOException("deflate stream from nsqd stalled (dictionary or format error)");
+                if (!inflater.needsInput()) throw new IOException("deflate stream from nsqd stalled (dictionary or "
+                    + "format error)");
                 if (!block && raw.available() <= 0) return true;
                 int r = raw.read(in, 0, block ? in.length : Math.min(in.length, raw.available()));
                 if (r < 0) throw new EOFException("nsqd closed the compressed stream");

@@ -21,12 +21,14 @@ import java.util.function.Consumer;
  * @param authSecret          sent with AUTH when nsqd requires it (its --auth-http-address); null: none
  * @param compression         null: none; snappy or deflate when nsqd grants it (it may not)
  * @param outputBufferSize    bytes nsqd may buffer before writing to us; null: nsqd's (16 KiB)
- * @param outputBufferTimeout how long nsqd may hold buffered messages; null: 25 ms (Identify.OUTPUT_BUFFER_TIMEOUT_MS); ZERO: nsqd writes each at once
+ * @param outputBufferTimeout how long nsqd may hold buffered messages; null: 25 ms (Identify.OUTPUT_BUFFER_TIMEOUT_MS);
+ * ZERO: nsqd writes each at once
  * @param writeTimeout        how long one write may block (nsqd stopped reading: stopped, or its link is full) before
  *                            the connection is closed (go-nsq's WriteTimeout; see {@link WriteDeadlines}). 10 s,
  *                            as long as a publisher waits for nsqd's answer: a healthy nsqd reads all the time
  */
-public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Duration heartbeatInterval, Duration msgTimeout,
+public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Duration heartbeatInterval,
+    Duration msgTimeout,
                         int maxFrameSize, String clientId, String hostname, String userAgent, NsqLogger logger,
                         Tls tls, String authSecret, Compression compression, Integer outputBufferSize,
                         Duration outputBufferTimeout, Duration writeTimeout) {
@@ -51,7 +53,10 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
     public NsqConfig withCompression(Compression c) { return with(b -> b.compression = c); }
     public NsqConfig withWriteTimeout(Duration d) { return with(b -> b.writeTimeout = d); }
 
-    /** nsqd's output buffering for this connection: {@code size} bytes (null: nsqd's), held up to {@code timeout} (ZERO: off). */
+    /**
+     * nsqd's output buffering for this connection: {@code size} bytes (null: nsqd's), held up to {@code timeout} (ZERO:
+     * off).
+     */
     public NsqConfig withOutputBuffer(Integer size, Duration timeout) {
         return with(b -> {
             b.outputBufferSize = size;
@@ -68,8 +73,10 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
     /** Never prints the secret (a record's own toString would). */
     @Override
     public String toString() {
-        return "NsqConfig[connectTimeout=" + connectTimeout + ", heartbeatInterval=" + heartbeatInterval + ", msgTimeout=" + msgTimeout
-            + ", tls=" + tls + ", authSecret=" + (authSecret == null ? "none" : "(set)") + ", compression=" + compression
+        return "NsqConfig[connectTimeout=" + connectTimeout + ", heartbeatInterval=" + heartbeatInterval
+            + ", msgTimeout=" + msgTimeout
+            + ", tls=" + tls + ", authSecret=" + (authSecret == null ? "none" : "(set)") + ", compression="
+            + compression
             + ", outputBuffer=" + outputBufferSize + "/" + outputBufferTimeout + ", writeTimeout=" + writeTimeout
             + ", clientId=" + clientId + "]";
     }
@@ -77,7 +84,8 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
     private NsqConfig with(Consumer<Fields> change) {
         Fields f = new Fields(this);
         change.accept(f);
-        return new NsqConfig(f.connectTimeout, f.handshakeTimeout, f.heartbeatInterval, f.msgTimeout, f.maxFrameSize, f.clientId,
+        return new NsqConfig(f.connectTimeout, f.handshakeTimeout, f.heartbeatInterval, f.msgTimeout, f.maxFrameSize,
+            f.clientId,
             f.hostname, f.userAgent, f.logger, f.tls, f.authSecret, f.compression, f.outputBufferSize,
             f.outputBufferTimeout, f.writeTimeout);
     }

@@ -31,7 +31,8 @@ public class NsqException extends IOException {
         private final String code, text;
 
         public ErrorResponse(HostPort from, String text) {
-            super("nsqd " + from + ": " + text + (text.endsWith("(TLS required)") ? ": it accepts only TLS connections" : ""),
+            super("nsqd " + from + ": " + text + (text.endsWith("(TLS required)") ? ": it accepts only TLS connections"
+                : ""),
                 isFatal(codeOf(text)), null);
             this.text = text;
             this.code = codeOf(text);
@@ -47,9 +48,13 @@ public class NsqException extends IOException {
             return space < 0 ? text : text.substring(0, space);
         }
 
-        /** E_FIN_FAILED and friends (the message had timed out) and E_*PUB_FAILED (nsqd is exiting or its disk failed) are not fatal. */
+        /**
+         * E_FIN_FAILED and friends (the message had timed out) and E_*PUB_FAILED (nsqd is exiting or its disk failed)
+         * are not fatal.
+         */
         static boolean isFatal(String code) {
-            return code.equals("E_INVALID") || code.startsWith("E_BAD_") || code.startsWith("E_AUTH") || code.equals("E_UNAUTHORIZED");
+            return code.equals("E_INVALID") || code.startsWith("E_BAD_") || code.startsWith("E_AUTH")
+                || code.equals("E_UNAUTHORIZED");
         }
 
         /** FIN, REQ or TOUCH of a message nsqd no longer holds for us: logged and survived. */
@@ -86,7 +91,8 @@ public class NsqException extends IOException {
         boolean refusal = false;
         for (Throwable c = e; c != null; c = c.getCause()) {
             if (c instanceof SocketTimeoutException || c instanceof HttpTimeoutException) return false;
-            refusal |= c instanceof ConnectException || c instanceof UnknownHostException || c instanceof NoRouteToHostException
+            refusal |= c instanceof ConnectException || c instanceof UnknownHostException
+                || c instanceof NoRouteToHostException
                 || c instanceof UnresolvedAddressException;
         }
         return refusal;

@@ -40,7 +40,9 @@ final class Pem {
         try {
             CertificateFactory f = CertificateFactory.getInstance("X.509");
             while (m.find()) {
-                if (m.group(1).equals("CERTIFICATE")) out.add((X509Certificate) f.generateCertificate(new ByteArrayInputStream(base64(m))));
+                if (m.group(1)
+                    .equals("CERTIFICATE")) out.add((X509Certificate)
+                    f.generateCertificate(new ByteArrayInputStream(base64(m))));
             }
         } catch (CertificateException e) {
             throw new IllegalArgumentException("not a valid certificate (" + e.getMessage() + ")", e);
@@ -59,13 +61,15 @@ final class Pem {
                 case "PRIVATE KEY": return pkcs8(der);
                 case "RSA PRIVATE KEY": return pkcs8(rsaPkcs1ToPkcs8(der));
                 case "ENCRYPTED PRIVATE KEY":
-                    throw new IllegalArgumentException("the key is encrypted; give an unencrypted one (readable only by its user): " + CONVERT);
+                    throw new IllegalArgumentException("the key is encrypted; give an unencrypted one (readable only "
+                        + "by its user): " + CONVERT);
                 case "EC PRIVATE KEY":
                     throw new IllegalArgumentException("SEC1 EC keys are not read; " + CONVERT);
                 default: // a certificate next to the key, parameters: skip
             }
         }
-        throw new IllegalArgumentException("no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----) in it");
+        throw new IllegalArgumentException("no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE "
+            + "KEY-----) in it");
     }
 
     private static PrivateKey pkcs8(byte[] der) {
@@ -76,12 +80,17 @@ final class Pem {
                 // the next algorithm; PKCS#8 names its own, but KeyFactory needs one to start with
             }
         }
-        throw new IllegalArgumentException("a PKCS#8 key of an algorithm this JDK does not read (RSA, EC, Ed25519 are)");
+        throw new IllegalArgumentException(
+            "a PKCS#8 key of an algorithm this JDK does not read (RSA, EC, Ed25519 are)");
     }
 
-    /** PKCS#8 PrivateKeyInfo around a PKCS#1 RSAPrivateKey: SEQUENCE { 0, SEQUENCE { rsaEncryption, NULL }, OCTET STRING }. */
+    /**
+     * PKCS#8 PrivateKeyInfo around a PKCS#1 RSAPrivateKey: SEQUENCE { 0, SEQUENCE { rsaEncryption, NULL }, OCTET STRING
+     * }.
+     */
     static byte[] rsaPkcs1ToPkcs8(byte[] pkcs1) {
-        byte[] algorithm = {0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+        byte[] algorithm = {0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01, 0x01,
+            0x01, 0x05, 0x00};
         byte[] version = {0x02, 0x01, 0x00};
         byte[] octets = der(0x04, pkcs1);
         byte[] inner = new byte[version.length + algorithm.length + octets.length];

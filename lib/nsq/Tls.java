@@ -56,7 +56,8 @@ public final class Tls {
     private final String clientCertificate; // its subject, or null
     private final CertificateRequests requests;
 
-    private Tls(SSLContext context, boolean insecure, String description, String clientCertificate, CertificateRequests requests) {
+    private Tls(SSLContext context, boolean insecure, String description, String clientCertificate,
+            CertificateRequests requests) {
         this.context = context;
         this.insecure = insecure;
         this.description = description;
@@ -93,7 +94,8 @@ public final class Tls {
      * ({@link BadFile} for a file) names the file.
      */
     public static Tls load(Path ca, Path cert, Path key, boolean insecure) {
-        if ((cert == null) != (key == null)) throw new IllegalArgumentException("a client certificate needs both its certificate and its key file");
+        if ((cert == null) != (key == null)) throw new IllegalArgumentException("a client certificate needs both its "
+            + "certificate and its key file");
         try {
             KeyManager[] keys = null;
             String client = "", subject = null;
@@ -120,7 +122,8 @@ public final class Tls {
                     ts = KeyStore.getInstance("PKCS12");
                     ts.load(null, null);
                     int i = 0;
-                    for (X509Certificate c : pem(Input.CA, ca, () -> Pem.certificates(ca))) ts.setCertificateEntry("ca" + i++, c);
+                    for (X509Certificate c : pem(Input.CA, ca, () -> Pem.certificates(ca))) ts.setCertificateEntry("ca"
+                        + i++, c);
                 }
                 TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
                 tmf.init(ts);
@@ -129,7 +132,8 @@ public final class Tls {
             SSLContext ctx = SSLContext.getInstance("TLS");
             CertificateRequests requests = new CertificateRequests(keys == null ? null : (X509KeyManager) keys[0]);
             ctx.init(new KeyManager[] {requests}, trust, null);
-            String server = insecure ? "nsqd's certificate NOT checked" : ca != null ? "CA " + ca : "the JDK's trusted CAs";
+            String server = insecure ? "nsqd's certificate NOT checked" : ca != null ? "CA " + ca
+                : "the JDK's trusted CAs";
             return new Tls(ctx, insecure, "TLS (" + server + client + ")", subject, requests);
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalArgumentException("cannot set up TLS: " + NsqException.describe(e), e);
@@ -156,7 +160,8 @@ public final class Tls {
         String subject = cert.getSubjectX500Principal().getName();
         String notIts = "it is not the private key of the certificate (" + subject + "): ";
         if (key instanceof RSAPrivateKey k) {
-            if (!(pub instanceof RSAPublicKey r)) return notIts + "the key is RSA, the certificate's " + pub.getAlgorithm();
+            if (!(pub instanceof RSAPublicKey r)) return notIts + "the key is RSA, the certificate's "
+                + pub.getAlgorithm();
             return r.getModulus().equals(k.getModulus()) ? null : notIts + "another RSA key";
         }
         String algorithm = switch (key.getAlgorithm()) {
@@ -234,19 +239,24 @@ public final class Tls {
         SSLException ssl = sslCause(e);
         String jdk = NsqException.describe(e);
         if (ssl != null && !(ssl.getCause() instanceof IOException) && !REFUSING_ALERT.matcher(jdk).find()) {
-            return failure(peer, e); // another alert (a TLS version or cipher nsqd does not take): the JDK's words say which
+            // another alert (a TLS version or cipher nsqd does not take): the JDK's words say which
+            return failure(peer, e);
         }
         String asked = requests.asked(tls), why;
         if (asked == null) {
             why = "it ended the TLS handshake (" + jdk + "); its log says why";
         } else if (asked.isEmpty()) {
-            // The JDK sends only a certificate whose issuer is among the CAs nsqd names, so a stranger's shows up as none.
-            why = clientCertificate == null ? "it requires a client certificate (--tls-cert and --tls-key) (" + jdk + ")"
-                : "it requires a client certificate signed by a CA it trusts (its --tls-root-ca-file), and ours (" + clientCertificate
+            // The JDK sends only a certificate whose issuer is among the CAs nsqd names, so a stranger's shows up as
+            // none.
+            why = clientCertificate == null ? "it requires a client certificate (--tls-cert and --tls-key) (" + jdk
+                + ")"
+                : "it requires a client certificate signed by a CA it trusts (its --tls-root-ca-file), and ours ("
+                + clientCertificate
                     + ") is not (" + jdk + ")";
         } else {
-            why = "it refused our client certificate (" + clientCertificate + "): not signed by a CA it trusts (its --tls-root-ca-file), "
-                + "expired, or not for client authentication; its log says which (" + jdk + ")";
+            why = "it refused our client certificate (" + clientCertificate
+                + "): not signed by a CA it trusts (its --tls-root-ca-file), expired, or not for client "
+                + "authentication; its log says which (" + jdk + ")";
         }
         NsqException fatal = new NsqException("TLS with nsqd " + peer + " failed: " + why, true, null);
         fatal.addSuppressed(e); // the JDK's exception, for -v's stack trace
@@ -255,11 +265,12 @@ public final class Tls {
 
     /** Alerts a TLS server sends when it will not take the client (its certificate, or the lack of one). */
     private static final Pattern REFUSING_ALERT =
-        Pattern.compile("handshake_failure|bad_certificate|certificate_required|unknown_ca|certificate_unknown|access_denied");
+        Pattern.compile("handshake_failure|bad_certificate|certificate_required|unknown_ca|certificate_unknown"
+            + "|access_denied");
 
     /**
-     * What a TLS failure means where only the JDK's exception is known (HTTPS): a certificate refused (by us or by nsqd)
-     * is fatal and says which option to look at; a connection that broke is transient.
+     * What a TLS failure means where only the JDK's exception is known (HTTPS): a certificate refused (by us or by
+     * nsqd) is fatal and says which option to look at; a connection that broke is transient.
      */
     public IOException failure(HostPort peer, IOException e) {
         SSLException tls = sslCause(e);
@@ -280,11 +291,14 @@ public final class Tls {
 
     /** The JDK's words, with what they mean and what to do about them. */
     String explain(SSLException e) {
-        String jdk = NsqException.describe(e).replace("sun.security.provider.certpath.SunCertPathBuilderException: ", "")
-            .replace("sun.security.validator.ValidatorException: ", "").replace("java.security.cert.CertPathValidatorException: ", "");
+        String jdk = NsqException.describe(e).replace("sun.security.provider.certpath.SunCertPathBuilderException: ",
+            "")
+            .replace("sun.security.validator.ValidatorException: ",
+            "").replace("java.security.cert.CertPathValidatorException: ", "");
         // Signed by a CA we trust, but not valid now: the PKIX words ("path validation failed") do not say that.
         int at = -1;
-        for (Throwable c = e; c != null; c = c.getCause()) if (c instanceof CertPathValidatorException v) at = v.getIndex();
+        for (Throwable c = e; c != null; c = c.getCause()) if (c instanceof CertPathValidatorException v) at =
+            v.getIndex();
         String which = at > 0 ? "a CA certificate in its chain" : "its certificate";
         for (Throwable c = e; c != null; c = c.getCause()) {
             if (c instanceof CertificateExpiredException) {
@@ -300,19 +314,24 @@ public final class Tls {
     /** The JDK's words, with what to do about them. */
     String explain(String jdk) {
         if (jdk.contains("PKIX path") || jdk.contains("unable to find valid certification path")) {
-            return "its certificate is not signed by a CA we trust; give the CA that signed it with --tls-ca (" + jdk + ")";
+            return "its certificate is not signed by a CA we trust; give the CA that signed it with --tls-ca (" + jdk
+                + ")";
         }
         if (jdk.contains("No subject alternative") || jdk.contains("No name matching")) {
             return "its certificate does not name the host we connected to (" + jdk + ")";
         }
         if (jdk.contains("certificate_required")) {
-            // The JDK sends only a certificate whose issuer is among the CAs nsqd names, so a stranger's shows up as none.
-            return clientCertificate == null ? "it requires a client certificate (--tls-cert and --tls-key) (" + jdk + ")"
-                : "it requires a client certificate signed by a CA it trusts (its --tls-root-ca-file), and ours (" + clientCertificate
+            // The JDK sends only a certificate whose issuer is among the CAs nsqd names, so a stranger's shows up as
+            // none.
+            return clientCertificate == null ? "it requires a client certificate (--tls-cert and --tls-key) (" + jdk
+                + ")"
+                : "it requires a client certificate signed by a CA it trusts (its --tls-root-ca-file), and ours ("
+                + clientCertificate
                     + ") is not (" + jdk + ")";
         }
         if (jdk.contains("bad_certificate") || jdk.contains("unknown_ca") || jdk.contains("certificate_unknown")) {
-            return "it refused our client certificate (--tls-cert): not signed by a CA it trusts, or expired (" + jdk + ")";
+            return "it refused our client certificate (--tls-cert): not signed by a CA it trusts, or expired (" + jdk
+                + ")";
         }
         return jdk;
     }
@@ -327,26 +346,33 @@ public final class Tls {
 
         CertificateRequests(X509KeyManager keys) { this.keys = keys; }
 
-        /** null: nsqd did not ask for a client certificate on {@code tls}; "": it did and we sent none; else the alias sent. */
+        /**
+         * null: nsqd did not ask for a client certificate on {@code tls}; "": it did and we sent none; else the alias
+         * sent.
+         */
         String asked(Socket tls) { return asked.get(tls); }
 
         @Override public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
             String alias = keys == null ? null : keys.chooseClientAlias(keyType, issuers, socket);
-            if (socket != null) asked.merge(socket, alias == null ? "" : alias, (was, now) -> was.isEmpty() ? now : was);
+            if (socket != null) asked.merge(socket, alias == null ? "" : alias, (was, now) -> was.isEmpty() ? now
+                : was);
             return alias;
         }
 
         @Override public String chooseEngineClientAlias(String[] keyType, Principal[] issuers, SSLEngine engine) {
-            return keys instanceof X509ExtendedKeyManager k ? k.chooseEngineClientAlias(keyType, issuers, engine) : null;
+            return keys instanceof X509ExtendedKeyManager k ? k.chooseEngineClientAlias(keyType, issuers, engine)
+                : null;
         }
 
         @Override public String[] getClientAliases(String keyType, Principal[] issuers) {
             return keys == null ? null : keys.getClientAliases(keyType, issuers);
         }
 
-        @Override public X509Certificate[] getCertificateChain(String alias) { return keys == null ? null : keys.getCertificateChain(alias); }
+        @Override public X509Certificate[] getCertificateChain(String alias) { return keys == null ? null
+            : keys.getCertificateChain(alias); }
 
-        @Override public PrivateKey getPrivateKey(String alias) { return keys == null ? null : keys.getPrivateKey(alias); }
+        @Override public PrivateKey getPrivateKey(String alias) { return keys == null ? null
+            : keys.getPrivateKey(alias); }
 
         // A client only: no server side.
         @Override public String[] getServerAliases(String keyType, Principal[] issuers) { return null; }

@@ -36,9 +36,11 @@ public final class DelimitedReader {
     private final InputStream in;
     private final byte delimiter;
     private final int maxRecord;
-    private final LinkedBlockingQueue<Object> handover = new LinkedBlockingQueue<>(); // byte[] chunks, EOF, STOP, Failed
+    // byte[] chunks, EOF, STOP, Failed
+    private final LinkedBlockingQueue<Object> handover = new LinkedBlockingQueue<>();
     private final Semaphore room = new Semaphore(CHUNKS);
-    private final Object handoverLock = new Object(); // the reader's enqueue and the final drain, so nothing falls between
+    // the reader's enqueue and the final drain, so nothing falls between
+    private final Object handoverLock = new Object();
     private boolean closed;                           // under handoverLock: the final drain happened
     private long lostAfterStop;                       // under handoverLock
 
@@ -48,7 +50,10 @@ public final class DelimitedReader {
     private boolean ended;
     private Throwable failure;
 
-    /** {@code maxRecord}: a longer record fails the run (the input is not what the user meant) instead of filling the heap. */
+    /**
+     * {@code maxRecord}: a longer record fails the run (the input is not what the user meant) instead of filling the
+     * heap.
+     */
     public DelimitedReader(InputStream in, byte delimiter, int maxRecord) {
         this.in = in;
         this.delimiter = delimiter;
@@ -65,7 +70,8 @@ public final class DelimitedReader {
             default -> text;
         };
         byte[] b = t.getBytes(StandardCharsets.UTF_8);
-        Cli.require(b.length == 1, "--delimiter %s: must be one byte (a character, or \\n, \\t, \\r, \\0)", Cli.quote(text));
+        Cli.require(b.length == 1, "--delimiter %s: must be one byte (a character, or \\n, \\t, \\r, \\0)",
+            Cli.quote(text));
         return b[0];
     }
 
@@ -121,7 +127,8 @@ public final class DelimitedReader {
     public List<byte[]> nextBatch(int maxRecords, long maxBytes) throws IOException, InterruptedException {
         while (ready.isEmpty() && !ended) {
             take(handover.take());
-            for (Object more; !ended && (more = handover.poll()) != null; ) take(more); // what else has arrived: one batch
+            // what else has arrived: one batch
+            for (Object more; !ended && (more = handover.poll()) != null; ) take(more);
         }
         if (ready.isEmpty()) {
             rethrow();
@@ -129,7 +136,8 @@ public final class DelimitedReader {
         }
         List<byte[]> batch = new ArrayList<>();
         long bytes = 0;
-        while (!ready.isEmpty() && batch.size() < maxRecords && (batch.isEmpty() || bytes + ready.peek().length <= maxBytes)) {
+        while (!ready.isEmpty() && batch.size() < maxRecords && (batch.isEmpty() || bytes
+                + ready.peek().length <= maxBytes)) {
             byte[] r = ready.poll();
             batch.add(r);
             bytes += r.length;
@@ -172,7 +180,8 @@ public final class DelimitedReader {
 
     private void append(byte[] chunk, int from, int length) throws IOException {
         if (partial.size() + (long) length > maxRecord) {
-            throw new IOException("stdin: a record longer than " + maxRecord + " bytes (no --delimiter byte in it): not published");
+            throw new IOException("stdin: a record longer than " + maxRecord
+                + " bytes (no --delimiter byte in it): not published");
         }
         partial.write(chunk, from, length);
     }

@@ -32,7 +32,8 @@ public final class GroupSetup {
      * Creates {@code stream} and its {@code groups} on every nsqd; {@code http} and {@code tcp} name the same nodes.
      * {@code tls}: the tool's TLS settings (null: none), used when nsqd wants HTTPS.
      */
-    public static void create(List<HostPort> http, List<HostPort> tcp, String stream, List<String> groups, Tls tls) throws IOException {
+    public static void create(List<HostPort> http, List<HostPort> tcp, String stream, List<String> groups,
+            Tls tls) throws IOException {
         List<NsqHttp> nodes = new ArrayList<>();
         for (HostPort h : http) nodes.add(new NsqHttp(h, TIMEOUT, tls));
         List<HostPort> served = new ArrayList<>(); // each HTTP address's host with the TCP port its nsqd reports
@@ -41,16 +42,19 @@ public final class GroupSetup {
             try {
                 served.add(new HostPort(h.host(), node.info().tcpPort()));
             } catch (IOException e) {
-                throw new IOException("--groups: cannot ask nsqd " + h + " (--nsqd-http) for its /info: " + Errors.oneLine(e), e);
+                throw new IOException("--groups: cannot ask nsqd " + h + " (--nsqd-http) for its /info: "
+                    + Errors.oneLine(e), e);
             }
         }
         for (HostPort t : tcp) {
-            Cli.require(served.stream().anyMatch(s -> same(s, t)), "--groups: no --nsqd-http %s is nsqd %s (they serve TCP %s): "
+            Cli.require(served.stream().anyMatch(s -> same(s, t)),
+                "--groups: no --nsqd-http %s is nsqd %s (they serve TCP %s): "
                 + "give each --nsqd's HTTP address, and only those (env NSQD_HTTP_ADDRESS)", http, t, served);
         }
         for (int i = 0; i < http.size(); i++) {
             HostPort s = served.get(i);
-            Cli.require(tcp.stream().anyMatch(t -> same(s, t)), "--groups: --nsqd-http %s is nsqd %s, which no --nsqd %s names: "
+            Cli.require(tcp.stream().anyMatch(t -> same(s, t)),
+                "--groups: --nsqd-http %s is nsqd %s, which no --nsqd %s names: "
                 + "give each --nsqd's HTTP address, and only those (env NSQD_HTTP_ADDRESS)", http.get(i), s, tcp);
         }
         for (NsqHttp node : nodes) {

@@ -44,7 +44,8 @@ public final class Pacer {
         } catch (NumberFormatException notANumber) {
             // falls through to the usage error below, which names the value
         }
-        throw new Cli.UsageException("--rate '" + text + "': must be a positive number of messages per second, or 'max'");
+        throw new Cli.UsageException("--rate '" + text
+            + "': must be a positive number of messages per second, or 'max'");
     }
 
     public boolean paced() { return periodNs > 0; }
@@ -52,11 +53,13 @@ public final class Pacer {
     public boolean pastDeadline() { return System.nanoTime() >= deadlineNs; }
 
     /** Nanoseconds until the --duration deadline (Long.MAX_VALUE without one), 0 once past it. */
-    public long nanosToDeadline() { return deadlineNs == Long.MAX_VALUE ? Long.MAX_VALUE : Math.max(0, deadlineNs - System.nanoTime()); }
+    public long nanosToDeadline() { return deadlineNs == Long.MAX_VALUE ? Long.MAX_VALUE : Math.max(0, deadlineNs
+        - System.nanoTime()); }
 
     /** For the start-up line: the rate all threads together aim at. */
     public String describe(int threads) {
-        return periodNs == 0 ? "as fast as acknowledged" : String.format(Locale.ROOT, "%.1f msg/s", threads * 1e9 / periodNs);
+        return periodNs == 0 ? "as fast as acknowledged" : String.format(Locale.ROOT, "%.1f msg/s", threads * 1e9
+            / periodNs);
     }
 
     /** Sleeps until message {@code k} is due; false when {@code stopped} or past the deadline first. */

@@ -36,7 +36,8 @@ public final class PublishStats {
                 long now = System.nanoTime(), acked = acked(), bytes = counters.ackedBytes.sum();
                 double secs = (now - lastNs) / 1e9;
                 Log.info("progress: %d sent, %d acknowledged, %.0f msg/s, %.2f MB/s, %d retries",
-                    sent.sum(), acked, (acked - lastAcked) / secs, (bytes - lastBytes) / secs / 1e6, counters.retries.sum());
+                    sent.sum(), acked, (acked - lastAcked) / secs, (bytes - lastBytes) / secs / 1e6,
+                        counters.retries.sum());
                 lastAcked = acked;
                 lastBytes = bytes;
                 lastNs = now;
@@ -49,7 +50,8 @@ public final class PublishStats {
     public void summary(String label) {
         long elapsed = System.nanoTime() - startNs;
         double secs = Math.max(1e-9, elapsed / 1e9);
-        Log.info("%s: %d sent, %d acknowledged, %d not acknowledged, %.0f msg/s, %.2f MB/s, %d retries, %d empty skipped, %s",
+        Log.info("%s: %d sent, %d acknowledged, %d not acknowledged, %.0f msg/s, %.2f MB/s, %d retries, %d empty "
+            + "skipped, %s",
             label, sent.sum(), acked(), notAcked(), acked() / secs, counters.ackedBytes.sum() / secs / 1e6,
             counters.retries.sum(), skipped.sum(), Durations.format(Duration.ofNanos(elapsed)));
     }

@@ -10,7 +10,8 @@ public final class Durations {
     public static String format(Duration d) {
         long ms = d.toMillis();
         if (ms < 1_000) return ms + "ms";
-        if (ms < 60_000) return (ms % 1000 == 0 ? String.valueOf(ms / 1000) : String.format(Locale.ROOT, "%.1f", ms / 1000.0)) + "s";
+        if (ms < 60_000) return (ms % 1000 == 0 ? String.valueOf(ms / 1000) : String.format(Locale.ROOT, "%.1f", ms
+            / 1000.0)) + "s";
         if (ms < 3_600_000) return (ms / 60_000) + "m" + ((ms % 60_000) / 1000) + "s";
         return (ms / 3_600_000) + "h" + ((ms % 3_600_000) / 60_000) + "m";
     }

@@ -35,7 +35,8 @@ public final class SmallFile {
         try (InputStream in = Files.newInputStream(file)) {
             byte[] bytes = in.readNBytes(maxBytes + 1); // a device or a pipe has no size to ask for first
             if (bytes.length > maxBytes) {
-                throw new Unreadable("too large: more than " + size(maxBytes) + (Files.isRegularFile(file) ? "" : " read from it"), null);
+                throw new Unreadable("too large: more than " + size(maxBytes) + (Files.isRegularFile(file) ? ""
+                    : " read from it"), null);
             }
             return bytes;
         } catch (Unreadable e) {
@@ -49,11 +50,13 @@ public final class SmallFile {
     static String reason(IOException e) {
         if (e instanceof NoSuchFileException) return "no such file";
         if (e instanceof AccessDeniedException) return "permission denied";
-        if (e instanceof FileSystemException fs && fs.getReason() != null) return fs.getReason().toLowerCase(Locale.ROOT);
+        if (e instanceof FileSystemException fs
+            && fs.getReason() != null) return fs.getReason().toLowerCase(Locale.ROOT);
         return Errors.oneLine(e);
     }
 
     private static String size(int bytes) {
-        return bytes % (1 << 20) == 0 ? (bytes >> 20) + " MiB" : bytes % 1024 == 0 ? (bytes >> 10) + " KiB" : bytes + " bytes";
+        return bytes % (1 << 20) == 0 ? (bytes >> 20) + " MiB" : bytes % 1024 == 0 ? (bytes >> 10) + " KiB" : bytes
+            + " bytes";
     }
 }

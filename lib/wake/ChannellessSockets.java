@@ -66,6 +66,7 @@ public final class ChannellessSockets {
     }
 
     private boolean isSocket(String group) {
-        return SocketDir.kind(dir.resolve(group + SocketDir.SUFFIX)) == SocketDir.Kind.SOCKET; // GroupWaker reports the rest
+        // GroupWaker reports the rest
+        return SocketDir.kind(dir.resolve(group + SocketDir.SUFFIX)) == SocketDir.Kind.SOCKET;
     }
 }

@@ -61,10 +61,16 @@ public final class GroupWaker implements AutoCloseable {
     /** A wake this long after the group's previous one is logged at info; closer ones at debug. */
     public static final Duration QUIET = Duration.ofSeconds(10);
 
-    /** A group as the loop last published it: its last wake and error (epoch millis), wakes so far, and whether one is asked for or under way. */
-    public record Status(String group, String stream, String state, long wakes, Wake lastWake, Failure lastError, boolean pending) {}
+    /**
+     * A group as the loop last published it: its last wake and error (epoch millis), wakes so far, and whether one is
+     * asked for or under way.
+     */
+    public record Status(String group, String stream, String state, long wakes, Wake lastWake, Failure lastError,
+        boolean pending) {}
 
-    /** A wake that was answered: when, why, and its round trip (under systemd, the consumer's start until it accepted). */
+    /**
+     * A wake that was answered: when, why, and its round trip (under systemd, the consumer's start until it accepted).
+     */
     public record Wake(long atMillis, Reason reason, long latencyMillis) {}
 
     public record Failure(long atMillis, String message) {}
@@ -155,7 +161,9 @@ public final class GroupWaker implements AutoCloseable {
         return names;
     }
 
-    /** Wakes {@code group} unless a wake is asked for, under way, or finished less than the debounce ago. Any thread. */
+    /**
+     * Wakes {@code group} unless a wake is asked for, under way, or finished less than the debounce ago. Any thread.
+     */
     public void request(String stream, String group, Reason reason) {
         submit(() -> asked(stream, group, reason));
     }
@@ -163,7 +171,10 @@ public final class GroupWaker implements AutoCloseable {
     /** Successful wakes (the consumer answered ok) of {@code group} so far. */
     public long wakes(String group) { Status s = published.get(group); return s == null ? 0 : s.wakes(); }
 
-    /** Why the last attempt to wake {@code group} did or did not reach it: "ok", "no socket", "symlink", "refused", ...; null if never asked. */
+    /**
+     * Why the last attempt to wake {@code group} did or did not reach it: "ok", "no socket", "symlink", "refused", ...;
+     * null if never asked.
+     */
     public String state(String group) {
         Status s = published.get(group);
         if (s != null && s.state() != null) return s.state();
@@ -304,7 +315,8 @@ public final class GroupWaker implements AutoCloseable {
             return;
         }
         if (n < 0) failed(a, new IOException(a.group.socket + " closed the connection without answering 'ok'"));
-        else if (!a.in.hasRemaining()) failed(a, new IOException(a.group.socket + " answered " + a.in.capacity() + " bytes without a line end"));
+        else if (!a.in.hasRemaining()) failed(a, new IOException(a.group.socket + " answered " + a.in.capacity()
+            + " bytes without a line end"));
     }
 
     private void fire(Timer t) {
@@ -338,7 +350,8 @@ public final class GroupWaker implements AutoCloseable {
         g.retry.reset();
         publish(g);
         // The first wake after a quiet spell is news; under steady traffic the rest go to debug.
-        String line = String.format(Locale.ROOT, "woke %s for %s (%s) in %s", g.name, a.stream, a.reason, Durations.format(Duration.ofNanos(rtt)));
+        String line = String.format(Locale.ROOT, "woke %s for %s (%s) in %s", g.name, a.stream, a.reason,
+            Durations.format(Duration.ofNanos(rtt)));
         if (g.wakes == 1 || quiet > QUIET.toNanos()) Log.info("%s", line);
         else Log.debug("%s", line);
     }
@@ -363,7 +376,8 @@ public final class GroupWaker implements AutoCloseable {
     private void failure(Group g, IOException e, String stream, Reason reason) {
         String why = Errors.oneLine(e);
         boolean refused = why.toLowerCase(Locale.ROOT).contains("refused");
-        error(g, refused ? "refused" : "failed", String.format("%s: %s%s; trying again with backoff, then on each message and scan",
+        error(g, refused ? "refused" : "failed",
+            String.format("%s: %s%s; trying again with backoff, then on each message and scan",
             g.socket, why, refused ? " (nothing listens there)" : ""));
         publish(g);
         // Scheduled only now, after lastEnd: a retry that lands inside the debounce window would be dropped.
@@ -375,9 +389,11 @@ public final class GroupWaker implements AutoCloseable {
     private void skipped(Group g, SocketDir.Kind kind) {
         switch (kind) {
             case MISSING -> state(g, "no socket", null);
-            case SYMLINK -> error(g, "symlink", g.socket + " is a symlink (to " + SocketDir.target(g.socket) + "), not a socket: refused, group "
+            case SYMLINK -> error(g, "symlink", g.socket + " is a symlink (to " + SocketDir.target(g.socket)
+                + "), not a socket: refused, group "
                 + g.name + " skipped; put the socket itself there");
-            case NOT_A_SOCKET -> error(g, "not a socket", g.socket + " exists but is not a socket: group " + g.name + " skipped");
+            case NOT_A_SOCKET -> error(g, "not a socket", g.socket + " exists but is not a socket: group " + g.name
+                + " skipped");
             default -> error(g, "unreadable", g.socket + ": cannot read what it is: group " + g.name + " skipped");
         }
     }
@@ -409,7 +425,8 @@ public final class GroupWaker implements AutoCloseable {
     }
 
     private void publish(Group g) {
-        published.put(g.name, new Status(g.name, g.stream, g.state, g.wakes, g.lastWake, g.lastError, g.queued || g.attempt != null));
+        published.put(g.name, new Status(g.name, g.stream, g.state, g.wakes, g.lastWake, g.lastError, g.queued
+            || g.attempt != null));
     }
 
     private static void closeQuietly(java.io.Closeable c) {

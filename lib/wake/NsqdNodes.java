@@ -36,14 +36,20 @@ public final class NsqdNodes {
     private final StateChanges<HostPort> lookupdStates = new StateChanges<>();
     private NsqException fatal;
 
-    /** With any {@code lookupds}, the nodes come from them; otherwise they are {@code direct}. {@code tls}: nsqd's HTTPS, or null. */
+    /**
+     * With any {@code lookupds}, the nodes come from them; otherwise they are {@code direct}. {@code tls}: nsqd's
+     * HTTPS, or null.
+     */
     public NsqdNodes(List<HostPort> direct, List<HostPort> lookupds, Tls tls) {
         this.direct = direct;
         this.lookupds = lookupds == null ? List.of() : lookupds;
         this.tls = tls;
     }
 
-    /** The first failure no retry can fix (a peer that is not nsqd's HTTP API, TLS that nsqd requires or refuses); null if none. */
+    /**
+     * The first failure no retry can fix (a peer that is not nsqd's HTTP API, TLS that nsqd requires or refuses); null
+     * if none.
+     */
     public synchronized NsqException fatal() { return fatal; }
 
     /** Refreshes the node list, then asks every node that is due for its stats, in parallel on {@code io}. */
@@ -51,10 +57,12 @@ public final class NsqdNodes {
         refresh();
         Map<Node, CompletableFuture<Answer>> answers = new LinkedHashMap<>();
         long now = System.nanoTime();
-        for (Node n : nodes.values()) if (!n.down || now - n.retryAt >= 0) answers.put(n, CompletableFuture.supplyAsync(n::fetch, io));
+        for (Node n : nodes.values()) if (!n.down || now - n.retryAt >= 0) answers.put(n,
+            CompletableFuture.supplyAsync(n::fetch, io));
         List<Backlog.NodeStats> out = new ArrayList<>();
         answers.forEach((node, answer) -> {
-            NsqHttp.Stats stats = node.record(answer.join()); // first: a direct node learns its tcp address from its answer
+            // first: a direct node learns its tcp address from its answer
+            NsqHttp.Stats stats = node.record(answer.join());
             out.add(new Backlog.NodeStats(node.tcp, stats));
         });
         return out;

@@ -63,7 +63,10 @@ public final class PushFollower {
     /** What a message says: on which stream it came, and its body. Called on the subscription's reader thread. */
     public interface Handler { void onMessage(String stream, byte[] body); }
 
-    /** {@code onFatal}: a push connection failed in a way no retry can fix (nsqd refused our TLS or AUTH); the client logged it. */
+    /**
+     * {@code onFatal}: a push connection failed in a way no retry can fix (nsqd refused our TLS or AUTH); the client
+     * logged it.
+     */
     public PushFollower(NsqConfig config, String channel, Handler onMessage, Consumer<NsqException> onFatal) {
         this.config = config;
         this.channel = channel;
@@ -84,7 +87,8 @@ public final class PushFollower {
         });
         for (Backlog.Follow f : wanted) {
             subs.computeIfAbsent(f, key -> {
-                Subscriber s = new Subscriber(config, List.of(key.stream()), channel, IN_FLIGHT, new Subscriber.Handler() {
+                Subscriber s = new Subscriber(config, List.of(key.stream()), channel, IN_FLIGHT,
+                        new Subscriber.Handler() {
                     @Override public void onMessage(Message m) {
                         m.finish();
                         onMessage.onMessage(key.stream(), m.body());

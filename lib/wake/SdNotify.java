@@ -23,7 +23,9 @@ public final class SdNotify {
         this.watchdog = watchdog;
     }
 
-    /** Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (the watchdog is ours only when the pid matches or is unset). */
+    /**
+     * Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (the watchdog is ours only when the pid matches or is unset).
+     */
     public static SdNotify fromEnv(Map<String, String> env, long pid) {
         String socket = env.get("NOTIFY_SOCKET");
         Duration watchdog = null;

@@ -37,7 +37,8 @@ import util.Json;
  */
 public final class StatusReport {
     /** What the running wakeup serves. */
-    public record Live(long pid, long startedAtMillis, String socketDir, long scanIntervalMillis, long scans, long lastScanAtMillis,
+    public record Live(long pid, long startedAtMillis, String socketDir, long scanIntervalMillis, long scans,
+        long lastScanAtMillis,
                        int pushSubscriptions, List<GroupWaker.Status> groups) {}
 
     /** The wakeup as seen from here: running (with its live state) or not, and why. */
@@ -52,7 +53,8 @@ public final class StatusReport {
      * socket, unreadable, or socket (whether anything listens is unknown). nsqd's columns are null
      * when no nsqd answered, the wakeup's when it does not run.
      */
-    public record Row(String group, List<String> streams, String socket, Integer consumers, Long depth, Long inFlight, Long deferred,
+    public record Row(String group, List<String> streams, String socket, Integer consumers, Long depth, Long inFlight,
+        Long deferred,
                       GroupWaker.Wake lastWake, Long wakes, GroupWaker.Failure lastError) {
         @JsonProperty public Boolean consumerRunning() { return consumers == null ? null : consumers > 0; }
     }
@@ -63,7 +65,10 @@ public final class StatusReport {
 
     private StatusReport() {}
 
-    /** Reads the three sources and builds the report: the socket dir, nsqd (directly, or every node nsqlookupd lists), the wakeup. */
+    /**
+     * Reads the three sources and builds the report: the socket dir, nsqd (directly, or every node nsqlookupd lists),
+     * the wakeup.
+     */
     public static Report collect(Path socketDir, List<HostPort> nsqdHttp, List<HostPort> lookupd, Tls tls) {
         SocketDir dir = new SocketDir(socketDir);
         Set<String> listing = dir.listing();
@@ -88,21 +93,25 @@ public final class StatusReport {
             Live live = Json.MAPPER.readValue(StatusServer.fetch(socket, LIVE_TIMEOUT), Live.class);
             return new Wakeup(true, "running, pid " + live.pid(), live);
         } catch (ConnectException e) {
-            return new Wakeup(false, "not running (nothing listens on " + socket + ": a wakeup that did not stop cleanly left it)", null);
+            return new Wakeup(false, "not running (nothing listens on " + socket
+                + ": a wakeup that did not stop cleanly left it)", null);
         } catch (SocketTimeoutException e) {
             return new Wakeup(false, "not answering: " + e.getMessage() + " (stopped, or overloaded)", null);
         } catch (JsonMappingException e) {
-            return new Wakeup(false, "unknown: " + socket + " answered something that is not a wakeup's status: " + Errors.oneLine(e), null);
+            return new Wakeup(false, "unknown: " + socket + " answered something that is not a wakeup's status: "
+                + Errors.oneLine(e), null);
         } catch (IOException e) {
             boolean denied = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT).contains("permission denied");
             return new Wakeup(false, "unknown: " + socket + ": " + (denied ? PERMISSION : Errors.oneLine(e)), null);
         }
     }
 
-    private static final String PERMISSION = "permission denied (the wakeup's group may read it, mqueue under systemd: run this as "
+    private static final String PERMISSION =
+        "permission denied (the wakeup's group may read it, mqueue under systemd: run this as "
         + "a member of that group, or as root)";
 
-    private static List<NsqHttp.Stats> stats(List<HostPort> nsqdHttp, List<HostPort> lookupd, Tls tls, List<Node> nodes) {
+    private static List<NsqHttp.Stats> stats(List<HostPort> nsqdHttp, List<HostPort> lookupd, Tls tls,
+            List<Node> nodes) {
         List<HostPort> targets = new ArrayList<>();
         if (lookupd != null && !lookupd.isEmpty()) {
             Set<HostPort> seen = new java.util.LinkedHashSet<>();
@@ -129,11 +138,15 @@ public final class StatusReport {
         return out;
     }
 
-    /** Rows for every group with an entry in the socket dir, and every group the running wakeup has woken or tried to. */
-    public static Report build(SocketDir dir, Map<String, SocketDir.Kind> kinds, Set<String> listening, List<NsqHttp.Stats> stats,
+    /**
+     * Rows for every group with an entry in the socket dir, and every group the running wakeup has woken or tried to.
+     */
+    public static Report build(SocketDir dir, Map<String, SocketDir.Kind> kinds, Set<String> listening,
+        List<NsqHttp.Stats> stats,
                         List<Node> nodes, Wakeup wakeup) {
         Map<String, GroupWaker.Status> live = new HashMap<>();
-        if (wakeup.live() != null && wakeup.live().groups() != null) for (GroupWaker.Status s : wakeup.live().groups()) live.put(s.group(), s);
+        if (wakeup.live() != null && wakeup.live().groups() != null) for (GroupWaker.Status s
+            : wakeup.live().groups()) live.put(s.group(), s);
         Map<String, Sums> sums = new HashMap<>();
         for (NsqHttp.Stats s : stats) {
             if (s.topics() == null) continue;
@@ -153,9 +166,12 @@ public final class StatusReport {
             Sums n = answered ? sums.getOrDefault(g, new Sums()) : null;
             GroupWaker.Status l = live.get(g);
             boolean running = wakeup.live() != null;
-            rows.add(new Row(g, n == null ? null : List.copyOf(n.streams), socket(dir.socket(g), kinds.get(g), listening),
-                n == null ? null : n.clients, n == null ? null : n.depth, n == null ? null : n.inFlight, n == null ? null : n.deferred,
-                l == null ? null : l.lastWake(), running ? (Long) (l == null ? 0L : l.wakes()) : null, l == null ? null : l.lastError()));
+            rows.add(new Row(g, n == null ? null : List.copyOf(n.streams), socket(dir.socket(g), kinds.get(g),
+                listening),
+                n == null ? null : n.clients, n == null ? null : n.depth, n == null ? null : n.inFlight, n == null
+                    ? null : n.deferred,
+                l == null ? null : l.lastWake(), running ? (Long) (l == null ? 0L : l.wakes()) : null, l == null ? null
+                    : l.lastError()));
         }
         return new Report(dir.dir().toString(), wakeup, nodes, rows);
     }
@@ -163,7 +179,8 @@ public final class StatusReport {
     private static String socket(Path path, SocketDir.Kind kind, Set<String> listening) {
         if (kind == null) return "missing";
         return switch (kind) {
-            case SOCKET -> listening == null ? "socket" : listening.contains(path.toAbsolutePath().toString()) ? "listening" : "refused";
+            case SOCKET -> listening == null ? "socket" : listening.contains(path.toAbsolutePath().toString())
+                ? "listening" : "refused";
             case SYMLINK -> "symlink (refused)";
             case NOT_A_SOCKET -> "not a socket";
             case MISSING -> "missing";
@@ -192,29 +209,40 @@ public final class StatusReport {
         return Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(r);
     }
 
-    /** The header lines (the wakeup, each nsqd) and one table row per group; {@code now} and {@code zone} for the times. */
+    /**
+     * The header lines (the wakeup, each nsqd) and one table row per group; {@code now} and {@code zone} for the times.
+     */
     public static String table(Report r, long nowMillis, ZoneId zone) {
         StringBuilder out = new StringBuilder();
         out.append("wakeup: ").append(r.wakeup().detail());
         Live l = r.wakeup().live();
         if (l != null) {
-            out.append(String.format(Locale.ROOT, ", up %s, %d scans (every %s, the last %s ago), %d push subscription(s)",
-                ago(nowMillis - l.startedAtMillis()), l.scans(), Durations.format(Duration.ofMillis(l.scanIntervalMillis())),
+            out.append(String.format(Locale.ROOT,
+                ", up %s, %d scans (every %s, the last %s ago), %d push subscription(s)",
+                ago(nowMillis - l.startedAtMillis()), l.scans(),
+                    Durations.format(Duration.ofMillis(l.scanIntervalMillis())),
                 l.lastScanAtMillis() == 0 ? "never" : ago(nowMillis - l.lastScanAtMillis()), l.pushSubscriptions()));
         }
         out.append('\n');
-        for (Node n : r.nsqd()) out.append("nsqd ").append(n.address()).append(": ").append(n.error() == null ? "ok" : n.error()).append('\n');
+        for (Node n : r.nsqd()) out.append("nsqd ").append(n.address()).append(": ").append(n.error() == null ? "ok"
+            : n.error()).append('\n');
         if (r.nsqd().isEmpty()) out.append("nsqd: none given\n");
-        if (r.groups().isEmpty()) return out.append("no group has a socket in ").append(r.socketDir()).append('\n').toString();
+        if (r.groups().isEmpty()) return out.append("no group has a socket in ").append(r.socketDir()).append('\n')
+            .toString();
         List<String[]> cells = new ArrayList<>();
-        cells.add(new String[] {"GROUP", "STREAMS", "SOCKET", "CONSUMER", "DEPTH", "IN FLIGHT", "DEFERRED", "LAST WAKE", "WAKES", "LAST ERROR"});
+        cells.add(new String[] {"GROUP", "STREAMS", "SOCKET", "CONSUMER", "DEPTH", "IN FLIGHT", "DEFERRED", "LAST WAKE",
+            "WAKES", "LAST ERROR"});
         for (Row w : r.groups()) {
-            cells.add(new String[] {w.group(), w.streams() == null ? "?" : w.streams().isEmpty() ? "(no channel)" : String.join(",", w.streams()),
-                w.socket(), w.consumers() == null ? "?" : w.consumers() > 0 ? "running" : "-", num(w.depth()), num(w.inFlight()), num(w.deferred()),
-                w.lastWake() == null ? (l == null ? "?" : "-") : time(w.lastWake().atMillis(), nowMillis, zone) + " " + w.lastWake().reason()
+            cells.add(new String[] {w.group(), w.streams() == null ? "?" : w.streams().isEmpty() ? "(no channel)"
+                : String.join(",", w.streams()),
+                w.socket(), w.consumers() == null ? "?" : w.consumers() > 0 ? "running" : "-", num(w.depth()),
+                    num(w.inFlight()), num(w.deferred()),
+                w.lastWake() == null ? (l == null ? "?" : "-") : time(w.lastWake().atMillis(), nowMillis, zone) + " "
+                    + w.lastWake().reason()
                     + " " + Durations.format(Duration.ofMillis(w.lastWake().latencyMillis())),
                 w.wakes() == null ? "?" : w.wakes().toString(),
-                w.lastError() == null ? (l == null ? "?" : "-") : time(w.lastError().atMillis(), nowMillis, zone) + " " + cap(w.lastError().message())});
+                w.lastError() == null ? (l == null ? "?" : "-") : time(w.lastError().atMillis(), nowMillis, zone) + " "
+                    + cap(w.lastError().message())});
         }
         int[] width = new int[cells.get(0).length];
         for (String[] c : cells) for (int i = 0; i < c.length; i++) width[i] = Math.max(width[i], c[i].length());
@@ -244,5 +272,6 @@ public final class StatusReport {
     }
 
     /** Whole seconds past one, so an uptime reads "3h2m", not "3h2m17.4s". */
-    private static String ago(long millis) { return millis < 1000 ? Math.max(0, millis) + "ms" : Durations.format(Duration.ofSeconds(millis / 1000)); }
+    private static String ago(long millis) { return millis < 1000 ? Math.max(0, millis) + "ms"
+        : Durations.format(Duration.ofSeconds(millis / 1000)); }
 }

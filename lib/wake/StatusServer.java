@@ -74,9 +74,11 @@ public final class StatusServer implements AutoCloseable {
         } catch (IOException | UnsupportedOperationException e) {
             // Under systemd's ProtectSystem=strict /run is read-only but for the unit's RuntimeDirectory=.
             String why = e instanceof java.nio.file.FileSystemException f && f.getReason() == null
-                ? e.getClass().getSimpleName() + " " + f.getFile() : Errors.oneLine(e); // AccessDeniedException says only the path
-            problem(path + ": cannot make it (" + why + "); under systemd, mqueue-wakeup.service needs RuntimeDirectory="
-                + "mqueue/wakeup (with RuntimeDirectoryMode=0750) when the socket dir is /run/mqueue");
+                // AccessDeniedException says only the path
+                ? e.getClass().getSimpleName() + " " + f.getFile() : Errors.oneLine(e);
+            problem(path + ": cannot make it (" + why
+                + "); under systemd, mqueue-wakeup.service needs RuntimeDirectory=mqueue/wakeup (with "
+                + "RuntimeDirectoryMode=0750) when the socket dir is /run/mqueue");
         }
     }
 
@@ -93,7 +95,8 @@ public final class StatusServer implements AutoCloseable {
             case MISSING -> { }
             case SOCKET -> {
                 if (answers(path)) {
-                    problem("another wakeup serves status on " + path + ": not serving it here; one wakeup per socket dir");
+                    problem("another wakeup serves status on " + path
+                        + ": not serving it here; one wakeup per socket dir");
                     return null;
                 }
                 Files.delete(path); // left by a wakeup that did not stop cleanly
@@ -165,7 +168,8 @@ public final class StatusServer implements AutoCloseable {
                 client.write(out);
                 if (!out.hasRemaining()) return;
                 long left = deadline - System.nanoTime();
-                if (left <= 0) throw new IOException("the client read " + out.position() + " of " + out.limit() + " bytes within " + WRITE_DEADLINE.toSeconds() + " s");
+                if (left <= 0) throw new IOException("the client read " + out.position() + " of " + out.limit()
+                    + " bytes within " + WRITE_DEADLINE.toSeconds() + " s");
                 writes.select(Math.max(1, left / 1_000_000));
                 writes.selectedKeys().clear();
             }
@@ -193,7 +197,9 @@ public final class StatusServer implements AutoCloseable {
         if (t != null) t.join(WRITE_DEADLINE.toMillis() + 1_000);
     }
 
-    /** Client: the document a running wakeup serves at {@code socket}; throws when none answers within {@code timeout}. */
+    /**
+     * Client: the document a running wakeup serves at {@code socket}; throws when none answers within {@code timeout}.
+     */
     public static byte[] fetch(Path socket, Duration timeout) throws IOException {
         try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX); Selector reads = Selector.open()) {
             c.connect(UnixDomainSocketAddress.of(socket)); // a unix socket: connected or refused at once
@@ -208,11 +214,13 @@ public final class StatusServer implements AutoCloseable {
                 if (n > 0) {
                     doc.write(buf.array(), 0, buf.position());
                     buf.clear();
-                    if (doc.size() > MAX_DOCUMENT) throw new IOException(socket + ": more than " + MAX_DOCUMENT + " bytes: not a wakeup's status");
+                    if (doc.size() > MAX_DOCUMENT) throw new IOException(socket + ": more than " + MAX_DOCUMENT
+                        + " bytes: not a wakeup's status");
                     continue;
                 }
                 long left = deadline - System.nanoTime();
-                if (left <= 0) throw new java.net.SocketTimeoutException(socket + ": no status within " + timeout.toSeconds() + " s");
+                if (left <= 0) throw new java.net.SocketTimeoutException(socket + ": no status within "
+                    + timeout.toSeconds() + " s");
                 reads.select(Math.max(1, left / 1_000_000));
                 reads.selectedKeys().clear();
             }

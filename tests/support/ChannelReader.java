@@ -25,7 +25,8 @@ final class ChannelReader implements Closeable {
     private final Subscriber subscriber;
 
     /** Returns once subscribed, so nothing published afterwards is missed. */
-    ChannelReader(HostPort nsqd, String topic, String channel) throws IOException { this(nsqd, topic, channel, NsqConfig.defaults()); }
+    ChannelReader(HostPort nsqd, String topic, String channel) throws IOException { this(nsqd, topic, channel,
+        NsqConfig.defaults()); }
 
     /** Connecting with {@code config} (TLS, AUTH, compression). */
     ChannelReader(HostPort nsqd, String topic, String channel, NsqConfig config) throws IOException {
@@ -37,7 +38,8 @@ final class ChannelReader implements Closeable {
         try {
             if (!subscriber.awaitReady(Duration.ofSeconds(10))) {
                 subscriber.close();
-                throw new IOException("SUB " + topic + " " + channel + " on " + nsqd + " failed: " + subscriber.lastError());
+                throw new IOException("SUB " + topic + " " + channel + " on " + nsqd + " failed: "
+                    + subscriber.lastError());
             }
         } catch (InterruptedException e) {
             subscriber.close();

@@ -10,7 +10,10 @@ import java.util.List;
 import java.util.Random;
 import util.Json;
 
-/** Bodies that prove a path is byte-exact: every byte value, a large random one, UTF-8; written as stdin lines, read back from --format json. */
+/**
+ * Bodies that prove a path is byte-exact: every byte value, a large random one, UTF-8; written as stdin lines, read
+ * back from --format json.
+ */
 final class ExactBodies {
     private ExactBodies() {}
 
@@ -44,7 +47,8 @@ final class ExactBodies {
         for (String line : printed) {
             JsonNode j = Json.MAPPER.readTree(line);
             String body = j.get("body").asText();
-            out.add(j.path("body_base64").asBoolean() ? Base64.getDecoder().decode(body) : body.getBytes(StandardCharsets.UTF_8));
+            out.add(j.path("body_base64").asBoolean() ? Base64.getDecoder().decode(body)
+                : body.getBytes(StandardCharsets.UTF_8));
         }
         return out;
     }

@@ -55,14 +55,18 @@ final class Nspawn implements AutoCloseable {
 
     // ---- can it run here?
 
-    /** Why systemd cannot be booted here, or null when it can: root, systemd-nspawn, nsenter, and a root (cached, or debootstrap). */
+    /**
+     * Why systemd cannot be booted here, or null when it can: root, systemd-nspawn, nsenter, and a root (cached, or
+     * debootstrap).
+     */
     static String unavailable() {
         String uid = uid();
         if (!"0".equals(uid)) return "booting systemd as PID 1 needs root (systemd-nspawn); this runs as uid " + uid;
         if (!onPath("systemd-nspawn")) return "no systemd-nspawn (Debian: apt-get install systemd-container)";
         if (!onPath("nsenter")) return "no nsenter (Debian: apt-get install util-linux)";
         try {
-            Result check = run(Duration.ofSeconds(30), Map.of(), REPO.resolve("scripts/nspawn-root").toString(), "--check");
+            Result check = run(Duration.ofSeconds(30), Map.of(), REPO.resolve("scripts/nspawn-root").toString(),
+                "--check");
             if (check.code() != 0) return check.both().strip();
         } catch (IOException | InterruptedException e) {
             return "scripts/nspawn-root --check failed: " + e;
@@ -129,26 +133,32 @@ final class Nspawn implements AutoCloseable {
         Files.writeString(f, content, StandardCharsets.UTF_8);
     }
 
-    /** {@code DESTDIR=<root> make reload-systemd-consumer} with {@code env}: the project's install path, before boot. */
+    /**
+     * {@code DESTDIR=<root> make reload-systemd-consumer} with {@code env}: the project's install path, before boot.
+     */
     Result install(Map<String, String> env) throws IOException, InterruptedException {
         Map<String, String> all = new LinkedHashMap<>(env);
         all.put("DESTDIR", root.toString());
-        Result r = run(Duration.ofMinutes(10), all, "make", "-C", REPO.toString(), "--no-print-directory", "reload-systemd-consumer");
+        Result r = run(Duration.ofMinutes(10), all, "make", "-C", REPO.toString(), "--no-print-directory",
+            "reload-systemd-consumer");
         if (r.code() != 0) throw new AssertionError(name + ": make reload-systemd-consumer failed:\n" + r.both());
         return r;
     }
 
     /** Boots systemd and waits until it is up ("running", or "degraded": some unit of Debian's own failed). */
     void boot() throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("systemd-nspawn", "--quiet", "--directory=" + root, "--machine=" + name,
+        List<String> cmd = new ArrayList<>(List.of("systemd-nspawn", "--quiet", "--directory=" + root, "--machine="
+            + name,
             "--boot", "--register=no", "--keep-unit", "--console=passive"));
         cmd.addAll(binds);
-        nspawn = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        nspawn = new ProcessBuilder(cmd).redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         RUNNING.add(this);
         pid1 = 0;
         // PID 1 is the child of systemd-nspawn whose comm is "systemd" (an intermediate child comes and goes first).
         Await.until(name + ": systemd-nspawn starts systemd (log " + log + ")", BOOT, () -> {
-            if (!nspawn.isAlive()) throw new IllegalStateException(name + ": systemd-nspawn exited " + nspawn.exitValue() + ": " + read(log));
+            if (!nspawn.isAlive()) throw new IllegalStateException(name + ": systemd-nspawn exited "
+                + nspawn.exitValue() + ": " + read(log));
             for (ProcessHandle child : nspawn.children().toList()) {
                 if ("systemd".equals(comm(child.pid()))) {
                     pid1 = child.pid();
@@ -160,11 +170,13 @@ final class Nspawn implements AutoCloseable {
         // systemctl answers once PID 1 has set up its private socket; before that it cannot connect, or says
         // this is no systemd system (nsenter may even come before the namespaces are complete).
         await("systemctl reaches PID 1", BOOT,
-            () -> List.of("initializing", "starting", "running", "degraded").contains(exec("systemctl", "is-system-running").out().strip()));
+            () -> List.of("initializing", "starting", "running", "degraded").contains(exec("systemctl",
+                "is-system-running").out().strip()));
         Result up = exec(BOOT, "systemctl", "is-system-running", "--wait");
         String state = up.out().strip();
         if (!state.equals("running") && !state.equals("degraded")) {
-            throw new AssertionError(name + ": systemd did not come up (" + state + ")\n" + exec("systemctl", "--failed", "--no-pager").both()
+            throw new AssertionError(name + ": systemd did not come up (" + state + ")\n" + exec("systemctl",
+                "--failed", "--no-pager").both()
                 + journal(50));
         }
     }
@@ -177,12 +189,17 @@ final class Nspawn implements AutoCloseable {
         }
     }
 
-    /** {@code systemctl reboot} inside; systemd-nspawn exits 133 for it (as systemd-nspawn@.service expects), and boots again. */
+    /**
+     * {@code systemctl reboot} inside; systemd-nspawn exits 133 for it (as systemd-nspawn@.service expects), and boots
+     * again.
+     */
     void reboot() throws IOException, InterruptedException {
         exec("systemctl", "reboot");
-        if (!nspawn.waitFor(BOOT.toSeconds(), TimeUnit.SECONDS)) throw new AssertionError(name + ": the container did not go down for its reboot");
+        if (!nspawn.waitFor(BOOT.toSeconds(), TimeUnit.SECONDS)) throw new AssertionError(name
+            + ": the container did not go down for its reboot");
         int code = nspawn.exitValue();
-        if (code != 133) throw new AssertionError(name + ": systemd-nspawn exited " + code + " on reboot, not 133: " + read(log));
+        if (code != 133) throw new AssertionError(name + ": systemd-nspawn exited " + code + " on reboot, not 133: "
+            + read(log));
         boot();
     }
 
@@ -222,15 +239,19 @@ final class Nspawn implements AutoCloseable {
     // ---- inside
 
     /** Runs a command inside (all of PID 1's namespaces) with a 2-minute bound. */
-    Result exec(String... command) throws IOException, InterruptedException { return exec(Duration.ofMinutes(2), command); }
+    Result exec(String... command) throws IOException, InterruptedException { return exec(Duration.ofMinutes(2),
+        command); }
 
-    Result exec(Duration timeout, String... command) throws IOException, InterruptedException { return exec(timeout, Map.of(), command); }
+    Result exec(Duration timeout, String... command) throws IOException, InterruptedException { return exec(timeout,
+        Map.of(), command); }
 
     Result exec(Duration timeout, Map<String, String> env, String... command) throws IOException, InterruptedException {
         if (pid1 <= 0) throw new IllegalStateException(name + " is not booted");
-        List<String> cmd = new ArrayList<>(List.of("nsenter", "--target", String.valueOf(pid1), "--mount", "--uts", "--ipc", "--net", "--pid", "--"));
+        List<String> cmd = new ArrayList<>(List.of("nsenter", "--target", String.valueOf(pid1), "--mount", "--uts",
+            "--ipc", "--net", "--pid", "--"));
         cmd.addAll(List.of(command));
-        Map<String, String> all = new LinkedHashMap<>(Map.of("SYSTEMD_PAGER", "", "SYSTEMD_COLORS", "0", "LANG", "C.UTF-8"));
+        Map<String, String> all = new LinkedHashMap<>(Map.of("SYSTEMD_PAGER", "", "SYSTEMD_COLORS", "0", "LANG",
+            "C.UTF-8"));
         all.putAll(env);
         return run(timeout, all, cmd.toArray(String[]::new));
     }
@@ -240,7 +261,8 @@ final class Nspawn implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of("systemctl", "--no-pager"));
         cmd.addAll(List.of(args));
         Result r = exec(cmd.toArray(String[]::new));
-        if (r.code() != 0) throw new AssertionError(name + ": " + String.join(" ", cmd) + " exited " + r.code() + ": " + r.both() + journal(40));
+        if (r.code() != 0) throw new AssertionError(name + ": " + String.join(" ", cmd) + " exited " + r.code() + ": "
+            + r.both() + journal(40));
         return r.out();
     }
 
@@ -255,7 +277,8 @@ final class Nspawn implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of("journalctl", "--no-pager"));
         cmd.addAll(List.of(args));
         Result r = exec(cmd.toArray(String[]::new));
-        if (r.code() != 0 && !r.err().contains("No entries")) throw new AssertionError(name + ": " + String.join(" ", cmd) + ": " + r.both());
+        if (r.code() != 0 && !r.err().contains("No entries")) throw new AssertionError(name + ": " + String.join(" ",
+            cmd) + ": " + r.both());
         return r.out();
     }
 
@@ -265,12 +288,15 @@ final class Nspawn implements AutoCloseable {
         return out.isEmpty() ? List.of() : List.of(out.split("\n"));
     }
 
-    /** The last {@code n} journal lines of these units (all of the boot's when none is named), for a failure message. */
+    /**
+     * The last {@code n} journal lines of these units (all of the boot's when none is named), for a failure message.
+     */
     String journal(int n, String... units) {
         List<String> cmd = new ArrayList<>(List.of("--output=short-monotonic", "--lines=" + n));
         for (String u : units) cmd.add("--unit=" + u);
         try {
-            return "\n--- journal of " + name + (units.length > 0 ? " " + String.join(" ", units) : "") + " ---\n" + journalctl(cmd.toArray(String[]::new));
+            return "\n--- journal of " + name + (units.length > 0 ? " " + String.join(" ", units) : "") + " ---\n"
+                + journalctl(cmd.toArray(String[]::new));
         } catch (IOException | InterruptedException | AssertionError e) {
             return "\n--- journal of " + name + " unreadable: " + e + " ---\n";
         }
@@ -293,13 +319,15 @@ final class Nspawn implements AutoCloseable {
         String state = state(socketUnit);
         String said = journalctl("--unit=" + socketUnit, "--output=cat");
         if (!(state.equals("active listening") || state.equals("active running")) || said.contains("POLLHUP")) {
-            throw new AssertionError(name + ": " + socketUnit + " is '" + state + "', not 'active listening'" + journal(60, socketUnit, serviceUnit));
+            throw new AssertionError(name + ": " + socketUnit + " is '" + state + "', not 'active listening'"
+                + journal(60, socketUnit, serviceUnit));
         }
     }
 
     // ---- processes on this machine
 
-    static Result run(Duration timeout, Map<String, String> env, String... command) throws IOException, InterruptedException {
+    static Result run(Duration timeout, Map<String, String> env, String... command) throws IOException,
+            InterruptedException {
         Path out = Files.createTempFile("mqueue-nspawn-", ".out"), err = Files.createTempFile("mqueue-nspawn-", ".err");
         try {
             ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile())
@@ -310,7 +338,8 @@ final class Nspawn implements AutoCloseable {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
                 p.waitFor(10, TimeUnit.SECONDS);
-                throw new AssertionError(String.join(" ", command) + " did not finish within " + timeout.toSeconds() + " s: " + read(out) + read(err));
+                throw new AssertionError(String.join(" ", command) + " did not finish within " + timeout.toSeconds()
+                    + " s: " + read(out) + read(err));
             }
             return new Result(p.exitValue(), read(out), read(err));
         } finally {

@@ -52,13 +52,15 @@ final class NsqBinaries {
         Path nsqd = repoRoot().resolve(".nsq").resolve(version).resolve("bin/nsqd");
         if (Files.isExecutable(nsqd)) return nsqd;
         try {
-            Process p = new ProcessBuilder(repoRoot().resolve("scripts/install-nsq").toString(), version).inheritIO().start();
+            Process p = new ProcessBuilder(repoRoot().resolve("scripts/install-nsq").toString(),
+                version).inheritIO().start();
             if (!p.waitFor(10, java.util.concurrent.TimeUnit.MINUTES)) {
                 p.destroyForcibly();
                 throw new IllegalStateException("scripts/install-nsq " + version + " did not finish within 10 minutes");
             }
             if (p.exitValue() != 0 || !Files.isExecutable(nsqd)) {
-                throw new IllegalStateException("scripts/install-nsq " + version + " exited " + p.exitValue() + " without " + nsqd);
+                throw new IllegalStateException("scripts/install-nsq " + version + " exited " + p.exitValue()
+                    + " without " + nsqd);
             }
         } catch (java.io.IOException e) {
             throw new IllegalStateException("cannot run scripts/install-nsq " + version + ": " + e.getMessage(), e);

@@ -27,7 +27,10 @@ final class NsqContainer extends NsqFixture.Daemon {
         this.nsqd = nsqd;
     }
 
-    /** A Docker engine answers. Asked only where one may be (DOCKER_HOST or a docker.sock), so nothing is fetched without one. */
+    /**
+     * A Docker engine answers. Asked only where one may be (DOCKER_HOST or a docker.sock), so nothing is fetched
+     * without one.
+     */
     static synchronized boolean dockerAvailable() {
         String runtime = System.getenv("XDG_RUNTIME_DIR");
         boolean mayAnswer = System.getenv("DOCKER_HOST") != null || Files.exists(Path.of("/var/run/docker.sock"))
@@ -72,7 +75,8 @@ final class NsqContainer extends NsqFixture.Daemon {
                 p.destroyForcibly();
                 throw new IOException(cmd + " took over 10 minutes");
             }
-            if (p.exitValue() != 0) throw new IOException(cmd + " exited " + p.exitValue() + ": " + Files.readString(err));
+            if (p.exitValue() != 0) throw new IOException(cmd + " exited " + p.exitValue() + ": "
+                + Files.readString(err));
             return out;
         } finally {
             Files.deleteIfExists(err);

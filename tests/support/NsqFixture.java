@@ -24,7 +24,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * Real NSQ daemons for one test: nsqd (one or more, optionally behind nsqlookupd) on free
  * loopback ports with a temp data dir, plus any process the test spawns. Everything is stopped
  * after the test; a failed test gets the daemons' logs printed. Without local binaries but with
- * a Docker engine, a single nsqd runs in a container (Testcontainers) and fault injection is skipped. Register it per test:
+ * a Docker engine, a single nsqd runs in a container (Testcontainers) and fault injection is skipped. Register it per
+ * test:
  * {@code @RegisterExtension final NsqFixture nsq = new NsqFixture().flags("--msg-timeout=2s");}
  */
 final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
@@ -52,7 +53,9 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
     /** Also start nsqlookupd and register every nsqd with it. */
     NsqFixture withLookupd() { withLookupd = true; return this; }
 
-    /** nsqd of this older release instead (e.g. "v1.2.1"), built once into .nsq/RELEASE/bin (see NsqBinaries.release). */
+    /**
+     * nsqd of this older release instead (e.g. "v1.2.1"), built once into .nsq/RELEASE/bin (see NsqBinaries.release).
+     */
     NsqFixture nsqdRelease(String release) { nsqdRelease = release; return this; }
 
     /** Start {@code n} nsqd (all on loopback, each with its own data dir). */
@@ -63,7 +66,8 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
         dir = Files.createTempDirectory("mqueue-test-");
         if (NsqBinaries.find("nsqd") == null && NsqContainer.dockerAvailable()) {
             // No local binaries but a Docker engine: nsqd in a container (no fault injection there).
-            Assumptions.assumeTrue(!withLookupd && nsqdCount == 1 && nsqdRelease == null, "lookupd, several nsqd and older releases need local binaries");
+            Assumptions.assumeTrue(!withLookupd && nsqdCount == 1 && nsqdRelease == null,
+                "lookupd, several nsqd and older releases need local binaries");
             nsqds.add(NsqContainer.start(flags));
             return;
         }
@@ -87,7 +91,8 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
                 "--data-path=" + data, "--broadcast-address=127.0.0.1"));
             if (lookupd != null) cmd.add("--lookupd-tcp-address=" + lookupd.tcp());
             // With a certificate nsqd also listens on HTTPS, by default on 0.0.0.0:4152: a port of its own instead.
-            if (flags.stream().anyMatch(f -> f.startsWith("--tls-cert"))) cmd.add("--https-address=127.0.0.1:" + freePort());
+            if (flags.stream().anyMatch(f -> f.startsWith("--tls-cert"))) cmd.add("--https-address=127.0.0.1:"
+                + freePort());
             cmd.addAll(flags);
             ProcessDaemon d = new ProcessDaemon("nsqd" + i, data, http, cmd);
             d.tcpPort = tcp;
@@ -170,7 +175,8 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
 
     private static int ephemeralLow() {
         try {
-            int low = Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim().split("\\s+")[0]);
+            int low = Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim()
+                .split("\\s+")[0]);
             return low > 11_000 ? low : 32_768;
         } catch (IOException | RuntimeException unreadable) {
             return 32_768; // Linux's default range starts there
@@ -277,7 +283,8 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
 
         @Override void sigterm() throws InterruptedException {
             process.destroy();
-            if (!process.waitFor(15, TimeUnit.SECONDS)) throw new IllegalStateException(name + " ignored SIGTERM for 15 s");
+            if (!process.waitFor(15, TimeUnit.SECONDS)) throw new IllegalStateException(name
+                + " ignored SIGTERM for 15 s");
         }
 
         @Override void sigkill() throws InterruptedException {

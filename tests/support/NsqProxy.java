@@ -91,7 +91,10 @@ final class NsqProxy implements AutoCloseable {
         }
     }
 
-    /** Client bytes to nsqd. On a stalled connection they are read and dropped, so the client's close still reaches nsqd. */
+    /**
+     * Client bytes to nsqd. On a stalled connection they are read and dropped, so the client's close still reaches
+     * nsqd.
+     */
     private void pumpToNsqd(Conn c) {
         byte[] buf = new byte[64 * 1024];
         try (InputStream in = c.client.getInputStream(); OutputStream out = c.upstream.getOutputStream()) {
@@ -140,7 +143,9 @@ final class NsqProxy implements AutoCloseable {
         }
     }
 
-    /** For a message frame about to go out: how many of its bytes to forward before stalling, or -1 to forward it all. */
+    /**
+     * For a message frame about to go out: how many of its bytes to forward before stalling, or -1 to forward it all.
+     */
     private synchronized int cutAfter() {
         if (stallAtMessage == 0) return -1;
         if (--stallAtMessage > 0) return -1;

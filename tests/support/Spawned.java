@@ -38,7 +38,8 @@ final class Spawned {
      */
     static List<String> withDefaultSignals(List<String> command) {
         if (!sigintIgnored()) return command;
-        List<String> wrapped = new java.util.ArrayList<>(List.of("perl", "-e", "$SIG{INT} = 'DEFAULT'; exec { $ARGV[0] } @ARGV or die \"exec $ARGV[0]: $!\\n\";"));
+        List<String> wrapped = new java.util.ArrayList<>(List.of("perl", "-e",
+            "$SIG{INT} = 'DEFAULT'; exec { $ARGV[0] } @ARGV or die \"exec $ARGV[0]: $!\\n\";"));
         wrapped.addAll(command);
         return wrapped;
     }
@@ -59,7 +60,8 @@ final class Spawned {
 
     /** The same with JVM options first, e.g. "-Xmx64m". */
     static List<String> java(List<String> jvmOptions, String mainClass, String... args) {
-        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin",
+            "java").toString()));
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
         cmd.addAll(List.of(args));

@@ -37,10 +37,12 @@ final class SystemdTier {
     }
 
     /** nsqd on free loopback ports with its data in {@code dir}, started and answering /ping. */
-    static NsqFixture.ProcessDaemon nsqd(Path dir, String name, String... flags) throws IOException, InterruptedException {
+    static NsqFixture.ProcessDaemon nsqd(Path dir, String name, String... flags) throws IOException,
+            InterruptedException {
         int tcp = NsqFixture.freePort(), http = NsqFixture.freePort();
         Path data = Files.createDirectories(dir.resolve(name));
-        List<String> cmd = new ArrayList<>(List.of(NsqBinaries.path("nsqd").toString(), "--tcp-address=127.0.0.1:" + tcp,
+        List<String> cmd = new ArrayList<>(List.of(NsqBinaries.path("nsqd").toString(), "--tcp-address=127.0.0.1:"
+            + tcp,
             "--http-address=127.0.0.1:" + http, "--data-path=" + data, "--broadcast-address=127.0.0.1"));
         cmd.addAll(List.of(flags));
         NsqFixture.ProcessDaemon d = new NsqFixture.ProcessDaemon(name, data, http, cmd);
@@ -49,7 +51,9 @@ final class SystemdTier {
         return d;
     }
 
-    /** /etc/mqueue/GROUP.env as the README has an admin write it: example.env with the stream, nsqd and these settings. */
+    /**
+     * /etc/mqueue/GROUP.env as the README has an admin write it: example.env with the stream, nsqd and these settings.
+     */
     static String groupEnv(NsqFixture.Daemon nsqd, String stream, Map<String, String> settings) throws IOException {
         StringBuilder env = new StringBuilder();
         for (String line : Files.readAllLines(Nspawn.REPO.resolve("systemd/example.env"))) {
@@ -73,7 +77,8 @@ final class SystemdTier {
 
     /** How often systemd started {@code service} this boot (its "Started <unit>" lines). */
     static long starts(Nspawn host, String service) throws IOException, InterruptedException {
-        return host.journalctl("--boot", "--unit=" + service, "--output=cat").lines().filter(l -> l.startsWith("Started " + service)).count();
+        return host.journalctl("--boot", "--unit=" + service,
+            "--output=cat").lines().filter(l -> l.startsWith("Started " + service)).count();
     }
 
     /** The consumer lines of one run's end: "no message for ...: exiting". */

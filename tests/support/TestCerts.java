@@ -17,7 +17,8 @@ final class TestCerts {
     private static TestCerts shared;
 
     final Path dir;
-    final Path ca, serverCert, serverKey, clientCert, clientKey, rsaClientCert, rsaPkcs1Key, otherCa, otherClientCert, otherClientKey;
+    final Path ca, serverCert, serverKey, clientCert, clientKey, rsaClientCert, rsaPkcs1Key, otherCa, otherClientCert,
+        otherClientKey;
 
     private TestCerts(Path dir) {
         this.dir = dir;
@@ -47,7 +48,8 @@ final class TestCerts {
     }
 
     private TestCerts make() throws IOException, InterruptedException {
-        Files.writeString(dir.resolve("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+        Files.writeString(dir.resolve("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
         Files.writeString(dir.resolve("client.ext"), "extendedKeyUsage=clientAuth\n");
         selfSignedCa("ca", "mqueue-test-ca");
         selfSignedCa("other-ca", "mqueue-other-ca");
@@ -59,23 +61,31 @@ final class TestCerts {
         return this;
     }
 
-    private static List<String> ecKey() { return List.of("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "KEY"); }
+    private static List<String> ecKey() { return List.of("openssl", "ecparam", "-name", "prime256v1", "-genkey",
+        "-noout", "-out", "KEY"); }
 
     private void selfSignedCa(String name, String cn) throws IOException, InterruptedException {
-        openssl("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", name + ".key",
+        openssl("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            name + ".key",
             "-out", name + ".pem", "-days", "2", "-subj", "/CN=" + cn,
             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
     }
 
-    /** A key (made by {@code keyCommand}, KEY standing for its file), then a certificate for it signed by {@code ca}. */
-    private void signed(String name, String cn, String ca, String ext, List<String> keyCommand) throws IOException, InterruptedException {
+    /**
+     * A key (made by {@code keyCommand}, KEY standing for its file), then a certificate for it signed by {@code ca}.
+     */
+    private void signed(String name, String cn, String ca, String ext, List<String> keyCommand) throws IOException,
+            InterruptedException {
         List<String> key = new ArrayList<>();
         for (String w : keyCommand) key.add(w.equals("KEY") ? name + ".sec1" : w);
         openssl(key.toArray(String[]::new));
         String keyFile = name + ".key";
-        if (keyCommand.contains("KEY")) openssl("openssl", "pkcs8", "-topk8", "-nocrypt", "-in", name + ".sec1", "-out", keyFile); // PKCS#8
+        // PKCS#8
+        if (keyCommand.contains("KEY")) openssl("openssl", "pkcs8", "-topk8", "-nocrypt", "-in", name + ".sec1", "-out",
+            keyFile);
         openssl("openssl", "req", "-new", "-key", keyFile, "-out", name + ".csr", "-subj", "/CN=" + cn);
-        openssl("openssl", "x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key", "-CAcreateserial",
+        openssl("openssl", "x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
+            "-CAcreateserial",
             "-out", name + ".pem", "-days", "2", "-extfile", ext);
     }
 
@@ -86,7 +96,8 @@ final class TestCerts {
             p.destroyForcibly();
             throw new IOException(String.join(" ", command) + ": no exit within 30 s");
         }
-        if (p.exitValue() != 0) throw new IOException(String.join(" ", command) + " exited " + p.exitValue() + ": " + Files.readString(dir.resolve("openssl.log")));
+        if (p.exitValue() != 0) throw new IOException(String.join(" ", command) + " exited " + p.exitValue() + ": "
+            + Files.readString(dir.resolve("openssl.log")));
     }
 
     static void delete(Path dir) {

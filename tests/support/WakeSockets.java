@@ -32,7 +32,8 @@ final class WakeSockets implements AutoCloseable {
     private final Map<String, Long> lastWake = new ConcurrentHashMap<>();
     private final java.util.Queue<String> lines = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final AtomicLong wakes = new AtomicLong(), open = new AtomicLong(), maxOpen = new AtomicLong();
-    private final PriorityQueue<Answer> answers = new PriorityQueue<>(Comparator.comparingLong(Answer::at)); // the selector thread's
+    // the selector thread's
+    private final PriorityQueue<Answer> answers = new PriorityQueue<>(Comparator.comparingLong(Answer::at));
     private final Thread thread;
     private volatile boolean closed;
 
@@ -86,7 +87,8 @@ final class WakeSockets implements AutoCloseable {
                         read(k);
                     }
                 }
-                for (long now = System.nanoTime(); !answers.isEmpty() && answers.peek().at() - now <= 0; ) answer(answers.poll().key());
+                for (long now = System.nanoTime(); !answers.isEmpty() && answers.peek().at()
+                    - now <= 0; ) answer(answers.poll().key());
             } catch (IOException e) {
                 if (!closed) System.err.println("bench: wake sockets: " + e.getMessage());
             }

@@ -47,7 +47,8 @@ final class WakeupRun implements AutoCloseable {
         running.add(w);
         t.start();
         t.join(bound.toMillis());
-        if (t.isAlive()) throw new AssertionError("wakeup did not exit within " + bound.toMillis() + " ms; failure: " + w.failure());
+        if (t.isAlive()) throw new AssertionError("wakeup did not exit within " + bound.toMillis() + " ms; failure: "
+            + w.failure());
         return code[0];
     }
 
@@ -55,7 +56,8 @@ final class WakeupRun implements AutoCloseable {
      * Both of the wakeup's paths to {@code sa}, which has messages waiting on {@code stream}: its first
      * scan wakes it, push then follows the stream, and one more message wakes it again; no failure.
      */
-    static void assertScanThenPushWake(NsqFixture nsq, String stream, WakeSocket.Listener sa, wakeup w, Duration bound) throws Exception {
+    static void assertScanThenPushWake(NsqFixture nsq, String stream, WakeSocket.Listener sa, wakeup w,
+            Duration bound) throws Exception {
         Await.until("the first scan wakes " + stream + "'s group", bound, () -> sa.wakes() == 1);
         Await.until("push follows " + stream, bound, () -> nsq.channel(stream, wakeup.OWN_CHANNEL) != null
             && nsq.channel(stream, wakeup.OWN_CHANNEL).clientCount() == 1);

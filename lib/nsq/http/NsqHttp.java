@@ -68,22 +68,27 @@ public final class NsqHttp {
     /** nsqd /stats?format=json (only the fields mqueue reads). */
     public record Stats(String version, String health, long startTime, List<TopicStats> topics) {
         public TopicStats topic(String name) {
-            return topics == null ? null : topics.stream().filter(t -> t.topicName().equals(name)).findFirst().orElse(null);
+            return topics == null ? null
+                : topics.stream().filter(t -> t.topicName().equals(name)).findFirst().orElse(null);
         }
     }
 
     public record TopicStats(String topicName, List<ChannelStats> channels, long depth, long backendDepth,
                              long messageCount, boolean paused) {
         public ChannelStats channel(String name) {
-            return channels == null ? null : channels.stream().filter(c -> c.channelName().equals(name)).findFirst().orElse(null);
+            return channels == null ? null
+                : channels.stream().filter(c -> c.channelName().equals(name)).findFirst().orElse(null);
         }
     }
 
-    public record ChannelStats(String channelName, long depth, long backendDepth, long inFlightCount, long deferredCount,
-                               long messageCount, long requeueCount, long timeoutCount, int clientCount, boolean paused) {}
+    public record ChannelStats(String channelName, long depth, long backendDepth, long inFlightCount,
+        long deferredCount,
+                               long messageCount, long requeueCount, long timeoutCount, int clientCount,
+                                   boolean paused) {}
 
     /** nsqd /info. */
-    public record Info(String version, String broadcastAddress, String hostname, int tcpPort, int httpPort, long startTime) {}
+    public record Info(String version, String broadcastAddress, String hostname, int tcpPort, int httpPort,
+        long startTime) {}
 
     /** An nsqd node as nsqlookupd lists it in /lookup and /nodes. */
     public record Producer(String remoteAddress, String hostname, String broadcastAddress, int tcpPort, int httpPort,
@@ -131,7 +136,8 @@ public final class NsqHttp {
      */
     static Stats parseStats(byte[] json) throws IOException {
         try (JsonParser p = Json.MAPPER.getFactory().createParser(json)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) throw new IOException("/stats answered something other than a JSON object");
+            if (p.nextToken() != JsonToken.START_OBJECT) throw new IOException("/stats answered something other than a "
+                + "JSON object");
             String version = null, health = null;
             long start = 0;
             List<TopicStats> topics = null;
@@ -206,7 +212,8 @@ public final class NsqHttp {
                 default -> p.skipChildren();
             }
         }
-        return new ChannelStats(name, depth, backendDepth, inFlight, deferred, messageCount, requeue, timeout, clients, paused);
+        return new ChannelStats(name, depth, backendDepth, inFlight, deferred, messageCount, requeue, timeout, clients,
+            paused);
     }
 
     public void createTopic(String topic) throws IOException { send("POST", "/topic/create?topic=" + enc(topic)); }
@@ -246,9 +253,11 @@ public final class NsqHttp {
         boolean httpsPort = e.status == 400 && e.reason.contains(PLAIN_TO_HTTPS);
         if (https || !tlsRequired && !httpsPort) return false;
         Matcher port = HTTPS_PORT.matcher(e.body);
-        HostPort to = tlsRequired && port.find() ? new HostPort(address.host(), Integer.parseInt(port.group(1))) : address;
+        HostPort to = tlsRequired && port.find() ? new HostPort(address.host(), Integer.parseInt(port.group(1)))
+            : address;
         if (tls == null) {
-            throw new NsqException("nsqd " + address + (httpsPort ? " is an HTTPS port" : " requires TLS on its HTTP API too (--tls-required)")
+            throw new NsqException("nsqd " + address + (httpsPort ? " is an HTTPS port"
+                : " requires TLS on its HTTP API too (--tls-required)")
                 + " and TLS is not configured; its HTTPS address is " + to, true, e);
         }
         target = to;
@@ -267,10 +276,12 @@ public final class NsqHttp {
             Thread.currentThread().interrupt();
             throw new IOException(method + " " + uri + " interrupted", e);
         } catch (IOException e) {
-            // The JDK quotes a non-HTTP answer byte for byte; nsqd's TCP port answers with a binary frame, other services with their banner.
+            // The JDK quotes a non-HTTP answer byte for byte; nsqd's TCP port answers with a binary frame, other
+            // services with their banner.
             String jdk = String.valueOf(e.getMessage());
             if (jdk.chars().anyMatch(c -> c < 0x20 && c != '\t') || jdk.startsWith("Invalid status line")) {
-                throw new NsqException(address + " does not answer HTTP (nsqd's TCP port? its HTTP port is 4151 by default, nsqlookupd's 4161)",
+                throw new NsqException(address
+                    + " does not answer HTTP (nsqd's TCP port? its HTTP port is 4151 by default, nsqlookupd's 4161)",
                     true, null);
             }
             if (https) {
@@ -288,7 +299,8 @@ public final class NsqHttp {
 
     private HttpClient client() {
         if (!https) return CLIENT;
-        return TLS_CLIENTS.computeIfAbsent(tls, t -> builder().sslContext(t.context()).sslParameters(t.parameters()).build());
+        return TLS_CLIENTS.computeIfAbsent(tls,
+            t -> builder().sslContext(t.context()).sslParameters(t.parameters()).build());
     }
 
     /** nsqd errors come as {"message":"TOPIC_NOT_FOUND"}. */

@@ -77,7 +77,8 @@ public final class Publisher implements Closeable {
     private void readAnswer() throws IOException {
         Frame f = conn.next();
         if (f.type() == Frame.ERROR) throw new NsqException.ErrorResponse(conn.address(), f.text());
-        if (f.type() != Frame.RESPONSE) throw new NsqException.NotNsqd(conn.address(), "it sent a message to a publisher");
+        if (f.type() != Frame.RESPONSE) throw new NsqException.NotNsqd(conn.address(),
+            "it sent a message to a publisher");
     }
 
     @Override

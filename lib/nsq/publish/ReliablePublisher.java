@@ -54,7 +54,8 @@ public final class ReliablePublisher implements AutoCloseable {
     private Publisher connection;
 
     /** {@code first}: which address to start with, so threads spread over several nsqd. */
-    public ReliablePublisher(NsqConfig config, List<HostPort> nsqds, int first, String topic, Duration defer, Duration retryTimeout,
+    public ReliablePublisher(NsqConfig config, List<HostPort> nsqds, int first, String topic, Duration defer,
+        Duration retryTimeout,
                              Counters counters) {
         this.config = config;
         this.nsqds = List.copyOf(nsqds);
@@ -76,11 +77,13 @@ public final class ReliablePublisher implements AutoCloseable {
      * this publisher's connection: one publisher serves every topic of a thread (lib/Nsq.java's publisher).
      */
     public void send(String topic, Duration defer, Batch batch) throws Failure {
-        if (defer != null && batch.size() != 1) throw new IllegalArgumentException("DPUB takes one message, not " + batch.size());
+        if (defer != null && batch.size() != 1) throw new IllegalArgumentException("DPUB takes one message, not "
+            + batch.size());
         long failingSince = 0;
         while (true) {
             HostPort address = nsqds.get(next);
-            // A streak of failures starts with the attempt that failed first, connect time included (a connect can hang).
+            // A streak of failures starts with the attempt that failed first, connect time included (a connect can
+            // hang).
             long attemptStart = System.nanoTime();
             long streakStart = failingSince != 0 ? failingSince : attemptStart;
             try {
@@ -105,16 +108,21 @@ public final class ReliablePublisher implements AutoCloseable {
         }
     }
 
-    /** A connect attempt (its TCP connect, then its wait for IDENTIFY's answer) never outlasts what is left of the retry timeout. */
+    /**
+     * A connect attempt (its TCP connect, then its wait for IDENTIFY's answer) never outlasts what is left of the retry
+     * timeout.
+     */
     private Publisher connect(HostPort address, long streakStart) throws IOException {
         long left = retryTimeout.toMillis() - (System.nanoTime() - streakStart) / 1_000_000;
-        NsqConfig c = config.withConnectTimeout(Duration.ofMillis(Math.max(1, Math.min(config.connectTimeout().toMillis(), left))))
+        NsqConfig c = config.withConnectTimeout(Duration.ofMillis(Math.max(1,
+            Math.min(config.connectTimeout().toMillis(), left))))
             .withHandshakeTimeout(Duration.ofMillis(Math.max(1, Math.min(config.handshakeTimeout().toMillis(), left))));
         return new Publisher(address, c);
     }
 
     /** Handles nsqd errors no retry can fix; returns true when the batch got through another way. */
-    private boolean refusedForGood(NsqException.ErrorResponse e, String topic, Duration defer, Batch batch) throws Failure {
+    private boolean refusedForGood(NsqException.ErrorResponse e, String topic, Duration defer,
+            Batch batch) throws Failure {
         Matcher big = TOO_BIG.matcher(e.text());
         if (e.code().equals("E_BAD_MESSAGE") && big.find()) {
             long limit = Long.parseLong(big.group(2));
@@ -123,7 +131,8 @@ public final class ReliablePublisher implements AutoCloseable {
             for (byte[] b : batch.toList()) if (b.length <= limit) fit.add(b);
             if (!fit.isEmpty() && fit.size() < batch.size()) send(topic, defer, Batch.of(fit));
             throw new Failure("a message of " + big.group(1) + " bytes is larger than nsqd's --max-msg-size ("
-                + limit + " bytes): start nsqd with a larger --max-msg-size or send smaller messages (" + e.getMessage() + ")", true, e);
+                + limit + " bytes): start nsqd with a larger --max-msg-size or send smaller messages (" + e.getMessage()
+                + ")", true, e);
         }
         if (e.code().equals("E_BAD_BODY") && batch.size() > 1 && e.text().contains("body too big")) {
             // Batch over nsqd's --max-body-size: halve it until it fits.
@@ -134,7 +143,8 @@ public final class ReliablePublisher implements AutoCloseable {
             return true;
         }
         if (e.code().equals("E_INVALID") && defer != null && e.text().contains("DPUB")) {
-            throw new Failure("a defer of " + Durations.format(defer) + " is longer than nsqd's --max-req-timeout allows ("
+            throw new Failure("a defer of " + Durations.format(defer)
+                + " is longer than nsqd's --max-req-timeout allows ("
                 + e.getMessage() + ")", true, e);
         }
         if (e.fatal()) throw new Failure(e.getMessage(), true, e);
@@ -160,8 +170,10 @@ public final class ReliablePublisher implements AutoCloseable {
         counters.retries.increment();
         next = (next + 1) % nsqds.size();
         // The first failure of a streak, and then every fifth, at warning level: an operator sees it at once.
-        String line = "publish to nsqd " + address + " failed (" + NsqException.describe(e) + "); retrying " + nsqds.get(next)
-            + " in " + Durations.format(delay) + " (failure " + backoff.failures() + ", giving up after " + Durations.format(retryTimeout) + ")";
+        String line = "publish to nsqd " + address + " failed (" + NsqException.describe(e) + "); retrying "
+            + nsqds.get(next)
+            + " in " + Durations.format(delay) + " (failure " + backoff.failures() + ", giving up after "
+            + Durations.format(retryTimeout) + ")";
         if (backoff.failures() == 1 || backoff.failures() % 5 == 0) config.logger().warn(line);
         else config.logger().debug(line);
         try {

@@ -46,7 +46,10 @@ public final class Message {
         this.body = body;
     }
 
-    /** A message frame as {@link nsq.FrameReader#read} split it: header in {@code data}, the body (kept, not copied) in {@code body}. */
+    /**
+     * A message frame as {@link nsq.FrameReader#read} split it: header in {@code data}, the body (kept, not copied) in
+     * {@code body}.
+     */
     static Message decode(Delegate delegate, Frame f) {
         ByteBuffer b = ByteBuffer.wrap(f.data());
         long ts = b.getLong();

@@ -50,7 +50,10 @@ final class Session implements Message.Delegate {
     final CountDownLatch closeWait = new CountDownLatch(1);
     /** Next batch's first message within this of our answers: nsqd had it waiting, our RDY held it back. */
     private static final long REFILL_NANOS = 2_000_000;
-    /** Batches that nsqd did not have waiting and that used at most half the window, before it halves: traffic got light. */
+    /**
+     * Batches that nsqd did not have waiting and that used at most half the window, before it halves: traffic got
+     * light.
+     */
     private static final int QUIET_BATCHES = 16;
     /** How long to read on after CLOSE_WAIT for a message nsqd sent as it took our CLS. */
     private static final Duration STRAGGLERS = Duration.ofMillis(100);
@@ -64,7 +67,9 @@ final class Session implements Message.Delegate {
     volatile int rdy;
     volatile int settlingRdy;
     volatile long settleUntil;
-    /** When the subscriber counted this connection in (System.nanoTime()); set once, before any other thread sees it. */
+    /**
+     * When the subscriber counted this connection in (System.nanoTime()); set once, before any other thread sees it.
+     */
     long subscribedNanos;
     /** nsqd heartbeats every interval whatever else it sends: past this much longer without a byte, one is overdue. */
     private final long heardWithinNanos;
@@ -77,7 +82,8 @@ final class Session implements Message.Delegate {
         this.topic = topic;
         this.conn = conn;
         this.window = owner.windowFloor();
-        Duration hb = owner.config().heartbeatInterval() != null ? owner.config().heartbeatInterval() : Duration.ofSeconds(30);
+        Duration hb = owner.config().heartbeatInterval() != null ? owner.config().heartbeatInterval()
+            : Duration.ofSeconds(30);
         this.heardWithinNanos = hb.isZero() ? Long.MAX_VALUE : hb.plus(HEARTBEAT_MARGIN).toNanos();
         HostPort address = conn.address();
         try {
@@ -133,7 +139,10 @@ final class Session implements Message.Delegate {
         conn.answer(fins, sent -> slotsFreed(batch.size()));
     }
 
-    /** What this connection may have in flight at nsqd: its RDY (or the one before a decrease nsqd may not have seen yet) or what it holds. */
+    /**
+     * What this connection may have in flight at nsqd: its RDY (or the one before a decrease nsqd may not have seen
+     * yet) or what it holds.
+     */
     int claim(long now) {
         int c = Math.max(rdy, inFlight.get());
         return now - settleUntil < 0 ? Math.max(c, settlingRdy) : c;
@@ -152,7 +161,8 @@ final class Session implements Message.Delegate {
                 try {
                     f = conn.next();
                 } catch (SocketTimeoutException e) {
-                    throw new IOException("no heartbeat from nsqd " + address() + " for " + Durations.format(owner.config().readTimeout()), e);
+                    throw new IOException("no heartbeat from nsqd " + address() + " for "
+                        + Durations.format(owner.config().readTimeout()), e);
                 }
                 switch (f.type()) {
                     case Frame.MESSAGE -> {
@@ -214,7 +224,8 @@ final class Session implements Message.Delegate {
         if (unanswered.size() >= Math.max(2, window / 2)) owner.handler().onBatchEnd();
         if (++sinceCheck < window) return;
         // A window's worth handled without running dry. Running behind a backlog is fine while what is unread fits the
-        // half of the receive buffer the window was sized for; past it (messages larger than the average) nsqd holds the rest.
+        // half of the receive buffer the window was sized for; past it (messages larger than the average) nsqd holds
+        // the rest.
         sinceCheck = 0;
         if (window > owner.windowFloor() && conn.unreadBytes() > safeBytes()) resize(window / 2);
     }
@@ -306,7 +317,8 @@ final class Session implements Message.Delegate {
             }
         }
         int requeued = commands.size();
-        if (requeued > 0) owner.config().logger().info("nsqd " + address() + ": requeueing " + requeued + " unfinished message(s)");
+        if (requeued > 0) owner.config().logger().info("nsqd " + address() + ": requeueing " + requeued
+            + " unfinished message(s)");
         commands.add(Command.CLS);
         conn.send(commands, sent -> {
             slotsFreed(requeued);

@@ -27,15 +27,17 @@ final class StaleAnswers {
             suppressed++;
             return;
         }
-        log.warn(nsqdAndText + " (nsqd no longer held that message for us: it had timed out and is redelivered, or nsqd "
-            + "delivered its id twice after an unclean restart and the other copy was answered)" + more());
+        log.warn(nsqdAndText
+            + " (nsqd no longer held that message for us: it had timed out and is redelivered, or nsqd delivered its "
+            + "id twice after an unclean restart and the other copy was answered)" + more());
         any = true;
         lastLogNanos = now;
     }
 
     /** The count of those not logged yet, on close. */
     synchronized void flush() {
-        if (suppressed > 0) log.warn(suppressed + " more answer(s) to messages nsqd no longer held (E_FIN_FAILED and friends), as above");
+        if (suppressed > 0) log.warn(suppressed
+            + " more answer(s) to messages nsqd no longer held (E_FIN_FAILED and friends), as above");
         suppressed = 0;
     }
 

@@ -66,15 +66,22 @@ public final class Subscriber implements Closeable {
          */
         default void onBatchEnd() {}
 
-        /** A connection failed in a way retrying cannot fix (nsqd refused us, or the peer is not nsqd); it is not retried. */
+        /**
+         * A connection failed in a way retrying cannot fix (nsqd refused us, or the peer is not nsqd); it is not
+         * retried.
+         */
         default void onFatal(NsqException e) {}
     }
 
-    /** How often slots move when there are more connections than --max-in-flight, and how long a lowered RDY may still be in nsqd's mind. */
+    /**
+     * How often slots move when there are more connections than --max-in-flight, and how long a lowered RDY may still
+     * be in nsqd's mind.
+     */
     static final Duration ROTATE_EVERY = Duration.ofMillis(250), SETTLE = Duration.ofMillis(100);
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
     /** One thread for every subscriber's delayed RDY work: idle subscribers cost nothing. */
-    private static final ScheduledExecutorService TIMER = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(Threads.daemons("nsq-rdy"));
+    private static final ScheduledExecutorService TIMER =
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor(Threads.daemons("nsq-rdy"));
 
     private final NsqConfig config;
     private final List<String> topics;
@@ -85,7 +92,9 @@ public final class Subscriber implements Closeable {
     private List<HostPort> lookupd = List.of();
     private Duration pollInterval = Duration.ofSeconds(15);
     private Duration maxReqTimeout = Duration.ofHours(1);
-    /** A window this small keeps a lone message fast (nsqd flushes at RDY) and still keeps a slow reader's pipe full. */
+    /**
+     * A window this small keeps a lone message fast (nsqd flushes at RDY) and still keeps a slow reader's pipe full.
+     */
     public static final int DEFAULT_FLOOR = 16;
     private int windowFloor;
     private int connectionsPerNode = 1;
@@ -100,7 +109,8 @@ public final class Subscriber implements Closeable {
     private boolean refused;
     private Thread poller;
     // Counters: any thread, no lock.
-    private final AtomicInteger inFlight = new AtomicInteger(), subscriptions = new AtomicInteger(), requeuedOnClose = new AtomicInteger(),
+    private final AtomicInteger inFlight = new AtomicInteger(), subscriptions = new AtomicInteger(),
+        requeuedOnClose = new AtomicInteger(),
         requeuedUnread = new AtomicInteger();
     private final StaleAnswers staleAnswers;
     // Written under this, read without it.
@@ -123,7 +133,10 @@ public final class Subscriber implements Closeable {
         this.staleAnswers = new StaleAnswers(config.logger());
     }
 
-    /** Connects straight to these nsqd TCP addresses (every topic on each) and reconnects to them for as long as it runs. */
+    /**
+     * Connects straight to these nsqd TCP addresses (every topic on each) and reconnects to them for as long as it
+     * runs.
+     */
     public Subscriber connectTo(List<HostPort> nsqdTcp) {
         direct.addAll(nsqdTcp);
         return this;
@@ -138,7 +151,8 @@ public final class Subscriber implements Closeable {
 
     /**
      * The fewest messages each connection may have in flight, however its window adapts (see {@link Session}):
-     * what the handler can take at once, e.g. a pool of N workers. Default: {@link #DEFAULT_FLOOR}, at most maxInFlight.
+     * what the handler can take at once, e.g. a pool of N workers. Default: {@link #DEFAULT_FLOOR}, at most
+     * maxInFlight.
      */
     public Subscriber windowFloor(int floor) {
         if (floor < 1) throw new IllegalArgumentException("window floor " + floor + ": must be at least 1");
@@ -182,7 +196,9 @@ public final class Subscriber implements Closeable {
      */
     public int requeuedOnClose() { return requeuedOnClose.get() + requeuedUnread.get(); }
 
-    /** Of {@link #requeuedOnClose()}, the ones that arrived after the close began and were never handed to the handler. */
+    /**
+     * Of {@link #requeuedOnClose()}, the ones that arrived after the close began and were never handed to the handler.
+     */
     public int requeuedUnread() { return requeuedUnread.get(); }
 
     /** Live, subscribed connections. */
@@ -198,7 +214,10 @@ public final class Subscriber implements Closeable {
     /** Successful subscriptions so far, reconnects included. */
     public int subscriptions() { return subscriptions.get(); }
 
-    /** The last connection or lookup failure, else what a connection being made waits for (silence is no failure yet); null if none. */
+    /**
+     * The last connection or lookup failure, else what a connection being made waits for (silence is no failure yet);
+     * null if none.
+     */
     public synchronized String lastError() {
         if (lastError != null) return lastError;
         for (Node n : nodes.values()) {
@@ -217,7 +236,10 @@ public final class Subscriber implements Closeable {
     /** nsqd's msg_timeout for our connections (from IDENTIFY); nsqd's default until one connected. */
     public Duration msgTimeout() { return msgTimeout != null ? msgTimeout : Duration.ofSeconds(60); }
 
-    /** nsqd's --max-msg-timeout (from IDENTIFY): TOUCH keeps a message at most this long; nsqd's default until one connected. */
+    /**
+     * nsqd's --max-msg-timeout (from IDENTIFY): TOUCH keeps a message at most this long; nsqd's default until one
+     * connected.
+     */
     public Duration maxMsgTimeout() { return maxMsgTimeout != null ? maxMsgTimeout : Duration.ofMinutes(15); }
 
     /**
@@ -375,7 +397,8 @@ public final class Subscriber implements Closeable {
         for (Session s : open) {
             try {
                 if (!s.closeWait.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                    config.logger().debug("nsqd " + s.address() + ": no CLOSE_WAIT within " + CLOSE_WAIT.toMillis() + " ms; closing anyway");
+                    config.logger().debug("nsqd " + s.address() + ": no CLOSE_WAIT within " + CLOSE_WAIT.toMillis()
+                        + " ms; closing anyway");
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -490,7 +513,9 @@ public final class Subscriber implements Closeable {
         }
     }
 
-    /** One connection's reader thread: one topic on one nsqd, the {@code connection}th of {@link #connectionsPerNode}. */
+    /**
+     * One connection's reader thread: one topic on one nsqd, the {@code connection}th of {@link #connectionsPerNode}.
+     */
     private final class Node {
         record Key(String topic, HostPort address, int connection) {}
 
@@ -507,7 +532,8 @@ public final class Subscriber implements Closeable {
         Node(Key key, boolean isDirect) {
             this.key = key;
             this.isDirect = isDirect;
-            this.thread = Threads.daemon("nsq-sub-" + key.topic() + "-" + key.address() + "-" + key.connection(), this::run);
+            this.thread = Threads.daemon("nsq-sub-" + key.topic() + "-" + key.address() + "-" + key.connection(),
+                this::run);
         }
 
         private void run() {
@@ -524,7 +550,8 @@ public final class Subscriber implements Closeable {
                         refused = false;
                     }
                     if (downSince != 0 && key.connection() == 0) {
-                        config.logger().info("nsqd " + key.address() + ": reading " + key.topic() + "/" + channel + " again after "
+                        config.logger().info("nsqd " + key.address() + ": reading " + key.topic() + "/" + channel
+                            + " again after "
                             + Durations.format(Duration.ofNanos(System.nanoTime() - downSince)));
                     }
                     downSince = 0;
@@ -547,7 +574,8 @@ public final class Subscriber implements Closeable {
                     else config.logger().debug(error + "; retrying"); // a down nsqd must not flood the log
                 } catch (RuntimeException | Error e) {
                     // A bug or an OutOfMemoryError on this reader: said once, and the run cannot end in exit 0.
-                    if (!closing) stopForGood(new NsqException("nsqd " + key.address() + ": " + e.getClass().getSimpleName() + ": "
+                    if (!closing) stopForGood(new NsqException("nsqd " + key.address() + ": "
+                        + e.getClass().getSimpleName() + ": "
                         + NsqException.describe(e), true, e));
                     break;
                 } finally {
@@ -555,8 +583,9 @@ public final class Subscriber implements Closeable {
                 }
                 if (closing) break;
                 try {
-                    // The delay counts from the attempt's start: one that waited on a silent nsqd (a stopped one answers the
-                    // moment it resumes) already waited, so the next goes out at once and a resumed nsqd is read without delay.
+                    // The delay counts from the attempt's start: one that waited on a silent nsqd (a stopped one
+                    // answers the moment it resumes) already waited, so the next goes out at once and a resumed nsqd is
+                    // read without delay.
                     long wait = backoff.next().toMillis() - (System.nanoTime() - attemptStart) / 1_000_000;
                     if (wait > 0) Thread.sleep(wait);
                 } catch (InterruptedException e) {
@@ -628,7 +657,8 @@ public final class Subscriber implements Closeable {
         }
 
         private void stopForGood(NsqException e) {
-            config.logger().error(e.getMessage() + " (not retried)"); // before fatal is set: a caller that sees it may exit at once
+            // before fatal is set: a caller that sees it may exit at once
+            config.logger().error(e.getMessage() + " (not retried)");
             synchronized (Subscriber.this) {
                 fatal(e, e.getMessage());
             }
@@ -657,7 +687,8 @@ public final class Subscriber implements Closeable {
         boolean answered = false;
         for (HostPort l : lookupd) {
             try {
-                for (NsqHttp.Producer p : new NsqHttp(l, Duration.ofSeconds(3)).lookup(topic).producers()) found.add(p.tcp());
+                for (NsqHttp.Producer p : new NsqHttp(l,
+                    Duration.ofSeconds(3)).lookup(topic).producers()) found.add(p.tcp());
                 answered = true;
             } catch (IOException e) {
                 if (NsqException.isFatal(e)) {
