@@ -7,7 +7,14 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/mqueue-demo.XXXXXX")"
 pgroups=()
 names=()          # pid -> the name spawn gave it
 # shellcheck disable=SC2034 # used by the scripts that source this
-WAKEUP_CHANNEL='mqueue-wakeup#ephemeral'   # wakeup.OWN_CHANNEL: a client on it means wakeup follows the stream
+# The wakeup's push channel on a host (wake.PushFollower.ownChannel): a client on it means that host's wakeup
+# follows the stream. One per host, named for the kernel's hostname, '_' for what a channel name cannot hold.
+wakeup_channel() {
+  local h="${1:-$(cat /proc/sys/kernel/hostname)}"
+  h="${h//[^.a-zA-Z0-9_-]/_}"
+  echo "mqueue-wakeup-${h:0:40}#ephemeral"
+}
+WAKEUP_CHANNEL="$(wakeup_channel)"
 
 # The seed's variables change the tools' defaults; these scripts spell out all they use.
 forget_seed_env() {
