@@ -81,10 +81,11 @@ class CompletionManTest {
         }
     }
 
-    /** `consumer --st<TAB>` offers --stream among the options that start so (the statsd ones too); --str is it alone. */
+    /** `consumer --st<TAB>` offers --stream among the options that start so (statsd's too); --str gives it alone. */
     @Test void bashCompletesConsumerStToStream() throws Exception {
         List<String> st = complete("consumer", "--st");
-        assertTrue(st.contains("--stream") && st.stream().allMatch(o -> o.startsWith("--st")), "consumer --st<TAB>: " + st);
+        assertTrue(st.contains("--stream") && st.stream().allMatch(o -> o.startsWith("--st")),
+            "consumer --st<TAB>: " + st);
         assertEquals(List.of("--stream"), complete("consumer", "--str"));
     }
 

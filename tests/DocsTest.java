@@ -27,7 +27,8 @@ class DocsTest {
     static final Pattern TEST_REF = Pattern.compile("`([A-Z][A-Za-z0-9]*Test)(?:#([A-Za-z0-9_]+))?`");
     static final Pattern LINK = Pattern.compile("\\]\\(([^)#\\s]+)(#[^)]*)?\\)");
     /** make as a command: first on the line, after ; & | ( or sudo, or after VAR=value assignments. */
-    static final Pattern MAKE = Pattern.compile("(?:^\\s*|[;&|(]\\s*|sudo\\s+|\\S=\\S*\\s+)make\\s+(?:-s\\s+)?([a-z][a-z-]*)");
+    static final Pattern MAKE =
+        Pattern.compile("(?:^\\s*|[;&|(]\\s*|sudo\\s+|\\S=\\S*\\s+)make\\s+(?:-s\\s+)?([a-z][a-z-]*)");
 
     /** README.md and every page under docs/. */
     static List<Path> pages() throws IOException {
