@@ -68,4 +68,37 @@ class NsqHttpTest {
         nsq.nsqd().start();
         nsq.http().ping();
     }
+
+    /**
+     * A port found free can be taken by another test's daemon before nsqd binds it. The fixture's nsqd is its own
+     * all the same: it moves to other ports, though something else answers /ping on the first one.
+     */
+    @Test void theFixturesNsqdMovesWhenAnotherProcessTookItsPort() throws Exception {
+        com.sun.net.httpserver.HttpServer impostor = com.sun.net.httpserver.HttpServer.create(
+            new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), NsqFixture.freePort()), 1);
+        impostor.createContext("/ping", exchange -> {
+            exchange.sendResponseHeaders(200, 2);
+            try (var out = exchange.getResponseBody()) {
+                out.write("OK".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            }
+        });
+        impostor.start();
+        int taken = impostor.getAddress().getPort(), tcp = NsqFixture.freePort();
+        java.nio.file.Path data = nsq.dir().resolve("moved");
+        java.nio.file.Files.createDirectories(data);
+        NsqFixture.ProcessDaemon d = new NsqFixture.ProcessDaemon("moved", data, taken, List.of(
+            NsqBinaries.path("nsqd").toString(), "--tcp-address=127.0.0.1:" + tcp,
+            "--http-address=127.0.0.1:" + taken, "--data-path=" + data));
+        d.tcpPort = tcp;
+        try {
+            d.start();
+            assertTrue(d.isAlive(), d.tail());
+            assertFalse(d.httpAddress().port() == taken, "not the port the impostor holds");
+            assertEquals(d.tcp().port(), d.http().info().tcpPort(), "the nsqd answering is this one");
+            assertTrue(java.nio.file.Files.readString(d.log).contains("address already in use"), d.tail());
+        } finally {
+            d.stop();
+            impostor.stop(0);
+        }
+    }
 }

@@ -10,6 +10,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import nsq.HostPort;
 import nsq.NsqConfig;
@@ -257,17 +259,21 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
     /** A daemon run from the local binaries. */
     static final class ProcessDaemon extends Daemon {
         final Path log;
-        final int httpPort;
+        private static final Pattern LISTEN = Pattern.compile("(--(?:tcp|http|https)-address)=127\\.0\\.0\\.1:\\d+");
+        private static final Pattern IN_USE =
+            Pattern.compile("listen tcp 127\\.0\\.0\\.1:(\\d+): bind: address already in use");
+        int httpPort;
         int tcpPort;
         private final List<String> command;
         private Process process;
+        private boolean started; // once started, its ports are known to clients: a restart keeps them
 
         ProcessDaemon(String name, Path workDir, int httpPort, List<String> command) throws IOException {
             super(name);
             Files.createDirectories(workDir);
             this.log = workDir.resolve(name + ".log");
             this.httpPort = httpPort;
-            this.command = command;
+            this.command = new ArrayList<>(command);
         }
 
         @Override HostPort tcp() { return new HostPort("127.0.0.1", tcpPort); }
@@ -275,10 +281,60 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
         @Override long pid() { return process.pid(); }
         @Override boolean isAlive() { return process != null && process.isAlive(); }
 
+        /**
+         * Starts and waits until this process says it listens on its ports, then until /ping answers. A port
+         * {@link #freePort} found free can be taken by another test's daemon before this one binds it; /ping alone
+         * would then be answered by that daemon (seen: a test ran two minutes against another test's nsqd). The first
+         * start moves to fresh ports then; a restart keeps its ports (clients know them) and fails instead.
+         */
         @Override void start() throws IOException, InterruptedException {
-            process = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+            for (int attempt = 1; ; attempt++) {
+                long from = Files.exists(log) ? Files.size(log) : 0;
+                process = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+                String taken = awaitListening(from);
+                if (taken == null) break;
+                if (started || attempt == 3) throw new IllegalStateException(name + ": " + taken + ": " + tail());
+                System.out.println(name + ": " + taken + "; starting on other ports");
+                movePorts();
+            }
+            started = true;
             awaitPing();
+        }
+
+        /** Null once this process logged both listeners; what it could not bind when it exited for that. */
+        private String awaitListening(long from) throws InterruptedException {
+            String[] taken = {null};
+            Await.until(name + " listens on 127.0.0.1:" + tcpPort + " and :" + httpPort, Duration.ofSeconds(15), () -> {
+                boolean alive = isAlive(); // before reading: a log read after exit is then complete
+                String fresh = logFrom(from);
+                if (fresh.contains("TCP: listening on 127.0.0.1:" + tcpPort + "\n")
+                    && fresh.contains("HTTP: listening on 127.0.0.1:" + httpPort + "\n")) return true;
+                if (alive) return false;
+                Matcher m = IN_USE.matcher(fresh);
+                if (!m.find()) throw new IllegalStateException(name + " exited: " + tail());
+                taken[0] = "port " + m.group(1) + " is taken by another process";
+                return true;
+            });
+            return taken[0];
+        }
+
+        private String logFrom(long offset) throws IOException {
+            byte[] all = Files.readAllBytes(log);
+            return new String(all, (int) Math.min(offset, all.length), all.length - (int) Math.min(offset, all.length),
+                java.nio.charset.StandardCharsets.UTF_8);
+        }
+
+        /** Fresh ports in the listen flags (the only 127.0.0.1 ports the daemon binds; others, e.g. AUTH's, stay). */
+        private void movePorts() throws IOException {
+            for (int i = 0; i < command.size(); i++) {
+                Matcher m = LISTEN.matcher(command.get(i));
+                if (!m.matches()) continue;
+                int port = freePort();
+                command.set(i, m.group(1) + "=127.0.0.1:" + port);
+                if (m.group(1).equals("--tcp-address")) tcpPort = port;
+                if (m.group(1).equals("--http-address")) httpPort = port;
+            }
         }
 
         @Override void sigterm() throws InterruptedException {
