@@ -10,6 +10,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -18,13 +19,13 @@ import java.util.stream.Stream;
  * --socket-activation, in a loop), then one wakeup starts and wakes them all at once: a host back from maintenance.
  * Measured from the wakeup's spawn: the time until every message was printed (each group's stdout, a 201-byte line
  * per message), the consumer JVMs alive at once and the sum of their VmRSS (sampled every {@link #EVERY_MS} ms), the
- * CPU they spent (the last sample of each), and the count: every group exactly M lines, nsqd with nothing left.
+ * JVMs each group started, who spent the machine's CPU until then ({@link #cpuBy}: the consumers, the group scripts,
+ * nsqd, the wakeup, this bench, other processes, the kernel), and the count: every group exactly M lines, nsqd with
+ * nothing left.
  * Twice in one run: the settings before issue 24 (--max-wakes 64, --backlog-linger 0), then the defaults.
  */
 final class Herd {
     static final long EVERY_MS = 100;
-    /** Marks the consumers' command lines (JAVA_OPTS reaches them through the script), so the sampler finds them. */
-    static final String MARK = "-Dmqueue.bench.herd=";
 
     private final Bench bench;
     final int groups, messages;
@@ -35,7 +36,7 @@ final class Herd {
         messages = bench.smoke ? 5 : 200;
     }
 
-    record Result(double seconds, long peakJvms, long peakRssKb, double cpuSecs, long handled, long jvms,
+    record Result(double seconds, long peakJvms, long peakRssKb, double cpuSecs, long handled, String starts,
                   String lost, String machine) {}
 
     void run() throws Exception {
@@ -54,7 +55,7 @@ final class Herd {
         bench.report.versus(what + ": peak RSS sum", gb(before.peakRssKb), gb(now.peakRssKb), "<= 2 GB",
             now.peakRssKb <= 2L * 1024 * 1024, String.format(Locale.ROOT, "VmRSS of the consumer JVMs alive at once, "
                 + "summed (the AOT cache's shared pages counted in each); at most %d JVMs at once before, %d now; "
-                + "%d and %d JVMs started", before.peakJvms, now.peakJvms, before.jvms, now.jvms));
+                + "JVMs started: %s before, %s now", before.peakJvms, now.peakJvms, before.starts, now.starts));
         bench.report.versus(what + ": nothing lost", before.handled + " of " + want, now.handled + " of " + want,
             "all, each once", now.lost == null && before.lost == null, now.lost == null && before.lost == null
                 ? "every group printed exactly " + messages + " lines; nsqd: depth and in-flight 0"
@@ -69,7 +70,7 @@ final class Herd {
         Path sockets = Files.createTempDirectory(Path.of("/tmp"), "mqb-herd-"); // short: socket paths have 108 bytes
         Path out = Files.createTempDirectory(bench.work, "herd-" + label + "-");
         List<Process> scripts = new ArrayList<>();
-        String mark = MARK + label + ProcessHandle.current().pid();
+        Map<Long, String> groupOf = new HashMap<>(); // script pid -> its group
         try (BenchNsqd nsqd = BenchNsqd.start(Bench.NSQ_BIN.resolve("nsqd"), 10_000)) {
             String topic = "herd";
             nsqd.createTopic(topic);
@@ -90,10 +91,11 @@ final class Herd {
                     env.remove(k);
                 }
                 env.putAll(Map.of("STREAM", topic, "GROUP", g, "SOCKET_DIR", sockets.toString(), "NSQD_HTTP_ADDRESS",
-                    nsqd.http, "NSQD_TCP_ADDRESS", nsqd.tcp, "MQUEUE_APP", app.toString(), "FORMAT", "raw",
-                    "JAVA_OPTS", mark));
+                    nsqd.http, "NSQD_TCP_ADDRESS", nsqd.tcp, "MQUEUE_APP", app.toString(), "FORMAT", "raw"));
                 env.putAll(consumerEnv);
-                scripts.add(pb.start());
+                Process script = pb.start();
+                scripts.add(script);
+                groupOf.put(script.pid(), g);
             }
             awaitAll("every group's socket to listen", 120,
                 () -> names.stream().allMatch(g -> Files.exists(sockets.resolve(g + ".sock"))));
@@ -103,13 +105,14 @@ final class Herd {
             List<String> cmd = new ArrayList<>(Bench.ours("wakeup", "--nsqd-http", nsqd.http, "--socket-dir",
                 sockets.toString()));
             cmd.addAll(wakeupArgs);
-            long spawn = System.nanoTime(), machine0 = machineTicks(), nsqd0 = ProcStat.cpuTicks(nsqd.pid());
+            Map<Long, Proc> procs0 = processes();
+            long spawn = System.nanoTime(), machine0 = machineTicks();
             Process wakeup = bench.spawn(cmd, "herd-wakeup-" + label, null);
-            JvmSampler sampler = new JvmSampler(mark);
+            JvmSampler sampler = new JvmSampler(groupOf);
             int limit = bench.smoke ? 60 : 180;
             long want = (long) messages * 201, deadline = spawn + TimeUnit.SECONDS.toNanos(limit);
-            long doneAt = 0, doneMachine = 0, doneNsqd = 0, doneWakeup = 0;
-            double doneConsumers = 0;
+            long doneAt = 0, doneMachine = 0;
+            Map<Long, Proc> procs1 = null;
             while (doneAt == 0) {
                 sampler.sample();
                 long done = 0;
@@ -117,9 +120,7 @@ final class Herd {
                 if (done == groups) {
                     doneAt = System.nanoTime();
                     doneMachine = machineTicks() - machine0;
-                    doneNsqd = ProcStat.cpuTicks(nsqd.pid());
-                    doneWakeup = ProcStat.cpuTicks(wakeup.pid());
-                    doneConsumers = sampler.cpuSecs();
+                    procs1 = processes();
                 } else if (!wakeup.isAlive()) {
                     throw new IOException("the wakeup exited " + wakeup.exitValue() + ": "
                         + Bench.tail(bench.logs.get(wakeup)));
@@ -136,22 +137,20 @@ final class Herd {
                 Thread.sleep(EVERY_MS);
             }
             double secs = (doneAt - spawn) / 1e9;
-            double busy = doneMachine / ProcStat.TICKS, nsqdSecs = (doneNsqd - nsqd0) / ProcStat.TICKS;
-            double wakeupSecs = doneWakeup / ProcStat.TICKS, rest = busy - doneConsumers - nsqdSecs - wakeupSecs;
-            String machine = String.format(Locale.ROOT, "%.1f of %.1f core-seconds busy: consumers %.1f, nsqd %.1f, "
-                + "wakeup %.1f, the rest (the group scripts, this bench, other processes) %.1f", busy,
-                secs * Bench.CORES, doneConsumers, nsqdSecs, wakeupSecs, rest);
+            CpuBy cpu = cpuBy(procs0, procs1, doneMachine, groupOf.keySet(), nsqd.pid(), wakeup.pid());
+            String machine = String.format(Locale.ROOT, "%.1f of %.1f core-seconds busy: %s", doneMachine
+                / ProcStat.TICKS, secs * Bench.CORES, cpu.text());
             String lost = count(nsqd, topic, names, out);
             long handled = 0;
             for (String g : names) handled += Files.size(out.resolve(g + ".out")) / 201;
             Bench.log(String.format(Locale.ROOT, "  %s: all handled in %.1f s; at most %d JVMs at once, RSS sum %s; "
-                + "consumer CPU %.1f s (%d JVMs); %s", label, secs, sampler.peakJvms, gb(sampler.peakRssKb),
-                sampler.cpuSecs(), sampler.seen.size(), lost == null ? "nothing lost" : lost));
+                + "consumer CPU %.1f s (%s); %s", label, secs, sampler.peakJvms, gb(sampler.peakRssKb),
+                sampler.cpuSecs(), sampler.starts(), lost == null ? "nothing lost" : lost));
             Bench.log("  " + label + ": " + machine);
             wakeup.destroy();
             wakeup.waitFor(15, TimeUnit.SECONDS);
-            return new Result(secs, sampler.peakJvms, sampler.peakRssKb, sampler.cpuSecs(), handled,
-                sampler.seen.size(), lost, machine);
+            return new Result(secs, sampler.peakJvms, sampler.peakRssKb, cpu.consumers(), handled,
+                sampler.starts(), lost, machine);
         } finally {
             for (Process s : scripts) s.destroy(); // the script stops its consumer (SIGTERM) and removes the socket
             for (Process s : scripts) {
@@ -212,55 +211,164 @@ final class Herd {
     }
 
     /**
-     * Finds the consumer JVMs by the mark on their command line (each new pid's cmdline read once) and sums their
-     * VmRSS; keeps each one's last CPU reading, so the CPU of the JVMs that are gone still counts (up to one interval
-     * short each).
+     * One reading of every process's /proc/PID/stat: parent, name, own CPU and that of the children it reaped. Two
+     * of them, at the wakeup's spawn and when all is handled, say who spent the machine's CPU in between.
+     */
+    record Proc(long pid, long ppid, String comm, long self, long reaped, long rssPages) {
+        static Proc read(long pid) {
+            try {
+                String s = Files.readString(Path.of("/proc/" + pid + "/stat"));
+                int open = s.indexOf('('), close = s.lastIndexOf(')');
+                String[] f = s.substring(close + 2).split(" "); // f[0] is field 3 (state)
+                return new Proc(pid, Long.parseLong(f[1]), s.substring(open + 1, close),
+                    Long.parseLong(f[11]) + Long.parseLong(f[12]), Long.parseLong(f[13]) + Long.parseLong(f[14]),
+                    Long.parseLong(f[21]));
+            } catch (IOException | RuntimeException gone) {
+                return null;
+            }
+        }
+
+        long total() { return self + reaped; }
+    }
+
+    static Map<Long, Proc> processes() throws IOException {
+        Map<Long, Proc> all = new HashMap<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : procs.toList()) {
+                String name = p.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) continue;
+                Proc r = Proc.read(Long.parseLong(name));
+                if (r != null) all.put(r.pid, r);
+            }
+        }
+        return all;
+    }
+
+    /**
+     * Who spent the machine's busy CPU between two readings, in core-seconds. The consumers are what the group
+     * scripts reaped plus their children alive at the end (the JVM is the script's child: systemd-socket-activate
+     * execs bin/mqueue, which execs java, in place); the scripts are the bash loops themselves; the bench is this
+     * JVM (its sampler); other processes are everything outside this bench's tree (one that exited counts from the
+     * first reading, its parent having reaped it); the kernel is the rest (interrupts, softirq, exited orphans).
+     */
+    record CpuBy(double consumers, String text) {}
+
+    static CpuBy cpuBy(Map<Long, Proc> before, Map<Long, Proc> after, long machineTicks,
+                                     Set<Long> scripts, long nsqd, long wakeup) {
+        long bench = ProcessHandle.current().pid();
+        Map<String, Long> ticks = new LinkedHashMap<>(), others = new HashMap<>(); // the others by name
+        for (String k : List.of("consumers", "group scripts", "nsqd", "wakeup", "bench", "other processes")) {
+            ticks.put(k, 0L);
+        }
+        for (Proc a : after.values()) {
+            Proc b = before.get(a.pid);
+            long own = a.self - (b == null ? 0 : b.self), reaped = a.reaped - (b == null ? 0 : b.reaped);
+            String who;
+            if (scripts.contains(a.pid)) {
+                ticks.merge("consumers", reaped, Long::sum);
+                who = "group scripts";
+                reaped = 0;
+            } else if (scripts.contains(a.ppid)) {
+                who = "consumers";
+            } else if (a.pid == nsqd) {
+                who = "nsqd";
+            } else if (a.pid == wakeup) {
+                who = "wakeup";
+            } else if (a.pid == bench) {
+                who = "bench";
+            } else if (within(after, a.pid, bench)) {
+                who = "bench"; // a child of ours the lines above do not name
+            } else {
+                who = "other processes";
+                others.merge(a.comm, own + reaped, Long::sum);
+            }
+            ticks.merge(who, own + reaped, Long::sum);
+        }
+        // Gone since: its whole life is in the reaped time of the first ancestor still here; only what it spent after
+        // the first reading counts.
+        for (Proc b : before.values()) {
+            if (after.containsKey(b.pid) || within(before, b.pid, bench)) continue;
+            Proc up = before.get(b.ppid);
+            while (up != null && !after.containsKey(up.pid)) up = before.get(up.ppid);
+            if (up == null && !after.containsKey(b.ppid)) continue;
+            ticks.merge("other processes", -b.total(), Long::sum);
+            others.merge(up != null ? up.comm : after.get(b.ppid).comm, -b.total(), Long::sum);
+        }
+        StringBuilder text = new StringBuilder();
+        long named = 0;
+        for (var e : ticks.entrySet()) {
+            text.append(text.isEmpty() ? "" : ", ").append(e.getKey()).append(' ')
+                .append(fmt(e.getValue() / ProcStat.TICKS));
+            named += e.getValue();
+            // The biggest of the others by name (a reaped child counts under its parent's): whose work it was.
+            String top = others.entrySet().stream().filter(o -> o.getValue() >= 50)
+                .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(3)
+                .map(o -> o.getKey() + " " + fmt(o.getValue() / ProcStat.TICKS)).collect(Collectors.joining(", "));
+            if (e.getKey().equals("other processes") && !top.isEmpty()) text.append(" (").append(top).append(')');
+        }
+        text.append(", kernel and unnamed ").append(fmt((machineTicks - named) / ProcStat.TICKS));
+        return new CpuBy(ticks.get("consumers") / ProcStat.TICKS, text.toString());
+    }
+
+    /** Whether {@code pid} is {@code root} or descends from it, by the parents in {@code all}. */
+    static boolean within(Map<Long, Proc> all, long pid, long root) {
+        for (int depth = 0; depth < 64; depth++) {
+            if (pid == root) return true;
+            Proc p = all.get(pid);
+            if (p == null || p.ppid == 0) return false;
+            pid = p.ppid;
+        }
+        return false;
+    }
+
+    /**
+     * Follows the consumer JVMs: the children of the group scripts named java (systemd-socket-activate and bin/mqueue
+     * exec in place, so the child's pid stays and only its name changes). Each sample reads /proc/PID/stat of the
+     * scripts' children only (parent, name, CPU, resident pages): every other pid is looked at once. Sums their RSS;
+     * keeps each one's last CPU reading, so the CPU of the JVMs that are gone still counts (up to one interval short
+     * each); counts the JVMs each group started.
      */
     static final class JvmSampler {
-        private final String mark;
+        private final Map<Long, String> scripts; // pid -> group
         private final Set<Long> other = new HashSet<>();
         final Map<Long, Long> seen = new LinkedHashMap<>(); // pid -> last CPU ticks
+        final Map<String, Integer> startsByGroup = new HashMap<>();
         long peakJvms, peakRssKb;
 
-        JvmSampler(String mark) { this.mark = mark; }
+        JvmSampler(Map<Long, String> scripts) { this.scripts = scripts; }
 
         void sample() throws IOException {
-            long jvms = 0, rss = 0;
-            Map<Long, Long> alive = new HashMap<>();
+            long jvms = 0, rssPages = 0;
             try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
                 for (Path p : procs.toList()) {
                     String name = p.getFileName().toString();
                     if (!name.chars().allMatch(Character::isDigit)) continue;
                     long pid = Long.parseLong(name);
                     if (other.contains(pid)) continue;
-                    if (!seen.containsKey(pid)) {
-                        String cmd;
-                        try {
-                            cmd = new String(Files.readAllBytes(p.resolve("cmdline"))).replace('\0', ' ');
-                        } catch (IOException gone) {
-                            continue;
-                        }
-                        // A script's child execs systemd-socket-activate, then bin/mqueue, then java, all in place:
-                        // those are looked at again until they are java; anything else is not ours, for good.
-                        if (!cmd.contains(mark)) {
-                            if (!cmd.contains("systemd-socket-activate") && !cmd.contains("bin/mqueue")) {
-                                other.add(pid);
-                            }
-                            continue;
-                        }
+                    Proc r = Proc.read(pid);
+                    if (r == null) continue;
+                    String group = scripts.get(r.ppid);
+                    if (group == null) {
+                        other.add(pid); // a parent never changes but to init, at its parent's exit
+                        continue;
                     }
-                    long kb = ProcStat.rssKb(pid), ticks = ProcStat.cpuTicks(pid);
-                    if (kb < 0) continue;
-                    alive.put(pid, ticks);
+                    if (!r.comm.equals("java")) continue;
+                    if (seen.put(pid, r.self) == null) startsByGroup.merge(group, 1, Integer::sum);
                     jvms++;
-                    rss += kb;
+                    rssPages += r.rssPages;
                 }
             }
-            seen.putAll(alive);
             peakJvms = Math.max(peakJvms, jvms);
-            peakRssKb = Math.max(peakRssKb, rss);
+            peakRssKb = Math.max(peakRssKb, rssPages * 4); // 4 KiB pages (x86-64, arm64 as Linux ships them)
         }
 
         double cpuSecs() { return seen.values().stream().mapToLong(Long::longValue).sum() / ProcStat.TICKS; }
+
+        /** JVMs started in all, and the groups that started more than one (a wasted start each). */
+        String starts() {
+            long twice = startsByGroup.values().stream().filter(n -> n > 1).count();
+            return seen.size() + " JVMs for " + scripts.size() + " groups"
+                + (twice == 0 ? "" : " (" + twice + " groups started more than one)");
+        }
     }
 }

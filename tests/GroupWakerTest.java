@@ -124,6 +124,33 @@ class GroupWakerTest {
         assertEquals(2, w.wakes("g"), "inside the debounce of the last wake, which was not a backlog's");
     }
 
+    /**
+     * The herd's wasted start: a scan that sees a group's backlog right after its consumer answered must not queue a
+     * wake behind the other groups' (one JVM start under way here, the slot held by a consumer that hangs while it
+     * starts), or that wake reaches the socket after the consumer left and starts a second JVM. The consumer that
+     * answered takes what is waiting; a fresh publish still reaches it at once.
+     */
+    @Test void aScanRightAfterAConsumerAnsweredIsNoSecondStart() throws Exception {
+        WakeSocket.Listener g = listen(dir.resolve("g.sock"));
+        GroupWaker w = waker(Duration.ZERO, WAIT, 1);
+        w.request("s", "g", GroupWaker.Reason.scan);
+        Await.until("g's consumer answered", WAIT, () -> w.wakes("g") == 1);
+        try (var silent = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            silent.bind(java.net.UnixDomainSocketAddress.of(dir.resolve("slow.sock")));
+            w.request("s", "slow", GroupWaker.Reason.scan);
+            Await.until("slow's wake holds the one slot", WAIT, () -> w.status().stream()
+                .anyMatch(st -> st.group().equals("slow") && st.pending()));
+            w.request("s", "g", GroupWaker.Reason.scan); // the next scan: g's backlog is not drained yet
+            assertEquals(false, w.quiet().get(WAIT.toSeconds(), TimeUnit.SECONDS), "slow is still under way");
+            GroupWaker.Status st = w.status().stream().filter(x -> x.group().equals("g")).findFirst().orElseThrow();
+            assertEquals(false, st.pending(), "no wake for g waits for a slot");
+            assertEquals(1, g.wakes(), "g's socket was connected to once: one JVM");
+        }
+        w.request("s", "g", GroupWaker.Reason.push);
+        Await.until("a fresh publish's wake reaches g's consumer", WAIT, () -> g.wakes() == 2);
+        assertEquals(2, w.wakes("g"));
+    }
+
     @Test void aRefusedWakeIsRetriedUntilTheConsumerListensAgain() throws Exception {
         GroupWaker w = waker(Duration.ofMillis(200), WAIT, 4);
         Path path = dir.resolve("g.sock");
