@@ -105,14 +105,14 @@ final class Herd {
             List<String> cmd = new ArrayList<>(Bench.ours("wakeup", "--nsqd-http", nsqd.http, "--socket-dir",
                 sockets.toString()));
             cmd.addAll(wakeupArgs);
-            Map<Long, Proc> procs0 = processes();
+            Map<Long, ProcStat.Stat> procs0 = processes();
             long spawn = System.nanoTime(), machine0 = machineTicks();
             Process wakeup = bench.spawn(cmd, "herd-wakeup-" + label, null);
             JvmSampler sampler = new JvmSampler(groupOf);
             int limit = bench.smoke ? 60 : 180;
             long want = (long) messages * 201, deadline = spawn + TimeUnit.SECONDS.toNanos(limit);
             long doneAt = 0, doneMachine = 0;
-            Map<Long, Proc> procs1 = null;
+            Map<Long, ProcStat.Stat> procs1 = null;
             while (doneAt == 0) {
                 sampler.sample();
                 long done = 0;
@@ -211,35 +211,14 @@ final class Herd {
     }
 
     /**
-     * One reading of every process's /proc/PID/stat: parent, name, own CPU and that of the children it reaped. Two
-     * of them, at the wakeup's spawn and when all is handled, say who spent the machine's CPU in between.
+     * Every process's /proc/PID/stat: two readings, at the wakeup's spawn and when all is handled, say who spent the
+     * machine's CPU in between.
      */
-    record Proc(long pid, long ppid, String comm, long self, long reaped, long rssPages) {
-        static Proc read(long pid) {
-            try {
-                String s = Files.readString(Path.of("/proc/" + pid + "/stat"));
-                int open = s.indexOf('('), close = s.lastIndexOf(')');
-                String[] f = s.substring(close + 2).split(" "); // f[0] is field 3 (state)
-                return new Proc(pid, Long.parseLong(f[1]), s.substring(open + 1, close),
-                    Long.parseLong(f[11]) + Long.parseLong(f[12]), Long.parseLong(f[13]) + Long.parseLong(f[14]),
-                    Long.parseLong(f[21]));
-            } catch (IOException | RuntimeException gone) {
-                return null;
-            }
-        }
-
-        long total() { return self + reaped; }
-    }
-
-    static Map<Long, Proc> processes() throws IOException {
-        Map<Long, Proc> all = new HashMap<>();
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path p : procs.toList()) {
-                String name = p.getFileName().toString();
-                if (!name.chars().allMatch(Character::isDigit)) continue;
-                Proc r = Proc.read(Long.parseLong(name));
-                if (r != null) all.put(r.pid, r);
-            }
+    static Map<Long, ProcStat.Stat> processes() throws IOException {
+        Map<Long, ProcStat.Stat> all = new HashMap<>();
+        for (long pid : ProcStat.pids()) {
+            ProcStat.Stat r = ProcStat.stat(pid);
+            if (r != null) all.put(pid, r);
         }
         return all;
     }
@@ -253,57 +232,57 @@ final class Herd {
      */
     record CpuBy(double consumers, String text) {}
 
-    static CpuBy cpuBy(Map<Long, Proc> before, Map<Long, Proc> after, long machineTicks,
-                                     Set<Long> scripts, long nsqd, long wakeup) {
+    static CpuBy cpuBy(Map<Long, ProcStat.Stat> before, Map<Long, ProcStat.Stat> after, long machineTicks,
+                       Set<Long> scripts, long nsqd, long wakeup) {
         long bench = ProcessHandle.current().pid();
         Map<String, Long> ticks = new LinkedHashMap<>(), others = new HashMap<>(); // the others by name
         for (String k : List.of("consumers", "group scripts", "nsqd", "wakeup", "bench", "other processes")) {
             ticks.put(k, 0L);
         }
-        for (Proc a : after.values()) {
-            Proc b = before.get(a.pid);
-            long own = a.self - (b == null ? 0 : b.self), reaped = a.reaped - (b == null ? 0 : b.reaped);
+        for (ProcStat.Stat a : after.values()) {
+            ProcStat.Stat b = before.get(a.pid());
+            long own = a.self() - (b == null ? 0 : b.self()), reaped = a.reaped() - (b == null ? 0 : b.reaped());
             String who;
-            if (scripts.contains(a.pid)) {
+            if (scripts.contains(a.pid())) {
                 ticks.merge("consumers", reaped, Long::sum);
                 who = "group scripts";
                 reaped = 0;
-            } else if (scripts.contains(a.ppid)) {
+            } else if (scripts.contains(a.ppid())) {
                 who = "consumers";
-            } else if (a.pid == nsqd) {
+            } else if (a.pid() == nsqd) {
                 who = "nsqd";
-            } else if (a.pid == wakeup) {
+            } else if (a.pid() == wakeup) {
                 who = "wakeup";
-            } else if (a.pid == bench) {
+            } else if (a.pid() == bench) {
                 who = "bench";
-            } else if (within(after, a.pid, bench)) {
+            } else if (within(after, a.pid(), bench)) {
                 who = "bench"; // a child of ours the lines above do not name
             } else {
                 who = "other processes";
-                others.merge(a.comm, own + reaped, Long::sum);
+                others.merge(a.comm(), own + reaped, Long::sum);
             }
             ticks.merge(who, own + reaped, Long::sum);
         }
         // Gone since: its whole life is in the reaped time of the first ancestor still here; only what it spent after
         // the first reading counts.
-        for (Proc b : before.values()) {
-            if (after.containsKey(b.pid) || within(before, b.pid, bench)) continue;
-            Proc up = before.get(b.ppid);
-            while (up != null && !after.containsKey(up.pid)) up = before.get(up.ppid);
-            if (up == null && !after.containsKey(b.ppid)) continue;
+        for (ProcStat.Stat b : before.values()) {
+            if (after.containsKey(b.pid()) || within(before, b.pid(), bench)) continue;
+            ProcStat.Stat up = before.get(b.ppid());
+            while (up != null && !after.containsKey(up.pid())) up = before.get(up.ppid());
+            if (up == null && !after.containsKey(b.ppid())) continue;
             ticks.merge("other processes", -b.total(), Long::sum);
-            others.merge(up != null ? up.comm : after.get(b.ppid).comm, -b.total(), Long::sum);
+            others.merge(up != null ? up.comm() : after.get(b.ppid()).comm(), -b.total(), Long::sum);
         }
+        // The biggest of the others by name (a reaped child counts under its parent's): whose work it was.
+        String top = others.entrySet().stream().filter(o -> o.getValue() >= 50)
+            .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(3)
+            .map(o -> o.getKey() + " " + fmt(o.getValue() / ProcStat.TICKS)).collect(Collectors.joining(", "));
         StringBuilder text = new StringBuilder();
         long named = 0;
         for (var e : ticks.entrySet()) {
             text.append(text.isEmpty() ? "" : ", ").append(e.getKey()).append(' ')
                 .append(fmt(e.getValue() / ProcStat.TICKS));
             named += e.getValue();
-            // The biggest of the others by name (a reaped child counts under its parent's): whose work it was.
-            String top = others.entrySet().stream().filter(o -> o.getValue() >= 50)
-                .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(3)
-                .map(o -> o.getKey() + " " + fmt(o.getValue() / ProcStat.TICKS)).collect(Collectors.joining(", "));
             if (e.getKey().equals("other processes") && !top.isEmpty()) text.append(" (").append(top).append(')');
         }
         text.append(", kernel and unnamed ").append(fmt((machineTicks - named) / ProcStat.TICKS));
@@ -311,12 +290,12 @@ final class Herd {
     }
 
     /** Whether {@code pid} is {@code root} or descends from it, by the parents in {@code all}. */
-    static boolean within(Map<Long, Proc> all, long pid, long root) {
+    static boolean within(Map<Long, ProcStat.Stat> all, long pid, long root) {
         for (int depth = 0; depth < 64; depth++) {
             if (pid == root) return true;
-            Proc p = all.get(pid);
-            if (p == null || p.ppid == 0) return false;
-            pid = p.ppid;
+            ProcStat.Stat p = all.get(pid);
+            if (p == null || p.ppid() == 0) return false;
+            pid = p.ppid();
         }
         return false;
     }
@@ -339,24 +318,19 @@ final class Herd {
 
         void sample() throws IOException {
             long jvms = 0, rssPages = 0;
-            try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-                for (Path p : procs.toList()) {
-                    String name = p.getFileName().toString();
-                    if (!name.chars().allMatch(Character::isDigit)) continue;
-                    long pid = Long.parseLong(name);
-                    if (other.contains(pid)) continue;
-                    Proc r = Proc.read(pid);
-                    if (r == null) continue;
-                    String group = scripts.get(r.ppid);
-                    if (group == null) {
-                        other.add(pid); // a parent never changes but to init, at its parent's exit
-                        continue;
-                    }
-                    if (!r.comm.equals("java")) continue;
-                    if (seen.put(pid, r.self) == null) startsByGroup.merge(group, 1, Integer::sum);
-                    jvms++;
-                    rssPages += r.rssPages;
+            for (long pid : ProcStat.pids()) {
+                if (other.contains(pid)) continue;
+                ProcStat.Stat r = ProcStat.stat(pid);
+                if (r == null) continue;
+                String group = scripts.get(r.ppid());
+                if (group == null) {
+                    other.add(pid); // a parent never changes but to init, at its parent's exit
+                    continue;
                 }
+                if (!r.comm().equals("java")) continue;
+                if (seen.put(pid, r.self()) == null) startsByGroup.merge(group, 1, Integer::sum);
+                jvms++;
+                rssPages += r.rssPages();
             }
             peakJvms = Math.max(peakJvms, jvms);
             peakRssKb = Math.max(peakRssKb, rssPages * 4); // 4 KiB pages (x86-64, arm64 as Linux ships them)

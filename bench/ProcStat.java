@@ -1,6 +1,8 @@
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * CPU time, resident memory and threads of a process, read from /proc (Linux), so every tool is measured the same way.
@@ -11,15 +13,37 @@ final class ProcStat {
 
     private ProcStat() {}
 
-    /** utime + stime in ticks; -1 when the process is gone. */
-    static long cpuTicks(long pid) {
+    /** One reading of /proc/PID/stat: parent, name, own CPU, that of the children it reaped (ticks), resident pages. */
+    record Stat(long pid, long ppid, String comm, long self, long reaped, long rssPages) {
+        long total() { return self + reaped; }
+    }
+
+    /** This process's /proc/PID/stat; null when it is gone. */
+    static Stat stat(long pid) {
         try {
             String s = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            String[] f = s.substring(s.lastIndexOf(')') + 2).split(" "); // f[0] is field 3 (state)
-            return Long.parseLong(f[11]) + Long.parseLong(f[12]);       // fields 14 and 15
+            int open = s.indexOf('('), close = s.lastIndexOf(')'); // the name may hold spaces and parentheses
+            String[] f = s.substring(close + 2).split(" "); // f[0] is field 3 (state)
+            return new Stat(pid, Long.parseLong(f[1]), s.substring(open + 1, close),
+                Long.parseLong(f[11]) + Long.parseLong(f[12]), Long.parseLong(f[13]) + Long.parseLong(f[14]),
+                Long.parseLong(f[21])); // fields 4, 14+15, 16+17, 24
         } catch (IOException | RuntimeException gone) {
-            return -1;
+            return null;
         }
+    }
+
+    /** The pids /proc lists now. */
+    static List<Long> pids() throws IOException {
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            return procs.map(p -> p.getFileName().toString()).filter(n -> n.chars().allMatch(Character::isDigit))
+                .map(Long::parseLong).toList();
+        }
+    }
+
+    /** utime + stime in ticks; -1 when the process is gone. */
+    static long cpuTicks(long pid) {
+        Stat s = stat(pid);
+        return s == null ? -1 : s.self();
     }
 
     /** VmRSS in KiB; -1 when the process is gone. */

@@ -237,10 +237,10 @@ public final class GroupWaker implements AutoCloseable {
             if (reason != Reason.scan) g.reason = reason; // a fresh publish outranks a backlog: idle time kept
             return;
         }
-        if (reason == Reason.scan && g.attempt == null && "ok".equals(g.state)
-                && System.nanoTime() - g.lastOk < JUST_WOKEN.toNanos()) {
+        long sinceOk = System.nanoTime() - g.lastOk;
+        if (reason == Reason.scan && g.attempt == null && "ok".equals(g.state) && sinceOk < JUST_WOKEN.toNanos()) {
             Log.debug("scan: %s's consumer answered %s ago: it takes what is waiting, no wake", name,
-                Durations.format(Duration.ofNanos(System.nanoTime() - g.lastOk)));
+                Durations.format(Duration.ofNanos(sinceOk)));
             return;
         }
         if (g.attempt != null || System.nanoTime() - g.lastEnd < debounce.toNanos()) {
