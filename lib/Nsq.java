@@ -12,7 +12,7 @@
 //SOURCES nsq/FrameReader.java nsq/HostPort.java nsq/Identify.java nsq/InflatingInputStream.java nsq/Names.java
 //SOURCES nsq/NsqConfig.java nsq/NsqException.java nsq/NsqLogger.java nsq/Pem.java nsq/SizedOutput.java nsq/Tls.java
 //SOURCES nsq/WriteDeadlines.java
-//SOURCES nsq/http/NsqHttp.java
+//SOURCES nsq/http/NsqHttp.java nsq/http/PlainHttp.java
 //SOURCES nsq/publish/Publisher.java nsq/publish/ReliablePublisher.java
 //SOURCES nsq/subscribe/Message.java nsq/subscribe/RdyShares.java nsq/subscribe/Session.java
 //SOURCES nsq/subscribe/StaleAnswers.java nsq/subscribe/Subscriber.java

@@ -12,8 +12,14 @@ public final class BufferSize {
     /** Nothing needed more than {@link #MIN} for this long: the buffer goes back to it. */
     static final long QUIET_NANOS = 10_000_000_000L;
 
+    private final long quietNanos;
     private int size = MIN;
     private long lastBigNanos;
+
+    public BufferSize() { this(QUIET_NANOS); }
+
+    /** Back to {@link #MIN} after {@code quietNanos} without more needed (tests shorten it). */
+    public BufferSize(long quietNanos) { this.quietNanos = quietNanos; }
 
     public int size() { return size; }
 
@@ -30,7 +36,7 @@ public final class BufferSize {
 
     /** True (and the size back at {@link #MIN}) when the buffer is larger and nothing needed that for a while. */
     public boolean shrink(long now) {
-        if (size == MIN || now - lastBigNanos < QUIET_NANOS) return false;
+        if (size == MIN || now - lastBigNanos < quietNanos) return false;
         size = MIN;
         return true;
     }

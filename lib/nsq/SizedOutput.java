@@ -8,20 +8,20 @@ import java.io.OutputStream;
  * small while the connection is quiet, up to 64 KiB while batches fill it; a write larger than that goes straight
  * to the socket after what is buffered. Thread model: one writer at a time (the connection's write lock).
  */
-final class SizedOutput extends OutputStream {
+public final class SizedOutput extends OutputStream {
     private final OutputStream out;
     private final BufferSize sizing;
     private byte[] buf;
     private int count;
 
-    SizedOutput(OutputStream out, BufferSize sizing) {
+    public SizedOutput(OutputStream out, BufferSize sizing) {
         this.out = out;
         this.sizing = sizing;
         this.buf = new byte[sizing.size()];
     }
 
     /** The buffer's size now: for tests of the sizing. */
-    int bufferSize() { return buf.length; }
+    public int bufferSize() { return buf.length; }
 
     @Override
     public void write(int b) throws IOException {

@@ -67,7 +67,18 @@ final class PlainHttp {
     }
 
     private static Response read(InputStream in, Socket s, long deadline) throws IOException {
-        String statusLine = line(in, s, deadline);
+        StringBuilder first = new StringBuilder();
+        String statusLine;
+        try {
+            statusLine = line(in, s, deadline, first);
+        } catch (IOException e) {
+            // nsqd's TCP port answers "GET " with an error frame and resets the connection (our request unread)
+            String got = first.toString();
+            if (!got.isEmpty() && !"HTTP/1.".startsWith(got) && !got.startsWith("HTTP/1.")) {
+                throw new IOException("Invalid status line: \"" + got + "\"", e);
+            }
+            throw e;
+        }
         if (statusLine == null) throw new EOFException("the connection closed before an answer");
         if (!statusLine.startsWith("HTTP/1.") || statusLine.length() < 12) {
             throw new IOException("Invalid status line: \"" + statusLine + "\"");
@@ -122,7 +133,11 @@ final class PlainHttp {
 
     /** One CRLF-ended line (ISO-8859-1, without the CRLF), null at the close before any byte of it. */
     private static String line(InputStream in, Socket s, long deadline) throws IOException {
-        StringBuilder sb = new StringBuilder();
+        return line(in, s, deadline, new StringBuilder());
+    }
+
+    /** {@link #line}, into {@code sb}: what arrived of it is there when a read fails. */
+    private static String line(InputStream in, Socket s, long deadline, StringBuilder sb) throws IOException {
         timeLeft(s, deadline);
         for (int c; (c = in.read()) != '\n'; ) {
             if (c < 0) return sb.length() == 0 ? null : sb.toString();
