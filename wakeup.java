@@ -151,6 +151,7 @@ public class wakeup implements Callable<Integer> {
     private volatile NsqException failure; // what no retry can fix: exit 1
     private volatile GroupWaker waker;
     private NsqdNodes nodes;
+    private Backlog lastBacklog; // the scan's (under this object's lock)
     private ChannellessSockets channelless;
     private PushFollower push, notes;
     private ExecutorService io;
@@ -331,7 +332,7 @@ public class wakeup implements Callable<Integer> {
         long start = System.nanoTime();
         List<Backlog.NodeStats> stats = nodes.stats(io);
         scanErrors.add(stats.stream().filter(s -> s.stats() == null).count()); // an nsqd that did not answer
-        Backlog backlog = Backlog.of(stats);
+        Backlog backlog = lastBacklog = Backlog.of(stats, lastBacklog); // unchanged answers: the same Backlog
         // one listing of the socket dir a scan; a socket itself is checked when woken
         Set<String> listing = waker.listing();
         Map<String, List<String>> backed = backlog.backed(listing::contains);

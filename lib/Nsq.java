@@ -8,10 +8,11 @@
 // the list exact).
 //SOURCES util/Backoff.java util/Durations.java util/Errors.java util/Json.java util/SmallFile.java util/Statsd.java
 //SOURCES util/Threads.java
-//SOURCES nsq/Batch.java nsq/Command.java nsq/Compression.java nsq/Connection.java nsq/Frame.java nsq/FrameReader.java
-//SOURCES nsq/HostPort.java nsq/Identify.java nsq/InflatingInputStream.java nsq/Names.java nsq/NsqConfig.java
-//SOURCES nsq/NsqException.java nsq/NsqLogger.java nsq/Pem.java nsq/Tls.java nsq/WriteDeadlines.java
-//SOURCES nsq/http/NsqHttp.java
+//SOURCES nsq/Batch.java nsq/BufferSize.java nsq/Command.java nsq/Compression.java nsq/Connection.java nsq/Frame.java
+//SOURCES nsq/FrameReader.java nsq/HostPort.java nsq/Identify.java nsq/InflatingInputStream.java nsq/Names.java
+//SOURCES nsq/NsqConfig.java nsq/NsqException.java nsq/NsqLogger.java nsq/Pem.java nsq/SizedOutput.java nsq/Tls.java
+//SOURCES nsq/WriteDeadlines.java
+//SOURCES nsq/http/NsqHttp.java nsq/http/PlainHttp.java
 //SOURCES nsq/publish/Publisher.java nsq/publish/ReliablePublisher.java
 //SOURCES nsq/subscribe/Message.java nsq/subscribe/RdyShares.java nsq/subscribe/Session.java
 //SOURCES nsq/subscribe/StaleAnswers.java nsq/subscribe/Subscriber.java

@@ -1,4 +1,6 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -33,6 +35,19 @@ class BacklogTest {
                 4, false))),
             node(B, topic("s", channel("g", 2, false), channel("p", 7, true)), topic("t", channel("h", 0, false)))));
         assertEquals(Map.of("s", Map.of("g", 5L), "t", Map.of("h", 0L)), b.depth());
+    }
+
+    /** An idle scan gets the very same Stats objects back from NsqHttp: it reuses the last Backlog. */
+    @Test void theSameAnswersGiveTheSameBacklog() {
+        List<Backlog.NodeStats> answers = List.of(node(A, topic("s", channel("g", 3, false))), node(B));
+        Backlog first = Backlog.of(answers, null);
+        assertSame(first, Backlog.of(List.copyOf(answers), first));
+        Backlog.NodeStats changed = node(B, topic("s", channel("g", 1, false)));
+        Backlog second = Backlog.of(List.of(answers.get(0), changed), first);
+        assertNotSame(first, second);
+        assertEquals(Map.of("s", Map.of("g", 4L)), second.depth());
+        assertNotSame(second, Backlog.of(List.of(answers.get(0), new Backlog.NodeStats(B, null)), second),
+            "a node that did not answer is news");
     }
 
     @Test void onlySocketBackedGroupsWithMessagesWaitingAreWoken() {

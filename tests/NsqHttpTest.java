@@ -39,6 +39,20 @@ class NsqHttpTest {
         assertEquals(nsq.tcp().port(), http.info().tcpPort());
     }
 
+    /** The wakeup reads every node's /stats each scan: an idle nsqd's answer, byte for byte the last, is not parsed. */
+    @Test void anUnchangedStatsAnswerIsParsedOnce() throws Exception {
+        nsq.prepare("lib-stats-once", "g1");
+        NsqHttp http = new NsqHttp(nsq.httpAddress());
+        NsqHttp.Stats first = http.stats();
+        assertEquals(1, http.statsParsed());
+        assertTrue(first == http.stats(), "the same answer: the same parse");
+        assertEquals(1, http.statsParsed());
+        nsq.publish("lib-stats-once", List.of("one"));
+        Await.until("the message in g1's depth", java.time.Duration.ofSeconds(10), () ->
+            http.stats().topic("lib-stats-once").channel("g1").depth() == 1);
+        assertTrue(http.statsParsed() >= 2, "a changed answer is parsed: " + http.statsParsed());
+    }
+
     @Test void channelOnMissingTopicIs404() {
         var e = assertThrows(NsqHttp.HttpStatusException.class, () -> nsq.http().createChannel("nope", "g"));
         assertEquals(404, e.status);

@@ -442,6 +442,57 @@ class WakeupTest {
         }
     }
 
+    /**
+     * The shipped wakeup (bin/mqueue, on the packaged JDK) reads its push connections on virtual threads where that
+     * JDK is 24 or later: 30 push subscriptions and no OS thread for any of them, and an idle connection has no writer
+     * thread either (it leaves after 2 s idle; the reader answers heartbeats). On Java 17 they are platform threads,
+     * as aThousandGroupsWokenAtOnceKeepTheWakeupUnderItsThreadBound counts.
+     */
+    @Test void theShippedWakeupReadsPushOnVirtualThreads() throws Exception {
+        Path app = NsqBinaries.repoRoot().resolve("build/current");
+        String java = Files.readString(app.resolve("java")).strip();
+        Process v = new ProcessBuilder(java, "--version").redirectErrorStream(true).start();
+        String version = new String(v.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        v.waitFor();
+        int feature = Integer.parseInt(version.split("[\\s.\"-]+")[1]);
+        org.junit.jupiter.api.Assumptions.assumeTrue(feature >= 24, "packaged JDK " + feature + ": platform readers");
+        int streams = 30;
+        List<String> groups = new ArrayList<>();
+        for (int s = 0; s < streams; s++) {
+            nsq.http().createTopic("vt" + s);
+            nsq.http().createChannel("vt" + s, "v" + s);
+            groups.add("v" + s);
+        }
+        try (WakeSockets stand = new WakeSockets(sockets, groups)) {
+            Spawned p = nsq.spawn(List.of(NsqBinaries.repoRoot().resolve("bin/mqueue").toString(), "wakeup",
+                "--socket-dir", sockets.toString(), "--nsqd-http", nsq.httpAddress().toString(), "--scan-interval",
+                "10m"), Map.of());
+            for (int s = 0; s < streams; s++) awaitPush(nsq.http(), "vt" + s);
+            // "nsq-write-127.0": a connection's writer; "nsq-write-deadl": the one shared write watchdog, which stays
+            Await.until("no connection writer thread (idle writers leave after 2 s)", WAIT, () -> taskNames(p.pid())
+                .stream().noneMatch(n -> n.startsWith("nsq-write-") && !n.startsWith("nsq-write-deadl")));
+            List<String> names = taskNames(p.pid());
+            assertTrue(names.stream().noneMatch(n -> n.startsWith("nsq-sub")), "no OS thread per push reader: "
+                + names);
+            assertTrue(names.size() < streams, names.size() + " threads for " + streams + " push readers: " + names);
+        }
+    }
+
+    /** The names of a process's OS threads (as the kernel has them: 15 characters at most). */
+    static List<String> taskNames(long pid) throws java.io.IOException {
+        List<String> out = new ArrayList<>();
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : tasks.toList()) {
+                try {
+                    out.add(Files.readString(t.resolve("comm")).strip());
+                } catch (java.nio.file.NoSuchFileException gone) {
+                    // a thread that ended while we listed: not there any more, rightly left out
+                }
+            }
+        }
+        return out;
+    }
+
     static long threads(long pid) throws java.io.IOException {
         for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
             if (line.startsWith("Threads:")) return Long.parseLong(line.substring("Threads:".length()).trim());

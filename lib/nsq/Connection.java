@@ -1,7 +1,6 @@
 package nsq;
 
 import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.Closeable;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -27,9 +26,11 @@ import util.Threads;
  * <p>Thread model: one thread reads (the opener, then a subscriber's reader). Writes are either synchronous
  * ({@link #write}: the handshake, SUB, a publisher's commands), one at a time under a lock only this connection's
  * writers take, or queued ({@link #send}: a subscriber's FIN, REQ, TOUCH, RDY and NOP) for this connection's own
- * writer thread, started by the first send, so no caller ever blocks on this socket while holding a lock another
- * connection needs. The one exception is the reader's own answers ({@link #answer}): written directly when nothing
- * is queued, which saves a hand-off per batch and holds up nobody but this connection. Every write has a deadline
+ * writer thread, started by a send when none runs and leaving after {@link #WRITER_IDLE_NANOS} with nothing to
+ * write (an idle subscriber's connection is then one thread: its reader answers heartbeats itself), so no caller
+ * ever blocks on this socket while holding a lock another connection needs. The one exception is the reader's own
+ * answers ({@link #answer}): written directly when nothing is queued, which saves a hand-off per batch and holds up
+ * nobody but this connection. Every write has a deadline
  * ({@link NsqConfig#writeTimeout}, kept by {@link WriteDeadlines}): past it the socket is closed, the blocked write
  * fails, the reader fails with {@link #closedBecause()}.
  *
@@ -74,6 +75,10 @@ public final class Connection implements Closeable {
     /** What {@link #send} queued for the writer thread; its monitor guards it, {@code writer}, {@code outboxClosed}. */
     private final ArrayDeque<Queued> outbox = new ArrayDeque<>();
     private Thread writer;
+    /** The write buffer's size (under {@code writeLock}): small while quiet, see {@link BufferSize}. */
+    private final BufferSize writeSizing = new BufferSize();
+    /** A writer thread with nothing to write for this long leaves; the next {@link #send} starts another. */
+    static final long WRITER_IDLE_NANOS = 2_000_000_000L;
     private boolean outboxClosed, writerBusy;
     private volatile Thread reader;
     private volatile String closedBecause;
@@ -142,7 +147,7 @@ public final class Connection implements Closeable {
         this.rawIn = rawIn;
         this.rawOut = rawOut;
         in = FrameReader.exact(rawIn, address);
-        out = new DataOutputStream(new BufferedOutputStream(rawOut, 64 * 1024));
+        out = new DataOutputStream(new SizedOutput(rawOut, writeSizing));
     }
 
     /**
@@ -180,7 +185,7 @@ public final class Connection implements Closeable {
         else if (config.authSecret() != null) config.logger().debug("nsqd " + address
             + " does not require AUTH: the secret is not sent");
         // Bootstrapped: from here reads are buffered, and frames may be as large as nsqd's messages.
-        in = new FrameReader(rawIn, address, 64 * 1024, this::waiting);
+        in = FrameReader.growing(rawIn, address, this::waiting, new BufferSize());
         frameLimit = config.maxFrameSize();
         setReadTimeout(config.readTimeout());
     }
@@ -430,15 +435,24 @@ public final class Connection implements Closeable {
 
     private record Queued(List<byte[]> commands, Sent then) {}
 
-    /** The writer thread: takes everything queued, writes it with one flush, tells the senders; until closed. */
+    /**
+     * The writer thread: takes everything queued, writes it with one flush, tells the senders; until closed, or idle
+     * for {@link #WRITER_IDLE_NANOS}.
+     */
     private void writeLoop() {
         List<Queued> batch = new ArrayList<>();
         boolean sent = true;
         while (sent) {
             synchronized (outbox) {
+                long idleUntil = System.nanoTime() + WRITER_IDLE_NANOS;
                 while (outbox.isEmpty() && !outboxClosed) {
+                    long left = idleUntil - System.nanoTime();
+                    if (left <= 0) { // idle: an idle connection costs only its reader thread
+                        writer = null;
+                        return;
+                    }
                     try {
-                        outbox.wait();
+                        outbox.wait(Math.max(1, left / 1_000_000));
                     } catch (InterruptedException e) {
                         config.logger().debug("nsqd " + address + ": writer interrupted; writing on");
                     }

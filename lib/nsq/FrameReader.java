@@ -19,6 +19,9 @@ import java.net.SocketTimeoutException;
  * bytes last arrived is kept ({@link #lastBytesNanos()}): what an idle check needs to tell a quiet
  * connection from a dead one. Thread model: one reader thread calls everything but those two
  * getters, which any thread may read.
+ *
+ * <p>A connection's reader ({@link #growing}) sizes its buffer by {@link BufferSize}: 4 KiB while quiet, up to
+ * 64 KiB while reads fill it. A frame larger than the buffer is read straight into its own array either way.
  */
 public final class FrameReader {
     /**
@@ -38,7 +41,9 @@ public final class FrameReader {
     private static final int TRUSTED_SIZE = 16 << 20;
     private final InputStream in;
     private final HostPort peer;
-    private final byte[] buf;
+    private byte[] buf;
+    /** Null: the buffer keeps its size. */
+    private final BufferSize sizing;
     /**
      * Reads no byte past the frame: during the handshake nsqd may send the next layer's bytes (TLS, compression) right
      * behind an answer.
@@ -52,24 +57,36 @@ public final class FrameReader {
     private volatile long lastBytesNanos = System.nanoTime(), stalledSinceNanos;
 
     public FrameReader(InputStream in, HostPort peer, int bufferSize) {
-        this(in, peer, bufferSize, false, null);
+        this(in, peer, bufferSize, false, null, null);
     }
 
     /** {@code waits}: told which kind of wait each blocking read is (null: all alike). */
     public FrameReader(InputStream in, HostPort peer, int bufferSize, Waits waits) {
-        this(in, peer, bufferSize, false, waits);
+        this(in, peer, bufferSize, false, waits, null);
     }
 
-    private FrameReader(InputStream in, HostPort peer, int bufferSize, boolean exact, Waits waits) {
+    private FrameReader(InputStream in, HostPort peer, int bufferSize, boolean exact, Waits waits,
+        BufferSize sizing) {
         this.in = in;
         this.peer = peer;
         this.buf = new byte[bufferSize];
         this.exact = exact;
         this.waits = waits;
+        this.sizing = sizing;
     }
 
+    /** A connection's reader after the handshake: its buffer follows {@code sizing} (see the class comment). */
+    public static FrameReader growing(InputStream in, HostPort peer, Waits waits, BufferSize sizing) {
+        return new FrameReader(in, peer, sizing.size(), false, waits, sizing);
+    }
+
+    /** The buffer's size now: for tests of the sizing. */
+    public int bufferSize() { return buf.length; }
+
     /** A reader for the handshake: unbuffered, it takes exactly each frame's bytes. */
-    static FrameReader exact(InputStream in, HostPort peer) { return new FrameReader(in, peer, 64, true, null); }
+    static FrameReader exact(InputStream in, HostPort peer) {
+        return new FrameReader(in, peer, 64, true, null, null);
+    }
 
     /**
      * The connection changed its timeouts: tell {@link #waits} again before the next blocking read. Reader thread only.
@@ -156,6 +173,7 @@ public final class FrameReader {
         if (r > 0) {
             lim += r;
             lastBytesNanos = System.nanoTime();
+            sized(lastBytesNanos);
         }
         return true;
     }
@@ -166,6 +184,7 @@ public final class FrameReader {
     /** Makes at least {@code n} bytes available in the buffer; false at EOF before any byte of them. */
     private boolean fill(int n) throws IOException {
         if (lim - pos >= n) return true;
+        shrinkIfQuiet();
         compact();
         while (lim < n) {
             int r = blockingRead(buf, lim, (exact ? n : buf.length) - lim, lim > 0 || n > 4);
@@ -174,8 +193,27 @@ public final class FrameReader {
                 throw new EOFException("nsqd " + peer + " closed the connection in the middle of a frame");
             }
             lim += r;
+            if (sizing != null) sized(System.nanoTime());
         }
         return true;
+    }
+
+    /**
+     * After a read: a full buffer means more is coming than it holds (doubled for the next read); more than the
+     * smallest size in use keeps it from shrinking.
+     */
+    private void sized(long now) {
+        if (sizing == null) return;
+        int size = sizing.grow(lim == buf.length ? 2 * buf.length : lim, now);
+        if (size > buf.length) buf = java.util.Arrays.copyOf(buf, size);
+    }
+
+    /** Between frames with nothing buffered, before a read that may wait long: quiet for a while, back to small. */
+    private void shrinkIfQuiet() {
+        if (sizing != null && lim == pos && sizing.shrink(System.nanoTime())) {
+            buf = new byte[sizing.size()];
+            pos = lim = 0;
+        }
     }
 
     /**

@@ -93,7 +93,7 @@ public final class Identify {
         Pattern.compile("\"([A-Za-z0-9_]+)\"\\s*:\\s*(\"((?:[^\"\\\\]|\\\\.)*)\"|-?[0-9.eE+-]+|true|false|null)");
 
     /** The top-level fields of a flat JSON object, values as text (strings unescaped for \" and \\ only). */
-    static Map<String, String> flatJson(String text) {
+    public static Map<String, String> flatJson(String text) {
         Map<String, String> out = new LinkedHashMap<>();
         Matcher m = FIELD.matcher(text);
         while (m.find()) {

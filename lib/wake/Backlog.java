@@ -36,11 +36,29 @@ public final class Backlog {
     private final Set<HostPort> nodes = new HashSet<>();                   // TCP addresses of the nodes that answered
     private final Set<String> groups = new TreeSet<>();                    // every group on any stream, paused ones too
     private boolean answered;                                              // some node's stats are in
+    private final List<NodeStats> from;                                    // what it was made of
 
-    private Backlog() {}
+    private Backlog(List<NodeStats> from) { this.from = from; }
+
+    /**
+     * {@link #of(Collection)}, or {@code previous} itself when it was made of the very same answers: {@link
+     * NsqHttp#stats} hands back the same object for an answer identical to the last, so an idle scan builds nothing.
+     */
+    public static Backlog of(Collection<NodeStats> nodes, Backlog previous) {
+        if (previous != null && previous.from.size() == nodes.size()) {
+            boolean same = true;
+            var it = previous.from.iterator();
+            for (NodeStats n : nodes) {
+                NodeStats p = it.next();
+                same &= n.stats() != null && n.stats() == p.stats() && java.util.Objects.equals(n.tcp(), p.tcp());
+            }
+            if (same) return previous;
+        }
+        return of(nodes);
+    }
 
     public static Backlog of(Collection<NodeStats> nodes) {
-        Backlog b = new Backlog();
+        Backlog b = new Backlog(List.copyOf(nodes));
         for (NodeStats n : nodes) {
             if (n.stats() == null) continue;
             b.answered = true;

@@ -116,7 +116,7 @@ public final class NsqdNodes {
         final HostPort http;
         final NsqHttp client;
         final Backoff backoff = new Backoff(Duration.ofMillis(250), Duration.ofSeconds(5));
-        final boolean knowsTcp;   // from nsqlookupd: fetch need not ask
+        /** From nsqlookupd, or learnt from /info once; written by the scan loop before it hands out a fetch. */
         HostPort tcp;
         boolean down;
         long retryAt;
@@ -125,15 +125,17 @@ public final class NsqdNodes {
             this.http = http;
             this.client = new NsqHttp(http, HTTP_TIMEOUT, tls);
             this.tcp = tcp;
-            this.knowsTcp = tcp != null;
         }
 
-        /** On an io thread: reads only what it was built with. Direct mode asks /info until the TCP port is known. */
+        /**
+         * On an io thread: reads only what the scan loop wrote before handing it out. Direct mode asks /info until
+         * the TCP port is known, once per node (it was every scan).
+         */
         Answer fetch() {
             try {
                 NsqHttp.Stats s = client.stats();
                 // Direct mode: the address we reach its HTTP on, with the TCP port it reports.
-                HostPort learnt = knowsTcp ? null : new HostPort(http.host(), client.info().tcpPort());
+                HostPort learnt = tcp != null ? null : new HostPort(http.host(), client.info().tcpPort());
                 return new Answer(s, learnt, null);
             } catch (IOException e) {
                 return new Answer(null, null, e);

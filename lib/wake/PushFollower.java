@@ -13,6 +13,7 @@ import nsq.NsqConfig;
 import nsq.NsqException;
 import nsq.subscribe.Message;
 import nsq.subscribe.Subscriber;
+import util.Threads;
 
 /**
  * Push for wakeup: one subscriber per (nsqd, stream) on wakeup's own channel; each message is
@@ -95,7 +96,7 @@ public final class PushFollower {
                     }
 
                     @Override public void onFatal(NsqException e) { onFatal.accept(e); }
-                }).connectTo(List.of(key.tcp()));
+                }).connectTo(List.of(key.tcp())).readerThreads(Threads.readers()); // mostly idle: light threads
                 s.start();
                 Log.info("push: following %s on %s", key.stream(), key.tcp());
                 return s;

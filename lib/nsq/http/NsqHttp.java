@@ -1,5 +1,6 @@
 package nsq.http;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
@@ -11,12 +12,14 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import nsq.HostPort;
+import nsq.Identify;
 import nsq.NsqException;
 import nsq.Tls;
 import util.Json;
@@ -27,10 +30,17 @@ import util.Json;
  * <p>HTTPS: with {@link Tls}, requests follow nsqd to its HTTPS port. nsqd started with
  * --tls-required=true answers its plain port with 403 TLS_REQUIRED naming its HTTPS port (nsqlookupd
  * lists only the plain one), and its HTTPS port answers plain HTTP with 400; either switches this
- * client to HTTPS for good. nsqd's HTTP API asks for no AUTH (v1.3.0 checks it on TCP only).
+ * client to HTTPS for good. nsqd's HTTP API asks for no AUTH (v1.3.0 checks it on TCP only). Plain HTTP goes
+ * through {@link PlainHttp}; the JDK's HttpClient (and its TLS context) is made only for HTTPS.
+ *
+ * <p>Thread model: one caller at a time per instance for {@link #stats} (the wakeup's scan hands a node to one io
+ * thread per scan); everything else any thread. The last /stats answer and its parse are this instance's, under
+ * its lock.
  */
 public final class NsqHttp {
-    private static final HttpClient CLIENT = builder().build();
+    /** jackson-core's streaming parser only: databind's ObjectMapper is not loaded to read /stats. */
+    private static final JsonFactory JSON = new JsonFactory();
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
     /** One client (and selector thread) per TLS setting, not per node. */
     private static final Map<Tls, HttpClient> TLS_CLIENTS = new ConcurrentHashMap<>();
     // nsqd --tls-required=true on its plain port: 403 {"message": "TLS_REQUIRED", "https_port": 4152}
@@ -43,6 +53,11 @@ public final class NsqHttp {
     private final Tls tls;
     private volatile HostPort target;
     private volatile boolean https;
+    /** The last /stats answer, its query and its parse: an identical answer is not parsed again. */
+    private byte[] lastStatsBody;
+    private String lastStatsQuery;
+    private Stats lastStats;
+    private long statsParsed;
 
     public NsqHttp(HostPort address) { this(address, Duration.ofSeconds(5)); }
 
@@ -57,7 +72,7 @@ public final class NsqHttp {
     }
 
     private static HttpClient.Builder builder() {
-        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2));
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(CONNECT_TIMEOUT);
     }
 
     public HostPort address() { return address; }
@@ -117,7 +132,17 @@ public final class NsqHttp {
 
     public void ping() throws IOException { send("GET", "/ping"); }
 
-    public Info info() throws IOException { return Json.MAPPER.readValue(send("GET", "/info"), Info.class); }
+    /** nsqd /info, a flat object: read without Jackson's databind. */
+    public Info info() throws IOException {
+        Map<String, String> f = Identify.flatJson(new String(send("GET", "/info"), StandardCharsets.UTF_8));
+        try {
+            return new Info(f.get("version"), f.get("broadcast_address"), f.get("hostname"),
+                Integer.parseInt(f.getOrDefault("tcp_port", "0")), Integer.parseInt(f.getOrDefault("http_port", "0")),
+                Long.parseLong(f.getOrDefault("start_time", "0")));
+        } catch (NumberFormatException e) {
+            throw new IOException("GET " + endpoint() + "/info: not nsqd's answer (" + e.getMessage() + ")", e);
+        }
+    }
 
     public Stats stats() throws IOException { return stats(null, null); }
 
@@ -126,8 +151,23 @@ public final class NsqHttp {
         String q = "/stats?format=json&include_clients=false&include_mem=false";
         if (topic != null) q += "&topic=" + enc(topic);
         if (channel != null) q += "&channel=" + enc(channel);
-        return parseStats(send("GET", q));
+        byte[] body = send("GET", q);
+        synchronized (this) {
+            // The wakeup reads every node's /stats each scan; an idle nsqd answers the same bytes every time.
+            if (q.equals(lastStatsQuery) && Arrays.equals(body, lastStatsBody)) return lastStats;
+        }
+        Stats parsed = parseStats(body);
+        synchronized (this) {
+            lastStatsQuery = q;
+            lastStatsBody = body;
+            lastStats = parsed;
+            statsParsed++;
+        }
+        return parsed;
     }
+
+    /** How many /stats answers this client parsed: an answer identical to the one before is not. */
+    public synchronized long statsParsed() { return statsParsed; }
 
     /**
      * /stats read token by token into the records: the wakeup reads it every scan, and with 1,100
@@ -135,7 +175,7 @@ public final class NsqHttp {
      * under C1 against ~2 ms this way (bench/RESULTS.md, wakeup idle). Unknown fields are skipped.
      */
     static Stats parseStats(byte[] json) throws IOException {
-        try (JsonParser p = Json.MAPPER.getFactory().createParser(json)) {
+        try (JsonParser p = JSON.createParser(json)) {
             if (p.nextToken() != JsonToken.START_OBJECT) throw new IOException("/stats answered something other than a "
                 + "JSON object");
             String version = null, health = null;
@@ -266,6 +306,7 @@ public final class NsqHttp {
     }
 
     private byte[] sendOnce(String method, String pathAndQuery) throws IOException {
+        if (!https) return plain(method, pathAndQuery);
         URI uri = URI.create(endpoint() + pathAndQuery);
         HttpRequest request = HttpRequest.newBuilder(uri).timeout(timeout)
             .method(method, HttpRequest.BodyPublishers.noBody()).build();
@@ -276,42 +317,56 @@ public final class NsqHttp {
             Thread.currentThread().interrupt();
             throw new IOException(method + " " + uri + " interrupted", e);
         } catch (IOException e) {
-            // The JDK quotes a non-HTTP answer byte for byte; nsqd's TCP port answers with a binary frame, other
-            // services with their banner.
-            String jdk = String.valueOf(e.getMessage());
-            if (jdk.chars().anyMatch(c -> c < 0x20 && c != '\t') || jdk.startsWith("Invalid status line")) {
-                throw new NsqException(address
-                    + " does not answer HTTP (nsqd's TCP port? its HTTP port is 4151 by default, nsqlookupd's 4161)",
-                    true, null);
-            }
-            if (https) {
-                IOException tlsFailure = tls.failure(target, e);
-                if (tlsFailure instanceof NsqException) throw tlsFailure;
-            }
-            throw new IOException(method + " " + uri + " failed: " + NsqException.describe(e), e);
+            throw failed(method, uri.toString(), e);
         }
-        if (response.statusCode() / 100 != 2) {
-            throw new HttpStatusException(method + " " + uri, response.statusCode(), reason(response.body()),
-                new String(response.body(), StandardCharsets.UTF_8));
+        return answered(method, uri.toString(), response.statusCode(), response.body());
+    }
+
+    private byte[] plain(String method, String pathAndQuery) throws IOException {
+        String uri = endpoint() + pathAndQuery;
+        PlainHttp.Response r;
+        try {
+            r = PlainHttp.exchange(target, method, pathAndQuery, CONNECT_TIMEOUT, timeout);
+        } catch (IOException e) {
+            throw failed(method, uri, e);
         }
-        return response.body();
+        return answered(method, uri, r.status(), r.body());
+    }
+
+    private IOException failed(String method, String uri, IOException e) {
+        // A non-HTTP answer is quoted byte for byte; nsqd's TCP port answers with a binary frame, other services
+        // with their banner.
+        String why = String.valueOf(e.getMessage());
+        if (why.chars().anyMatch(c -> c < 0x20 && c != '\t') || why.startsWith("Invalid status line")) {
+            return new NsqException(address
+                + " does not answer HTTP (nsqd's TCP port? its HTTP port is 4151 by default, nsqlookupd's 4161)",
+                true, null);
+        }
+        if (https) {
+            IOException tlsFailure = tls.failure(target, e);
+            if (tlsFailure instanceof NsqException) return tlsFailure;
+        }
+        return new IOException(method + " " + uri + " failed: " + NsqException.describe(e), e);
+    }
+
+    private static byte[] answered(String method, String uri, int status, byte[] body) throws HttpStatusException {
+        if (status / 100 != 2) {
+            throw new HttpStatusException(method + " " + uri, status, reason(body),
+                new String(body, StandardCharsets.UTF_8));
+        }
+        return body;
     }
 
     private HttpClient client() {
-        if (!https) return CLIENT;
         return TLS_CLIENTS.computeIfAbsent(tls,
             t -> builder().sslContext(t.context()).sslParameters(t.parameters()).build());
     }
 
     /** nsqd errors come as {"message":"TOPIC_NOT_FOUND"}. */
     private static String reason(byte[] body) {
-        try {
-            var node = Json.MAPPER.readTree(body);
-            if (node != null && node.hasNonNull("message")) return node.get("message").asText();
-        } catch (IOException notJson) {
-            // plain-text error bodies are shown as they are
-        }
-        return new String(body, StandardCharsets.UTF_8).trim();
+        String text = new String(body, StandardCharsets.UTF_8).trim();
+        String message = text.startsWith("{") ? Identify.flatJson(text).get("message") : null;
+        return message != null ? message : text; // plain-text error bodies are shown as they are
     }
 
     private static String enc(String s) { return URLEncoder.encode(s, StandardCharsets.UTF_8); }

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import nsq.Connection;
@@ -98,6 +99,7 @@ public final class Subscriber implements Closeable {
     public static final int DEFAULT_FLOOR = 16;
     private int windowFloor;
     private int connectionsPerNode = 1;
+    private ThreadFactory readers = body -> Threads.daemon("nsq-sub", body);
 
     // Guarded by this (see the class comment).
     private final Map<Node.Key, Node> nodes = new HashMap<>();
@@ -139,6 +141,15 @@ public final class Subscriber implements Closeable {
      */
     public Subscriber connectTo(List<HostPort> nsqdTcp) {
         direct.addAll(nsqdTcp);
+        return this;
+    }
+
+    /**
+     * Where each connection's reader thread comes from (default: a platform daemon thread), e.g. {@link
+     * Threads#readers()} for many mostly idle connections. Set before {@link #start}.
+     */
+    public Subscriber readerThreads(ThreadFactory factory) {
+        this.readers = factory;
         return this;
     }
 
@@ -532,8 +543,8 @@ public final class Subscriber implements Closeable {
         Node(Key key, boolean isDirect) {
             this.key = key;
             this.isDirect = isDirect;
-            this.thread = Threads.daemon("nsq-sub-" + key.topic() + "-" + key.address() + "-" + key.connection(),
-                this::run);
+            this.thread = readers.newThread(this::run);
+            thread.setName("nsq-sub-" + key.topic() + "-" + key.address() + "-" + key.connection());
         }
 
         private void run() {
