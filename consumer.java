@@ -1,18 +1,20 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-// Parallel GC, not G1 (same nsqd, 2 pairs each): consume ~1 MiB 513 -> 1,218 MB/s (1 MiB bodies are humongous objects
-// to G1), 200 B 345k -> 433k msg/s. Generations kept at their initial sizes (young: a third of the initial heap, itself
-// 1/64 of RAM): left adaptive the heap kept growing, and a third of the CPU went to the kernel zeroing new pages (perf:
-// clear_page_erms); 4,000 x 1 MiB: 811 -> 1,647 msg/s, RSS 1.17 GB -> 180 MB.
-// Issue 24, full-speed RSS (make bench, ratios to bench_reader in the same run, 2 pairs each): a young generation of
-// 16 MB with survivors of 3.2 MB, not a third of that initial heap (128 MB, all of it touched at full speed), and a
-// heap of at most 64 MB: 200 B 154 -> 74 MB, ~1 MiB 184 -> 121 MB at 1.07x bench_reader. Smaller young generations
-// halve the ~1 MiB rate (-Xmn4m: 0.48x, -Xmn8m: 0.78x): each body is a new 1 MiB array and nsqd's window is a message
-// or two, so every collection stalls the stream; the survivors hold those in flight, so little is promoted.
+// Issue 24, memory at full speed (make bench, ratios to bench_reader in the same run). The heap is at most 64 MB,
+// with a young generation of 16 MB and survivors of 3.2 MB: each ~1 MiB body is a new array and nsqd's window is a
+// message or two, so a smaller young generation stalls the stream at every collection (-Xmn4m: 0.48x, -Xmn8m: 0.78x);
+// the survivors hold the bodies in flight, so little is promoted. G1 treats a 1 MiB body as humongous (0.50x, 1.8 GB);
+// Parallel GC, kept at these sizes, gave 74 MB at 200 B. The serial collector in the same sizes saves its worker
+// threads and card tables, and C1 alone the C2 compiler's arenas: 200 B 72-74 -> 62 MB, ~1 MiB 121 -> 112 MB, ratios
+// held (1.11x and 1.03x). C1 compiling the JDK's StackMapGenerator.processBlock (lambda spinning, JDK 24+) took an
+// arena of up to 4 MB in some runs (62-66 MB without the exclude, 62 MB with it). CompileCommand=quiet keeps the
+// JIT's echo of the exclude off stdout, which carries the messages.
 // JAVA_OPTS=-Xmx1g for many large messages in flight at once (--concurrency with ~1 MiB bodies).
 // scripts/package records //JVM_OPTIONS and bin/mqueue passes them (JBang's //RUNTIME_OPTIONS would reach every script
 // that sources this one).
-//JVM_OPTIONS -XX:+UseParallelGC -XX:-UseAdaptiveSizePolicy -Xms24m -Xmn16m -XX:SurvivorRatio=3 -Xmx64m
+//JVM_OPTIONS -XX:+UseSerialGC -Xms24m -Xmn16m -XX:SurvivorRatio=3 -Xmx64m -XX:TieredStopAtLevel=1
+//JVM_OPTIONS -XX:CompileCommand=quiet
+//JVM_OPTIONS -XX:CompileCommand=exclude,jdk.internal.classfile.impl.StackMapGenerator::processBlock
 //DEPS info.picocli:picocli:4.7.7
 // Everything else comes through the front door, which names what it stands on.
 //SOURCES lib/Nsq.java

@@ -240,7 +240,7 @@ public class Bench {
             report.compare(what, runs.get("bench_reader"), runs.get("consumer"), size == 200 ? Report.Unit.MSGS
                 : Report.Unit.MBS, 1.0, commands, nsqd);
             report.rss("consumer RSS at full speed, " + (size == 200 ? "200 B" : "~1 MiB"), runs.get("bench_reader"),
-                runs.get("consumer"));
+                runs.get("consumer"), size == 200 ? 64 : 128);
         }
     }
 

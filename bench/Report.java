@@ -77,11 +77,13 @@ final class Report {
         return "limit: neither process saturated a core (round trips, or another load on the machine)";
     }
 
-    void rss(String what, List<Sampler.Run> go, List<Sampler.Run> ours) {
+    /** Peak RSS of each side; met when every run of ours peaked at {@code maxMb} or less. */
+    void rss(String what, List<Sampler.Run> go, List<Sampler.Run> ours, int maxMb) {
         ToDoubleFunction<Sampler.Run> mb = r -> r.peakRssKb() / 1024.0;
+        boolean met = ours.stream().allMatch(r -> mb.applyAsDouble(r) <= maxMb);
         rows.add(row(what, go.get(0).tool() + " " + spreadPlain(go, mb, "MB"), ours.get(0).tool() + " "
-            + spreadPlain(ours, mb, "MB"),
-            "", "", "", "peak VmRSS sampled every " + Sampler.EVERY_MS + " ms during the runs above"));
+            + spreadPlain(ours, mb, "MB"), "", "<= " + maxMb + " MB in every run (issue 24)", met ? "yes" : "**no**",
+            "peak VmRSS sampled every " + Sampler.EVERY_MS + " ms during the runs above"));
     }
 
     /** A row with a target of our own (no Go tool to compare with). */

@@ -6,8 +6,8 @@
 //DEPS com.kohlschutter.junixsocket:junixsocket-native-common:2.10.1
 // Every file it stands on, by name: JBang cannot expand a glob when this file is fetched from a URL (LayoutTest keeps
 // the list exact).
-//SOURCES util/Backoff.java util/Durations.java util/Errors.java util/Json.java util/SmallFile.java util/Statsd.java
-//SOURCES util/Threads.java
+//SOURCES util/Backoff.java util/Durations.java util/Errors.java util/HostName.java util/Json.java util/SmallFile.java
+//SOURCES util/Statsd.java util/Threads.java
 //SOURCES nsq/Batch.java nsq/BufferSize.java nsq/Command.java nsq/Compression.java nsq/Connection.java nsq/Frame.java
 //SOURCES nsq/FrameReader.java nsq/HostPort.java nsq/Identify.java nsq/InflatingInputStream.java nsq/Names.java
 //SOURCES nsq/NsqConfig.java nsq/NsqException.java nsq/NsqLogger.java nsq/Pem.java nsq/SizedOutput.java nsq/Tls.java

@@ -3,8 +3,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,6 +30,7 @@ import nsq.subscribe.Message;
 import nsq.subscribe.Subscriber;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import util.Json;
 
 /**
  * The NSQ client (lib/nsq) against real nsqd: IDENTIFY, delivery, FIN/REQ at once, RDY bounds, drain, reconnect,
@@ -44,6 +52,22 @@ class NsqClientTest {
             assertEquals(60_000, c.negotiated().msgTimeout().toMillis(), "nsqd's default --msg-timeout");
             assertEquals(2500, c.negotiated().maxRdyCount(), "nsqd's default --max-rdy-count");
             assertTrue(c.negotiated().version().startsWith("1.3"), c.negotiated().version());
+        }
+    }
+
+    @Test void namesItsHostToNsqdAsTheKernelHasItLikeGoNsq() throws Exception {
+        // go-nsq sends os.Hostname(), the kernel's name: never a DNS answer (systemd sets no $HOSTNAME).
+        String kernel = Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+        try (Subscriber sub = subscriber("lib-host", 1, Message::finish).connectTo(List.of(nsq.tcp()))) {
+            sub.start();
+            assertTrue(sub.awaitReady(Duration.ofSeconds(10)), "connected: " + sub.lastError());
+            HttpRequest get = HttpRequest.newBuilder(URI.create("http://" + nsq.nsqd().httpAddress()
+                + "/stats?format=json&include_clients=true&topic=lib-host&channel=g")).build();
+            String stats = HttpClient.newHttpClient().send(get, HttpResponse.BodyHandlers.ofString()).body();
+            JsonNode clients = Json.MAPPER.readTree(stats).path("topics").path(0).path("channels").path(0)
+                .path("clients");
+            assertEquals(1, clients.size(), stats);
+            assertEquals(kernel, clients.path(0).path("hostname").asText(), stats);
         }
     }
 

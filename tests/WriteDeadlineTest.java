@@ -10,9 +10,12 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import nsq.NsqConfig;
 import nsq.NsqLogger;
+import nsq.WriteDeadlines;
 import nsq.publish.Publisher;
 import nsq.subscribe.Subscriber;
 import org.junit.jupiter.api.Test;
@@ -65,6 +68,30 @@ class WriteDeadlineTest {
             Await.until(n + " messages from nsqd", Duration.ofSeconds(60), () -> fromNsqd.size() == n);
         }
         assertTrue(fromDeaf.get() > 0, "the deaf peer's messages were read");
+    }
+
+    @Test void aShortDeadlineIsKeptWhileTheWatchdogWaitsOnALongOne() throws Exception {
+        // A connection with a 60 s write timeout is watched, the watchdog waits out a quarter of that; a publish
+        // with a 200 ms timeout begins a write that never returns. It is caught by 1.25 times its own limit: before,
+        // the watchdog slept through the long wait (15 s), and a watch cancelled at the wrong moment put it to sleep
+        // for good.
+        WriteDeadlines.Watch slow = WriteDeadlines.SHARED.watch(Duration.ofSeconds(60), () -> { });
+        CountDownLatch expired = new CountDownLatch(1);
+        WriteDeadlines.Watch fast = null;
+        try {
+            slow.begin();
+            Await.until("the watchdog waiting with a timeout", Duration.ofSeconds(10), () -> Thread.getAllStackTraces()
+                .keySet().stream().anyMatch(t -> t.getName().equals("nsq-write-deadlines")
+                    && t.getState() == Thread.State.TIMED_WAITING));
+            fast = WriteDeadlines.SHARED.watch(Duration.ofMillis(200), expired::countDown);
+            fast.begin();
+            // A bound far above 250 ms (a loaded machine), far below the 15 s the watchdog waits for the slow one.
+            assertTrue(expired.await(5, TimeUnit.SECONDS), "the 200 ms write was not caught within 5 s");
+            assertTrue(fast.expired());
+        } finally {
+            slow.cancel();
+            if (fast != null) fast.cancel();
+        }
     }
 
     /** The subscriber's warning when it drops a connection for a write past its deadline, saying so. */

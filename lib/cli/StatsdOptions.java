@@ -4,15 +4,13 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Pattern;
 import nsq.HostPort;
 import picocli.CommandLine.Option;
 import util.Durations;
 import util.Errors;
-import util.SmallFile;
+import util.HostName;
 import util.Statsd;
 
 /**
@@ -92,20 +90,9 @@ public final class StatsdOptions {
         return host.replace('.', '_').replace(':', '_');
     }
 
-    /** The host's name as the kernel has it (what Go's os.Hostname, and so nsqd, reads); no DNS lookup. */
+    /** The host's name as the kernel has it (what nsqd's statsd.HostKey starts from); no DNS lookup. */
     static String hostname() {
-        try {
-            byte[] kernel = SmallFile.read(Path.of("/proc/sys/kernel/hostname"), 256);
-            String name = new String(kernel, StandardCharsets.US_ASCII).trim();
-            if (!name.isEmpty() && PREFIX.matcher(name).matches()) return name;
-        } catch (SmallFile.Unreadable e) {
-            // not Linux: ask Java (it may consult the resolver)
-        }
-        try {
-            String name = InetAddress.getLocalHost().getHostName();
-            return PREFIX.matcher(name).matches() ? name : "localhost";
-        } catch (UnknownHostException e) {
-            return "localhost";
-        }
+        String name = HostName.get();
+        return PREFIX.matcher(name).matches() ? name : "localhost";
     }
 }

@@ -1,13 +1,12 @@
 package nsq;
 
-import java.io.IOException;
-import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import util.HostName;
 
 /**
  * IDENTIFY's body (what this client asks for) and nsqd's answer (what it grants). Both are flat
@@ -113,14 +112,8 @@ public final class Identify {
         return sb.append('"');
     }
 
-    /** This host's name for nsqd's stats: $HOSTNAME, else the resolver's, else "localhost". */
+    /** This host's name for nsqd's stats, as go-nsq sends it: the kernel's (no DNS lookup on the start path). */
     public static String hostname() {
-        String h = System.getenv("HOSTNAME");
-        if (h != null && !h.isBlank()) return h;
-        try {
-            return InetAddress.getLocalHost().getHostName();
-        } catch (IOException e) {
-            return "localhost";
-        }
+        return HostName.get();
     }
 }

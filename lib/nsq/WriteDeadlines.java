@@ -13,8 +13,9 @@ import util.Threads;
  * <p>Thread model: writers stamp their {@link Watch} (two volatile writes per write, no lock, no wake-up); one
  * daemon thread, started with the first watch, owns the expiry: it looks at the stamps every quarter of the
  * shortest limit while any watch is registered (a timer, not a wait for a condition: a write in progress has no
- * event to wait on), and waits on this object's monitor while none is. A write is caught between its limit and
- * 1.25 times it. The monitor guards only the thread's start and its idle wait.
+ * event to wait on), and indefinitely while none is. It waits on this object's monitor, which a new watch
+ * notifies: a shorter limit shortens the wait at once. A write is caught between its limit and 1.25 times it.
+ * The monitor guards only the thread's start and its waits.
  */
 public final class WriteDeadlines {
     /** Every connection of the JVM shares one watchdog: it costs a thread only while a connection is open. */
@@ -83,11 +84,14 @@ public final class WriteDeadlines {
         while (true) {
             try {
                 synchronized (this) {
-                    while (watched.isEmpty()) wait();
+                    // The shortest limit is read under the monitor, and the wait releases it: a watch registered
+                    // meanwhile (watch() notifies under it) wakes this at once, so its limit is never slept past.
+                    // Read outside, a watch cancelled in between left the set empty and the tick infinite: the
+                    // watchdog slept for good, and no deadline in the JVM held again.
+                    long tick;
+                    while ((tick = shortestTickNanos()) == 0) wait();
+                    wait(Math.max(10, tick / 1_000_000));
                 }
-                long tick = Long.MAX_VALUE;
-                for (Watch w : watched) tick = Math.min(tick, w.limitNanos / 4);
-                Thread.sleep(Math.max(10, tick / 1_000_000));
                 long now = System.nanoTime();
                 for (Watch w : watched) w.check(now);
             } catch (InterruptedException e) {
@@ -97,5 +101,15 @@ public final class WriteDeadlines {
                 System.err.println("nsq: write watchdog: " + NsqException.describe(e));
             }
         }
+    }
+
+    /** A quarter of the shortest limit watched (a write is caught by 1.25 times its limit), or 0 when none is. */
+    private long shortestTickNanos() {
+        long tick = 0;
+        for (Watch w : watched) {
+            long quarter = Math.max(1, w.limitNanos / 4);
+            tick = tick == 0 ? quarter : Math.min(tick, quarter);
+        }
+        return tick;
     }
 }

@@ -1,9 +1,6 @@
 package wake;
 
 import cli.Log;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -13,6 +10,7 @@ import nsq.NsqConfig;
 import nsq.NsqException;
 import nsq.subscribe.Message;
 import nsq.subscribe.Subscriber;
+import util.HostName;
 import util.Threads;
 
 /**
@@ -51,14 +49,7 @@ public final class PushFollower {
 
     /** This host's name as the kernel has it (no DNS: a lookup could block a start for seconds). */
     public static String hostname() {
-        Path kernel = Path.of("/proc/sys/kernel/hostname");
-        try {
-            String h = new String(Files.readAllBytes(kernel), java.nio.charset.StandardCharsets.US_ASCII).strip();
-            if (!h.isEmpty()) return h;
-        } catch (IOException e) {
-            Log.warn("cannot read %s (%s): the push channel is named for host 'localhost'", kernel, e.getMessage());
-        }
-        return "localhost";
+        return HostName.get();
     }
 
     /** What a message says: on which stream it came, and its body. Called on the subscription's reader thread. */
