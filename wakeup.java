@@ -3,7 +3,14 @@
 // Idle at scale (1,000 groups, 200 push connections: bench/RESULTS.md): C2 kept compiling the 5 s scan for minutes
 // (~3 % of a core), and G1 grew the heap to ~120 MB around a live set of 15-40 MB. C1 only, a serial collector
 // in a small heap, and no 64 KiB direct read buffer cached per push thread. bin/mqueue passes //JVM_OPTIONS.
-//JVM_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xms8m -Xmx48m -Djdk.nio.maxCachedBufferSize=4096
+// Issue 24 (bench wakeup, idle RSS at 1,000 groups, same package): a 4 MB young generation and a heap kept within
+// 10-20 % free of its live set (~10 MB) 76 -> 73 MB; glibc's freed memory handed back every 5 s -> 67 MB. Neither
+// the AOT cache (68 MB without) nor CDS (-Xshare:off 67 MB) is what remains: the heap is 17 MB committed, libjvm's
+// text ~15 MB, C1's code 4 MB (compiling less, -XX:CompileThresholdScaling=4: 66 MB at 0.58 % of a core).
+//JVM_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xms8m -Xmx48m -Xmn4m -XX:MinHeapFreeRatio=10
+//JVM_OPTIONS -XX:MaxHeapFreeRatio=20 -Djdk.nio.maxCachedBufferSize=4096
+// scripts/package keeps it only where the packaged JDK accepts it (17.0.9 and later).
+//JVM_OPTIONS_IF_ACCEPTED -XX:TrimNativeHeapInterval=5000
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.18.2
 //DEPS io.airlift:aircompressor:2.0.3
