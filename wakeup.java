@@ -55,6 +55,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import util.Durations;
 import util.Errors;
+import util.HostName;
 import util.Statsd;
 import util.Threads;
 import wake.Backlog;
@@ -94,7 +95,7 @@ import wake.StatusServer;
  */
 public class wakeup implements Callable<Integer> {
     /** Our copy of each stream: ephemeral, so it vanishes with us and never holds a backlog; one per host. */
-    static final String OWN_CHANNEL = PushFollower.ownChannel(PushFollower.hostname());
+    static final String OWN_CHANNEL = PushFollower.ownChannel(HostName.get());
     /**
      * --max-wakes' default: wakes under way at once, the rest waiting their turn. Each is an open socket and, under
      * systemd, a consumer starting: a JVM start is ~0.25 s of a core, so a hundred groups woken at once on 2 cores

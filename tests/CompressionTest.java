@@ -4,10 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import cli.Cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.ByteArrayInputStream;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
 import nsq.Compression;
@@ -15,7 +11,6 @@ import nsq.Connection;
 import nsq.NsqConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import util.Json;
 
 /**
  * Snappy and deflate against nsqd started with --snappy --deflate (and a certificate, TLS optional):
@@ -34,11 +29,7 @@ class CompressionTest {
 
     /** The consumer connections nsqd reports for this channel (/stats with clients). */
     JsonNode clients(String topic, String channel) throws Exception {
-        HttpRequest get = HttpRequest.newBuilder(URI.create("http://" + nsq.httpAddress()
-            + "/stats?format=json&include_clients=true&topic="
-            + topic + "&channel=" + channel)).build();
-        String body = HttpClient.newHttpClient().send(get, HttpResponse.BodyHandlers.ofString()).body();
-        return Json.MAPPER.readTree(body).path("topics").path(0).path("channels").path(0).path("clients");
+        return nsq.nsqd().channelWithClients(topic, channel).path("clients");
     }
 
     @Test void everyCombinationDeliversByteExactAndNsqdSeesItCompressed() throws Exception {

@@ -5,11 +5,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import com.fasterxml.jackson.databind.JsonNode;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import util.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -23,16 +18,11 @@ class ConsumerMaxInFlightTest {
     record Node(long inFlight, long delivered) {}
 
     Node stats(int node) throws Exception {
-        HttpRequest get = HttpRequest.newBuilder(URI.create("http://" + nsq.nsqd(node).httpAddress()
-            + "/stats?format=json&include_clients=true&topic=mif&channel=g")).build();
-        JsonNode channel = Json.MAPPER.readTree(HTTP.send(get, HttpResponse.BodyHandlers.ofString()).body())
-            .path("topics").path(0).path("channels").path(0);
+        JsonNode channel = nsq.nsqd(node).channelWithClients("mif", "g");
         long delivered = 0;
         for (JsonNode client : channel.path("clients")) delivered += client.path("message_count").asLong();
         return new Node(channel.path("in_flight_count").asLong(), delivered);
     }
-
-    static final HttpClient HTTP = HttpClient.newHttpClient();
 
     static long inFlight(Node n) { return n.inFlight(); }
 

@@ -5,10 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,7 +26,6 @@ import nsq.subscribe.Message;
 import nsq.subscribe.Subscriber;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import util.Json;
 
 /**
  * The NSQ client (lib/nsq) against real nsqd: IDENTIFY, delivery, FIN/REQ at once, RDY bounds, drain, reconnect,
@@ -61,13 +56,9 @@ class NsqClientTest {
         try (Subscriber sub = subscriber("lib-host", 1, Message::finish).connectTo(List.of(nsq.tcp()))) {
             sub.start();
             assertTrue(sub.awaitReady(Duration.ofSeconds(10)), "connected: " + sub.lastError());
-            HttpRequest get = HttpRequest.newBuilder(URI.create("http://" + nsq.nsqd().httpAddress()
-                + "/stats?format=json&include_clients=true&topic=lib-host&channel=g")).build();
-            String stats = HttpClient.newHttpClient().send(get, HttpResponse.BodyHandlers.ofString()).body();
-            JsonNode clients = Json.MAPPER.readTree(stats).path("topics").path(0).path("channels").path(0)
-                .path("clients");
-            assertEquals(1, clients.size(), stats);
-            assertEquals(kernel, clients.path(0).path("hostname").asText(), stats);
+            JsonNode clients = nsq.nsqd().channelWithClients("lib-host", "g").path("clients");
+            assertEquals(1, clients.size(), clients.toString());
+            assertEquals(kernel, clients.path(0).path("hostname").asText(), clients.toString());
         }
     }
 

@@ -6,6 +6,7 @@ import java.util.List;
 import nsq.Names;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import util.HostName;
 import wake.PushFollower;
 
 /**
@@ -29,7 +30,7 @@ class PushChannelTest {
     }
 
     @Test void theWakeupNamesItsChannelForTheKernelsHostname() {
-        assertEquals(PushFollower.ownChannel(PushFollower.hostname()), wakeup.OWN_CHANNEL);
-        assertTrue(!PushFollower.hostname().isBlank());
+        assertEquals(PushFollower.ownChannel(HostName.get()), wakeup.OWN_CHANNEL);
+        assertTrue(!HostName.get().isBlank());
     }
 }

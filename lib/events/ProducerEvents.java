@@ -6,8 +6,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import nsq.Identify;
 import nsq.Batch;
+import util.HostName;
 import util.Json;
 
 /**
@@ -52,7 +52,7 @@ public final class ProducerEvents {
 
     /** host:pid:thread, unique per publishing thread across hosts and runs. */
     public static String producerId(int thread) {
-        return Identify.hostname() + ":" + ProcessHandle.current().pid() + ":" + thread;
+        return HostName.get() + ":" + ProcessHandle.current().pid() + ":" + thread;
     }
 
     /** "key1":"..." entries of 1024 bytes each (with the comma), so N keys are N KiB. */

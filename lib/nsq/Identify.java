@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import util.HostName;
 
 /**
  * IDENTIFY's body (what this client asks for) and nsqd's answer (what it grants). Both are flat
@@ -110,10 +109,5 @@ public final class Identify {
             else sb.append(c);
         }
         return sb.append('"');
-    }
-
-    /** This host's name for nsqd's stats, as go-nsq sends it: the kernel's (no DNS lookup on the start path). */
-    public static String hostname() {
-        return HostName.get();
     }
 }

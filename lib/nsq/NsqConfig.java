@@ -2,6 +2,7 @@ package nsq;
 
 import java.time.Duration;
 import java.util.function.Consumer;
+import util.HostName;
 
 /**
  * Everything one NSQ client connection is configured with (go-nsq's Config, nsq-j's Config):
@@ -38,7 +39,7 @@ public record NsqConfig(Duration connectTimeout, Duration handshakeTimeout, Dura
 
     public static NsqConfig defaults() {
         return new NsqConfig(Duration.ofSeconds(3), Duration.ofSeconds(5), null, null, 256 << 20,
-            "mqueue-" + ProcessHandle.current().pid(), Identify.hostname(), "mqueue/1.0", NsqLogger.STDERR,
+            "mqueue-" + ProcessHandle.current().pid(), HostName.get(), "mqueue/1.0", NsqLogger.STDERR,
             null, null, null, null, null, Duration.ofSeconds(10));
     }
 

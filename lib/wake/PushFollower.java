@@ -10,7 +10,6 @@ import nsq.NsqConfig;
 import nsq.NsqException;
 import nsq.subscribe.Message;
 import nsq.subscribe.Subscriber;
-import util.HostName;
 import util.Threads;
 
 /**
@@ -45,11 +44,6 @@ public final class PushFollower {
         String name = host.replaceAll("[^.a-zA-Z0-9_-]", "_");
         name = name.substring(0, Math.min(name.length(), 64 - prefix.length() - suffix.length()));
         return prefix + (name.isEmpty() ? "_" : name) + suffix;
-    }
-
-    /** This host's name as the kernel has it (no DNS: a lookup could block a start for seconds). */
-    public static String hostname() {
-        return HostName.get();
     }
 
     /** What a message says: on which stream it came, and its body. Called on the subscription's reader thread. */

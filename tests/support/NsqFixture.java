@@ -1,5 +1,10 @@
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,6 +26,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import util.Json;
 
 /**
  * Real NSQ daemons for one test: nsqd (one or more, optionally behind nsqlookupd) on free
@@ -31,6 +37,9 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * {@code @RegisterExtension final NsqFixture nsq = new NsqFixture().flags("--msg-timeout=2s");}
  */
 final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
+    /** For what NsqHttp does not ask nsqd (the clients of a channel). */
+    static final HttpClient HTTP = HttpClient.newHttpClient();
+
     private final List<String> flags = new ArrayList<>();
     private NsqConfig client = NsqConfig.defaults();
     private int nsqdCount = 1;
@@ -208,6 +217,14 @@ final class NsqFixture implements BeforeEachCallback, AfterEachCallback {
         abstract void printLog();
 
         NsqHttp http() { return new NsqHttp(httpAddress(), Duration.ofSeconds(5), client.tls()); }
+
+        /** The channel as /stats shows it with its clients (include_clients=true): what NsqHttp.Stats leaves out. */
+        JsonNode channelWithClients(String topic, String channel) throws IOException, InterruptedException {
+            HttpRequest get = HttpRequest.newBuilder(URI.create("http://" + httpAddress()
+                + "/stats?format=json&include_clients=true&topic=" + topic + "&channel=" + channel)).build();
+            String body = HTTP.send(get, HttpResponse.BodyHandlers.ofString()).body();
+            return Json.MAPPER.readTree(body).path("topics").path(0).path("channels").path(0);
+        }
 
         /** One connection, MPUB of all {@code bodies}. */
         void publish(String topic, List<String> bodies) throws IOException {
