@@ -86,6 +86,40 @@ class CliTest {
         assertTrue(Log.line(Log.Level.INFO, "hello", false).endsWith(" hello"));
     }
 
+    @Test void logLinesFormatAsStringFormatDoes() {
+        Object[][] cases = {
+            {"plain"}, {"%s and %d", "a", 42}, {"%d of %d, 100%%", 3L, 4}, {"%s", (Object) null}, {"%d", (Object) null},
+            {"%.2fs", 1.005}, {"%5d|%-4s|", 7, "x"}, {"%x", 255}, {"%d", 12345678901L}, {"%s %s", "extra", "args", "!"},
+            {"%n%s", "newline"}, {"trailing %", "x"}, {"%d", new java.math.BigInteger("12345678901234567890")},
+        };
+        for (Object[] c : cases) {
+            String fmt = (String) c[0];
+            Object[] args = java.util.Arrays.copyOfRange(c, 1, c.length);
+            Object expected;
+            try {
+                expected = String.format(java.util.Locale.ROOT, fmt, args);
+            } catch (java.util.IllegalFormatException e) {
+                expected = e.getClass();
+            }
+            Object actual;
+            try {
+                actual = Log.fmt(fmt, args);
+            } catch (java.util.IllegalFormatException e) {
+                actual = e.getClass();
+            }
+            assertEquals(expected, actual, fmt);
+        }
+        assertThrows(java.util.MissingFormatArgumentException.class, () -> Log.fmt("%s %s", "one"));
+    }
+
+    @Test void logTimestampsAreLocalTimeToTheMillisecond() {
+        java.time.format.DateTimeFormatter hms = java.time.format.DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
+        for (long at : new long[] {0, 86_399_999, 1_700_000_000_123L, 1_711_846_800_000L, 1_729_990_800_007L}) {
+            java.time.Instant i = java.time.Instant.ofEpochMilli(at);
+            assertEquals(hms.format(i.atZone(java.time.ZoneId.systemDefault())), Log.time(at), i.toString());
+        }
+    }
+
     @Command(name = "probe")
     static final class Probe implements Callable<Integer> {
         @Mixin ConnectionOptions.NsqdTcp tcp;

@@ -250,8 +250,8 @@ final class Session implements Message.Delegate {
     private void resize(int w) {
         w = Math.max(owner.windowFloor(), w);
         if (w == window) return;
-        owner.config().logger().debug("nsqd " + address() + ": window " + window + " -> " + w + " (receive buffer "
-            + conn.receiveBufferBytes() + " B, frames ~" + avgFrame + " B)");
+        if (owner.config().logger().debugEnabled()) owner.config().logger().debug("nsqd " + address() + ": window "
+            + window + " -> " + w + " (receive buffer " + conn.receiveBufferBytes() + " B, frames ~" + avgFrame + " B)");
         window = w;
         owner.windowChanged();
     }
