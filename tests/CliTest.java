@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import cli.Cli;
 import cli.ConnectionOptions;
 import cli.Converters;
+import cli.DeclaredOptions;
 import cli.Log;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,7 +19,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine;
 import util.Backoff;
@@ -120,14 +121,22 @@ class CliTest {
         }
     }
 
+    /** An annotated command with the shared options, declared in code, as producer.java and wakeup.java have them. */
     @Command(name = "probe")
-    static final class Probe implements Callable<Integer> {
-        @Mixin ConnectionOptions.NsqdTcp tcp;
-        @Mixin ConnectionOptions.NsqdHttp http;
-        @Mixin ConnectionOptions.LookupdHttp lookupd;
+    static final class Probe implements Callable<Integer>, DeclaredOptions {
+        final ConnectionOptions.NsqdTcp tcp = new ConnectionOptions.NsqdTcp();
+        final ConnectionOptions.NsqdHttp http = new ConnectionOptions.NsqdHttp();
+        final ConnectionOptions.LookupdHttp lookupd = new ConnectionOptions.LookupdHttp();
         @Option(names = "--stream", converter = Converters.Stream.class) String stream;
         @Option(names = "--wait") Duration wait;
         @Option(names = "--fail") boolean fail;
+
+        @Override
+        public void declare(CommandSpec spec) {
+            tcp.declare(spec);
+            http.declare(spec);
+            lookupd.declare(spec);
+        }
 
         public Integer call() {
             Cli.require(!"reserved".equals(stream), "stream '%s' is reserved", stream);
@@ -138,6 +147,41 @@ class CliTest {
 
         /** Lets the env-default test run this in a child JVM with its own environment. */
         public static void main(String[] args) { System.exit(Cli.run(new Probe(), args)); }
+    }
+
+    /** Options declared in code behave as annotated fields: zero until given, a default, a list replaced, not added to. */
+    @Test void declaredOptionsBindLikeAnnotatedFields() {
+        final class Declared implements DeclaredOptions {
+            int n;
+            boolean flag;
+            Duration wait;
+            List<HostPort> nodes;
+
+            @Override
+            public void declare(CommandSpec spec) {
+                spec.addOption(DeclaredOptions.option(int.class, v -> n = v, "--n").build());
+                spec.addOption(DeclaredOptions.option(boolean.class, v -> flag = v, "--flag").build());
+                spec.addOption(DeclaredOptions.option(Duration.class, v -> wait = v, "--wait").defaultValue("2s")
+                    .build());
+                spec.addOption(DeclaredOptions.list(HostPort.class, v -> nodes = v, "--node").defaultValue("d:1")
+                    .build());
+            }
+        }
+        Declared d = new Declared();
+        CommandSpec spec = CommandSpec.create();
+        d.declare(spec);
+        CommandLine cl = Cli.commandLine(spec);
+        cl.parseArgs();
+        assertEquals(0, d.n);
+        assertFalse(d.flag);
+        assertEquals(Duration.ofSeconds(2), d.wait);
+        assertEquals(List.of(HostPort.parse("d:1")), d.nodes);
+        cl.parseArgs("--n", "7", "--flag", "--wait", "150ms", "--node", "a:1,b:2", "--node", "c:3");
+        assertEquals(7, d.n);
+        assertTrue(d.flag);
+        assertEquals(Duration.ofMillis(150), d.wait);
+        assertEquals(List.of(HostPort.parse("a:1"), HostPort.parse("b:2"), HostPort.parse("c:3")), d.nodes);
+        assertEquals(2, InProcess.run(spec, "--n", "seven").code(), "a bad value is bad usage");
     }
 
     @Test void exitCodesAndOneLineErrors() {

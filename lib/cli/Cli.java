@@ -26,9 +26,14 @@ public final class Cli {
 
     private Cli() {}
 
-    /** Builds the command line with mqueue's converters and error handlers. */
+    /**
+     * Builds the command line with mqueue's converters and error handlers. {@code command}: an annotated object, or a
+     * spec built in code; an annotated command (or subcommand) that is also {@link DeclaredOptions} gets those after
+     * its own.
+     */
     public static CommandLine commandLine(Object command) {
         CommandLine cl = new CommandLine(command);
+        declare(cl);
         Converters.register(cl);
         cl.setParameterExceptionHandler((ex, args) -> {
             String name = ex.getCommandLine().getCommandName();
@@ -54,6 +59,17 @@ public final class Cli {
             return FAILURE;
         });
         return cl;
+    }
+
+    private static void declare(CommandLine cl) {
+        CommandSpec spec = cl.getCommandSpec();
+        if (!(spec.userObject() instanceof CommandSpec) && spec.userObject() instanceof DeclaredOptions declared) {
+            boolean help = spec.mixinStandardHelpOptions();
+            spec.mixinStandardHelpOptions(false); // -h and -V stay last
+            declared.declare(spec);
+            spec.mixinStandardHelpOptions(help);
+        }
+        for (CommandLine sub : cl.getSubcommands().values()) declare(sub);
     }
 
     /** Runs and returns the exit code (for in-process tests). */
