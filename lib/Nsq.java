@@ -291,9 +291,9 @@ public final class Nsq {
         CommandSpec spec() {
             CommandSpec spec = CommandSpec.wrapWithoutInspection(this).version("mqueue 0.1");
             spec.usageMessage().sortOptions(false).width(100).description(
-                "Handles the messages of streams (NSQ topics) read as a group (NSQ channel) with this script's handler: "
-                + "returning finishes a message, an exception requeues it with --backoff (after --max-attempts: the "
-                + "dead-letter stream).",
+                "Handles the messages of streams (NSQ topics) read as a group (NSQ channel) with this script's "
+                + "handler: returning finishes a message, an exception requeues it with --backoff (after "
+                + "--max-attempts: the dead-letter stream).",
                 "Exits 0 after --timeout without messages, after --count, or on SIGTERM/SIGINT after draining (running "
                 + "handlers finish, the rest goes back to nsqd at once). Socket-activated by systemd when "
                 + "LISTEN_FDS/LISTEN_PID say so.");

@@ -149,7 +149,7 @@ class CliTest {
         public static void main(String[] args) { System.exit(Cli.run(new Probe(), args)); }
     }
 
-    /** Options declared in code behave as annotated fields: zero until given, a default, a list replaced, not added to. */
+    /** Options declared in code act as annotated fields: zero until given, a default, a list replaced, not added to. */
     @Test void declaredOptionsBindLikeAnnotatedFields() {
         final class Declared implements DeclaredOptions {
             int n;

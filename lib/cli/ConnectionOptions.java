@@ -48,7 +48,8 @@ public final class ConnectionOptions {
 
         @Override
         public void declare(CommandSpec spec) {
-            spec.addOption(DeclaredOptions.list(HostPort.class, v -> nsqdHttp = v, "--nsqd-http").paramLabel("HOST:PORT")
+            spec.addOption(DeclaredOptions.list(HostPort.class, v -> nsqdHttp = v, "--nsqd-http")
+                .paramLabel("HOST:PORT")
                 .defaultValue("${env:NSQD_HTTP_ADDRESS:-127.0.0.1:4151}")
                 .description("nsqd HTTP address; repeat or comma-separate for several (env NSQD_HTTP_ADDRESS, default "
                     + "${DEFAULT-VALUE}).").build());

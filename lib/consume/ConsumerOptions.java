@@ -127,8 +127,8 @@ public final class ConsumerOptions implements DeclaredOptions {
                 + "SOCKET_ACTIVATION).").build());
         spec.addOption(DeclaredOptions.option(Duration.class, v -> maxReqTimeout = v, "--max-req-timeout")
             .paramLabel("DURATION").defaultValue("${env:MAX_REQ_TIMEOUT:-1h}")
-            .description("nsqd's --max-req-timeout: requeue delays are clamped to it as nsqd clamps them, and logged as "
-                + "such (env MAX_REQ_TIMEOUT, default ${DEFAULT-VALUE}, nsqd's default).").build());
+            .description("nsqd's --max-req-timeout: requeue delays are clamped to it as nsqd clamps them, and logged "
+                + "as such (env MAX_REQ_TIMEOUT, default ${DEFAULT-VALUE}, nsqd's default).").build());
         statsd.declare(spec);
         verbosity.declare(spec);
     }
