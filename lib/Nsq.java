@@ -197,7 +197,10 @@ public final class Nsq {
         }
 
         /** Runs in this JVM and returns the exit code instead of ending the JVM (tests, or a script that goes on). */
-        public int run(Supplier<Handler> choose) { return commandLine(choose).execute(args); }
+        public int run(Supplier<Handler> choose) {
+            activation.WakeSocket.prepare(env != null ? env : System.getenv());
+            return commandLine(choose).execute(args);
+        }
 
         /** The command line that runs it (tests set its out and err). */
         CommandLine commandLine(Supplier<Handler> choose) {
