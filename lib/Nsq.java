@@ -292,7 +292,7 @@ public final class Nsq {
         }
 
         CommandSpec spec() {
-            CommandSpec spec = CommandSpec.wrapWithoutInspection(this).version("mqueue 0.1");
+            CommandSpec spec = CommandSpec.wrapWithoutInspection(this, Cli.FACTORY).version("mqueue 0.1");
             spec.usageMessage().sortOptions(false).width(100).description(
                 "Handles the messages of streams (NSQ topics) read as a group (NSQ channel) with this script's "
                 + "handler: returning finishes a message, an exception requeues it with --backoff (after "
