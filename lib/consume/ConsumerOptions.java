@@ -62,7 +62,7 @@ public final class ConsumerOptions implements DeclaredOptions {
             .description("Exit 0 after this long without a message and with nothing in flight; 0 = never "
                 + "(env TIMEOUT; default 0, or 30s when socket-activated). A bare number is seconds.").build());
         spec.addOption(DeclaredOptions.option(Duration.class, v -> backlogLinger = v, "--backlog-linger")
-            .paramLabel("DURATION").defaultValue("${env:BACKLOG_LINGER:-2s}")
+            .paramLabel("DURATION").defaultValue("${env:BACKLOG_LINGER:-1s}")
             .description("Socket-activated and woken only for messages that were waiting (the wakeup's scan, not a "
                 + "fresh publish): exit after this long without a message instead of --timeout, once they are done; a "
                 + "wake for a fresh publish restores --timeout. 0 = always --timeout (env BACKLOG_LINGER, default "
