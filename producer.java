@@ -132,11 +132,7 @@ public class producer implements Callable<Integer>, DeclaredOptions {
 
     @Override
     public void declare(CommandSpec spec) {
-        nsqd.declare(spec);
-        nsqdHttp.declare(spec);
-        client.declare(spec);
-        statsdOptions.declare(spec);
-        verbosity.declare(spec);
+        DeclaredOptions.declareAll(spec, nsqd, nsqdHttp, client, statsdOptions, verbosity);
     }
 
     // Counters a test (or the progress line) reads while it runs.

@@ -151,11 +151,7 @@ public class wakeup implements Callable<Integer>, DeclaredOptions {
 
     @Override
     public void declare(CommandSpec spec) {
-        nsqd.declare(spec);
-        lookupd.declare(spec);
-        client.declare(spec);
-        statsdOptions.declare(spec);
-        verbosity.declare(spec);
+        DeclaredOptions.declareAll(spec, nsqd, lookupd, client, statsdOptions, verbosity);
     }
 
     private final AtomicLong scans = new AtomicLong();
@@ -440,11 +436,7 @@ public class wakeup implements Callable<Integer>, DeclaredOptions {
         final ConnectionOptions.Client client = new ConnectionOptions.Client();
 
         @Override
-        public void declare(CommandSpec spec) {
-            nsqd.declare(spec);
-            lookupd.declare(spec);
-            client.declare(spec);
-        }
+        public void declare(CommandSpec spec) { DeclaredOptions.declareAll(spec, nsqd, lookupd, client); }
 
         @Option(names = "--socket-dir", paramLabel = "DIR", defaultValue = "${env:MQUEUE_SOCKET_DIR:-/run/mqueue}",
             description = "Where group G's socket G.sock lives (env MQUEUE_SOCKET_DIR, default ${DEFAULT-VALUE}).")

@@ -501,11 +501,7 @@ public final class Nsq {
 
         /** The shared options, after --retry-timeout (Cli.commandLine calls it). */
         @Override
-        public void declare(CommandSpec spec) {
-            nsqd.declare(spec);
-            client.declare(spec);
-            verbosity.declare(spec);
-        }
+        public void declare(CommandSpec spec) { DeclaredOptions.declareAll(spec, nsqd, client, verbosity); }
 
         @Override
         public Integer call() {

@@ -132,11 +132,7 @@ class CliTest {
         @Option(names = "--fail") boolean fail;
 
         @Override
-        public void declare(CommandSpec spec) {
-            tcp.declare(spec);
-            http.declare(spec);
-            lookupd.declare(spec);
-        }
+        public void declare(CommandSpec spec) { DeclaredOptions.declareAll(spec, tcp, http, lookupd); }
 
         public Integer call() {
             Cli.require(!"reserved".equals(stream), "stream '%s' is reserved", stream);

@@ -22,6 +22,11 @@ public interface DeclaredOptions {
     /** Adds these options to {@code spec}, bound to this object's fields. */
     void declare(CommandSpec spec);
 
+    /** Declares each of {@code groups} in {@code spec}, in this order: a tool's list of the shared options it takes. */
+    static void declareAll(CommandSpec spec, DeclaredOptions... groups) {
+        for (DeclaredOptions g : groups) g.declare(spec);
+    }
+
     /**
      * An option of {@code type} whose value (parsed, or its default) goes to {@code set}; build() it once described. A
      * primitive starts at its zero, as a field does.

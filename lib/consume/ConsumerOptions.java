@@ -67,10 +67,7 @@ public final class ConsumerOptions implements DeclaredOptions {
                 + "fresh publish): exit after this long without a message instead of --timeout, once they are done; a "
                 + "wake for a fresh publish restores --timeout. 0 = always --timeout (env BACKLOG_LINGER, default "
                 + "${DEFAULT-VALUE}).").build());
-        nsqd.declare(spec);
-        lookupd.declare(spec);
-        client.declare(spec);
-        delivery.declare(spec);
+        DeclaredOptions.declareAll(spec, nsqd, lookupd, client, delivery);
         spec.addOption(DeclaredOptions.option(Duration.class, v -> lookupdInterval = v, "--lookupd-interval")
             .paramLabel("DURATION").defaultValue("${env:LOOKUPD_POLL_INTERVAL:-15s}")
             .description("How often to ask nsqlookupd for new nsqd nodes (env LOOKUPD_POLL_INTERVAL, default "
@@ -129,8 +126,7 @@ public final class ConsumerOptions implements DeclaredOptions {
             .paramLabel("DURATION").defaultValue("${env:MAX_REQ_TIMEOUT:-1h}")
             .description("nsqd's --max-req-timeout: requeue delays are clamped to it as nsqd clamps them, and logged "
                 + "as such (env MAX_REQ_TIMEOUT, default ${DEFAULT-VALUE}, nsqd's default).").build());
-        statsd.declare(spec);
-        verbosity.declare(spec);
+        DeclaredOptions.declareAll(spec, statsd, verbosity);
     }
 
     /** How long the JVM waits for the drain on SIGTERM before it gives up: --drain-timeout and 10 s for the rest. */
