@@ -21,47 +21,53 @@
 
 import cli.Cli;
 import cli.Converters;
+import cli.DeclaredOptions;
 import consume.MessageOutput;
 import java.io.BufferedOutputStream;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.OutputStream;
 import java.time.Duration;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * The consumer: lib/Nsq.java's front door with two built-in handlers, printing each message (the
  * default) or running --exec per message. Every other option, and the run itself, is the front door's.
+ * Its options are declared in code, as the front door's are, so that a socket-activated start reads no
+ * annotations (cli.DeclaredOptions); a handler script may as well use picocli's @Option fields.
  */
-@Command(name = "consumer",
-    description = {"Reads streams (NSQ topics) as a group (NSQ channel): every group gets every message, "
-        + "consumers sharing a group split them. Prints each message on stdout, or runs --exec per message.",
-        "Exits 0 after --timeout without messages, after --count, or on SIGTERM/SIGINT after draining "
-        + "(running handlers finish, the rest goes back to nsqd at once). Socket-activated by systemd "
-        + "when LISTEN_FDS/LISTEN_PID say so."},
-    footer = {"", "Examples:",
-        "  STREAM=foo GROUP=1 consumer.java --timeout 30",
-        "  consumer.java -s foo -g mail --exec './send-mail.sh' --concurrency 4 --max-attempts 5"})
-public class consumer {
-    @Option(names = "--format", paramLabel = "raw|json", defaultValue = "${env:FORMAT:-raw}",
-        description = "Without --exec: 'raw' prints each body on a line; 'json' prints {stream, group, id, attempts, "
-            + "ts_ns, body} (body_base64 true when the body is not UTF-8) (env FORMAT, default ${DEFAULT-VALUE}).")
+public class consumer implements DeclaredOptions {
     MessageOutput.Format format;
-
-    @Option(names = "--exec", paramLabel = "CMD", defaultValue = "${env:EXEC}",
-        description =
-            "Run CMD with /bin/sh -c per message, in a process group of its own: body on stdin, MQ_STREAM, MQ_GROUP, "
-            + "MQ_ID, MQ_ATTEMPTS in its environment. Exit 0 finishes the message; anything else requeues it with "
-            + "--backoff. --concurrency commands run at once. What a command leaves running in the background is "
-            + "killed when the consumer exits (env EXEC).")
     String exec;
-
-    @Option(names = "--exec-timeout", paramLabel = "DURATION", defaultValue = "${env:EXEC_TIMEOUT:-10m}",
-        description =
-            "Kill a command running longer and requeue its message (env EXEC_TIMEOUT, default ${DEFAULT-VALUE}; "
-            + "nsqd's --max-msg-timeout, 15m by default, bounds how long a message can be kept by TOUCH).")
     Duration execTimeout;
+
+    @Override
+    public void declare(CommandSpec spec) {
+        spec.usageMessage().description(
+            "Reads streams (NSQ topics) as a group (NSQ channel): every group gets every message, consumers sharing "
+            + "a group split them. Prints each message on stdout, or runs --exec per message.",
+            "Exits 0 after --timeout without messages, after --count, or on SIGTERM/SIGINT after draining (running "
+            + "handlers finish, the rest goes back to nsqd at once). Socket-activated by systemd when "
+            + "LISTEN_FDS/LISTEN_PID say so.").footer("", "Examples:",
+            "  STREAM=foo GROUP=1 consumer.java --timeout 30",
+            "  consumer.java -s foo -g mail --exec './send-mail.sh' --concurrency 4 --max-attempts 5");
+        spec.addOption(DeclaredOptions.option(MessageOutput.Format.class, v -> format = v, "--format")
+            .paramLabel("raw|json").defaultValue("${env:FORMAT:-raw}")
+            .description("Without --exec: 'raw' prints each body on a line; 'json' prints {stream, group, id, "
+                + "attempts, ts_ns, body} (body_base64 true when the body is not UTF-8) (env FORMAT, default "
+                + "${DEFAULT-VALUE}).").build());
+        spec.addOption(DeclaredOptions.option(String.class, v -> exec = v, "--exec").paramLabel("CMD")
+            .defaultValue("${env:EXEC}")
+            .description("Run CMD with /bin/sh -c per message, in a process group of its own: body on stdin, "
+                + "MQ_STREAM, MQ_GROUP, MQ_ID, MQ_ATTEMPTS in its environment. Exit 0 finishes the message; anything "
+                + "else requeues it with --backoff. --concurrency commands run at once. What a command leaves running "
+                + "in the background is killed when the consumer exits (env EXEC).").build());
+        spec.addOption(DeclaredOptions.option(Duration.class, v -> execTimeout = v, "--exec-timeout")
+            .paramLabel("DURATION").defaultValue("${env:EXEC_TIMEOUT:-10m}")
+            .description("Kill a command running longer and requeue its message (env EXEC_TIMEOUT, default "
+                + "${DEFAULT-VALUE}; nsqd's --max-msg-timeout, 15m by default, bounds how long a message can be kept "
+                + "by TOUCH).").build());
+    }
 
     /** Where printed messages go; stdout when null (tests give their own). */
     OutputStream out;

@@ -12,6 +12,7 @@
 import cli.Cli;
 import cli.ConnectionOptions;
 import cli.Converters;
+import cli.DeclaredOptions;
 import cli.DrainOnSignal;
 import cli.Log;
 import cli.StatsdOptions;
@@ -27,7 +28,7 @@ import nsq.Batch;
 import nsq.NsqConfig;
 import nsq.publish.ReliablePublisher;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import produce.DelimitedReader;
@@ -58,7 +59,7 @@ import util.Threads;
         "  PAYLOAD_KEYS=1000 THREADS=4 producer -s foo   # 4 publishers, ~1 MiB events",
         "  producer -s foo --rate max --size 200 --count 1000000",
         "  cat events.jsonl | producer -s foo -"})
-public class producer implements Callable<Integer> {
+public class producer implements Callable<Integer>, DeclaredOptions {
     static final int AUTO_BATCH = 200;            // MPUB size for unpaced runs (measured: README, make bench-producer)
     static final int MAX_BATCH_BYTES = 4 << 20;   // stays under nsqd's default --max-body-size (5 MiB)
     static final Duration MAX_DEFER = Duration.ofHours(1); // nsqd's default --max-req-timeout
@@ -73,14 +74,11 @@ public class producer implements Callable<Integer> {
         converter = Converters.Stream.class,
         description = "Stream (NSQ topic) to publish to (env STREAM).")
     String stream;
-    @Mixin ConnectionOptions.NsqdTcp nsqd;
     @Option(names = "--groups", split = ",", paramLabel = "GROUP", defaultValue = "${env:STREAM_GROUPS}",
         converter = Converters.Group.class,
         description = "Create the stream and these groups (NSQ channels) on every nsqd (through --nsqd-http) before "
             + "publishing, so each gets every message; comma-separate or repeat (env STREAM_GROUPS).")
     List<String> groups;
-    @Mixin ConnectionOptions.NsqdHttp nsqdHttp;
-    @Mixin ConnectionOptions.Client client;
     @Option(names = "--interval", defaultValue = "${env:INTERVAL}", paramLabel = "DURATION",
         description = "Pause between events of each thread (env INTERVAL, default 1s; with '-': no pause).")
     Duration interval;
@@ -125,8 +123,17 @@ public class producer implements Callable<Integer> {
         description = "Give up (exit 1) after nsqd failed to acknowledge for this long (env RETRY_TIMEOUT, default "
             + "${DEFAULT-VALUE}).")
     Duration retryTimeout;
-    @Mixin StatsdOptions statsdOptions;
-    @Mixin ConnectionOptions.Verbosity verbosity;
+    // The options every tool shares, declared in code (cli.DeclaredOptions), after this script's own.
+    final ConnectionOptions.NsqdTcp nsqd = new ConnectionOptions.NsqdTcp();
+    final ConnectionOptions.NsqdHttp nsqdHttp = new ConnectionOptions.NsqdHttp();
+    final ConnectionOptions.Client client = new ConnectionOptions.Client();
+    final StatsdOptions statsdOptions = new StatsdOptions();
+    final ConnectionOptions.Verbosity verbosity = new ConnectionOptions.Verbosity();
+
+    @Override
+    public void declare(CommandSpec spec) {
+        DeclaredOptions.declareAll(spec, nsqd, nsqdHttp, client, statsdOptions, verbosity);
+    }
 
     // Counters a test (or the progress line) reads while it runs.
     final PublishStats stats = new PublishStats();

@@ -27,6 +27,7 @@ import activation.WakeSocket;
 import cli.Cli;
 import cli.ConnectionOptions;
 import cli.Converters;
+import cli.DeclaredOptions;
 import cli.DrainOnSignal;
 import cli.Log;
 import cli.StatsdOptions;
@@ -51,7 +52,7 @@ import java.util.concurrent.atomic.LongAdder;
 import nsq.NsqConfig;
 import nsq.NsqException;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import util.Durations;
 import util.Errors;
@@ -93,7 +94,7 @@ import wake.StatusServer;
  * (GroupWaker) owns every wake; each push reader hands requests to the wake loop; the status server reads
  * only what the two loops published.
  */
-public class wakeup implements Callable<Integer> {
+public class wakeup implements Callable<Integer>, DeclaredOptions {
     /** Our copy of each stream: ephemeral, so it vanishes with us and never holds a backlog; one per host. */
     static final String OWN_CHANNEL = PushFollower.ownChannel(HostName.get());
     /**
@@ -116,10 +117,6 @@ public class wakeup implements Callable<Integer> {
      * and each nsqd's deferred-wake notes.
      */
     static int threadBound(int pushSubscriptions) { return 40 + pushSubscriptions; }
-
-    @Mixin ConnectionOptions.NsqdHttp nsqd;
-    @Mixin ConnectionOptions.LookupdHttp lookupd;
-    @Mixin ConnectionOptions.Client client;
 
     @Option(names = "--socket-dir", paramLabel = "DIR", defaultValue = "${env:MQUEUE_SOCKET_DIR:-/run/mqueue}",
         description = "Where group G's socket G.sock lives (env MQUEUE_SOCKET_DIR, default ${DEFAULT-VALUE}).")
@@ -145,8 +142,17 @@ public class wakeup implements Callable<Integer> {
             + "(env MQUEUE_MAX_WAKES; default 2 per core).")
     Integer maxWakes;
 
-    @Mixin StatsdOptions statsdOptions;
-    @Mixin ConnectionOptions.Verbosity verbosity;
+    // The options every tool shares, declared in code (cli.DeclaredOptions), after this script's own.
+    final ConnectionOptions.NsqdHttp nsqd = new ConnectionOptions.NsqdHttp();
+    final ConnectionOptions.LookupdHttp lookupd = new ConnectionOptions.LookupdHttp();
+    final ConnectionOptions.Client client = new ConnectionOptions.Client();
+    final StatsdOptions statsdOptions = new StatsdOptions();
+    final ConnectionOptions.Verbosity verbosity = new ConnectionOptions.Verbosity();
+
+    @Override
+    public void declare(CommandSpec spec) {
+        DeclaredOptions.declareAll(spec, nsqd, lookupd, client, statsdOptions, verbosity);
+    }
 
     private final AtomicLong scans = new AtomicLong();
     private final long startedAtMillis = System.currentTimeMillis();
@@ -424,10 +430,13 @@ public class wakeup implements Callable<Integer> {
             + "wakes since it started, the last error. Exit 1 when no nsqd answered."},
         footer = {"", "Examples:", "  wakeup.java status --socket-dir /run/mqueue",
             "  wakeup.java status --json | jq '.groups[] | select(.depth > 0)'"})
-    static final class Status implements Callable<Integer> {
-        @Mixin ConnectionOptions.NsqdHttp nsqd;
-        @Mixin ConnectionOptions.LookupdHttp lookupd;
-        @Mixin ConnectionOptions.Client client;
+    static final class Status implements Callable<Integer>, DeclaredOptions {
+        final ConnectionOptions.NsqdHttp nsqd = new ConnectionOptions.NsqdHttp();
+        final ConnectionOptions.LookupdHttp lookupd = new ConnectionOptions.LookupdHttp();
+        final ConnectionOptions.Client client = new ConnectionOptions.Client();
+
+        @Override
+        public void declare(CommandSpec spec) { DeclaredOptions.declareAll(spec, nsqd, lookupd, client); }
 
         @Option(names = "--socket-dir", paramLabel = "DIR", defaultValue = "${env:MQUEUE_SOCKET_DIR:-/run/mqueue}",
             description = "Where group G's socket G.sock lives (env MQUEUE_SOCKET_DIR, default ${DEFAULT-VALUE}).")

@@ -46,7 +46,7 @@ final class Herd {
         Result now = once("now", List.of(), Map.of());
         long want = (long) groups * messages;
         String settings = "before: wakeup --max-wakes 64, consumers BACKLOG_LINGER=0; now: the defaults (--max-wakes "
-            + "2 per core = " + 2 * Bench.CORES + ", --backlog-linger 2s); TIMEOUT unset (30 s socket-activated)";
+            + "2 per core = " + 2 * Bench.CORES + ", --backlog-linger 1s); TIMEOUT unset (30 s socket-activated)";
         bench.report.versus(what + ": every message handled", fmt(before.seconds) + " s", fmt(now.seconds) + " s",
             "<= 12 s", now.seconds <= 12 && now.lost == null, String.format(Locale.ROOT, "from the wakeup's spawn to "
                 + "the last line printed; consumer CPU %.2f s per group before, %.2f s now (%.1f s in all, %d cores): "

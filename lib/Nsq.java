@@ -16,7 +16,8 @@
 //SOURCES nsq/publish/Publisher.java nsq/publish/ReliablePublisher.java
 //SOURCES nsq/subscribe/Message.java nsq/subscribe/RdyShares.java nsq/subscribe/Session.java
 //SOURCES nsq/subscribe/StaleAnswers.java nsq/subscribe/Subscriber.java
-//SOURCES cli/Cli.java cli/ConnectionOptions.java cli/Converters.java cli/DrainOnSignal.java cli/Log.java
+//SOURCES cli/Cli.java cli/ConnectionOptions.java cli/Converters.java cli/DeclaredOptions.java cli/DrainOnSignal.java
+//SOURCES cli/Log.java
 //SOURCES cli/StatsdOptions.java
 //SOURCES activation/DeferredWake.java activation/WakeSocket.java
 //SOURCES events/ProducerEvents.java
@@ -27,6 +28,7 @@
 import cli.Cli;
 import cli.ConnectionOptions;
 import cli.Converters;
+import cli.DeclaredOptions;
 import cli.DrainOnSignal;
 import cli.Log;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -55,7 +57,6 @@ import nsq.NsqConfig;
 import nsq.publish.ReliablePublisher;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import util.Durations;
@@ -172,7 +173,9 @@ public final class Nsq {
 
         /**
          * More options: an object with picocli {@code @Option} fields, parsed with the consumer's and shown in --help
-         * (its class's {@code @Command} description and footer, when it has them, replace the default ones).
+         * (its class's {@code @Command} description and footer, when it has them, replace the default ones); or a
+         * {@link cli.DeclaredOptions}, which declares its options (and may set the description) in code, as
+         * consumer.java does so that its socket-activated starts read no annotations.
          */
         public Consumer options(Object extra) {
             extras.add(Objects.requireNonNull(extra));
@@ -194,15 +197,20 @@ public final class Nsq {
         }
 
         /** Runs in this JVM and returns the exit code instead of ending the JVM (tests, or a script that goes on). */
-        public int run(Supplier<Handler> choose) { return commandLine(choose).execute(args); }
+        public int run(Supplier<Handler> choose) {
+            activation.WakeSocket.prepare(env != null ? env : System.getenv());
+            return commandLine(choose).execute(args);
+        }
 
         /** The command line that runs it (tests set its out and err). */
         CommandLine commandLine(Supplier<Handler> choose) {
-            Run command = new Run(this, choose);
-            CommandLine cl = Cli.commandLine(command);
-            CommandSpec spec = cl.getCommandSpec();
-            spec.name(name);
+            CommandSpec spec = new Run(this, choose).spec().name(name);
+            CommandLine cl = Cli.commandLine(spec);
             for (Object extra : extras) {
+                if (extra instanceof DeclaredOptions declared) {
+                    declared.declare(spec);
+                    continue;
+                }
                 CommandSpec mixin = CommandSpec.forAnnotatedObject(extra);
                 if (mixin.usageMessage().description().length > 0) spec.usageMessage().description(mixin.usageMessage()
                     .description());
@@ -271,24 +279,30 @@ public final class Nsq {
 
     /**
      * The picocli command of a consumer: the shared consumer options, plus what the script adds ({@link
-     * Consumer#options}).
+     * Consumer#options}). Its spec is built in code, as the options are ({@link DeclaredOptions}).
      */
-    @Command(mixinStandardHelpOptions = true, version = "mqueue 0.1", sortOptions = false, usageHelpWidth = 100,
-        description =
-            {"Handles the messages of streams (NSQ topics) read as a group (NSQ channel) with this script's handler: "
-            + "returning finishes a message, an exception requeues it with --backoff (after --max-attempts: the "
-            + "dead-letter stream).",
-            "Exits 0 after --timeout without messages, after --count, or on SIGTERM/SIGINT after draining (running "
-                + "handlers finish, the rest goes back to nsqd at once). Socket-activated by systemd when "
-                + "LISTEN_FDS/LISTEN_PID say so."})
     static final class Run implements Callable<Integer> {
-        @Mixin ConsumerOptions options;
+        final ConsumerOptions options = new ConsumerOptions();
         private final Consumer consumer;
         private final Supplier<Handler> choose;
 
         Run(Consumer consumer, Supplier<Handler> choose) {
             this.consumer = consumer;
             this.choose = choose;
+        }
+
+        CommandSpec spec() {
+            CommandSpec spec = CommandSpec.wrapWithoutInspection(this, Cli.FACTORY).version("mqueue 0.1");
+            spec.usageMessage().sortOptions(false).width(100).description(
+                "Handles the messages of streams (NSQ topics) read as a group (NSQ channel) with this script's "
+                + "handler: returning finishes a message, an exception requeues it with --backoff (after "
+                + "--max-attempts: the dead-letter stream).",
+                "Exits 0 after --timeout without messages, after --count, or on SIGTERM/SIGINT after draining (running "
+                + "handlers finish, the rest goes back to nsqd at once). Socket-activated by systemd when "
+                + "LISTEN_FDS/LISTEN_PID say so.");
+            options.declare(spec);
+            DeclaredOptions.standardHelp(spec);
+            return spec;
         }
 
         @Override public Integer call() throws Exception { return consumer.call(options, choose); }
@@ -475,15 +489,19 @@ public final class Nsq {
 
     /** Nsq.publisher(args)'s options: those of producer.java's that a connection needs. */
     @Command(name = "publisher", mixinStandardHelpOptions = true, version = "mqueue 0.1", sortOptions = false)
-    static final class PublisherCommand implements Callable<Integer> {
-        @Mixin ConnectionOptions.NsqdTcp nsqd;
-        @Mixin ConnectionOptions.Client client;
+    static final class PublisherCommand implements Callable<Integer>, DeclaredOptions {
         @Option(names = "--retry-timeout", defaultValue = "${env:RETRY_TIMEOUT:-60s}", paramLabel = "DURATION",
             description = "Give up on a publish (it throws) after nsqd failed to acknowledge it for this long (env "
                 + "RETRY_TIMEOUT, default ${DEFAULT-VALUE}).")
         Duration retryTimeout;
-        @Mixin ConnectionOptions.Verbosity verbosity;
+        final ConnectionOptions.NsqdTcp nsqd = new ConnectionOptions.NsqdTcp();
+        final ConnectionOptions.Client client = new ConnectionOptions.Client();
+        final ConnectionOptions.Verbosity verbosity = new ConnectionOptions.Verbosity();
         Publisher built;
+
+        /** The shared options, after --retry-timeout (Cli.commandLine calls it). */
+        @Override
+        public void declare(CommandSpec spec) { DeclaredOptions.declareAll(spec, nsqd, client, verbosity); }
 
         @Override
         public Integer call() {

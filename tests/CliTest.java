@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import cli.Cli;
 import cli.ConnectionOptions;
 import cli.Converters;
+import cli.DeclaredOptions;
 import cli.Log;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,7 +19,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine;
 import util.Backoff;
@@ -86,14 +87,52 @@ class CliTest {
         assertTrue(Log.line(Log.Level.INFO, "hello", false).endsWith(" hello"));
     }
 
+    @Test void logLinesFormatAsStringFormatDoes() {
+        Object[][] cases = {
+            {"plain"}, {"%s and %d", "a", 42}, {"%d of %d, 100%%", 3L, 4}, {"%s", (Object) null}, {"%d", (Object) null},
+            {"%.2fs", 1.005}, {"%5d|%-4s|", 7, "x"}, {"%x", 255}, {"%d", 12345678901L}, {"%s %s", "extra", "args", "!"},
+            {"%n%s", "newline"}, {"trailing %", "x"}, {"%d", new java.math.BigInteger("12345678901234567890")},
+        };
+        for (Object[] c : cases) {
+            String fmt = (String) c[0];
+            Object[] args = java.util.Arrays.copyOfRange(c, 1, c.length);
+            Object expected;
+            try {
+                expected = String.format(java.util.Locale.ROOT, fmt, args);
+            } catch (java.util.IllegalFormatException e) {
+                expected = e.getClass();
+            }
+            Object actual;
+            try {
+                actual = Log.fmt(fmt, args);
+            } catch (java.util.IllegalFormatException e) {
+                actual = e.getClass();
+            }
+            assertEquals(expected, actual, fmt);
+        }
+        assertThrows(java.util.MissingFormatArgumentException.class, () -> Log.fmt("%s %s", "one"));
+    }
+
+    @Test void logTimestampsAreLocalTimeToTheMillisecond() {
+        java.time.format.DateTimeFormatter hms = java.time.format.DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
+        for (long at : new long[] {0, 86_399_999, 1_700_000_000_123L, 1_711_846_800_000L, 1_729_990_800_007L}) {
+            java.time.Instant i = java.time.Instant.ofEpochMilli(at);
+            assertEquals(hms.format(i.atZone(java.time.ZoneId.systemDefault())), Log.time(at), i.toString());
+        }
+    }
+
+    /** An annotated command with the shared options, declared in code, as producer.java and wakeup.java have them. */
     @Command(name = "probe")
-    static final class Probe implements Callable<Integer> {
-        @Mixin ConnectionOptions.NsqdTcp tcp;
-        @Mixin ConnectionOptions.NsqdHttp http;
-        @Mixin ConnectionOptions.LookupdHttp lookupd;
+    static final class Probe implements Callable<Integer>, DeclaredOptions {
+        final ConnectionOptions.NsqdTcp tcp = new ConnectionOptions.NsqdTcp();
+        final ConnectionOptions.NsqdHttp http = new ConnectionOptions.NsqdHttp();
+        final ConnectionOptions.LookupdHttp lookupd = new ConnectionOptions.LookupdHttp();
         @Option(names = "--stream", converter = Converters.Stream.class) String stream;
         @Option(names = "--wait") Duration wait;
         @Option(names = "--fail") boolean fail;
+
+        @Override
+        public void declare(CommandSpec spec) { DeclaredOptions.declareAll(spec, tcp, http, lookupd); }
 
         public Integer call() {
             Cli.require(!"reserved".equals(stream), "stream '%s' is reserved", stream);
@@ -104,6 +143,41 @@ class CliTest {
 
         /** Lets the env-default test run this in a child JVM with its own environment. */
         public static void main(String[] args) { System.exit(Cli.run(new Probe(), args)); }
+    }
+
+    /** Options declared in code act as annotated fields: zero until given, a default, a list replaced, not added to. */
+    @Test void declaredOptionsBindLikeAnnotatedFields() {
+        final class Declared implements DeclaredOptions {
+            int n;
+            boolean flag;
+            Duration wait;
+            List<HostPort> nodes;
+
+            @Override
+            public void declare(CommandSpec spec) {
+                spec.addOption(DeclaredOptions.option(int.class, v -> n = v, "--n").build());
+                spec.addOption(DeclaredOptions.option(boolean.class, v -> flag = v, "--flag").build());
+                spec.addOption(DeclaredOptions.option(Duration.class, v -> wait = v, "--wait").defaultValue("2s")
+                    .build());
+                spec.addOption(DeclaredOptions.list(HostPort.class, v -> nodes = v, "--node").defaultValue("d:1")
+                    .build());
+            }
+        }
+        Declared d = new Declared();
+        CommandSpec spec = CommandSpec.create();
+        d.declare(spec);
+        CommandLine cl = Cli.commandLine(spec);
+        cl.parseArgs();
+        assertEquals(0, d.n);
+        assertFalse(d.flag);
+        assertEquals(Duration.ofSeconds(2), d.wait);
+        assertEquals(List.of(HostPort.parse("d:1")), d.nodes);
+        cl.parseArgs("--n", "7", "--flag", "--wait", "150ms", "--node", "a:1,b:2", "--node", "c:3");
+        assertEquals(7, d.n);
+        assertTrue(d.flag);
+        assertEquals(Duration.ofMillis(150), d.wait);
+        assertEquals(List.of(HostPort.parse("a:1"), HostPort.parse("b:2"), HostPort.parse("c:3")), d.nodes);
+        assertEquals(2, InProcess.run(spec, "--n", "seven").code(), "a bad value is bad usage");
     }
 
     @Test void exitCodesAndOneLineErrors() {

@@ -302,6 +302,28 @@ class ConsumerTest {
         assertTrue(make.stderr().contains("exiting after 2s idle"), make.stderr());
     }
 
+    /**
+     * Issue 24: the packaged consumer's options are declared in code, so a start makes no class for an annotation
+     * (picocli reads annotations through dynamic proxies, which no AOT cache holds: ~40 ms of every cold wake).
+     */
+    @Test void thePackagedConsumerStartsWithoutReadingAnnotations() throws Exception {
+        Packaged.ensure();
+        nsq.prepare("noproxy", "g");
+        nsq.publish("noproxy", NsqFixture.bodies("p", 3));
+        Path classes = Files.createTempFile("consumer-classes", ".log");
+        try {
+            Spawned c = nsq.spawn(List.of("bin/mqueue", "consumer", "-s", "noproxy", "-g", "g", "--count", "3",
+                "--nsqd", nsq.tcp().toString()), Map.of("JAVA_OPTS", "-Xlog:class+load:file=" + classes));
+            assertEquals(0, c.waitFor(Duration.ofSeconds(60)), c.stderr());
+            assertEquals(new HashSet<>(NsqFixture.bodies("p", 3)), new HashSet<>(c.stdout().lines().toList()));
+            List<String> loaded = Files.readAllLines(classes);
+            assertTrue(loaded.stream().anyMatch(l -> l.contains(" picocli.CommandLine ")), "the log lists classes");
+            assertEquals(List.of(), loaded.stream().filter(l -> l.contains("__dynamic_proxy__")).toList());
+        } finally {
+            Files.deleteIfExists(classes);
+        }
+    }
+
     @Test void reconnectsAfterNsqdRestart() throws Exception {
         nsq.prepare("restart", "g");
         ConsumerRun r = new ConsumerRun(args("restart", "g"));

@@ -1,7 +1,9 @@
 package cli;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.List;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -26,9 +28,14 @@ public final class Cli {
 
     private Cli() {}
 
-    /** Builds the command line with mqueue's converters and error handlers. */
+    /**
+     * Builds the command line with mqueue's converters and error handlers. {@code command}: an annotated object, or a
+     * spec built in code; an annotated command (or subcommand) that is also {@link DeclaredOptions} gets those after
+     * its own.
+     */
     public static CommandLine commandLine(Object command) {
-        CommandLine cl = new CommandLine(command);
+        CommandLine cl = new CommandLine(command, FACTORY);
+        declare(cl);
         Converters.register(cl);
         cl.setParameterExceptionHandler((ex, args) -> {
             String name = ex.getCommandLine().getCommandName();
@@ -54,6 +61,30 @@ public final class Cli {
             return FAILURE;
         });
         return cl;
+    }
+
+    /**
+     * What picocli instantiates: the lists a declared option fills here, anything else (an annotated command's
+     * converters and mixins) by picocli's default factory. That one's class initialization looks for Groovy on the
+     * class path, a ClassNotFoundException that took ~8 ms of every consumer start (issue 24).
+     */
+    public static final CommandLine.IFactory FACTORY = new CommandLine.IFactory() {
+        @Override
+        public <K> K create(Class<K> type) throws Exception {
+            if (type == List.class || type == Collection.class) return type.cast(new ArrayList<>());
+            return CommandLine.defaultFactory().create(type);
+        }
+    };
+
+    private static void declare(CommandLine cl) {
+        CommandSpec spec = cl.getCommandSpec();
+        if (!(spec.userObject() instanceof CommandSpec) && spec.userObject() instanceof DeclaredOptions declared) {
+            boolean help = spec.mixinStandardHelpOptions();
+            spec.mixinStandardHelpOptions(false); // -h and -V stay last
+            declared.declare(spec);
+            spec.mixinStandardHelpOptions(help);
+        }
+        for (CommandLine sub : cl.getSubcommands().values()) declare(sub);
     }
 
     /** Runs and returns the exit code (for in-process tests). */

@@ -13,15 +13,15 @@ import nsq.HostPort;
 import nsq.NsqConfig;
 import nsq.Tls;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.ParseResult;
 import util.Durations;
 import util.Errors;
 import util.SmallFile;
 
 /**
- * The connection options every tool shares, declared once as picocli mixins. Each takes its
- * default from the environment variable NSQ's own tooling conventions use.
+ * The connection options every tool shares, declared once, in code ({@link DeclaredOptions}: a
+ * consumer's start reads no annotations). Each takes its default from the environment variable NSQ's
+ * own tooling conventions use.
  */
 public final class ConnectionOptions {
     /** nsqd sends the secret to its auth server in a URL: a few hundred bytes at most in practice. */
@@ -30,30 +30,43 @@ public final class ConnectionOptions {
     private ConnectionOptions() {}
 
     /** nsqd TCP addresses (publish and subscribe). */
-    public static final class NsqdTcp {
-        @Option(names = "--nsqd", paramLabel = "HOST:PORT", split = ",",
-            defaultValue = "${env:NSQD_TCP_ADDRESS:-127.0.0.1:4150}",
-            description = "nsqd TCP address; repeat or comma-separate for several (env NSQD_TCP_ADDRESS, default "
-                + "${DEFAULT-VALUE}).")
+    public static final class NsqdTcp implements DeclaredOptions {
         public List<HostPort> nsqd;
+
+        @Override
+        public void declare(CommandSpec spec) {
+            spec.addOption(DeclaredOptions.list(HostPort.class, v -> nsqd = v, "--nsqd").paramLabel("HOST:PORT")
+                .defaultValue("${env:NSQD_TCP_ADDRESS:-127.0.0.1:4150}")
+                .description("nsqd TCP address; repeat or comma-separate for several (env NSQD_TCP_ADDRESS, default "
+                    + "${DEFAULT-VALUE}).").build());
+        }
     }
 
     /** nsqd HTTP addresses (stats, topic and channel admin). */
-    public static final class NsqdHttp {
-        @Option(names = "--nsqd-http", paramLabel = "HOST:PORT", split = ",",
-            defaultValue = "${env:NSQD_HTTP_ADDRESS:-127.0.0.1:4151}",
-            description = "nsqd HTTP address; repeat or comma-separate for several (env NSQD_HTTP_ADDRESS, default "
-                + "${DEFAULT-VALUE}).")
+    public static final class NsqdHttp implements DeclaredOptions {
         public List<HostPort> nsqdHttp;
+
+        @Override
+        public void declare(CommandSpec spec) {
+            spec.addOption(DeclaredOptions.list(HostPort.class, v -> nsqdHttp = v, "--nsqd-http")
+                .paramLabel("HOST:PORT")
+                .defaultValue("${env:NSQD_HTTP_ADDRESS:-127.0.0.1:4151}")
+                .description("nsqd HTTP address; repeat or comma-separate for several (env NSQD_HTTP_ADDRESS, default "
+                    + "${DEFAULT-VALUE}).").build());
+        }
     }
 
     /** nsqlookupd HTTP addresses: when given, nsqd nodes are discovered through them. */
-    public static final class LookupdHttp {
-        @Option(names = {"--lookupd", "--lookupd-http"}, paramLabel = "HOST:PORT", split = ",",
-            defaultValue = "${env:NSQLOOKUPD_HTTP_ADDRESS}",
-            description = "nsqlookupd HTTP address; repeat or comma-separate for several. When set, nsqd nodes are "
-                + "discovered through it (env NSQLOOKUPD_HTTP_ADDRESS).")
+    public static final class LookupdHttp implements DeclaredOptions {
         public List<HostPort> lookupd;
+
+        @Override
+        public void declare(CommandSpec spec) {
+            spec.addOption(DeclaredOptions.list(HostPort.class, v -> lookupd = v, "--lookupd", "--lookupd-http")
+                .paramLabel("HOST:PORT").defaultValue("${env:NSQLOOKUPD_HTTP_ADDRESS}")
+                .description("nsqlookupd HTTP address; repeat or comma-separate for several. When set, nsqd nodes are "
+                    + "discovered through it (env NSQLOOKUPD_HTTP_ADDRESS).").build());
+        }
 
         public boolean enabled() { return lookupd != null && !lookupd.isEmpty(); }
 
@@ -84,53 +97,58 @@ public final class ConnectionOptions {
     }
 
     /** How the NSQ client talks to nsqd: what IDENTIFY negotiates (TLS, AUTH, compression, heartbeats). */
-    public static final class Client {
-        @Option(names = "--heartbeat-interval", paramLabel = "DURATION", defaultValue = "${env:NSQ_HEARTBEAT_INTERVAL}",
-            description = "How often nsqd sends heartbeats (NSQ's heartbeat_interval; env NSQ_HEARTBEAT_INTERVAL, "
-                + "default: nsqd's, 30s); a connection silent for two of them is dropped and made again.")
+    public static final class Client implements DeclaredOptions {
         public Duration heartbeatInterval;
-
-        @Option(names = "--tls", defaultValue = "${env:NSQ_TLS:-false}",
-            description =
-                "TLS to nsqd (it needs --tls-cert/--tls-key; NSQ's tls_v1), and HTTPS to its HTTP API (env NSQ_TLS).")
         public boolean tls;
-
-        @Option(names = "--tls-ca", paramLabel = "FILE", defaultValue = "${env:NSQ_TLS_CA}",
-            description = "PEM file of the CA(s) nsqd's certificate must be signed by; default: the JDK's trusted CAs. "
-                + "Implies --tls (env NSQ_TLS_CA).")
         public Path tlsCa;
-
-        @Option(names = "--tls-cert", paramLabel = "FILE", defaultValue = "${env:NSQ_TLS_CERT}",
-            description = "PEM client certificate (chain), for nsqd's --tls-client-auth-policy; needs --tls-key. "
-                + "Implies --tls (env NSQ_TLS_CERT).")
         public Path tlsCert;
-
-        @Option(names = "--tls-key", paramLabel = "FILE", defaultValue = "${env:NSQ_TLS_KEY}",
-            description =
-                "The client certificate's private key: unencrypted PEM, PKCS#8 (BEGIN PRIVATE KEY: RSA, EC, Ed25519) "
-                + "or PKCS#1 RSA (BEGIN RSA PRIVATE KEY) (env NSQ_TLS_KEY).")
         public Path tlsKey;
-
-        @Option(names = "--tls-insecure", defaultValue = "${env:NSQ_TLS_INSECURE:-false}",
-            description = "Do not check nsqd's certificate at all (testing only: anyone in between can read and change "
-                + "messages). Implies --tls (env NSQ_TLS_INSECURE).")
         public boolean tlsInsecure;
-
-        @Option(names = "--auth-secret", paramLabel = "SECRET", defaultValue = "${env:NSQ_AUTH_SECRET}",
-            description = "Secret for nsqd's AUTH (nsqd --auth-http-address). Prefer the env var NSQ_AUTH_SECRET or "
-                + "--auth-secret-file: a command line is visible to every user in ps.")
         public String authSecret;
-
-        @Option(names = "--auth-secret-file", paramLabel = "FILE", defaultValue = "${env:NSQ_AUTH_SECRET_FILE}",
-            description = "Read the AUTH secret from FILE (one trailing newline ignored; an empty file means no "
-                + "secret), e.g. a systemd credential in $CREDENTIALS_DIRECTORY (env NSQ_AUTH_SECRET_FILE).")
         public Path authSecretFile;
-
-        @Option(names = "--compression", paramLabel = "snappy|deflate[:LEVEL]", defaultValue = "${env:NSQ_COMPRESSION}",
-            description = "Compress the connection both ways if nsqd offers it (its --snappy/--deflate, on by "
-                + "default): snappy, or deflate with LEVEL 1-9 (default 6; nsqd's side uses at most its "
-                + "--max-deflate-level) (env NSQ_COMPRESSION).")
         public String compression;
+
+        @Override
+        public void declare(CommandSpec spec) {
+            spec.addOption(DeclaredOptions.option(Duration.class, v -> heartbeatInterval = v, "--heartbeat-interval")
+                .paramLabel("DURATION").defaultValue("${env:NSQ_HEARTBEAT_INTERVAL}")
+                .description("How often nsqd sends heartbeats (NSQ's heartbeat_interval; env NSQ_HEARTBEAT_INTERVAL, "
+                    + "default: nsqd's, 30s); a connection silent for two of them is dropped and made again.").build());
+            spec.addOption(DeclaredOptions.option(boolean.class, v -> tls = v, "--tls")
+                .defaultValue("${env:NSQ_TLS:-false}")
+                .description("TLS to nsqd (it needs --tls-cert/--tls-key; NSQ's tls_v1), and HTTPS to its HTTP API "
+                    + "(env NSQ_TLS).").build());
+            spec.addOption(DeclaredOptions.option(Path.class, v -> tlsCa = v, "--tls-ca").paramLabel("FILE")
+                .defaultValue("${env:NSQ_TLS_CA}")
+                .description("PEM file of the CA(s) nsqd's certificate must be signed by; default: the JDK's trusted "
+                    + "CAs. Implies --tls (env NSQ_TLS_CA).").build());
+            spec.addOption(DeclaredOptions.option(Path.class, v -> tlsCert = v, "--tls-cert").paramLabel("FILE")
+                .defaultValue("${env:NSQ_TLS_CERT}")
+                .description("PEM client certificate (chain), for nsqd's --tls-client-auth-policy; needs --tls-key. "
+                    + "Implies --tls (env NSQ_TLS_CERT).").build());
+            spec.addOption(DeclaredOptions.option(Path.class, v -> tlsKey = v, "--tls-key").paramLabel("FILE")
+                .defaultValue("${env:NSQ_TLS_KEY}")
+                .description("The client certificate's private key: unencrypted PEM, PKCS#8 (BEGIN PRIVATE KEY: RSA, "
+                    + "EC, Ed25519) or PKCS#1 RSA (BEGIN RSA PRIVATE KEY) (env NSQ_TLS_KEY).").build());
+            spec.addOption(DeclaredOptions.option(boolean.class, v -> tlsInsecure = v, "--tls-insecure")
+                .defaultValue("${env:NSQ_TLS_INSECURE:-false}")
+                .description("Do not check nsqd's certificate at all (testing only: anyone in between can read and "
+                    + "change messages). Implies --tls (env NSQ_TLS_INSECURE).").build());
+            spec.addOption(DeclaredOptions.option(String.class, v -> authSecret = v, "--auth-secret")
+                .paramLabel("SECRET").defaultValue("${env:NSQ_AUTH_SECRET}")
+                .description("Secret for nsqd's AUTH (nsqd --auth-http-address). Prefer the env var NSQ_AUTH_SECRET "
+                    + "or --auth-secret-file: a command line is visible to every user in ps.").build());
+            spec.addOption(DeclaredOptions.option(Path.class, v -> authSecretFile = v, "--auth-secret-file")
+                .paramLabel("FILE").defaultValue("${env:NSQ_AUTH_SECRET_FILE}")
+                .description("Read the AUTH secret from FILE (one trailing newline ignored; an empty file means no "
+                    + "secret), e.g. a systemd credential in $CREDENTIALS_DIRECTORY (env NSQ_AUTH_SECRET_FILE).")
+                .build());
+            spec.addOption(DeclaredOptions.option(String.class, v -> compression = v, "--compression")
+                .paramLabel("snappy|deflate[:LEVEL]").defaultValue("${env:NSQ_COMPRESSION}")
+                .description("Compress the connection both ways if nsqd offers it (its --snappy/--deflate, on by "
+                    + "default): snappy, or deflate with LEVEL 1-9 (default 6; nsqd's side uses at most its "
+                    + "--max-deflate-level) (env NSQ_COMPRESSION).").build());
+        }
 
         private NsqConfig built;
 
@@ -157,10 +175,7 @@ public final class ConnectionOptions {
             return c;
         }
 
-        /**
-         * Returns a config, not a Tls: picocli reflects over this class's methods, and a Tls in a signature would load
-         * it.
-         */
+        /** Returns a config, not a Tls: a Tls in a signature would load it with this class. */
         private NsqConfig withTls(NsqConfig c) {
             Cli.require((tlsCert == null) == (tlsKey == null),
                 "--tls-cert and --tls-key: a client certificate needs both (got only %s)",
@@ -222,24 +237,29 @@ public final class ConnectionOptions {
     }
 
     /** What a subscriber asks nsqd for its messages: how long it may hold one, and how nsqd buffers them. */
-    public static final class Delivery {
-        @Option(names = "--msg-timeout", paramLabel = "DURATION", defaultValue = "${env:NSQ_MSG_TIMEOUT}",
-            description = "How long nsqd waits for a message's answer before it hands it to another consumer (NSQ's "
-                + "msg_timeout; env NSQ_MSG_TIMEOUT, default: nsqd's --msg-timeout, 60s; at most its "
-                + "--max-msg-timeout).")
+    public static final class Delivery implements DeclaredOptions {
         public Duration msgTimeout;
-
-        @Option(names = "--output-buffer-size", paramLabel = "BYTES", defaultValue = "${env:NSQ_OUTPUT_BUFFER_SIZE}",
-            description = "Bytes nsqd buffers before writing messages to us (env NSQ_OUTPUT_BUFFER_SIZE, default: "
-                + "nsqd's, 16384; 64 to its --max-output-buffer-size, 65536).")
         public Integer outputBufferSize;
-
-        @Option(names = "--output-buffer-timeout", paramLabel = "DURATION",
-            defaultValue = "${env:NSQ_OUTPUT_BUFFER_TIMEOUT}",
-            description = "How long nsqd may hold buffered messages when more than one may be in flight (env "
-                + "NSQ_OUTPUT_BUFFER_TIMEOUT, default 25ms, nsqd's --min-output-buffer-timeout; nsqd's own default is "
-                + "250ms). 0: no buffering, each message is written at once.")
         public Duration outputBufferTimeout;
+
+        @Override
+        public void declare(CommandSpec spec) {
+            spec.addOption(DeclaredOptions.option(Duration.class, v -> msgTimeout = v, "--msg-timeout")
+                .paramLabel("DURATION").defaultValue("${env:NSQ_MSG_TIMEOUT}")
+                .description("How long nsqd waits for a message's answer before it hands it to another consumer "
+                    + "(NSQ's msg_timeout; env NSQ_MSG_TIMEOUT, default: nsqd's --msg-timeout, 60s; at most its "
+                    + "--max-msg-timeout).").build());
+            spec.addOption(DeclaredOptions.option(Integer.class, v -> outputBufferSize = v, "--output-buffer-size")
+                .paramLabel("BYTES").defaultValue("${env:NSQ_OUTPUT_BUFFER_SIZE}")
+                .description("Bytes nsqd buffers before writing messages to us (env NSQ_OUTPUT_BUFFER_SIZE, default: "
+                    + "nsqd's, 16384; 64 to its --max-output-buffer-size, 65536).").build());
+            spec.addOption(DeclaredOptions.option(Duration.class, v -> outputBufferTimeout = v,
+                    "--output-buffer-timeout")
+                .paramLabel("DURATION").defaultValue("${env:NSQ_OUTPUT_BUFFER_TIMEOUT}")
+                .description("How long nsqd may hold buffered messages when more than one may be in flight (env "
+                    + "NSQ_OUTPUT_BUFFER_TIMEOUT, default 25ms, nsqd's --min-output-buffer-timeout; nsqd's own default "
+                    + "is 250ms). 0: no buffering, each message is written at once.").build());
+        }
 
         /** {@code c} with these asked for. */
         public NsqConfig apply(NsqConfig c) {
@@ -262,8 +282,13 @@ public final class ConnectionOptions {
     }
 
     /** -v for debug logs, in every tool. */
-    public static final class Verbosity {
-        @Option(names = {"-v", "--verbose"}, description = "Log debug details on stderr.")
+    public static final class Verbosity implements DeclaredOptions {
         public boolean verbose;
+
+        @Override
+        public void declare(CommandSpec spec) {
+            spec.addOption(DeclaredOptions.option(boolean.class, v -> verbose = v, "-v", "--verbose")
+                .description("Log debug details on stderr.").build());
+        }
     }
 }

@@ -7,7 +7,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.regex.Pattern;
 import nsq.HostPort;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 import util.Durations;
 import util.Errors;
 import util.HostName;
@@ -18,28 +18,34 @@ import util.Statsd;
  * The prefix's {@code %s} is this host's key as nsqd makes it (statsd.HostKey: '.' and ':' turned to
  * '_'), and a prefix gets a trailing '.' when it lacks one, as nsqd's does. The address is resolved
  * once, at start: an unknown host is bad input, not a metric lost every interval.
+ * Declared in code ({@link DeclaredOptions}).
  */
-public final class StatsdOptions {
+public final class StatsdOptions implements DeclaredOptions {
     /** Long enough for any sensible path; with a 64-character stream and group a line stays far below a datagram. */
     static final int MAX_PREFIX = 200;
     static final Pattern PREFIX = Pattern.compile("[A-Za-z0-9_.-]*");
     static final String PREFIX_RULE = "letters, digits, '.', '_', '-' and %s (this host), at most " + MAX_PREFIX
         + " characters: statsd splits a line at ':', '|' and '@'";
 
-    @Option(names = "--statsd-address", paramLabel = "HOST:PORT", defaultValue = "${env:STATSD_ADDRESS}",
-        description = "Send metrics to statsd at this UDP address every --statsd-interval, and once more on exit; "
-            + "nothing is sent without it (env STATSD_ADDRESS).")
     public HostPort address;
-
-    @Option(names = "--statsd-prefix", paramLabel = "PREFIX", defaultValue = "${env:STATSD_PREFIX:-mqueue.%s}",
-        description = "Before every metric name; %%s is this host's name with '.' turned to '_', as nsqd's nsq.%%s "
-            + "(env STATSD_PREFIX, default mqueue.%%s).")
     public String prefix;
-
-    @Option(names = "--statsd-interval", paramLabel = "DURATION", defaultValue = "${env:STATSD_INTERVAL:-60s}",
-        description = "Time between two sends of the metrics, as nsqd's default "
-            + "(env STATSD_INTERVAL, default ${DEFAULT-VALUE}).")
     public Duration interval;
+
+    @Override
+    public void declare(CommandSpec spec) {
+        spec.addOption(DeclaredOptions.option(HostPort.class, v -> address = v, "--statsd-address")
+            .paramLabel("HOST:PORT").defaultValue("${env:STATSD_ADDRESS}")
+            .description("Send metrics to statsd at this UDP address every --statsd-interval, and once more on exit; "
+                + "nothing is sent without it (env STATSD_ADDRESS).").build());
+        spec.addOption(DeclaredOptions.option(String.class, v -> prefix = v, "--statsd-prefix").paramLabel("PREFIX")
+            .defaultValue("${env:STATSD_PREFIX:-mqueue.%s}")
+            .description("Before every metric name; %%s is this host's name with '.' turned to '_', as nsqd's nsq.%%s "
+                + "(env STATSD_PREFIX, default mqueue.%%s).").build());
+        spec.addOption(DeclaredOptions.option(Duration.class, v -> interval = v, "--statsd-interval")
+            .paramLabel("DURATION").defaultValue("${env:STATSD_INTERVAL:-60s}")
+            .description("Time between two sends of the metrics, as nsqd's default "
+                + "(env STATSD_INTERVAL, default ${DEFAULT-VALUE}).").build());
+    }
 
     private InetSocketAddress target; // once checked
     private String expanded;

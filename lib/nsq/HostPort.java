@@ -37,6 +37,13 @@ public record HostPort(String host, int port) {
         return new IllegalArgumentException("invalid address '" + text + "': " + RULE);
     }
 
+    /** By hand, as toString: a record's own are bootstrapped at their first call, a cold start's cost (issue 24). */
+    @Override
+    public boolean equals(Object o) { return o instanceof HostPort h && port == h.port && host.equals(h.host); }
+
+    @Override
+    public int hashCode() { return host.hashCode() * 31 + port; }
+
     /** The authority form for URLs and logs. */
     @Override
     public String toString() {

@@ -32,13 +32,17 @@ public final class Threads {
      * before 24: a virtual thread blocking inside {@code synchronized} pinned its carrier until JDK 24 (JEP 491),
      * and the NSQ client blocks there. Looked up at run time: the scripts compile for Java 17.
      */
-    public static ThreadFactory readers() { return READERS; }
+    public static ThreadFactory readers() { return Readers.FACTORY; }
 
     /** Whether {@link #readers()} gives virtual threads on this JVM. */
-    public static boolean virtualReaders() { return READERS != PLATFORM; }
+    public static boolean virtualReaders() { return Readers.FACTORY != PLATFORM; }
 
     private static final ThreadFactory PLATFORM = body -> daemon("reader", body);
-    private static final ThreadFactory READERS = virtualFactory();
+
+    /** Looked up at the first use: a consumer never asks, and the reflection took ~3 ms of its cold start. */
+    private static final class Readers {
+        static final ThreadFactory FACTORY = virtualFactory();
+    }
 
     private static ThreadFactory virtualFactory() {
         if (Runtime.version().feature() < 24) return PLATFORM;

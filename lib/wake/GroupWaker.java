@@ -60,7 +60,7 @@ public final class GroupWaker implements AutoCloseable {
 
     /**
      * A scan's wake is not sent to a group whose consumer answered a wake less than this ago: that consumer is still
-     * there (woken for a backlog, it stays --backlog-linger, 2 s by default, after its last message) and takes what
+     * there (woken for a backlog, it stays --backlog-linger, 1 s by default, after its last message) and takes what
      * the scan saw waiting. Sent anyway, behind a herd's queue it reached the socket after the consumer had left and
      * started a JVM for nothing (bench herd: h030 answered, a scan 0.2 s later saw 176 of its 200 waiting, that wake
      * waited 11.6 s for a slot and started a second JVM 9.6 s after the first had left). A consumer that did leave

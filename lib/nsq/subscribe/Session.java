@@ -14,6 +14,7 @@ import nsq.Connection;
 import nsq.Frame;
 import nsq.HostPort;
 import nsq.NsqException;
+import nsq.NsqLogger;
 import util.Durations;
 
 /**
@@ -250,7 +251,8 @@ final class Session implements Message.Delegate {
     private void resize(int w) {
         w = Math.max(owner.windowFloor(), w);
         if (w == window) return;
-        owner.config().logger().debug("nsqd " + address() + ": window " + window + " -> " + w + " (receive buffer "
+        NsqLogger log = owner.config().logger();
+        if (log.debugEnabled()) log.debug("nsqd " + address() + ": window " + window + " -> " + w + " (receive buffer "
             + conn.receiveBufferBytes() + " B, frames ~" + avgFrame + " B)");
         window = w;
         owner.windowChanged();

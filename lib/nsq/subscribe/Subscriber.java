@@ -80,6 +80,8 @@ public final class Subscriber implements Closeable {
      */
     static final Duration ROTATE_EVERY = Duration.ofMillis(250), SETTLE = Duration.ofMillis(100);
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
+    /** Sessions in a stable order for RDY shares (not Comparator.comparingInt, a lambda no AOT cache holds). */
+    private static final Comparator<Session> BY_SEQ = (a, b) -> Integer.compare(a.seq, b.seq);
     /** One thread for every subscriber's delayed RDY work: idle subscribers cost nothing. */
     private static final ScheduledExecutorService TIMER =
         java.util.concurrent.Executors.newSingleThreadScheduledExecutor(Threads.daemons("nsq-rdy"));
@@ -457,7 +459,7 @@ public final class Subscriber implements Closeable {
     private void rebalance() {
         {
             List<Session> live = new ArrayList<>(sessions);
-            live.sort(Comparator.comparingInt(s -> s.seq));
+            live.sort(BY_SEQ);
             int n = live.size();
             int budget = paused || closing ? 0 : maxInFlight;
             long[] max = new long[n];
@@ -528,7 +530,17 @@ public final class Subscriber implements Closeable {
      * One connection's reader thread: one topic on one nsqd, the {@code connection}th of {@link #connectionsPerNode}.
      */
     private final class Node {
-        record Key(String topic, HostPort address, int connection) {}
+        /** equals and hashCode by hand: a record's own are bootstrapped at their first call (~5 ms of a cold start). */
+        record Key(String topic, HostPort address, int connection) {
+            @Override
+            public boolean equals(Object o) {
+                return o instanceof Key k && topic.equals(k.topic) && address.equals(k.address)
+                    && connection == k.connection;
+            }
+
+            @Override
+            public int hashCode() { return (topic.hashCode() * 31 + address.hashCode()) * 31 + connection; }
+        }
 
         final Key key;
         final boolean isDirect;
@@ -655,7 +667,9 @@ public final class Subscriber implements Closeable {
                 rebalance();
                 Subscriber.this.notifyAll(); // awaitReady
             }
-            config.logger().debug("nsqd " + key.address() + ": subscribed to " + key.topic() + "/" + channel);
+            if (config.logger().debugEnabled()) {
+                config.logger().debug("nsqd " + key.address() + ": subscribed to " + key.topic() + "/" + channel);
+            }
             try {
                 s.readLoop();
             } finally {
