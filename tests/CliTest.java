@@ -80,6 +80,15 @@ class CliTest {
         assertTrue(first >= 80 && first <= 100, "jitter stays within 20%: " + first);
     }
 
+    @Test void halfADurationIsExact() {
+        assertEquals(Duration.ofMillis(1500), Durations.half(Duration.ofSeconds(3)));
+        assertEquals(Duration.ofNanos(500_500_000), Durations.half(Duration.ofMillis(1001)));
+        assertEquals(Duration.ZERO, Durations.half(Duration.ofNanos(1)));
+        assertEquals(Duration.ofMillis(-1500), Durations.half(Duration.ofSeconds(-3)));
+        Duration huge = Duration.ofSeconds(Long.MAX_VALUE, 999_999_999);
+        assertEquals(huge.dividedBy(2), Durations.half(huge));
+    }
+
     @Test void journalLinesCarryPriorities() {
         assertEquals("<3>error: boom", Log.line(Log.Level.ERROR, "boom", true));
         assertEquals("<4>warning: slow", Log.line(Log.Level.WARN, "slow", true));

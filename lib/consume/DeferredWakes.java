@@ -112,7 +112,7 @@ public final class DeferredWakes implements AutoCloseable {
             long startup = ProcessHandle.current().info().startInstant().map(s -> wiredAtMillis
                 - s.toEpochMilli()).orElse(0L);
             Duration l = Duration.ofMillis(Math.max(MIN_LEAD.toMillis(), 3 * startup));
-            Duration half = Duration.ofMillis(idleTimeout.toMillis() / 2); // not dividedBy: BigDecimal
+            Duration half = Durations.half(idleTimeout);
             lead = l.compareTo(half) > 0 ? half : l;
         }
         return lead;

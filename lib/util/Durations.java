@@ -7,6 +7,14 @@ import java.util.Locale;
 public final class Durations {
     private Durations() {}
 
+    /**
+     * Half of {@code d}, to the nanosecond. Not {@code d.dividedBy(2)}: that goes through BigDecimal, whose class
+     * initialization cost a consumer's cold start ~10 ms (issue 24).
+     */
+    public static Duration half(Duration d) {
+        return Duration.ofSeconds(d.getSeconds() / 2, d.getSeconds() % 2 * 500_000_000L + d.getNano() / 2);
+    }
+
     public static String format(Duration d) {
         long ms = d.toMillis();
         if (ms < 1_000) return ms + "ms";
